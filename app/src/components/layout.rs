@@ -1,0 +1,56 @@
+//! The frame around every page: sidebar navigation, theme switch and the main column.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::icons::{Icon, IconSvg};
+use super::theme::ThemeToggle;
+
+const NAV: [(&str, &str, Icon); 5] = [
+    ("/previews", "Previews", Icon::Previews),
+    ("/pipelines", "Pipelines", Icon::Pipelines),
+    ("/operator", "Operator", Icon::Operator),
+    ("/deliveries", "Deliveries", Icon::Deliveries),
+    ("/settings", "Settings", Icon::Settings),
+];
+
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    // Set once the wasm bundle has taken over the page; browser tests wait for it.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <div class="min-h-screen md:flex" data-hydrated=move || hydrated.get().to_string()>
+            <aside class="border-b border-slate-200 bg-white md:sticky md:top-0 md:flex md:h-screen md:w-60 md:flex-col md:border-r md:border-b-0 dark:border-slate-800 dark:bg-slate-900">
+                <a href="/" class="flex items-center gap-2 px-5 py-5 text-lg font-semibold tracking-tight">
+                    <span class="grid size-8 place-items-center rounded-lg bg-indigo-600 text-white shadow-sm">
+                        <IconSvg icon=Icon::Logo class="size-5" />
+                    </span>
+                    "Slipway"
+                </a>
+                <nav aria-label="Main" class="flex gap-1 overflow-x-auto px-3 pb-3 md:flex-1 md:flex-col md:overflow-visible">
+                    {NAV
+                        .into_iter()
+                        .map(|(href, label, icon)| {
+                            view! {
+                                <A
+                                    href=href
+                                    attr:class="flex items-center gap-3 whitespace-nowrap rounded-lg px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 hover:text-slate-900 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700 dark:text-slate-400 dark:hover:bg-slate-800 dark:hover:text-slate-100 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-300"
+                                >
+                                    <IconSvg icon class="size-5" />
+                                    {label}
+                                </A>
+                            }
+                        })
+                        .collect_view()}
+                </nav>
+                <div class="hidden px-3 pb-4 md:block">
+                    <ThemeToggle />
+                </div>
+            </aside>
+            <main class="min-w-0 flex-1 px-4 py-8 sm:px-8 lg:px-12">
+                <div class="mx-auto max-w-6xl">{children()}</div>
+            </main>
+        </div>
+    }
+}

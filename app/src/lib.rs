@@ -1,0 +1,66 @@
+//! Slipway's dashboard: the HTML shell, the router, pages, components and the server functions
+//! they call. Compiled twice: with `ssr` into the server, with `hydrate` into the wasm bundle.
+
+pub mod api;
+mod components;
+pub mod error;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod services;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use components::layout::Layout;
+use pages::{
+    DeliveriesPage, NotFoundPage, OperatorPage, PipelinesPage, PreviewsPage, SettingsPage,
+};
+
+/// Applies the saved or preferred colour theme before first paint, so dark mode never flashes.
+const THEME_BOOTSTRAP: &str = "try{var t=localStorage.getItem('slipway-theme');\
+if(t==='dark'||(!t&&matchMedia('(prefers-color-scheme: dark)').matches)){document.documentElement.classList.add('dark')}}catch(e){}";
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <script>{THEME_BOOTSTRAP}</script>
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard: layout with navigation, and one route per page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/slipway.css" />
+        <Title formatter=|page: String| format!("{page} · Slipway") />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFoundPage>
+                    <Route path=path!("/") view=PreviewsPage />
+                    <Route path=path!("/previews") view=PreviewsPage />
+                    <Route path=path!("/pipelines") view=PipelinesPage />
+                    <Route path=path!("/operator") view=OperatorPage />
+                    <Route path=path!("/deliveries") view=DeliveriesPage />
+                    <Route path=path!("/settings") view=SettingsPage />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

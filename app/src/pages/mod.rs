@@ -1,0 +1,23 @@
+//! One module per dashboard page.
+
+mod deliveries;
+mod not_found;
+mod operator;
+mod pipelines;
+mod previews;
+mod settings;
+
+pub use deliveries::DeliveriesPage;
+pub use not_found::NotFoundPage;
+pub use operator::OperatorPage;
+pub use pipelines::PipelinesPage;
+pub use previews::PreviewsPage;
+pub use settings::SettingsPage;
+
+/// "1 repository", "3 repositories".
+fn repositories_phrase(count: usize) -> String {
+    match count {
+        1 => "1 repository".to_owned(),
+        n => format!("{n} repositories"),
+    }
+}

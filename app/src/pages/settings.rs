@@ -1,0 +1,167 @@
+//! Settings: the repositories Slipway builds (added by clone URL, no GitHub needed) and facts
+//! about this instance.
+
+use domain::Repository;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+use crate::api::{AddRepository, RemoveRepository, get_instance_info, list_repositories};
+use crate::components::{ErrorNotice, Loading, PageHeader};
+
+const INPUT: &str = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm placeholder:text-slate-400 focus:border-indigo-500 focus:outline-none focus:ring-1 focus:ring-indigo-500 dark:border-slate-700 dark:bg-slate-950";
+const CARD: &str =
+    "rounded-xl border border-slate-200 bg-white p-6 dark:border-slate-800 dark:bg-slate-900";
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let add = ServerAction::<AddRepository>::new();
+    let remove = ServerAction::<RemoveRepository>::new();
+    let repositories = Resource::new(
+        move || (add.version().get(), remove.version().get()),
+        |_| list_repositories(),
+    );
+    view! {
+        <PageHeader title="Settings" description="Repositories Slipway builds and previews, and this instance's setup." />
+        <div class="grid gap-8 lg:grid-cols-5">
+            <section class=format!("{CARD} lg:col-span-3")>
+                <h2 class="text-base font-semibold">"Repositories"</h2>
+                <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
+                    "Any git remote works, including a local path; GitHub repositories also arrive through the GitHub App."
+                </p>
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        match repositories.await {
+                            Ok(list) => view! { <RepositoryList list remove /> }.into_any(),
+                            Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+                <AddRepositoryForm add />
+            </section>
+            <section class=format!("{CARD} lg:col-span-2")>
+                <h2 class="text-base font-semibold">"This instance"</h2>
+                <InstanceFacts />
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn RepositoryList(list: Vec<Repository>, remove: ServerAction<RemoveRepository>) -> impl IntoView {
+    if list.is_empty() {
+        return view! {
+            <p class="mt-6 rounded-lg bg-slate-50 px-4 py-6 text-center text-sm text-slate-500 dark:bg-slate-950 dark:text-slate-400" data-testid="no-repositories">
+                "No repositories yet. Add one below to start running its pipeline."
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <ul class="mt-6 divide-y divide-slate-100 dark:divide-slate-800" data-testid="repository-list">
+            {list.into_iter().map(|repository| view! { <RepositoryRow repository remove /> }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+#[component]
+fn RepositoryRow(repository: Repository, remove: ServerAction<RemoveRepository>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let id = repository.id.0;
+    view! {
+        <li class="flex items-center justify-between gap-4 py-3">
+            <div class="min-w-0">
+                <p class="truncate text-sm font-medium">{repository.name.clone()}</p>
+                <p class="truncate font-mono text-xs text-slate-500 dark:text-slate-400">
+                    {repository.clone_url} " · " {repository.default_branch}
+                </p>
+            </div>
+            <Show
+                when=move || confirming.get()
+                fallback=move || view! {
+                    <button type="button" on:click=move |_| confirming.set(true) class="shrink-0 rounded-lg px-3 py-1.5 text-xs font-medium text-slate-600 ring-1 ring-slate-300 hover:bg-slate-50 dark:text-slate-300 dark:ring-slate-700 dark:hover:bg-slate-800">
+                        "Remove"
+                    </button>
+                }
+            >
+                <span class="flex shrink-0 gap-2">
+                    <button type="button" on:click=move |_| { remove.dispatch(RemoveRepository { id }); } class="rounded-lg bg-rose-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-rose-500">
+                        "Remove for good"
+                    </button>
+                    <button type="button" on:click=move |_| confirming.set(false) class="rounded-lg px-3 py-1.5 text-xs font-medium text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800">
+                        "Keep"
+                    </button>
+                </span>
+            </Show>
+        </li>
+    }
+}
+
+#[component]
+fn AddRepositoryForm(add: ServerAction<AddRepository>) -> impl IntoView {
+    let error = move || add.value().get().and_then(Result::err);
+    view! {
+        <ActionForm action=add attr:class="mt-6 space-y-4 border-t border-slate-100 pt-6 dark:border-slate-800" attr:data-testid="add-repository">
+            <div class="grid gap-4 sm:grid-cols-2">
+                <label class="block text-sm font-medium">
+                    "Name"
+                    <input name="input[name]" required placeholder="acme/shop" class=INPUT />
+                </label>
+                <label class="block text-sm font-medium">
+                    "Default branch"
+                    <input name="input[default_branch]" placeholder="main" class=INPUT />
+                </label>
+            </div>
+            <label class="block text-sm font-medium">
+                "Clone URL"
+                <input name="input[clone_url]" required placeholder="https://github.com/acme/shop.git or /srv/git/shop.git" class=INPUT />
+            </label>
+            {move || error().map(|error| view! { <ErrorNotice error /> })}
+            <button type="submit" class="inline-flex items-center rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60" disabled=move || add.pending().get()>
+                {move || if add.pending().get() { "Adding…" } else { "Add repository" }}
+            </button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn InstanceFacts() -> impl IntoView {
+    let info = Resource::new(|| (), |_| get_instance_info());
+    view! {
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match info.await {
+                    Ok(info) => view! {
+                        <dl class="mt-4 space-y-3 text-sm">
+                            <Fact label="Version" value=info.version />
+                            <Fact label="Public URL" value=info.public_url />
+                            {info.readiness.checks.into_iter().map(|c| {
+                                let state = if c.ok { "ready" } else { "unavailable" };
+                                view! { <Fact label=capitalise(&c.name) value=format!("{} ({state})", c.backend) /> }
+                            }).collect_view()}
+                        </dl>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Fact(#[prop(into)] label: String, #[prop(into)] value: String) -> impl IntoView {
+    view! {
+        <div class="flex justify-between gap-4">
+            <dt class="text-slate-500 dark:text-slate-400">{label}</dt>
+            <dd class="truncate font-mono text-xs">{value}</dd>
+        </div>
+    }
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

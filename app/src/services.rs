@@ -1,0 +1,69 @@
+//! Server-side only: the ports server functions use, provided by the `server` crate through
+//! Leptos context, and the readiness check shared by `/readyz` and the Operator page.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::{Bus, DependencyCheck, Objects, Readiness, Store};
+use leptos::prelude::use_context;
+
+use crate::error::{AppError, ErrorKind, error_chain};
+
+/// How long one dependency may take to answer a readiness check.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Everything a server function may reach.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub objects: Arc<dyn Objects>,
+    pub bus: Arc<dyn Bus>,
+    /// The URL Slipway is reached at, for links shown to users.
+    pub public_url: String,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("store", &self.store.backend())
+            .field("objects", &self.objects.backend())
+            .field("bus", &self.bus.backend())
+            .finish()
+    }
+}
+
+impl Services {
+    /// Checks every dependency concurrently, each within [`CHECK_TIMEOUT`].
+    pub async fn readiness(&self) -> Readiness {
+        let (store, objects, bus) = futures::join!(
+            check("store", self.store.backend(), self.store.check()),
+            check("objects", self.objects.backend(), self.objects.check()),
+            check("bus", self.bus.backend(), self.bus.check()),
+        );
+        Readiness::from_checks(vec![store, objects, bus])
+    }
+}
+
+async fn check<E: std::error::Error>(
+    name: &str,
+    backend: &str,
+    probe: impl std::future::Future<Output = Result<(), E>>,
+) -> DependencyCheck {
+    let error = match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(error_chain(&e)),
+        Err(_) => Some(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+    };
+    DependencyCheck {
+        name: name.to_owned(),
+        backend: backend.to_owned(),
+        ok: error.is_none(),
+        error,
+    }
+}
+
+/// The services of this request, or an internal error if the server forgot to provide them.
+pub fn services() -> Result<Services, AppError> {
+    use_context::<Services>()
+        .ok_or_else(|| AppError::new(ErrorKind::Internal, "server services are not configured"))
+}

@@ -1,0 +1,32 @@
+//! Readiness of Slipway's dependencies, as `/readyz` and the dashboard report it.
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of checking one dependency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyCheck {
+    /// `store`, `objects`, `bus`, later one per cluster.
+    pub name: String,
+    /// Which implementation serves it (`sqlite`, `s3`, `redis`, ...).
+    pub backend: String,
+    pub ok: bool,
+    /// Why it is not ready; absent when it is.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// Every dependency's check; ready only when all are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub checks: Vec<DependencyCheck>,
+}
+
+impl Readiness {
+    pub fn from_checks(checks: Vec<DependencyCheck>) -> Self {
+        Self {
+            ready: checks.iter().all(|c| c.ok),
+            checks,
+        }
+    }
+}

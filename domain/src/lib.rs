@@ -1,0 +1,17 @@
+//! Slipway's model and rules, and the ports (traits) its adapters implement.
+//!
+//! Nothing here knows about HTTP, databases, object stores or message brokers: the `server`
+//! crate implements the ports, the `app` crate renders the plain data types. This crate also
+//! compiles for wasm, so the dashboard and the server share one definition of every type.
+
+pub mod bus;
+pub mod health;
+pub mod objects;
+pub mod repository;
+pub mod store;
+
+pub use bus::{Bus, BusError, BusEvent, EntityKind};
+pub use health::{DependencyCheck, Readiness};
+pub use objects::{ObjectKey, ObjectMeta, Objects, ObjectsError};
+pub use repository::{NewRepository, Repository, RepositoryError, RepositoryId};
+pub use store::{Store, StoreError};

@@ -1,0 +1,42 @@
+//! The Store port: Slipway's source of truth (repositories now; PRs, previews, pipelines and
+//! deliveries as they arrive). Implemented for SQLite and PostgreSQL in `server::store`.
+
+use async_trait::async_trait;
+
+use crate::repository::{NewRepository, Repository, RepositoryId};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Failures a caller can act on; backend details stay in the `source`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} `{key}` not found")]
+    NotFound { entity: &'static str, key: String },
+    #[error("{entity} `{key}` already exists")]
+    Conflict { entity: &'static str, key: String },
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("database error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Persistent state. Every method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short name of the backend, as `/readyz` reports it (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// Cheap round trip proving the database answers.
+    async fn check(&self) -> Result<()>;
+
+    /// Adds a repository; [`StoreError::Conflict`] when the name is taken.
+    async fn add_repository(&self, repository: &NewRepository) -> Result<Repository>;
+
+    /// All repositories, by name.
+    async fn list_repositories(&self) -> Result<Vec<Repository>>;
+
+    async fn get_repository(&self, id: RepositoryId) -> Result<Repository>;
+
+    /// Removes a repository; [`StoreError::NotFound`] when there is none.
+    async fn remove_repository(&self, id: RepositoryId) -> Result<()>;
+}

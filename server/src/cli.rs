@@ -1,0 +1,28 @@
+//! The command line: `slipway [--config FILE] [serve | migrate | check-config]`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Preview environments and pipelines for every pull request.
+#[derive(Debug, Parser)]
+#[command(name = "slipway", version, about)]
+pub struct Cli {
+    /// TOML file with settings (keys as in README's table, e.g. `listen = "0.0.0.0:3000"`).
+    /// Environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand, PartialEq, Eq)]
+pub enum Command {
+    /// Serve the dashboard, API and webhooks (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Print the effective configuration (secrets redacted) and exit.
+    CheckConfig,
+}

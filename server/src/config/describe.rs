@@ -1,0 +1,102 @@
+//! `slipway check-config`: the effective value of every setting, secrets redacted, and where
+//! each value came from.
+
+use secrecy::SecretString;
+
+use super::settings::*;
+use super::sources::Origin;
+use super::{BusConfig, Config, DatabaseConfig, LogFormat, ObjectsConfig, Sources};
+
+const REDACTED: &str = "***";
+
+/// One line per setting: `NAME = value  (origin)`.
+pub fn describe(config: &Config, sources: &Sources) -> String {
+    let mut lines = Vec::new();
+    for setting in SETTINGS {
+        let value = effective_value(config, setting.env);
+        let origin = match sources.origin(setting.env) {
+            Some(Origin::Environment) => "environment",
+            Some(Origin::File) => "file",
+            None => "default",
+        };
+        lines.push(format!(
+            "{} = {}  ({origin})",
+            setting.env,
+            value.unwrap_or_else(|| "(unset)".into())
+        ));
+    }
+    lines.join("\n")
+}
+
+fn redacted(secret: Option<&SecretString>) -> Option<String> {
+    secret.map(|_| REDACTED.to_owned())
+}
+
+fn effective_value(c: &Config, env: &str) -> Option<String> {
+    let s3 = match &c.objects {
+        ObjectsConfig::S3(s3) => Some(s3),
+        ObjectsConfig::Fs { .. } => None,
+    };
+    match env {
+        LISTEN => Some(c.listen.to_string()),
+        DATA_DIR => Some(c.data_dir.display().to_string()),
+        PUBLIC_URL => Some(c.public_url.to_string()),
+        SITE_ROOT => Some(c.site_root.display().to_string()),
+        DATABASE_URL => Some(match &c.database {
+            DatabaseConfig::Sqlite { path } => format!("sqlite://{}", path.display()),
+            DatabaseConfig::Postgres { display, .. } => display.clone(),
+        }),
+        REDIS_URL => match &c.bus {
+            BusConfig::Redis { display, .. } => Some(display.clone()),
+            BusConfig::InProcess => None,
+        },
+        S3_BUCKET => s3.map(|s| s.bucket.clone()),
+        S3_ENDPOINT => s3.and_then(|s| s.endpoint.clone()),
+        S3_REGION => s3.map(|s| s.region.clone()),
+        S3_ACCESS_KEY_ID => s3.and_then(|s| s.access_key_id.clone()),
+        S3_SECRET_ACCESS_KEY => s3.and_then(|s| redacted(s.secret_access_key.as_ref())),
+        S3_PATH_STYLE => s3.map(|s| s.path_style.to_string()),
+        LOG_FORMAT => Some(match c.log_format {
+            LogFormat::Text => "text".into(),
+            LogFormat::Json => "json".into(),
+        }),
+        LOG => Some(c.log_filter.clone()),
+        SIGNING_KEY => redacted(c.signing_key.as_ref()),
+        STARTUP_RETRY_SECONDS => Some(c.startup_retry.as_secs().to_string()),
+        SHUTDOWN_GRACE_SECONDS => Some(c.shutdown_grace.as_secs().to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_and_origins_named() {
+        let sources = Sources::from_pairs([
+            (DATABASE_URL, "postgres://u:topsecret@db/slipway"),
+            (SIGNING_KEY, "0123456789abcdef0123456789abcdef"),
+            (S3_BUCKET, "logs"),
+            (S3_ACCESS_KEY_ID, "AKID"),
+            (S3_SECRET_ACCESS_KEY, "s3cr3t-value"),
+        ]);
+        let config = Config::from_sources(&sources).expect("valid");
+        let text = describe(&config, &sources);
+        assert!(
+            !text.contains("topsecret")
+                && !text.contains("s3cr3t-value")
+                && !text.contains("0123456789abcdef"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SLIPWAY_DATABASE_URL = postgres://u:***@db/slipway  (environment)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SLIPWAY_LISTEN = 127.0.0.1:3000  (default)"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), SETTINGS.len());
+    }
+}

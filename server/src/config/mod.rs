@@ -1,0 +1,125 @@
+//! Slipway's configuration: one validated [`Config`] built from `SLIPWAY_*` environment
+//! variables over an optional TOML file over embedded defaults. This is the only module that
+//! reads the environment for settings.
+
+mod describe;
+mod parse;
+mod settings;
+mod sources;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+pub use settings::{SETTINGS, Setting};
+pub use sources::Sources;
+
+/// Where the Store lives.
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    Sqlite {
+        path: PathBuf,
+    },
+    /// The URL may hold a password: it is a secret.
+    Postgres {
+        url: SecretString,
+        display: String,
+    },
+}
+
+/// Where the Objects live.
+#[derive(Debug, Clone)]
+pub enum ObjectsConfig {
+    Fs { root: PathBuf },
+    S3(S3Config),
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    pub bucket: String,
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub path_style: bool,
+}
+
+/// Which bus carries events.
+#[derive(Debug, Clone)]
+pub enum BusConfig {
+    InProcess,
+    /// The URL may hold a password: it is a secret.
+    Redis {
+        url: SecretString,
+        display: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration of one Slipway process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub public_url: Url,
+    pub site_root: PathBuf,
+    pub database: DatabaseConfig,
+    pub objects: ObjectsConfig,
+    pub bus: BusConfig,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    /// Key for Slipway's own signed URLs; `None` means "generate one in the data dir".
+    pub signing_key: Option<SecretString>,
+    pub startup_retry: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// One thing wrong with the configuration, naming the setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub setting: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+/// Everything wrong with the configuration, one problem per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError(pub Vec<Problem>);
+
+impl Config {
+    /// Reads the process environment and, when given, the TOML file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let sources = Sources::from_process(file)?;
+        Self::from_sources(&sources)
+    }
+
+    /// Like [`Config::load`], also returning the sources, for `check-config`.
+    pub fn load_with_sources(file: Option<&Path>) -> Result<(Self, Sources), ConfigError> {
+        let sources = Sources::from_process(file)?;
+        Ok((Self::from_sources(&sources)?, sources))
+    }
+
+    /// Every setting's effective value (secrets redacted) and where it came from.
+    pub fn describe(&self, sources: &Sources) -> String {
+        describe::describe(self, sources)
+    }
+
+    /// Builds the configuration from already collected sources (tests pass their own).
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        parse::parse(sources)
+    }
+}

@@ -1,0 +1,371 @@
+//! Turns raw [`Sources`] into a validated [`Config`], collecting every problem at once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::settings::*;
+use super::{
+    BusConfig, Config, ConfigError, DatabaseConfig, LogFormat, ObjectsConfig, Problem, S3Config,
+    Sources,
+};
+
+const MIN_SIGNING_KEY_LEN: usize = 32;
+
+/// Collects problems while reading settings, so one run reports all of them.
+struct Reader<'a> {
+    sources: &'a Sources,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, setting: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            setting: setting.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn text(&self, setting: &str) -> Option<String> {
+        self.sources.get(setting).map(str::to_owned)
+    }
+
+    /// Parses a setting with `parse`; on failure records `accepts` and returns `None`.
+    fn parsed<T>(
+        &mut self,
+        setting: &str,
+        accepts: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let raw = self.sources.get(setting)?;
+        match parse(raw) {
+            Some(value) => Some(value),
+            None => {
+                let shown = if find(setting).is_some_and(|s| s.secret) {
+                    "(hidden)".to_owned()
+                } else {
+                    format!("`{raw}`")
+                };
+                self.problem(setting, format!("{shown} is not valid; expected {accepts}"));
+                None
+            }
+        }
+    }
+
+    fn seconds(&mut self, setting: &str, default: u64) -> Duration {
+        let secs = self.parsed(setting, "a whole number of seconds such as 10", |s| {
+            s.parse::<u64>().ok()
+        });
+        Duration::from_secs(secs.unwrap_or(default))
+    }
+}
+
+pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
+    let mut r = Reader {
+        sources,
+        problems: Vec::new(),
+    };
+
+    let default_listen = SocketAddr::from(([127, 0, 0, 1], 3000));
+    let listen = r
+        .parsed(
+            LISTEN,
+            "host:port such as 127.0.0.1:3000 or 0.0.0.0:8080",
+            |s| s.parse::<SocketAddr>().ok(),
+        )
+        .unwrap_or(default_listen);
+    let data_dir = PathBuf::from(r.text(DATA_DIR).unwrap_or_else(|| "./data".into()));
+    let public_url = r
+        .parsed(
+            PUBLIC_URL,
+            "an http:// or https:// URL such as https://slipway.example.com",
+            parse_http_url,
+        )
+        .or_else(|| default_public_url(listen));
+    let site_root = PathBuf::from(r.text(SITE_ROOT).unwrap_or_else(|| "target/site".into()));
+
+    let database = parse_database(&mut r, &data_dir);
+    let objects = parse_objects(&mut r, &data_dir);
+    let bus = match r.parsed(
+        REDIS_URL,
+        "a redis:// URL such as redis://127.0.0.1:6379",
+        parse_redis_url,
+    ) {
+        Some(url) => BusConfig::Redis {
+            display: redact_url(&url),
+            url: SecretString::from(url.to_string()),
+        },
+        None => BusConfig::InProcess,
+    };
+    let log_format = r
+        .parsed(LOG_FORMAT, "`text` or `json`", |s| match s {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        })
+        .unwrap_or(LogFormat::Text);
+    let log_filter = r.text(LOG).unwrap_or_else(|| "info".into());
+    let signing_key = r
+        .parsed(SIGNING_KEY, "at least 32 characters", |s| {
+            (s.len() >= MIN_SIGNING_KEY_LEN).then_some(s.to_owned())
+        })
+        .map(SecretString::from);
+    let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
+    let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
+
+    let Some(public_url) = public_url.filter(|_| r.problems.is_empty()) else {
+        if r.problems.is_empty() {
+            r.problem(
+                PUBLIC_URL,
+                "cannot be derived from SLIPWAY_LISTEN; set it explicitly",
+            );
+        }
+        return Err(ConfigError(r.problems));
+    };
+    Ok(Config {
+        listen,
+        data_dir,
+        public_url,
+        site_root,
+        database,
+        objects,
+        bus,
+        log_format,
+        log_filter,
+        signing_key,
+        startup_retry,
+        shutdown_grace,
+    })
+}
+
+fn parse_database(r: &mut Reader<'_>, data_dir: &std::path::Path) -> DatabaseConfig {
+    let default = DatabaseConfig::Sqlite {
+        path: data_dir.join("slipway.db"),
+    };
+    let accepts = "sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE";
+    r.parsed(DATABASE_URL, accepts, |s| {
+        if let Some(path) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or_default();
+            return (!path.is_empty()).then(|| DatabaseConfig::Sqlite {
+                path: PathBuf::from(path),
+            });
+        }
+        let url = Url::parse(s).ok()?;
+        let postgres =
+            matches!(url.scheme(), "postgres" | "postgresql") && url.host_str().is_some();
+        postgres.then(|| DatabaseConfig::Postgres {
+            display: redact_url(&url),
+            url: SecretString::from(s.to_owned()),
+        })
+    })
+    .unwrap_or(default)
+}
+
+fn parse_objects(r: &mut Reader<'_>, data_dir: &std::path::Path) -> ObjectsConfig {
+    let s3_settings = [
+        S3_ENDPOINT,
+        S3_REGION,
+        S3_ACCESS_KEY_ID,
+        S3_SECRET_ACCESS_KEY,
+        S3_PATH_STYLE,
+    ];
+    let Some(bucket) = r.text(S3_BUCKET) else {
+        if let Some(stray) = s3_settings.iter().find(|s| r.sources.get(s).is_some()) {
+            r.problem(
+                stray,
+                format!("is set but {S3_BUCKET} is not; set the bucket to use S3"),
+            );
+        }
+        return ObjectsConfig::Fs {
+            root: data_dir.join("objects"),
+        };
+    };
+    let endpoint = r
+        .parsed(S3_ENDPOINT, "an http:// or https:// URL", parse_http_url)
+        .map(|u| u.to_string());
+    let access_key_id = r.text(S3_ACCESS_KEY_ID);
+    let secret_access_key = r.text(S3_SECRET_ACCESS_KEY).map(SecretString::from);
+    if access_key_id.is_some() != secret_access_key.is_some() {
+        let missing = if access_key_id.is_some() {
+            S3_SECRET_ACCESS_KEY
+        } else {
+            S3_ACCESS_KEY_ID
+        };
+        r.problem(
+            missing,
+            format!(
+                "is required together with {}",
+                if access_key_id.is_some() {
+                    S3_ACCESS_KEY_ID
+                } else {
+                    S3_SECRET_ACCESS_KEY
+                }
+            ),
+        );
+    }
+    let path_style = r
+        .parsed(S3_PATH_STYLE, "`true` or `false`", parse_bool)
+        .unwrap_or(true);
+    ObjectsConfig::S3(S3Config {
+        bucket,
+        endpoint,
+        region: r.text(S3_REGION).unwrap_or_else(|| "us-east-1".into()),
+        access_key_id,
+        secret_access_key,
+        path_style,
+    })
+}
+
+fn parse_http_url(s: &str) -> Option<Url> {
+    Url::parse(s)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
+fn parse_redis_url(s: &str) -> Option<Url> {
+    Url::parse(s)
+        .ok()
+        .filter(|u| u.scheme() == "redis" && u.host_str().is_some())
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `http://<listen>`, with a wildcard address replaced by loopback so links work locally.
+fn default_public_url(listen: SocketAddr) -> Option<Url> {
+    let mut reachable = listen;
+    if listen.ip().is_unspecified() {
+        reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    Url::parse(&format!("http://{reachable}")).ok()
+}
+
+/// The URL with any password replaced by `***`, safe to print.
+pub(crate) fn redact_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_sources(&Sources::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn embedded_defaults_need_no_settings() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert!(
+            matches!(c.database, DatabaseConfig::Sqlite { ref path } if path.ends_with("data/slipway.db"))
+        );
+        assert!(matches!(c.objects, ObjectsConfig::Fs { .. }));
+        assert!(matches!(c.bus, BusConfig::InProcess));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_setting() {
+        let err = config(&[
+            (LISTEN, "nowhere"),
+            (LOG_FORMAT, "xml"),
+            (DATABASE_URL, "mysql://x"),
+            (S3_REGION, "eu-west-1"),
+        ])
+        .expect_err("invalid");
+        let text = err.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(
+            text.contains("SLIPWAY_LISTEN: `nowhere` is not valid; expected host:port"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SLIPWAY_LOG_FORMAT: `xml` is not valid; expected `text` or `json`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SLIPWAY_DATABASE_URL: (hidden) is not valid"),
+            "secrets are not echoed: {text}"
+        );
+        assert!(
+            text.contains("SLIPWAY_S3_REGION: is set but SLIPWAY_S3_BUCKET is not"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn postgres_and_redis_urls_are_secrets_with_redacted_display() {
+        let c = config(&[
+            (DATABASE_URL, "postgres://slipway:hunter2@db:5432/slipway"),
+            (REDIS_URL, "redis://:pw@127.0.0.1:6379/0"),
+        ])
+        .expect("valid");
+        let DatabaseConfig::Postgres { url, display } = c.database else {
+            panic!("postgres expected")
+        };
+        assert_eq!(
+            url.expose_secret(),
+            "postgres://slipway:hunter2@db:5432/slipway"
+        );
+        assert_eq!(display, "postgres://slipway:***@db:5432/slipway");
+        let BusConfig::Redis { display, .. } = c.bus else {
+            panic!("redis expected")
+        };
+        assert!(!display.contains("pw"), "{display}");
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "Debug must not leak secrets"
+        );
+    }
+
+    #[test]
+    fn s3_needs_both_keys_and_parses_path_style() {
+        let err = config(&[(S3_BUCKET, "b"), (S3_ACCESS_KEY_ID, "k")]).expect_err("missing secret");
+        assert!(err.to_string().contains(
+            "SLIPWAY_S3_SECRET_ACCESS_KEY: is required together with SLIPWAY_S3_ACCESS_KEY_ID"
+        ));
+        let c = config(&[
+            (S3_BUCKET, "b"),
+            (S3_ENDPOINT, "http://127.0.0.1:9000"),
+            (S3_ACCESS_KEY_ID, "k"),
+            (S3_SECRET_ACCESS_KEY, "s"),
+            (S3_PATH_STYLE, "false"),
+        ])
+        .expect("valid");
+        let ObjectsConfig::S3(s3) = c.objects else {
+            panic!("s3 expected")
+        };
+        assert!(!s3.path_style);
+        assert_eq!(s3.region, "us-east-1");
+    }
+
+    #[test]
+    fn toml_file_keys_are_checked_and_env_wins() {
+        let problems =
+            Sources::from_toml_str("listen = \"127.0.0.1:4000\"\nlisen = 1\n").expect_err("typo");
+        assert_eq!(problems[0].setting, "lisen");
+        let sources = Sources::from_toml_str("listen = \"127.0.0.1:4000\"\ns3_path_style = true\n")
+            .expect("valid");
+        assert_eq!(sources.get(LISTEN), Some("127.0.0.1:4000"));
+        let err = Sources::from_toml_str("listen = [").expect_err("syntax");
+        assert!(err[0].message.contains("line 1"), "{:?}", err[0]);
+    }
+}

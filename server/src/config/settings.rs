@@ -1,0 +1,139 @@
+//! The list of every setting: its environment variable, default and meaning. README's
+//! configuration table and `slipway check-config` are generated from this list.
+
+/// One documented setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// Environment variable; the TOML key is the same without `SLIPWAY_`, lower-cased.
+    pub env: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+    pub secret: bool,
+}
+
+const fn setting(env: &'static str, default: &'static str, meaning: &'static str) -> Setting {
+    Setting {
+        env,
+        default,
+        meaning,
+        secret: false,
+    }
+}
+
+const fn secret(env: &'static str, default: &'static str, meaning: &'static str) -> Setting {
+    Setting {
+        env,
+        default,
+        meaning,
+        secret: true,
+    }
+}
+
+pub const LISTEN: &str = "SLIPWAY_LISTEN";
+pub const DATA_DIR: &str = "SLIPWAY_DATA_DIR";
+pub const PUBLIC_URL: &str = "SLIPWAY_PUBLIC_URL";
+pub const SITE_ROOT: &str = "SLIPWAY_SITE_ROOT";
+pub const DATABASE_URL: &str = "SLIPWAY_DATABASE_URL";
+pub const REDIS_URL: &str = "SLIPWAY_REDIS_URL";
+pub const S3_BUCKET: &str = "SLIPWAY_S3_BUCKET";
+pub const S3_ENDPOINT: &str = "SLIPWAY_S3_ENDPOINT";
+pub const S3_REGION: &str = "SLIPWAY_S3_REGION";
+pub const S3_ACCESS_KEY_ID: &str = "SLIPWAY_S3_ACCESS_KEY_ID";
+pub const S3_SECRET_ACCESS_KEY: &str = "SLIPWAY_S3_SECRET_ACCESS_KEY";
+pub const S3_PATH_STYLE: &str = "SLIPWAY_S3_PATH_STYLE";
+pub const LOG_FORMAT: &str = "SLIPWAY_LOG_FORMAT";
+pub const LOG: &str = "SLIPWAY_LOG";
+pub const SIGNING_KEY: &str = "SLIPWAY_SIGNING_KEY";
+pub const STARTUP_RETRY_SECONDS: &str = "SLIPWAY_STARTUP_RETRY_SECONDS";
+pub const SHUTDOWN_GRACE_SECONDS: &str = "SLIPWAY_SHUTDOWN_GRACE_SECONDS";
+
+/// Every setting Slipway reads, in the order README lists them.
+pub const SETTINGS: &[Setting] = &[
+    setting(
+        LISTEN,
+        "127.0.0.1:3000",
+        "Address and port the HTTP server listens on.",
+    ),
+    setting(
+        DATA_DIR,
+        "./data",
+        "Folder for the embedded SQLite database, objects and generated keys.",
+    ),
+    setting(
+        PUBLIC_URL,
+        "http://<SLIPWAY_LISTEN>",
+        "URL users and GitHub reach Slipway at; used in links and signed URLs.",
+    ),
+    setting(
+        SITE_ROOT,
+        "target/site",
+        "Folder with the dashboard's compiled assets (wasm, JS, CSS) built by cargo-leptos.",
+    ),
+    secret(
+        DATABASE_URL,
+        "sqlite://<SLIPWAY_DATA_DIR>/slipway.db",
+        "`sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`.",
+    ),
+    secret(
+        REDIS_URL,
+        "(unset: in-process bus)",
+        "`redis://[:PASSWORD@]HOST:PORT[/DB]` to share events between replicas through Redis or Valkey.",
+    ),
+    setting(
+        S3_BUCKET,
+        "(unset: objects on the filesystem)",
+        "Bucket for logs and artifacts; setting it switches object storage to S3.",
+    ),
+    setting(
+        S3_ENDPOINT,
+        "(AWS)",
+        "S3 endpoint URL, e.g. `http://127.0.0.1:9000` for MinIO.",
+    ),
+    setting(S3_REGION, "us-east-1", "S3 region."),
+    setting(S3_ACCESS_KEY_ID, "(AWS default chain)", "S3 access key id."),
+    secret(
+        S3_SECRET_ACCESS_KEY,
+        "(AWS default chain)",
+        "S3 secret access key.",
+    ),
+    setting(
+        S3_PATH_STYLE,
+        "true",
+        "`true` for path-style URLs (MinIO and most S3-compatible servers), `false` for virtual-host style.",
+    ),
+    setting(
+        LOG_FORMAT,
+        "text",
+        "`text` for people, `json` for log collectors.",
+    ),
+    setting(
+        LOG,
+        "info",
+        "Log filter, e.g. `info,server=debug` (tracing-subscriber EnvFilter syntax).",
+    ),
+    secret(
+        SIGNING_KEY,
+        "(generated in the data dir)",
+        "Key (at least 32 characters) for Slipway's signed download URLs.",
+    ),
+    setting(
+        STARTUP_RETRY_SECONDS,
+        "10",
+        "How long `serve` retries unreachable PostgreSQL, Redis or S3 before giving up.",
+    ),
+    setting(
+        SHUTDOWN_GRACE_SECONDS,
+        "20",
+        "How long in-flight requests and workers get to finish after SIGTERM/SIGINT.",
+    ),
+];
+
+/// The documentation of `env`, if it is a setting.
+pub fn find(env: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.env == env)
+}
+
+/// The TOML key of a setting: `SLIPWAY_S3_BUCKET` → `s3_bucket`.
+pub fn toml_key(env: &str) -> String {
+    env.trim_start_matches("SLIPWAY_").to_ascii_lowercase()
+}

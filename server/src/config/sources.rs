@@ -1,0 +1,128 @@
+//! Where setting values come from: the process environment over an optional TOML file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::settings::{SETTINGS, toml_key};
+use super::{ConfigError, Problem};
+
+/// Where a value was found, as `check-config` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Environment,
+    File,
+}
+
+/// Raw setting values by environment-variable name, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    values: BTreeMap<String, (String, Origin)>,
+}
+
+impl Sources {
+    /// The process environment over the TOML file at `file`.
+    pub fn from_process(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut sources = match file {
+            Some(path) => Self::from_toml_file(path)?,
+            None => Self::default(),
+        };
+        for (name, value) in std::env::vars_os() {
+            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+                continue;
+            };
+            if SETTINGS.iter().any(|s| s.env == name) {
+                sources
+                    .values
+                    .insert(name.to_owned(), (value.to_owned(), Origin::Environment));
+            }
+        }
+        Ok(sources)
+    }
+
+    /// Values given directly, as if they came from the environment.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let values = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), (v.to_owned(), Origin::Environment)))
+            .collect();
+        Self { values }
+    }
+
+    fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let setting = format!("--config {}", path.display());
+        let problem = |message: String| {
+            ConfigError(vec![Problem {
+                setting: setting.clone(),
+                message,
+            }])
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| problem(format!("cannot read the file: {e}")))?;
+        Self::from_toml_str(&text).map_err(|problems| {
+            ConfigError(
+                problems
+                    .into_iter()
+                    .map(|p| Problem {
+                        setting: format!("{setting}: {}", p.setting),
+                        message: p.message,
+                    })
+                    .collect(),
+            )
+        })
+    }
+
+    /// Parses a TOML document whose keys are the settings' TOML keys (`s3_bucket = "logs"`).
+    pub fn from_toml_str(text: &str) -> Result<Self, Vec<Problem>> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            vec![Problem {
+                setting: "TOML".into(),
+                message: e.to_string().trim().replace('\n', " "),
+            }]
+        })?;
+        let mut values = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (key, value) in table {
+            let Some(setting) = SETTINGS.iter().find(|s| toml_key(s.env) == key) else {
+                problems.push(Problem {
+                    setting: key.clone(),
+                    message: "unknown setting (see README's configuration table)".into(),
+                });
+                continue;
+            };
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    problems.push(Problem {
+                        setting: key.clone(),
+                        message: format!(
+                            "expected a string, number or boolean, found {}",
+                            other.type_str()
+                        ),
+                    });
+                    continue;
+                }
+            };
+            values.insert(setting.env.to_owned(), (text, Origin::File));
+        }
+        if problems.is_empty() {
+            Ok(Self { values })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The value of a setting, if given anywhere. Blank values count as not given.
+    pub fn get(&self, env: &str) -> Option<&str> {
+        self.values
+            .get(env)
+            .map(|(v, _)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn origin(&self, env: &str) -> Option<Origin> {
+        self.get(env)
+            .and_then(|_| self.values.get(env).map(|(_, o)| *o))
+    }
+}

@@ -1,0 +1,60 @@
+//! The HTTP surface: health endpoints, signed downloads, and the Leptos dashboard with its
+//! server functions. Later: webhooks and the JSON API.
+
+mod downloads;
+mod health;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::trace::TraceLayer;
+
+use app::services::Services;
+use app::{App, shell};
+
+use crate::objects::DOWNLOAD_ROUTE_PREFIX;
+use crate::signing::UrlSigner;
+
+/// Request bodies above this are refused with 413 (webhooks get their own, larger limit).
+const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub signer: UrlSigner,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// All routes, with request tracing.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services.clone();
+    let provide_services = move || provide_context(services.clone());
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route(
+            &format!("{DOWNLOAD_ROUTE_PREFIX}{{*key}}"),
+            get(downloads::download),
+        )
+        .leptos_routes_with_context(&state, routes, provide_services.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide_services, shell))
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,13 @@
+//! The `slipway` binary's library: configuration, adapters for the domain's ports, HTTP routes
+//! and process wiring. `main.rs` only parses the command line and calls into here.
+
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod objects;
+pub mod serve;
+pub mod signing;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,63 @@
+//! `slipway`: parses the command line and configuration, then serves, migrates or prints the
+//! configuration. Exit codes: 0 done, 1 runtime failure, 2 invalid configuration or usage.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use server::cli::{Cli, Command};
+use server::config::Config;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (config, sources) = match Config::load_with_sources(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            eprintln!("slipway: invalid configuration\n{problems}");
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if command == Command::CheckConfig {
+        println!("{}", config.describe(&sources));
+        return ExitCode::SUCCESS;
+    }
+    server::telemetry::init(config.log_format, &config.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("slipway: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match command {
+            Command::Migrate => server::store::open(&config.database)
+                .await
+                .map(|_| {
+                    tracing::info!("database is up to date");
+                })
+                .map_err(anyhow::Error::from),
+            Command::Serve | Command::CheckConfig => serve(config).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("slipway: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    server::serve::cancel_on_signal(shutdown.clone());
+    let running = server::serve::start(config, shutdown).await?;
+    running.wait().await?;
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Runs the server: opens adapters, binds, serves until SIGTERM/SIGINT (or a cancelled token),
+//! then lets in-flight requests and workers finish within the grace period.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use app::services::Services;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::startup::{self, Adapters, StartupError};
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error("cannot listen on {address} (SLIPWAY_LISTEN)")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed")]
+    Http(#[source] std::io::Error),
+}
+
+/// A server that is accepting requests.
+pub struct Running {
+    pub address: SocketAddr,
+    pub adapters: Adapters,
+    shutdown: CancellationToken,
+    done: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Running {
+    /// Asks the server to stop (as SIGTERM would) and waits until it has.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) -> Result<(), ServeError> {
+        match self.done.await {
+            Ok(result) => result,
+            Err(join) => Err(ServeError::Http(std::io::Error::other(join))),
+        }
+    }
+}
+
+/// Opens the adapters, binds `SLIPWAY_LISTEN` and serves until `shutdown` is cancelled.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, ServeError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            address: config.listen,
+            source,
+        })?;
+    start_on(config, listener, shutdown).await
+}
+
+/// Like [`start`], on a listener the caller bound (tests bind port 0).
+pub async fn start_on(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<Running, ServeError> {
+    let address = listener.local_addr().map_err(ServeError::Http)?;
+    let adapters = startup::open(&config).await?;
+    if !config.site_root.join("pkg").is_dir() {
+        tracing::warn!(
+            site_root = %config.site_root.display(),
+            "dashboard assets not found (SLIPWAY_SITE_ROOT); pages render, but without styles or interactivity"
+        );
+    }
+    let state = AppState {
+        services: Services {
+            store: adapters.store.clone(),
+            objects: adapters.objects.clone(),
+            bus: adapters.bus.clone(),
+            public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+        },
+        signer: adapters.signer.clone(),
+        leptos_options: leptos_options(&config, address),
+    };
+    let router = http::router(state);
+    let workers = TaskTracker::new();
+    let grace = config.shutdown_grace;
+    let token = shutdown.clone();
+    let closing = adapters.clone();
+    let done = tokio::spawn(async move {
+        let server =
+            axum::serve(listener, router).with_graceful_shutdown(token.clone().cancelled_owned());
+        let outcome = run_with_grace(server.into_future(), &token, grace).await;
+        workers.close();
+        if tokio::time::timeout(grace, workers.wait()).await.is_err() {
+            tracing::warn!("background work did not finish within the grace period");
+        }
+        closing.close().await;
+        tracing::info!("stopped");
+        outcome
+    });
+    tracing::info!(%address, "serving the dashboard on http://{address}");
+    Ok(Running {
+        address,
+        adapters,
+        shutdown,
+        done,
+    })
+}
+
+/// Serves; once shutdown begins, waits at most `grace` for in-flight requests.
+async fn run_with_grace(
+    server: impl std::future::Future<Output = std::io::Result<()>>,
+    token: &CancellationToken,
+    grace: Duration,
+) -> Result<(), ServeError> {
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.map_err(ServeError::Http),
+        () = token.cancelled() => tracing::info!("shutting down: finishing in-flight requests"),
+    }
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result.map_err(ServeError::Http),
+        Err(_) => {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "requests still running after the grace period were cut off"
+            );
+            Ok(())
+        }
+    }
+}
+
+fn leptos_options(config: &Config, address: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("slipway")
+        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir("pkg")
+        .site_addr(address)
+        .build()
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = interrupt => {},
+            () = terminate => {},
+        }
+        token.cancel();
+    });
+}

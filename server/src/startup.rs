@@ -1,0 +1,133 @@
+//! Opens every adapter the configuration names, waiting briefly for services that are still
+//! starting (PostgreSQL, Redis, S3), and says exactly which one is missing when it gives up.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use domain::{Bus, Objects, ObjectsError, Store};
+
+use crate::bus::{InProcessBus, RedisBus, RedisOpenError};
+use crate::config::{BusConfig, Config};
+use crate::objects::{self, OpendalObjects};
+use crate::signing::UrlSigner;
+use crate::store;
+
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Why Slipway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] store::OpenError),
+    #[error(transparent)]
+    ObjectsSetup(#[from] objects::OpenError),
+    #[error("cannot reach object storage: {location} (SLIPWAY_S3_*)")]
+    ObjectsUnreachable {
+        location: String,
+        #[source]
+        source: ObjectsError,
+    },
+    #[error(transparent)]
+    Bus(#[from] RedisOpenError),
+    #[error("cannot read or create the signing key in {0} (SLIPWAY_DATA_DIR, SLIPWAY_SIGNING_KEY)")]
+    SigningKey(String, #[source] std::io::Error),
+}
+
+/// The opened adapters.
+#[derive(Clone)]
+pub struct Adapters {
+    pub store: Arc<dyn Store>,
+    pub objects: Arc<dyn Objects>,
+    pub bus: Arc<dyn Bus>,
+    pub signer: UrlSigner,
+    redis: Option<Arc<RedisBus>>,
+}
+
+impl Adapters {
+    /// Closes network connections that would otherwise linger past shutdown.
+    pub async fn close(&self) {
+        if let Some(redis) = &self.redis {
+            redis.close().await;
+        }
+    }
+}
+
+/// Opens store, objects and bus; retries transient failures for `config.startup_retry`.
+pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
+    let deadline = Instant::now() + config.startup_retry;
+    let signer = UrlSigner::from_config_or_data_dir(config.signing_key.as_ref(), &config.data_dir)
+        .map_err(|e| StartupError::SigningKey(config.data_dir.display().to_string(), e))?;
+
+    let store = retry(
+        "database",
+        deadline,
+        || store::open(&config.database),
+        store::OpenError::is_transient,
+    )
+    .await?;
+
+    let opened = OpendalObjects::open(&config.objects, &config.public_url, &signer)?;
+    let location = OpendalObjects::describe(&config.objects);
+    retry("object storage", deadline, || opened.check(), |_| true)
+        .await
+        .map_err(|source| StartupError::ObjectsUnreachable { location, source })?;
+    let objects: Arc<dyn Objects> = Arc::new(opened);
+
+    let (bus, redis): (Arc<dyn Bus>, _) = match &config.bus {
+        BusConfig::InProcess => (Arc::new(InProcessBus::default()), None),
+        BusConfig::Redis { url, display } => {
+            let redis = Arc::new(
+                retry(
+                    "Redis",
+                    deadline,
+                    || RedisBus::open(url, display),
+                    |e| matches!(e, RedisOpenError::Unreachable { .. }),
+                )
+                .await?,
+            );
+            (redis.clone(), Some(redis))
+        }
+    };
+    tracing::info!(
+        store = store.backend(),
+        objects = objects.backend(),
+        bus = bus.backend(),
+        "adapters ready"
+    );
+    Ok(Adapters {
+        store,
+        objects,
+        bus,
+        signer,
+        redis,
+    })
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or `deadline` passes.
+async fn retry<T, E, F, Fut>(
+    what: &str,
+    deadline: Instant,
+    mut attempt: F,
+    transient: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::error::Error,
+{
+    let mut announced = false;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) if transient(&error) && Instant::now() + RETRY_PAUSE < deadline => {
+                if !announced {
+                    tracing::warn!(error = %app::error::error_chain(&error), "waiting for the {what} to become reachable");
+                    announced = true;
+                }
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! The production Store: PostgreSQL.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::OpenError;
+use super::migrations::{self, POSTGRES};
+use super::sql_store::impl_store;
+
+/// The Store on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects and migrates. `display` is the URL without its password, for errors.
+    pub async fn open(url: &SecretString, display: &str) -> Result<Self, OpenError> {
+        let address = display.to_owned();
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url.expose_secret())
+            .await
+            .map_err(|source| OpenError::Postgres { address, source })?;
+        migrations::apply(POSTGRES, &pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+impl_store!(PostgresStore, "postgres");

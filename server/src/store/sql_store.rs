@@ -1,0 +1,144 @@
+//! What the SQLite and PostgreSQL stores share: the SQL text (sqlx accepts `$1` placeholders
+//! on both), row types, error mapping, and the `Store` implementation generated for each pool.
+
+use domain::{Repository, RepositoryId, StoreError};
+
+pub(super) const CHECK: &str = "SELECT 1";
+pub(super) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, clone_url, default_branch, created_at_ms) \
+     VALUES ($1, $2, $3, $4) RETURNING id, name, clone_url, default_branch, created_at_ms";
+pub(super) const LIST_REPOSITORIES: &str =
+    "SELECT id, name, clone_url, default_branch, created_at_ms FROM repositories ORDER BY name";
+pub(super) const GET_REPOSITORY: &str =
+    "SELECT id, name, clone_url, default_branch, created_at_ms FROM repositories WHERE id = $1";
+pub(super) const DELETE_REPOSITORY: &str = "DELETE FROM repositories WHERE id = $1";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RepositoryRow {
+    id: i64,
+    name: String,
+    clone_url: String,
+    default_branch: String,
+    created_at_ms: i64,
+}
+
+impl From<RepositoryRow> for Repository {
+    fn from(row: RepositoryRow) -> Self {
+        Self {
+            id: RepositoryId(row.id),
+            name: row.name,
+            clone_url: row.clone_url,
+            default_branch: row.default_branch,
+            created_at_ms: row.created_at_ms,
+        }
+    }
+}
+
+/// Maps a sqlx error to what the caller can act on; `entity`/`key` name the row involved.
+pub(super) fn map_error(
+    error: sqlx::Error,
+    entity: &'static str,
+    key: impl ToString,
+) -> StoreError {
+    match error {
+        sqlx::Error::RowNotFound => StoreError::NotFound {
+            entity,
+            key: key.to_string(),
+        },
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            entity,
+            key: key.to_string(),
+        },
+        e @ (sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)) => StoreError::Unavailable(Box::new(e)),
+        other => StoreError::Internal(Box::new(other)),
+    }
+}
+
+pub(super) fn now_ms() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Implements `domain::Store` for a struct with a `pool` field of any sqlx pool type.
+macro_rules! impl_store {
+    ($store:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl domain::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn check(&self) -> domain::store::Result<()> {
+                sqlx::query($crate::store::sql_store::CHECK)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "database", $backend))?;
+                Ok(())
+            }
+
+            async fn add_repository(
+                &self,
+                new: &domain::NewRepository,
+            ) -> domain::store::Result<domain::Repository> {
+                let row: $crate::store::sql_store::RepositoryRow =
+                    sqlx::query_as($crate::store::sql_store::INSERT_REPOSITORY)
+                        .bind(new.name())
+                        .bind(new.clone_url())
+                        .bind(new.default_branch())
+                        .bind($crate::store::sql_store::now_ms())
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| {
+                            $crate::store::sql_store::map_error(e, "repository", new.name())
+                        })?;
+                Ok(row.into())
+            }
+
+            async fn list_repositories(&self) -> domain::store::Result<Vec<domain::Repository>> {
+                let rows: Vec<$crate::store::sql_store::RepositoryRow> =
+                    sqlx::query_as($crate::store::sql_store::LIST_REPOSITORIES)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "repository", "*"))?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn get_repository(
+                &self,
+                id: domain::RepositoryId,
+            ) -> domain::store::Result<domain::Repository> {
+                let row: $crate::store::sql_store::RepositoryRow =
+                    sqlx::query_as($crate::store::sql_store::GET_REPOSITORY)
+                        .bind(id.0)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "repository", id))?;
+                Ok(row.into())
+            }
+
+            async fn remove_repository(
+                &self,
+                id: domain::RepositoryId,
+            ) -> domain::store::Result<()> {
+                let done = sqlx::query($crate::store::sql_store::DELETE_REPOSITORY)
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "repository", id))?;
+                if done.rows_affected() == 0 {
+                    return Err(domain::StoreError::NotFound {
+                        entity: "repository",
+                        key: id.to_string(),
+                    });
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;
