@@ -15,7 +15,7 @@ pub struct InstanceInfo {
     pub readiness: Readiness,
 }
 
-#[server(prefix = "/rpc", input = GetUrl)]
+#[server(prefix = "/rpc", endpoint = "get_instance_info", input = GetUrl)]
 pub async fn get_instance_info() -> Result<InstanceInfo, AppError> {
     let services = crate::services::services()?;
     Ok(InstanceInfo {

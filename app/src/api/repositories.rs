@@ -16,13 +16,13 @@ pub struct AddRepositoryInput {
     pub default_branch: String,
 }
 
-#[server(prefix = "/rpc", input = GetUrl)]
+#[server(prefix = "/rpc", endpoint = "list_repositories", input = GetUrl)]
 pub async fn list_repositories() -> Result<Vec<Repository>, AppError> {
     let services = crate::services::services()?;
     Ok(services.store.list_repositories().await?)
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "add_repository")]
 pub async fn add_repository(input: AddRepositoryInput) -> Result<Repository, AppError> {
     use domain::{EntityKind, NewRepository};
     let new = NewRepository::new(&input.name, &input.clone_url, &input.default_branch)?;
@@ -39,7 +39,7 @@ pub async fn add_repository(input: AddRepositoryInput) -> Result<Repository, App
     Ok(repository)
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "remove_repository")]
 pub async fn remove_repository(id: i64) -> Result<(), AppError> {
     let services = crate::services::services()?;
     services

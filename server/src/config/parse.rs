@@ -318,7 +318,7 @@ mod tests {
             (REDIS_URL, "redis://:pw@127.0.0.1:6379/0"),
         ])
         .expect("valid");
-        let DatabaseConfig::Postgres { url, display } = c.database else {
+        let DatabaseConfig::Postgres { url, display } = &c.database else {
             panic!("postgres expected")
         };
         assert_eq!(
@@ -326,7 +326,7 @@ mod tests {
             "postgres://slipway:hunter2@db:5432/slipway"
         );
         assert_eq!(display, "postgres://slipway:***@db:5432/slipway");
-        let BusConfig::Redis { display, .. } = c.bus else {
+        let BusConfig::Redis { display, .. } = &c.bus else {
             panic!("redis expected")
         };
         assert!(!display.contains("pw"), "{display}");

@@ -1,0 +1,158 @@
+//! The `slipway` binary as an operator runs it: exit codes and messages for bad configuration,
+//! unreachable services, `check-config` and `migrate`.
+
+use std::process::{Command, Output};
+
+fn slipway(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    command
+        .args(args)
+        .env("SLIPWAY_DATA_DIR", data.path())
+        .env("SLIPWAY_STARTUP_RETRY_SECONDS", "0");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run slipway")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn invalid_configuration_exits_2_with_one_line_per_problem() {
+    let out = slipway(
+        &["serve"],
+        &[
+            ("SLIPWAY_LISTEN", "localhost"),
+            ("SLIPWAY_REDIS_URL", "http://x"),
+            ("SLIPWAY_SHUTDOWN_GRACE_SECONDS", "soon"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("SLIPWAY_LISTEN: `localhost` is not valid"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SLIPWAY_REDIS_URL: (hidden) is not valid; expected a redis:// URL"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SLIPWAY_SHUTDOWN_GRACE_SECONDS: `soon` is not valid"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_config_prints_every_setting_with_secrets_redacted() {
+    let out = slipway(
+        &["check-config"],
+        &[(
+            "SLIPWAY_DATABASE_URL",
+            "postgres://slipway:hunter2@db.internal:5432/slipway",
+        )],
+    );
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "SLIPWAY_DATABASE_URL = postgres://slipway:***@db.internal:5432/slipway  (environment)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SLIPWAY_REDIS_URL = (unset)  (default)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"));
+}
+
+#[test]
+fn a_config_file_with_an_unknown_key_is_refused_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("slipway.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:4000\"\nredis = \"redis://x\"\n",
+    )
+    .expect("write");
+    let out = slipway(
+        &["--config", file.to_str().expect("utf-8"), "check-config"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("redis: unknown setting"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&file, "listen = \"127.0.0.1:4000\"\n").expect("write");
+    let out = slipway(
+        &["--config", file.to_str().expect("utf-8"), "check-config"],
+        &[],
+    );
+    assert!(
+        text(&out.stdout).contains("SLIPWAY_LISTEN = 127.0.0.1:4000  (file)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn unreachable_postgres_stops_startup_naming_it_without_the_password() {
+    let port = crate::support::free_port();
+    let url = format!("postgres://slipway:hunter2@127.0.0.1:{port}/slipway");
+    let out = slipway(
+        &["serve"],
+        &[
+            ("SLIPWAY_DATABASE_URL", &url),
+            ("SLIPWAY_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach PostgreSQL at postgres://slipway:***@127.0.0.1:{port}/slipway"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn unreachable_redis_stops_startup_naming_it() {
+    let port = crate::support::free_port();
+    let out = slipway(
+        &["serve"],
+        &[
+            ("SLIPWAY_REDIS_URL", &format!("redis://127.0.0.1:{port}")),
+            ("SLIPWAY_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!("cannot reach Redis at redis://127.0.0.1:{port}")),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn migrate_creates_and_migrates_the_sqlite_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db/slipway.db");
+    let url = format!("sqlite://{}", db.display());
+    let out = slipway(&["migrate"], &[("SLIPWAY_DATABASE_URL", &url)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(db.exists());
+    let again = slipway(&["migrate"], &[("SLIPWAY_DATABASE_URL", &url)]);
+    assert!(again.status.success(), "migrating twice is a no-op");
+}

@@ -1,0 +1,10 @@
+//! Integration tests for the `slipway` server against real services: SQLite, PostgreSQL
+//! (127.0.0.1:5432), redis-server and an S3-protocol server (s3s-fs) started per test on
+//! loopback. One binary, so the suite links once.
+
+mod bus;
+mod cli;
+mod http;
+mod objects;
+mod store;
+mod support;
