@@ -11,7 +11,7 @@ pub mod services;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use components::layout::Layout;
 use pages::{
@@ -43,7 +43,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The dashboard: layout with navigation, and one route per page.
+/// The dashboard: layout with navigation, and one route per page. Pages render on the server
+/// with their data (`SsrMode::Async`), so they are complete without JavaScript.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -53,12 +54,12 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFoundPage>
-                    <Route path=path!("/") view=PreviewsPage />
-                    <Route path=path!("/previews") view=PreviewsPage />
-                    <Route path=path!("/pipelines") view=PipelinesPage />
-                    <Route path=path!("/operator") view=OperatorPage />
-                    <Route path=path!("/deliveries") view=DeliveriesPage />
-                    <Route path=path!("/settings") view=SettingsPage />
+                    <Route path=path!("/") view=PreviewsPage ssr=SsrMode::Async />
+                    <Route path=path!("/previews") view=PreviewsPage ssr=SsrMode::Async />
+                    <Route path=path!("/pipelines") view=PipelinesPage ssr=SsrMode::Async />
+                    <Route path=path!("/operator") view=OperatorPage ssr=SsrMode::Async />
+                    <Route path=path!("/deliveries") view=DeliveriesPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -100,8 +100,17 @@ fn RepositoryRow(repository: Repository, remove: ServerAction<RemoveRepository>)
 #[component]
 fn AddRepositoryForm(add: ServerAction<AddRepository>) -> impl IntoView {
     let error = move || add.value().get().and_then(Result::err);
+    let form = NodeRef::<leptos::html::Form>::new();
+    // Clear the fields once the repository was added; keep them when there is an error to fix.
+    Effect::new(move |_| {
+        if matches!(add.value().get(), Some(Ok(_)))
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
     view! {
-        <ActionForm action=add attr:class="mt-6 space-y-4 border-t border-slate-100 pt-6 dark:border-slate-800" attr:data-testid="add-repository">
+        <ActionForm action=add node_ref=form attr:class="mt-6 space-y-4 border-t border-slate-100 pt-6 dark:border-slate-800" attr:data-testid="add-repository">
             <div class="grid gap-4 sm:grid-cols-2">
                 <label class="block text-sm font-medium">
                     "Name"

@@ -14,7 +14,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-pub use settings::{SETTINGS, Setting};
+pub use settings::{SETTINGS, Setting, markdown_table};
 pub use sources::Sources;
 
 /// Where the Store lives.

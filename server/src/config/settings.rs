@@ -137,3 +137,34 @@ pub fn find(env: &str) -> Option<&'static Setting> {
 pub fn toml_key(env: &str) -> String {
     env.trim_start_matches("SLIPWAY_").to_ascii_lowercase()
 }
+
+/// README's configuration table, generated from [`SETTINGS`] so the two never disagree.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| Setting | Default | Meaning |\n| --- | --- | --- |\n");
+    for s in SETTINGS {
+        let secret = if s.secret {
+            " Secret: never logged or printed."
+        } else {
+            ""
+        };
+        table.push_str(&format!(
+            "| `{}` | `{}` | {}{secret} |\n",
+            s.env, s.default, s.meaning
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn readme_lists_every_setting_as_the_code_defines_it() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+            .expect("README.md");
+        let table = super::markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's configuration table is out of date; it should read:\n{table}"
+        );
+    }
+}

@@ -80,7 +80,7 @@ async fn a_subscriber_keeps_receiving_after_redis_restarts() {
         .expect("publish");
     assert_eq!(next(&mut events).await, changed("before"));
 
-    redis.stop();
+    redis.stop().await;
     assert!(
         publisher.check().await.is_err(),
         "the check notices Redis is gone"

@@ -156,3 +156,28 @@ fn migrate_creates_and_migrates_the_sqlite_database() {
     let again = slipway(&["migrate"], &[("SLIPWAY_DATABASE_URL", &url)]);
     assert!(again.status.success(), "migrating twice is a no-op");
 }
+
+#[test]
+fn unreachable_s3_stops_startup_naming_the_bucket_and_endpoint() {
+    let port = crate::support::free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = slipway(
+        &["serve"],
+        &[
+            ("SLIPWAY_S3_BUCKET", "logs"),
+            ("SLIPWAY_S3_ENDPOINT", &endpoint),
+            ("SLIPWAY_S3_ACCESS_KEY_ID", "id"),
+            ("SLIPWAY_S3_SECRET_ACCESS_KEY", "very-secret-key"),
+            ("SLIPWAY_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach object storage: bucket logs at {endpoint}/"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("very-secret-key"), "{stderr}");
+}

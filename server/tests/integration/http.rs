@@ -82,7 +82,7 @@ async fn readiness_names_the_bus_while_redis_is_down_and_recovers_without_restar
     let server = TestServer::start(&[("SLIPWAY_REDIS_URL", redis.url())]).await;
     assert_eq!(readyz(&server).await.0, 200);
 
-    redis.stop();
+    redis.stop().await;
     let (status, readiness) = readyz(&server).await;
     assert_eq!(status, 503, "{readiness}");
     assert_eq!(readiness["ready"], false);

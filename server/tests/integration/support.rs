@@ -1,14 +1,14 @@
-//! Fixtures: a fresh PostgreSQL database, private redis-server and s3s-fs processes on free
-//! loopback ports, and an in-process Slipway server bound to port 0.
+//! Fixtures: a fresh PostgreSQL database, private redis-server and s3s-fs processes on loopback
+//! (awaited through their own "ready" log lines), and an in-process Slipway bound to port 0.
 
-use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use server::config::{Config, Sources};
 use server::serve::Running;
 use sqlx::Connection;
+use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 /// Where the tests find PostgreSQL (any database; a fresh one is created per test).
@@ -17,23 +17,45 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A free loopback port (the OS picks it; it is released for the child to take).
+/// A free loopback port (the OS picks it; it is released for a child to take).
 pub fn free_port() -> u16 {
-    let listener = StdListener::bind("127.0.0.1:0").expect("bind port 0");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     listener.local_addr().expect("local addr").port()
 }
 
-/// Waits until a child process accepts TCP connections on `address`.
-pub async fn wait_until_accepting(address: SocketAddr, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while tokio::net::TcpStream::connect(address).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not start listening on {address}"
-        );
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Spawns `command` and reads its stdout until `ready` recognises a line (returning what it
+/// extracted); keeps draining the output afterwards so the child never blocks on a full pipe.
+pub async fn spawn_until_ready<T>(
+    mut command: Command,
+    what: &str,
+    ready: impl Fn(&str) -> Option<T>,
+) -> (Child, T) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what} (scripts/setup test installs it): {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(found) = ready(&line) {
+                return Some(found);
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        None
+    })
+    .await;
+    let Ok(Some(found)) = found else {
+        panic!("{what} did not become ready; it printed:\n{seen}")
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, found)
 }
 
 /// A database of its own on the shared PostgreSQL server, dropped by [`TestPostgres::drop_database`].
@@ -45,7 +67,7 @@ pub struct TestPostgres {
 impl TestPostgres {
     pub async fn create() -> Self {
         let admin = postgres_admin_url();
-        let name = format!("slipway_test_{}_{}", std::process::id(), rand_suffix());
+        let name = format!("slipway_test_{}_{}", std::process::id(), unique_suffix());
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .expect("PostgreSQL reachable at SLIPWAY_TEST_POSTGRES_URL");
@@ -75,7 +97,7 @@ impl TestPostgres {
     }
 }
 
-fn rand_suffix() -> String {
+fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -85,20 +107,10 @@ fn rand_suffix() -> String {
     format!("{nanos}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A child process killed when dropped.
-pub struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A private redis-server that can be stopped and started again on the same port.
 pub struct TestRedis {
     pub port: u16,
-    child: Option<ChildGuard>,
+    child: Option<Child>,
 }
 
 impl TestRedis {
@@ -115,28 +127,28 @@ impl TestRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    pub fn stop(&mut self) {
-        self.child = None;
+    /// Kills the server and waits until it is gone.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill redis-server");
+        }
     }
 
     pub async fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH (scripts/setup installs it)");
-        self.child = Some(ChildGuard(child));
-        wait_until_accepting(([127, 0, 0, 1], self.port).into(), "redis-server").await;
+        let mut command = Command::new("redis-server");
+        command.args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &self.port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        let ready = |line: &str| line.contains("Ready to accept connections").then_some(());
+        let (child, ()) = spawn_until_ready(command, "redis-server", ready).await;
+        self.child = Some(child);
     }
 }
 
@@ -145,7 +157,7 @@ pub struct TestS3 {
     pub endpoint: String,
     pub bucket: String,
     _dir: tempfile::TempDir,
-    _child: ChildGuard,
+    _child: Child,
 }
 
 pub const S3_ACCESS_KEY: &str = "slipway-test";
@@ -156,19 +168,22 @@ impl TestS3 {
         let dir = tempfile::tempdir().expect("tempdir");
         let bucket = "slipway-test".to_owned();
         std::fs::create_dir(dir.path().join(&bucket)).expect("bucket folder");
-        let port = free_port();
-        let child = Command::new(s3s_fs_binary())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        let mut command = Command::new(s3s_fs_binary());
+        command
+            .args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
             .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("s3s-fs installed (scripts/setup installs it)");
-        let child = ChildGuard(child);
-        wait_until_accepting(([127, 0, 0, 1], port).into(), "s3s-fs").await;
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
+        // Port 0: s3s-fs reports the port it was given, so there is no race for a free port.
+        let ready = |line: &str| {
+            line.split("server is running at ")
+                .nth(1)
+                .map(|url| url.trim().to_owned())
+        };
+        let (child, endpoint) = spawn_until_ready(command, "s3s-fs", ready).await;
         Self {
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint,
             bucket,
             _dir: dir,
             _child: child,
@@ -187,17 +202,16 @@ impl TestS3 {
 }
 
 fn s3s_fs_binary() -> PathBuf {
-    let cargo_bin = std::env::var_os("CARGO_HOME")
+    let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
-        .map(|home| home.join("bin").join("s3s-fs"));
-    match cargo_bin {
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    match cargo_home.map(|home| home.join("bin").join("s3s-fs")) {
         Some(path) if path.exists() => path,
         _ => PathBuf::from("s3s-fs"),
     }
 }
 
-/// A configuration on a fresh data dir, with `settings` on top; no startup retries.
+/// A configuration on `data_dir`, with `settings` on top; no startup retries.
 pub fn config(data_dir: &Path, settings: &[(&str, String)]) -> Config {
     let data_dir = data_dir.display().to_string();
     let mut pairs: Vec<(&str, &str)> = vec![
@@ -209,7 +223,7 @@ pub fn config(data_dir: &Path, settings: &[(&str, String)]) -> Config {
     Config::from_sources(&Sources::from_pairs(pairs)).expect("valid test configuration")
 }
 
-/// A Slipway server on a port of its own, with its data dir.
+/// A Slipway server on a port of its own, with its own data dir.
 pub struct TestServer {
     pub base: String,
     pub running: Running,

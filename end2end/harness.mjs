@@ -1,0 +1,88 @@
+// Starts a release `slipway` on a free port with its own data dir, and Debian's Chromium through
+// playwright-core. Waits for the server's own "serving" log line, never a fixed delay.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const screenshotDir = join(here, "screenshots");
+
+const CHROMIUM_ARGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts Slipway; resolves once it logs that it is serving. */
+export async function startSlipway() {
+  const bin = process.env.SLIPWAY_BIN;
+  if (!bin) throw new Error("SLIPWAY_BIN must point at the release slipway binary (scripts/test sets it)");
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), "slipway-e2e-"));
+  const child = spawn(bin, ["serve"], {
+    env: {
+      ...process.env,
+      SLIPWAY_LISTEN: `127.0.0.1:${port}`,
+      SLIPWAY_DATA_DIR: dataDir,
+      SLIPWAY_LOG_FORMAT: "json",
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`slipway did not start:\n${log}`)), 30_000);
+    child.stderr.on("data", (chunk) => {
+      log += chunk;
+      if (log.includes("serving the dashboard")) { clearTimeout(timer); resolve(); }
+    });
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`slipway exited with ${code}:\n${log}`)); });
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    log: () => log,
+    async stop() {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  mkdirSync(screenshotDir, { recursive: true });
+  return chromium.launch({ executablePath: process.env.SLIPWAY_CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+}
+
+/** A page that records uncaught errors and console errors, so tests can assert there were none. */
+export async function newPage(browser, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("pageerror", (error) => page.problems.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") page.problems.push(`console: ${message.text()}`);
+  });
+  return page;
+}
+
+/** Navigates and waits until the wasm bundle has hydrated the page. */
+export async function openHydrated(page, url) {
+  const response = await page.goto(url);
+  await page.locator('[data-hydrated="true"]').waitFor({ timeout: 15_000 });
+  return response;
+}
