@@ -3,6 +3,7 @@
 //! generated once into the data dir.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -17,7 +18,7 @@ const KEY_FILE: &str = "signing.key";
 /// Signs and verifies `(path, expires)` pairs.
 #[derive(Clone)]
 pub struct UrlSigner {
-    keyed: HmacSha256,
+    keyed: Arc<HmacSha256>,
 }
 
 impl std::fmt::Debug for UrlSigner {
@@ -43,7 +44,9 @@ impl UrlSigner {
             return Err(std::io::Error::other("the signing key is empty"));
         }
         let keyed = HmacSha256::new_from_slice(secret).map_err(std::io::Error::other)?;
-        Ok(Self { keyed })
+        Ok(Self {
+            keyed: Arc::new(keyed),
+        })
     }
 
     /// The configured key, or the one kept in `data_dir` (created on first start, mode 0600).
@@ -70,7 +73,7 @@ impl UrlSigner {
     }
 
     fn mac(&self, path: &str, expires: u64) -> HmacSha256 {
-        let mut mac = self.keyed.clone();
+        let mut mac = HmacSha256::clone(&self.keyed);
         mac.update(path.as_bytes());
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());

@@ -2,6 +2,11 @@
 //! (127.0.0.1:5432), redis-server and an S3-protocol server (s3s-fs) started per test on
 //! loopback. One binary, so the suite links once.
 
+#![expect(
+    clippy::expect_used,
+    reason = "fixtures and helpers fail the test loudly when the environment is broken"
+)]
+
 mod bus;
 mod cli;
 mod http;
