@@ -48,9 +48,9 @@ test("navigation between pages happens client-side", async () => {
   await page.evaluate(() => { window.__sameDocument = true; });
   await page.locator('nav[aria-label="Main"]').getByText("Operator").click();
   await page.waitForURL("**/operator");
-  await page.getByText("Dependencies").waitFor();
+  // The dependency table is fetched by a server function after the client-side navigation.
+  await page.getByRole("cell", { name: "in-process" }).waitFor();
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "no full page load");
-  assert.ok(await page.getByText("in-process").isVisible(), "operator page shows the live bus backend");
   assert.deepEqual(page.problems, []);
 });
 
