@@ -77,10 +77,27 @@ impl RedisBus {
         })
     }
 
+    /// Waits (at most `limit`) until both connections are up, e.g. after Redis restarted.
+    /// Returns whether they are.
+    pub async fn wait_until_connected(&self, limit: Duration) -> bool {
+        let both = async {
+            wait_for(&self.publisher).await;
+            wait_for(&self.subscriber).await;
+        };
+        tokio::time::timeout(limit, both).await.is_ok()
+    }
+
     /// Closes both connections.
     pub async fn close(&self) {
         let _ = self.subscriber.quit().await;
         let _ = self.publisher.quit().await;
+    }
+}
+
+async fn wait_for(client: &impl ClientLike) {
+    while !client.is_connected() {
+        // The short bound covers a reconnection that lands between the two calls.
+        let _ = tokio::time::timeout(Duration::from_millis(100), client.wait_for_connect()).await;
     }
 }
 
