@@ -1,0 +1,324 @@
+//! The API: one dispatcher for every request (knobs first, then discovery or a resource
+//! operation), and the resource operations themselves — list, watch, get, create, replace,
+//! patch (merge, strategic-merge approximated as merge, server-side apply) and delete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::Sim;
+use crate::apply;
+use crate::path::{self, Route, Target};
+use crate::selector::Selector;
+use crate::status::ApiError;
+use crate::store::{metadata_mut, name_of};
+use crate::validate::{strict_decode, validate};
+use crate::watch::{self, WatchRequest};
+
+type Params = BTreeMap<String, String>;
+
+/// Every API request lands here.
+pub async fn dispatch(
+    State(sim): State<Arc<Sim>>,
+    method: Method,
+    uri: Uri,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(injected) = sim.knobs.before_request().await {
+        return injected.into_response();
+    }
+    let result = match path::parse(uri.path()) {
+        Route::Discovery(request) if method == Method::GET => {
+            crate::discovery::respond(&request).map(|v| Json(v).into_response())
+        }
+        Route::Discovery(_) => Err(ApiError::method_not_allowed()),
+        Route::Unknown => Err(ApiError::not_served(uri.path())),
+        Route::Resource(target) => resource(&sim, &method, target, &params, &headers, &body).await,
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn object(value: Arc<Value>) -> Response {
+    Json(&*value).into_response()
+}
+
+fn created(value: Arc<Value>) -> Response {
+    (axum::http::StatusCode::CREATED, Json(&*value)).into_response()
+}
+
+fn flag(params: &Params, name: &str) -> bool {
+    params.get(name).is_some_and(|v| v == "true" || v == "1")
+}
+
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+fn selector(params: &Params) -> Result<Selector, ApiError> {
+    Selector::parse(
+        params
+            .get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(ApiError::bad_request)
+}
+
+/// `metadata.name=x` from a field selector (the only field kube-sim filters on).
+fn field_name(params: &Params) -> Result<Option<String>, ApiError> {
+    let Some(fields) = params.get("fieldSelector").filter(|f| !f.is_empty()) else {
+        return Ok(None);
+    };
+    let mut name = None;
+    for part in fields.split(',') {
+        match part.split_once('=') {
+            Some(("metadata.name", value)) => name = Some(value.trim_start_matches('=').to_owned()),
+            Some(("metadata.namespace", _)) => {}
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {part}"
+                )));
+            }
+        }
+    }
+    Ok(name)
+}
+
+async fn resource(
+    sim: &Arc<Sim>,
+    method: &Method,
+    target: Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let r = target.resource;
+    let namespace = target.namespace.clone().unwrap_or_default();
+    match (
+        method.clone(),
+        target.name.clone(),
+        target.subresource.as_deref(),
+    ) {
+        (Method::GET, None, None) if flag(params, "watch") => {
+            let request = WatchRequest {
+                from: params.get("resourceVersion").and_then(|v| v.parse().ok()),
+                selector: selector(params)?,
+                name: field_name(params)?,
+                bookmarks: flag(params, "allowWatchBookmarks"),
+                timeout: params
+                    .get("timeoutSeconds")
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_secs),
+                target,
+            };
+            Ok(watch::respond(sim.clone(), request))
+        }
+        (Method::GET, None, None) => {
+            let name = field_name(params)?;
+            let (items, version) = sim.store.list(r, &namespace, &selector(params)?);
+            let items: Vec<&Value> = items
+                .iter()
+                .map(|item| item.as_ref())
+                .filter(|o| name.as_ref().is_none_or(|n| name_of(o) == n))
+                .collect();
+            Ok(Json(json!({ "kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": { "resourceVersion": version.to_string() }, "items": items })).into_response())
+        }
+        (Method::GET, Some(name), None | Some("status")) => {
+            Ok(object(sim.store.get(r, &namespace, &name)?))
+        }
+        (Method::GET, Some(name), Some("log")) if r.kind == "Pod" => {
+            crate::logs::respond(sim, &namespace, &name, params).await
+        }
+        (Method::POST, None, None) => {
+            let object = json_body(body)?;
+            check_namespace(&object, &target)?;
+            strict_decode(r, &object)?;
+            validate(r, &object)?;
+            let mut object = object;
+            let manager = params
+                .get("fieldManager")
+                .cloned()
+                .unwrap_or_else(|| "unknown".into());
+            apply::record_update(&json!({}), &mut object, &manager);
+            Ok(created(sim.store.create(r, &namespace, object)?))
+        }
+        (Method::PUT, Some(name), sub @ (None | Some("status"))) => {
+            let replacement = json_body(body)?;
+            check_namespace(&replacement, &target)?;
+            strict_decode(r, &replacement)?;
+            validate(r, &replacement)?;
+            let manager = params
+                .get("fieldManager")
+                .cloned()
+                .unwrap_or_else(|| "unknown".into());
+            let status_only = sub.is_some();
+            let updated = sim.store.modify(r, &namespace, &name, |current| {
+                let expected = replacement["metadata"]["resourceVersion"].as_str();
+                if expected.is_some_and(|v| Some(v) != current["metadata"]["resourceVersion"].as_str()) {
+                    return Err(ApiError::conflict(r.plural, &name, "the object has been modified; please apply your changes to the latest version and try again"));
+                }
+                let before = current.clone();
+                if status_only {
+                    current["status"] = replacement["status"].clone();
+                } else {
+                    let status = current.get("status").cloned();
+                    *current = replacement.clone();
+                    if let Some(status) = status.filter(|_| r.has_status()) {
+                        current["status"] = status;
+                    }
+                }
+                apply::record_update(&before, current, &manager);
+                Ok(())
+            })?;
+            Ok(object(updated))
+        }
+        (Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
+            patch(sim, &target, &name, sub.is_some(), params, headers, body)
+        }
+        (Method::DELETE, Some(name), None) => Ok(object(sim.store.delete(r, &namespace, &name)?)),
+        (Method::DELETE, None, None) => {
+            let (items, _) = sim.store.list(r, &namespace, &selector(params)?);
+            let mut deleted = Vec::new();
+            for item in items {
+                let item_namespace = item["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let removed = sim.store.delete(r, &item_namespace, name_of(&item))?;
+                deleted.push(Value::clone(&removed));
+            }
+            Ok(Json(json!({ "kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": {}, "items": deleted })).into_response())
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// A body's `metadata.namespace`, when given, must match the path.
+fn check_namespace(object: &Value, target: &Target) -> Result<(), ApiError> {
+    match (
+        object["metadata"]["namespace"].as_str(),
+        target.namespace.as_deref(),
+    ) {
+        (Some(body), Some(path)) if !body.is_empty() && body != path => {
+            Err(ApiError::bad_request(format!(
+                "the namespace of the provided object ({body}) does not match the namespace sent on the request ({path})"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(fields) => {
+            if !target.is_object() {
+                *target = json!({});
+            }
+            for (key, value) in fields {
+                if value.is_null() {
+                    if let Some(map) = target.as_object_mut() {
+                        map.remove(key);
+                    }
+                } else {
+                    merge_patch(&mut target[key.as_str()], value);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+fn patch(
+    sim: &Arc<Sim>,
+    target: &Target,
+    name: &str,
+    status_only: bool,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let r = target.resource;
+    let namespace = target.namespace.clone().unwrap_or_default();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let content_type = content_type.split(';').next().unwrap_or_default().trim();
+    let patch_body = json_body(body)?;
+    let manager = params.get("fieldManager").cloned().unwrap_or_default();
+    match content_type {
+        "application/apply-patch+yaml" => {
+            let mut applied = patch_body;
+            applied["apiVersion"] = Value::String(r.api_version());
+            applied["kind"] = Value::String(r.kind.to_owned());
+            check_namespace(&applied, target)?;
+            if name_of(&applied) != name {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    name_of(&applied)
+                )));
+            }
+            strict_decode(r, &applied)?;
+            validate(r, &applied)?;
+            let force = flag(params, "force");
+            match sim.store.get(r, &namespace, name) {
+                Err(missing) if missing.code == 404 && !status_only => {
+                    let new_object = apply::apply(None, &applied, &manager, force, r.plural, name)?;
+                    Ok(created(sim.store.create(r, &namespace, new_object)?))
+                }
+                Err(other) => Err(other),
+                Ok(_) => {
+                    let updated = sim.store.modify(r, &namespace, name, |current| {
+                        let source = if status_only { json!({ "apiVersion": applied["apiVersion"], "kind": applied["kind"], "metadata": { "name": name }, "status": applied["status"] }) } else { applied.clone() };
+                        let mut next = apply::apply(Some(current), &source, &manager, force, r.plural, name)?;
+                        if status_only {
+                            next["status"] = applied["status"].clone();
+                        }
+                        *current = next;
+                        Ok(())
+                    })?;
+                    Ok(object(updated))
+                }
+            }
+        }
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            let manager = if manager.is_empty() {
+                "unknown".to_owned()
+            } else {
+                manager
+            };
+            let updated = sim.store.modify(r, &namespace, name, |current| {
+                let before = current.clone();
+                let mut next = current.clone();
+                if status_only {
+                    merge_patch(&mut next["status"], &patch_body["status"]);
+                } else {
+                    let mut patch = patch_body.clone();
+                    if let Some(map) = patch.as_object_mut().filter(|_| r.has_status()) {
+                        map.remove("status");
+                    }
+                    merge_patch(&mut next, &patch);
+                }
+                metadata_mut(&mut next);
+                strict_decode(r, &next)?;
+                validate(r, &next)?;
+                apply::record_update(&before, &mut next, &manager);
+                *current = next;
+                Ok(())
+            })?;
+            Ok(object(updated))
+        }
+        other => Err(ApiError::unsupported_media_type(other)),
+    }
+}

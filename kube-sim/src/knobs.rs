@@ -1,0 +1,123 @@
+//! Knobs that make the simulated cluster slow or unreliable on purpose, so clients' retry
+//! paths can be tested and benchmarks can model a slow cluster. Adjustable at run time
+//! (programmatically, or over HTTP at `/kube-sim/knobs` for the standalone binary).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::status::ApiError;
+
+/// The adjustable settings, as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KnobSettings {
+    /// Added to every API request.
+    pub latency_ms: u64,
+    /// Ends each watch stream after this many events (0: never), as a dropped connection would.
+    pub drop_watch_after_events: u64,
+    /// How long a namespace stays Terminating after its contents are gone.
+    pub namespace_deletion_delay_ms: u64,
+    /// How long a pod stays Pending before its containers start.
+    pub pod_start_delay_ms: u64,
+    /// How long a Deployment's new pods take to become available.
+    pub deployment_ready_delay_ms: u64,
+    /// Interval of watch bookmarks, for clients that allow them.
+    pub bookmark_interval_ms: u64,
+}
+
+/// The live knobs.
+#[derive(Debug, Default)]
+pub struct Knobs {
+    latency_ms: AtomicU64,
+    drop_watch_after_events: AtomicU64,
+    namespace_deletion_delay_ms: AtomicU64,
+    pod_start_delay_ms: AtomicU64,
+    deployment_ready_delay_ms: AtomicU64,
+    bookmark_interval_ms: AtomicU64,
+    /// Status codes the next requests fail with, one each, in order.
+    injected: Mutex<VecDeque<u16>>,
+}
+
+impl Knobs {
+    pub fn new(settings: &KnobSettings) -> Self {
+        let knobs = Self::default();
+        knobs.set(settings);
+        knobs
+    }
+
+    pub fn set(&self, s: &KnobSettings) {
+        self.latency_ms.store(s.latency_ms, Ordering::Relaxed);
+        self.drop_watch_after_events
+            .store(s.drop_watch_after_events, Ordering::Relaxed);
+        self.namespace_deletion_delay_ms
+            .store(s.namespace_deletion_delay_ms, Ordering::Relaxed);
+        self.pod_start_delay_ms
+            .store(s.pod_start_delay_ms, Ordering::Relaxed);
+        self.deployment_ready_delay_ms
+            .store(s.deployment_ready_delay_ms, Ordering::Relaxed);
+        let bookmarks = if s.bookmark_interval_ms == 0 {
+            5_000
+        } else {
+            s.bookmark_interval_ms
+        };
+        self.bookmark_interval_ms
+            .store(bookmarks, Ordering::Relaxed);
+    }
+
+    pub fn settings(&self) -> KnobSettings {
+        KnobSettings {
+            latency_ms: self.latency_ms.load(Ordering::Relaxed),
+            drop_watch_after_events: self.drop_watch_after_events.load(Ordering::Relaxed),
+            namespace_deletion_delay_ms: self.namespace_deletion_delay_ms.load(Ordering::Relaxed),
+            pod_start_delay_ms: self.pod_start_delay_ms.load(Ordering::Relaxed),
+            deployment_ready_delay_ms: self.deployment_ready_delay_ms.load(Ordering::Relaxed),
+            bookmark_interval_ms: self.bookmark_interval_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Makes the next requests fail with these status codes (e.g. `[429, 500]`), one each.
+    pub fn fail_next(&self, codes: &[u16]) {
+        self.injected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(codes);
+    }
+
+    /// Applied before every API request: the latency, then any injected failure.
+    pub async fn before_request(&self) -> Result<(), ApiError> {
+        let latency = self.latency_ms.load(Ordering::Relaxed);
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        let injected = self
+            .injected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front();
+        injected.map_or(Ok(()), |code| Err(ApiError::injected(code)))
+    }
+
+    pub fn drop_watch_after(&self) -> Option<u64> {
+        Some(self.drop_watch_after_events.load(Ordering::Relaxed)).filter(|n| *n > 0)
+    }
+
+    pub fn namespace_deletion_delay(&self) -> Duration {
+        Duration::from_millis(self.namespace_deletion_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn pod_start_delay(&self) -> Duration {
+        Duration::from_millis(self.pod_start_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn deployment_ready_delay(&self) -> Duration {
+        Duration::from_millis(self.deployment_ready_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn bookmark_interval(&self) -> Duration {
+        Duration::from_millis(self.bookmark_interval_ms.load(Ordering::Relaxed).max(10))
+    }
+}

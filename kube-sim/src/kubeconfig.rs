@@ -1,0 +1,26 @@
+//! The kubeconfig that points standard clients (kube-rs, kubectl) at a running kube-sim.
+
+/// A kubeconfig (YAML) for the server at `url`, with context and cluster named `kube-sim`.
+pub fn kubeconfig(url: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: kube-sim
+  cluster:
+    server: {url}
+contexts:
+- name: kube-sim
+  context:
+    cluster: kube-sim
+    user: kube-sim
+    namespace: default
+current-context: kube-sim
+users:
+- name: kube-sim
+  user:
+    token: kube-sim
+preferences: {{}}
+"
+    )
+}

@@ -1,0 +1,443 @@
+//! The simulated kubelet: pods go Pending → Running → Succeeded/Failed. Each container's
+//! command runs on this machine in the pod's scratch folder (the image is ignored), so logs and
+//! exit codes are real. A container without a command stands for an image's own long-running
+//! entrypoint and runs until its pod is deleted. Images ending in `:missing` never pull
+//! (ImagePullBackOff); containers that keep failing under `restartPolicy: Always` show
+//! CrashLoopBackOff; `activeDeadlineSeconds` is enforced.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::Sim;
+use crate::logs::LogBuffer;
+use crate::resources::PODS;
+use crate::store::{Event, EventType, name_of, now_rfc3339};
+
+/// How often a crashing container is restarted before it is shown in CrashLoopBackOff.
+const CRASH_LOOP_AFTER: u32 = 2;
+const RESTART_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Runs the kubelet until `stop` is cancelled.
+pub async fn run(sim: Arc<Sim>, stop: CancellationToken) {
+    let Ok((initial, mut events)) = sim.store.watch(&PODS, "", None) else {
+        return;
+    };
+    let mut running: HashMap<String, CancellationToken> = HashMap::new();
+    for event in initial {
+        observe(&sim, &mut running, &event, &stop);
+    }
+    loop {
+        let event = tokio::select! {
+            () = stop.cancelled() => break,
+            event = events.recv() => event,
+        };
+        match event {
+            Ok(event) if event.resource == &PODS => observe(&sim, &mut running, &event, &stop),
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => {
+                // Missed events: pick up any pod that is not running yet.
+                let (pods, _) = sim
+                    .store
+                    .list(&PODS, "", &crate::selector::Selector::default());
+                for pod in pods {
+                    let event = Event {
+                        resource: &PODS,
+                        namespace: pod["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        kind: EventType::Added,
+                        resource_version: 0,
+                        object: pod,
+                    };
+                    observe(&sim, &mut running, &event, &stop);
+                }
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+    for token in running.values() {
+        token.cancel();
+    }
+}
+
+fn observe(
+    sim: &Arc<Sim>,
+    running: &mut HashMap<String, CancellationToken>,
+    event: &Event,
+    stop: &CancellationToken,
+) {
+    let uid = event.object["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deleting = event.kind == EventType::Deleted
+        || event.object["metadata"]["deletionTimestamp"].is_string();
+    if deleting {
+        if let Some(token) = running.remove(&uid) {
+            token.cancel();
+        }
+        if event.kind == EventType::Deleted {
+            sim.logs
+                .remove_pod(&event.namespace, name_of(&event.object));
+        }
+        return;
+    }
+    let already_done = matches!(
+        event.object["status"]["phase"].as_str(),
+        Some("Succeeded" | "Failed")
+    );
+    if running.contains_key(&uid) || already_done {
+        return;
+    }
+    let token = stop.child_token();
+    running.insert(uid, token.clone());
+    let pod = Pod {
+        sim: sim.clone(),
+        namespace: event.namespace.clone(),
+        name: name_of(&event.object).to_owned(),
+        spec: event.object["spec"].clone(),
+        status: Arc::new(Mutex::new(initial_status(&event.object))),
+    };
+    tokio::spawn(async move { pod.run(token).await });
+}
+
+fn initial_status(pod: &Value) -> Value {
+    let waiting = |c: &Value| json!({ "name": c["name"], "image": c["image"], "ready": false, "restartCount": 0, "started": false, "state": { "waiting": { "reason": "ContainerCreating" } } });
+    let containers: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .map(|cs| cs.iter().map(waiting).collect())
+        .unwrap_or_default();
+    let init: Vec<Value> = pod["spec"]["initContainers"]
+        .as_array()
+        .map(|cs| cs.iter().map(waiting).collect())
+        .unwrap_or_default();
+    json!({
+        "phase": "Pending",
+        "conditions": [{ "type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339() }],
+        "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "startTime": now_rfc3339(),
+        "containerStatuses": containers, "initContainerStatuses": init,
+    })
+}
+
+/// The outcome of one container run.
+struct Exit {
+    code: i64,
+    reason: &'static str,
+}
+
+struct Pod {
+    sim: Arc<Sim>,
+    namespace: String,
+    name: String,
+    spec: Value,
+    status: Arc<Mutex<Value>>,
+}
+
+impl Pod {
+    /// Changes the status and writes it to the store.
+    fn update(&self, change: impl FnOnce(&mut Value)) {
+        let status = {
+            let mut status = self
+                .status
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            change(&mut status);
+            status.clone()
+        };
+        let _ = self
+            .sim
+            .store
+            .modify(&PODS, &self.namespace, &self.name, |pod| {
+                pod["status"] = status;
+                Ok(())
+            });
+    }
+
+    fn set_container(&self, list: &str, name: &str, change: impl FnOnce(&mut Value)) {
+        self.update(|status| {
+            if let Some(entry) = status[list]
+                .as_array_mut()
+                .and_then(|cs| cs.iter_mut().find(|c| c["name"] == name))
+            {
+                change(entry);
+            }
+        });
+    }
+
+    fn containers(&self, list: &str) -> Vec<Value> {
+        self.spec[list].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn run(self, cancel: CancellationToken) {
+        self.update(|_| {});
+        tokio::select! {
+            () = tokio::time::sleep(self.sim.knobs.pod_start_delay()) => {}
+            () = cancel.cancelled() => return,
+        }
+        if let Some(missing) = self
+            .containers("containers")
+            .into_iter()
+            .chain(self.containers("initContainers"))
+            .find(|c| c["image"].as_str().is_some_and(|i| i.ends_with(":missing")))
+        {
+            let image = missing["image"].as_str().unwrap_or_default().to_owned();
+            let list = if self
+                .containers("containers")
+                .iter()
+                .any(|c| c["name"] == missing["name"])
+            {
+                "containerStatuses"
+            } else {
+                "initContainerStatuses"
+            };
+            self.set_container(list, missing["name"].as_str().unwrap_or_default(), |c| {
+                c["state"] = json!({ "waiting": { "reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\": not found") } });
+            });
+            cancel.cancelled().await;
+            return;
+        }
+        let deadline = self.spec["activeDeadlineSeconds"]
+            .as_u64()
+            .map(Duration::from_secs);
+        let this = &self;
+        let work = async {
+            let scratch = self.sim.scratch_dir(&self.namespace, &self.name);
+            for init in self.containers("initContainers") {
+                let exit = self
+                    .run_container("initContainerStatuses", &init, &scratch, &cancel)
+                    .await;
+                if exit.code != 0 {
+                    return Some(("Failed", None));
+                }
+            }
+            self.update(|s| {
+                s["phase"] = json!("Running");
+                if let Some(conditions) = s["conditions"].as_array_mut() {
+                    conditions.push(json!({ "type": "Initialized", "status": "True", "lastTransitionTime": now_rfc3339() }));
+                }
+            });
+            let runs = self.containers("containers").into_iter().map(|c| {
+                let scratch = scratch.clone();
+                let cancel = cancel.clone();
+                async move { this.keep_running(&c, &scratch, &cancel).await }
+            });
+            let exits = futures::future::join_all(runs).await;
+            if cancel.is_cancelled() {
+                return None;
+            }
+            Some((
+                if exits.iter().all(|e| e.code == 0) {
+                    "Succeeded"
+                } else {
+                    "Failed"
+                },
+                None,
+            ))
+        };
+        let outcome = match deadline {
+            Some(limit) => match tokio::time::timeout(limit, work).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    cancel.cancel();
+                    Some((
+                        "Failed",
+                        Some((
+                            "DeadlineExceeded",
+                            format!(
+                                "Pod was active on the node longer than the specified deadline ({} s)",
+                                limit.as_secs()
+                            ),
+                        )),
+                    ))
+                }
+            },
+            None => work.await,
+        };
+        if let Some((phase, reason)) = outcome {
+            self.update(|s| {
+                s["phase"] = json!(phase);
+                if let Some((reason, message)) = reason {
+                    s["reason"] = json!(reason);
+                    s["message"] = json!(message);
+                }
+            });
+        }
+    }
+
+    /// Runs a container, restarting it as its pod's restartPolicy says.
+    async fn keep_running(
+        &self,
+        container: &Value,
+        scratch: &PathBuf,
+        cancel: &CancellationToken,
+    ) -> Exit {
+        let policy = self.spec["restartPolicy"]
+            .as_str()
+            .unwrap_or("Always")
+            .to_owned();
+        let name = container["name"].as_str().unwrap_or_default().to_owned();
+        let mut restarts = 0u32;
+        loop {
+            let exit = self
+                .run_container("containerStatuses", container, scratch, cancel)
+                .await;
+            let restart = !cancel.is_cancelled()
+                && (policy == "Always" || (policy == "OnFailure" && exit.code != 0));
+            if !restart {
+                return exit;
+            }
+            restarts += 1;
+            let backoff = restarts >= CRASH_LOOP_AFTER && exit.code != 0;
+            self.set_container("containerStatuses", &name, |c| {
+                c["restartCount"] = json!(restarts);
+                c["lastState"] = c["state"].clone();
+                if backoff {
+                    c["state"] = json!({ "waiting": { "reason": "CrashLoopBackOff", "message": format!("back-off restarting failed container {name}") } });
+                }
+            });
+            tokio::select! {
+                () = tokio::time::sleep(RESTART_BACKOFF * restarts.min(10)) => {}
+                () = cancel.cancelled() => return exit,
+            }
+        }
+    }
+
+    async fn run_container(
+        &self,
+        list: &str,
+        container: &Value,
+        scratch: &PathBuf,
+        cancel: &CancellationToken,
+    ) -> Exit {
+        let name = container["name"].as_str().unwrap_or_default().to_owned();
+        let argv: Vec<String> = ["command", "args"]
+            .iter()
+            .flat_map(|k| container[*k].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let log = self.sim.logs.start(&self.namespace, &self.name, &name);
+        self.set_container(list, &name, |c| {
+            c["state"] = json!({ "running": { "startedAt": now_rfc3339() } });
+            c["started"] = json!(true);
+            c["ready"] = json!(true);
+        });
+        let exit = if argv.is_empty() {
+            // An image's own entrypoint, such as a web server: runs until the pod goes away.
+            cancel.cancelled().await;
+            Exit {
+                code: 137,
+                reason: "Killed",
+            }
+        } else {
+            run_process(&argv, container, scratch, &log, cancel).await
+        };
+        log.finish();
+        let code = exit.code;
+        self.set_container(list, &name, |c| {
+            c["state"] = json!({ "terminated": { "exitCode": code, "reason": exit.reason, "finishedAt": now_rfc3339() } });
+            c["ready"] = json!(false);
+        });
+        exit
+    }
+}
+
+async fn pump(reader: impl AsyncRead + Unpin, log: Arc<LogBuffer>) {
+    let mut lines = BufReader::new(reader).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        log.push(line);
+    }
+}
+
+async fn run_process(
+    argv: &[String],
+    container: &Value,
+    scratch: &PathBuf,
+    log: &Arc<LogBuffer>,
+    cancel: &CancellationToken,
+) -> Exit {
+    let mut command = Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .current_dir(scratch)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    for variable in container["env"].as_array().cloned().unwrap_or_default() {
+        if let (Some(key), Some(value)) = (variable["name"].as_str(), variable["value"].as_str()) {
+            command.env(key, value);
+        }
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            log.push(format!("kube-sim: cannot start {:?}: {error}", argv[0]));
+            return Exit {
+                code: 127,
+                reason: "StartError",
+            };
+        }
+    };
+    let group = child.id();
+    let pumps = [
+        child
+            .stdout
+            .take()
+            .map(|o| tokio::spawn(pump(o, log.clone()))),
+        child
+            .stderr
+            .take()
+            .map(|e| tokio::spawn(pump(e, log.clone()))),
+    ];
+    let status = tokio::select! {
+        status = child.wait() => status.ok(),
+        () = cancel.cancelled() => {
+            kill_group(group);
+            let _ = child.kill().await;
+            None
+        }
+    };
+    // Children of the command may keep the pipes open: end them with it.
+    kill_group(group);
+    for pump in pumps.into_iter().flatten() {
+        let _ = pump.await;
+    }
+    match status.and_then(|s| s.code()) {
+        Some(0) => Exit {
+            code: 0,
+            reason: "Completed",
+        },
+        Some(code) => Exit {
+            code: i64::from(code),
+            reason: "Error",
+        },
+        None => Exit {
+            code: 137,
+            reason: "Killed",
+        },
+    }
+}
+
+/// Kills the container's whole process group (its shell and everything it started).
+fn kill_group(group: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = group {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
