@@ -5,12 +5,14 @@
 //! compiles for wasm, so the dashboard and the server share one definition of every type.
 
 pub mod bus;
+pub mod cluster;
 pub mod health;
 pub mod objects;
 pub mod repository;
 pub mod store;
 
 pub use bus::{Bus, BusError, BusEvent, EntityKind};
+pub use cluster::{Cluster, ClusterError};
 pub use health::{DependencyCheck, Readiness};
 pub use objects::{ObjectKey, ObjectMeta, Objects, ObjectsError};
 pub use repository::{NewRepository, Repository, RepositoryError, RepositoryId};

@@ -9,6 +9,7 @@
 
 mod bus;
 mod cli;
+mod cluster;
 mod http;
 mod objects;
 mod store;

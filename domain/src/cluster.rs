@@ -1,0 +1,152 @@
+//! The Cluster port: what Slipway asks of Kubernetes, in Slipway's words. Implemented over
+//! kube-rs in `server::cluster`; exercised end to end against kube-sim.
+//!
+//! Everything Slipway creates carries [`MANAGED_BY_LABEL`]=[`MANAGED_BY_VALUE`], and the
+//! adapter refuses to delete a namespace without it: Slipway never deletes what it did not create.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "slipway";
+pub const PREVIEW_LABEL: &str = "slipway.dev/preview";
+pub const PIPELINE_LABEL: &str = "slipway.dev/pipeline";
+pub const STEP_LABEL: &str = "slipway.dev/step";
+/// Field manager of every server-side apply Slipway makes.
+pub const FIELD_MANAGER: &str = "slipway";
+
+pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
+
+/// Failures callers act on; the adapter retries transient ones before returning them.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{kind} `{name}` not found")]
+    NotFound { kind: &'static str, name: String },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("rejected as invalid: {0}")]
+    Invalid(String),
+    #[error(
+        "refusing to delete namespace `{0}`: it is not labelled {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}, so Slipway did not create it"
+    )]
+    Unmanaged(String),
+    #[error("{what} did not happen within {} s", .limit.as_secs())]
+    Timeout { what: String, limit: Duration },
+    #[error("the cluster is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A namespace as Slipway wants it. The managed-by label is added by the adapter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceSpec {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NamespacePhase {
+    Active,
+    Terminating,
+}
+
+/// A namespace as the cluster reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceState {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub phase: NamespacePhase,
+}
+
+impl NamespaceState {
+    pub fn is_managed(&self) -> bool {
+        self.labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+    }
+}
+
+/// One container of a run-to-completion pod (a pipeline step, a clone).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerRun {
+    pub name: String,
+    pub image: String,
+    /// The command and its arguments; empty means the image's entrypoint.
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// CPU and memory limits, e.g. `("500m", "512Mi")`; requests are set equal.
+    pub limits: Option<(String, String)>,
+}
+
+/// A pod that runs its containers once: init containers in order, then the main ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodRun {
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub init_containers: Vec<ContainerRun>,
+    pub containers: Vec<ContainerRun>,
+    /// The pod fails with `DeadlineExceeded` past this.
+    pub deadline: Option<Duration>,
+}
+
+/// How one container ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerExit {
+    pub name: String,
+    pub exit_code: i32,
+    pub reason: Option<String>,
+}
+
+/// How a pod ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodOutcome {
+    pub succeeded: bool,
+    /// Why the pod failed as a whole (`DeadlineExceeded`), or why it never started (`ImagePullBackOff`).
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub containers: Vec<ContainerExit>,
+}
+
+#[async_trait]
+pub trait Cluster: Send + Sync + 'static {
+    /// Proves the API server answers.
+    async fn check(&self) -> Result<()>;
+
+    /// Creates or updates the namespace (server-side apply), labelled as Slipway's.
+    async fn ensure_namespace(&self, spec: &NamespaceSpec) -> Result<NamespaceState>;
+
+    async fn get_namespace(&self, name: &str) -> Result<Option<NamespaceState>>;
+
+    /// Starts deleting a namespace Slipway created (foreground); [`ClusterError::Unmanaged`]
+    /// for any other. Deleting a namespace that is already gone is not an error.
+    async fn delete_namespace(&self, name: &str) -> Result<()>;
+
+    /// Waits (watching, not polling) until the namespace no longer exists.
+    async fn wait_namespace_gone(&self, name: &str, limit: Duration) -> Result<()>;
+
+    /// Creates a run-to-completion pod with the restricted security profile.
+    async fn create_pod(&self, pod: &PodRun) -> Result<()>;
+
+    /// Waits until the pod succeeded or failed (or cannot start, e.g. its image is missing).
+    async fn wait_pod_finished(
+        &self,
+        namespace: &str,
+        name: &str,
+        limit: Duration,
+    ) -> Result<PodOutcome>;
+
+    /// The container's log lines from the first, following until it exits.
+    async fn follow_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<BoxStream<'static, Result<String>>>;
+
+    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<()>;
+}

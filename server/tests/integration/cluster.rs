@@ -1,0 +1,290 @@
+//! The Kubernetes adapter against kube-sim, over real HTTP with the production kube-rs client:
+//! namespaces (ensure, guarded delete, deletion that takes seconds), run-to-completion pods
+//! (exit codes, deadlines, missing images, logs), retries of transient failures.
+
+use std::time::Duration;
+
+use domain::cluster::{
+    Cluster, ClusterError, ContainerRun, MANAGED_BY_LABEL, NamespacePhase, NamespaceSpec, PodRun,
+};
+use futures::TryStreamExt;
+use kube_sim::{KnobSettings, KubeSim, Options};
+use server::cluster::KubeCluster;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn start() -> (KubeSim, KubeCluster) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let sim = KubeSim::start(listener, Options::default())
+        .await
+        .expect("kube-sim");
+    let cluster = KubeCluster::from_kubeconfig_yaml(&sim.kubeconfig(), "kube-sim")
+        .await
+        .expect("client");
+    (sim, cluster)
+}
+
+fn spec(name: &str) -> NamespaceSpec {
+    NamespaceSpec {
+        name: name.into(),
+        labels: [("slipway.dev/preview".to_owned(), "42".to_owned())].into(),
+        ..NamespaceSpec::default()
+    }
+}
+
+fn step(namespace: &str, name: &str, image: &str, script: &str) -> PodRun {
+    PodRun {
+        namespace: namespace.into(),
+        name: name.into(),
+        containers: vec![ContainerRun {
+            name: "step".into(),
+            image: image.into(),
+            command: vec!["sh".into(), "-c".into(), script.into()],
+            ..ContainerRun::default()
+        }],
+        deadline: Some(Duration::from_secs(60)),
+        ..PodRun::default()
+    }
+}
+
+#[tokio::test]
+async fn namespaces_are_ensured_labelled_and_deleted_even_when_deletion_takes_seconds() {
+    let (sim, cluster) = start().await;
+    cluster.check().await.expect("reachable");
+    let created = cluster
+        .ensure_namespace(&spec("pr-shop-42"))
+        .await
+        .expect("ensure");
+    assert_eq!(created.phase, NamespacePhase::Active);
+    assert_eq!(
+        created.labels.get(MANAGED_BY_LABEL).map(String::as_str),
+        Some("slipway")
+    );
+    assert_eq!(
+        created
+            .labels
+            .get("slipway.dev/preview")
+            .map(String::as_str),
+        Some("42")
+    );
+    cluster
+        .ensure_namespace(&spec("pr-shop-42"))
+        .await
+        .expect("ensuring again is a no-op");
+
+    sim.sim().knobs.set(&KnobSettings {
+        namespace_deletion_delay_ms: 2_500,
+        ..KnobSettings::default()
+    });
+    let started = std::time::Instant::now();
+    cluster
+        .delete_namespace("pr-shop-42")
+        .await
+        .expect("delete");
+    let terminating = cluster
+        .get_namespace("pr-shop-42")
+        .await
+        .expect("get")
+        .expect("still there");
+    assert_eq!(terminating.phase, NamespacePhase::Terminating);
+    cluster
+        .wait_namespace_gone("pr-shop-42", LIMIT)
+        .await
+        .expect("gone");
+    assert!(
+        started.elapsed() >= Duration::from_millis(2_500),
+        "waited for the whole deletion"
+    );
+    assert_eq!(
+        cluster.get_namespace("pr-shop-42").await.expect("get"),
+        None
+    );
+    cluster
+        .delete_namespace("pr-shop-42")
+        .await
+        .expect("deleting what is gone is fine");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_namespace_slipway_did_not_create_is_never_deleted() {
+    let (sim, cluster) = start().await;
+    let refused = cluster
+        .delete_namespace("kube-system")
+        .await
+        .expect_err("unmanaged");
+    assert!(
+        matches!(refused, ClusterError::Unmanaged(ref name) if name == "kube-system"),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("Slipway did not create it"));
+    let still = cluster
+        .get_namespace("kube-system")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(still.phase, NamespacePhase::Active);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn waiting_for_a_namespace_gives_up_at_the_deadline() {
+    let (sim, cluster) = start().await;
+    cluster
+        .ensure_namespace(&spec("slow"))
+        .await
+        .expect("ensure");
+    sim.sim().knobs.set(&KnobSettings {
+        namespace_deletion_delay_ms: 60_000,
+        ..KnobSettings::default()
+    });
+    cluster.delete_namespace("slow").await.expect("delete");
+    let timeout = cluster
+        .wait_namespace_gone("slow", Duration::from_millis(300))
+        .await
+        .expect_err("too slow");
+    assert!(
+        matches!(timeout, ClusterError::Timeout { .. }),
+        "{timeout:?}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn pods_run_to_completion_with_exit_codes_logs_and_reasons() {
+    let (sim, cluster) = start().await;
+    cluster
+        .ensure_namespace(&spec("pipelines"))
+        .await
+        .expect("namespace");
+
+    cluster
+        .create_pod(&step(
+            "pipelines",
+            "ok",
+            "alpine",
+            "echo compiling; echo done",
+        ))
+        .await
+        .expect("accepted by strict decoding");
+    let lines: Vec<String> = cluster
+        .follow_logs("pipelines", "ok", "step")
+        .await
+        .expect("logs")
+        .try_collect()
+        .await
+        .expect("lines");
+    assert_eq!(lines, ["compiling", "done"]);
+    let outcome = cluster
+        .wait_pod_finished("pipelines", "ok", LIMIT)
+        .await
+        .expect("finished");
+    assert!(outcome.succeeded);
+    assert_eq!(outcome.containers[0].exit_code, 0);
+
+    cluster
+        .create_pod(&step(
+            "pipelines",
+            "fails",
+            "alpine",
+            "echo broken >&2; exit 3",
+        ))
+        .await
+        .expect("create");
+    let outcome = cluster
+        .wait_pod_finished("pipelines", "fails", LIMIT)
+        .await
+        .expect("finished");
+    assert!(!outcome.succeeded);
+    assert_eq!(
+        (
+            outcome.containers[0].exit_code,
+            outcome.containers[0].reason.as_deref()
+        ),
+        (3, Some("Error"))
+    );
+    // The pod is done before anyone reads its log: every line is still there.
+    let lines: Vec<String> = cluster
+        .follow_logs("pipelines", "fails", "step")
+        .await
+        .expect("logs")
+        .try_collect()
+        .await
+        .expect("lines");
+    assert_eq!(lines, ["broken"]);
+
+    let mut slow = step("pipelines", "slow", "alpine", "sleep 30");
+    slow.deadline = Some(Duration::from_secs(1));
+    cluster.create_pod(&slow).await.expect("create");
+    let outcome = cluster
+        .wait_pod_finished("pipelines", "slow", LIMIT)
+        .await
+        .expect("finished");
+    assert_eq!(
+        (outcome.succeeded, outcome.reason.as_deref()),
+        (false, Some("DeadlineExceeded"))
+    );
+
+    cluster
+        .create_pod(&step(
+            "pipelines",
+            "nopull",
+            "registry.local/tool:missing",
+            "true",
+        ))
+        .await
+        .expect("create");
+    let outcome = cluster
+        .wait_pod_finished("pipelines", "nopull", LIMIT)
+        .await
+        .expect("stuck is an outcome");
+    assert_eq!(outcome.reason.as_deref(), Some("ImagePullBackOff"));
+    assert!(
+        outcome
+            .message
+            .is_some_and(|m| m.contains("registry.local/tool:missing"))
+    );
+
+    cluster
+        .delete_pod("pipelines", "nopull")
+        .await
+        .expect("delete");
+    cluster
+        .delete_pod("pipelines", "nopull")
+        .await
+        .expect("deleting again is fine");
+    let missing = cluster
+        .wait_pod_finished("pipelines", "nopull", LIMIT)
+        .await
+        .expect_err("gone");
+    assert!(
+        matches!(missing, ClusterError::NotFound { .. }),
+        "{missing:?}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_lasting_ones_surface() {
+    let (sim, cluster) = start().await;
+    sim.sim().knobs.fail_next(&[500, 503, 429]);
+    cluster
+        .ensure_namespace(&spec("retried"))
+        .await
+        .expect("succeeds after retries");
+    sim.sim().knobs.fail_next(&[500; 10]);
+    let failed = cluster
+        .get_namespace("retried")
+        .await
+        .expect_err("gives up");
+    assert!(matches!(failed, ClusterError::Unavailable(_)), "{failed:?}");
+    let url = sim.url();
+    sim.stop().await;
+    let unreachable = cluster.check().await.expect_err("stopped");
+    assert!(
+        matches!(unreachable, ClusterError::Unavailable(_)),
+        "{unreachable:?} ({url})"
+    );
+}
