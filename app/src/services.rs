@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::{Bus, DependencyCheck, Objects, Readiness, Store};
+use domain::{Bus, Cluster, DependencyCheck, Objects, Readiness, Store};
 use leptos::prelude::use_context;
 
 use crate::error::{AppError, ErrorKind, error_chain};
@@ -12,12 +12,23 @@ use crate::error::{AppError, ErrorKind, error_chain};
 /// How long one dependency may take to answer a readiness check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A cluster previews and pipelines can use.
+#[derive(Clone)]
+pub struct ClusterEntry {
+    pub name: String,
+    /// `kubernetes`, or `kube-sim` for the embedded simulated cluster.
+    pub backend: &'static str,
+    pub cluster: Arc<dyn Cluster>,
+}
+
 /// Everything a server function may reach.
 #[derive(Clone)]
 pub struct Services {
     pub store: Arc<dyn Store>,
     pub objects: Arc<dyn Objects>,
     pub bus: Arc<dyn Bus>,
+    /// The configured clusters; the first is the default. Empty when none is configured.
+    pub clusters: Vec<ClusterEntry>,
     /// The URL Slipway is reached at, for links shown to users.
     pub public_url: String,
 }
@@ -28,24 +39,45 @@ impl std::fmt::Debug for Services {
             .field("store", &self.store.backend())
             .field("objects", &self.objects.backend())
             .field("bus", &self.bus.backend())
+            .field(
+                "clusters",
+                &self
+                    .clusters
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
 
 impl Services {
-    /// Checks every dependency concurrently, each within [`CHECK_TIMEOUT`].
+    /// Checks every dependency concurrently, each within [`CHECK_TIMEOUT`]; each cluster is
+    /// listed as `cluster/<name>`.
     pub async fn readiness(&self) -> Readiness {
-        let (store, objects, bus) = futures::join!(
-            check("store", self.store.backend(), self.store.check()),
-            check("objects", self.objects.backend(), self.objects.check()),
-            check("bus", self.bus.backend(), self.bus.check()),
+        let clusters = futures::future::join_all(
+            self.clusters
+                .iter()
+                .map(|c| check(format!("cluster/{}", c.name), c.backend, c.cluster.check())),
         );
-        Readiness::from_checks(vec![store, objects, bus])
+        let (store, objects, bus, clusters) = futures::join!(
+            check("store".into(), self.store.backend(), self.store.check()),
+            check(
+                "objects".into(),
+                self.objects.backend(),
+                self.objects.check()
+            ),
+            check("bus".into(), self.bus.backend(), self.bus.check()),
+            clusters,
+        );
+        let mut checks = vec![store, objects, bus];
+        checks.extend(clusters);
+        Readiness::from_checks(checks)
     }
 }
 
 async fn check<E: std::error::Error>(
-    name: &str,
+    name: String,
     backend: &str,
     probe: impl std::future::Future<Output = Result<(), E>>,
 ) -> DependencyCheck {

@@ -17,10 +17,15 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand, PartialEq, Eq)]
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
 pub enum Command {
     /// Serve the dashboard, API and webhooks (the default).
-    Serve,
+    Serve {
+        /// The default cluster, as SLIPWAY_CLUSTER: `sim` starts an embedded simulated
+        /// cluster so previews and Kubernetes pipelines can be tried without one.
+        #[arg(long, value_name = "MODE")]
+        cluster: Option<String>,
+    },
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Print the effective configuration (secrets redacted) and exit.

@@ -10,14 +10,20 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (config, sources) = match Config::load_with_sources(cli.config.as_deref()) {
+    let command = cli.command.unwrap_or(Command::Serve { cluster: None });
+    let overrides: Vec<(&str, &str)> = match &command {
+        Command::Serve {
+            cluster: Some(mode),
+        } => vec![("SLIPWAY_CLUSTER", mode.as_str())],
+        _ => Vec::new(),
+    };
+    let (config, sources) = match Config::load_with_sources(cli.config.as_deref(), &overrides) {
         Ok(loaded) => loaded,
         Err(problems) => {
             eprintln!("slipway: invalid configuration\n{problems}");
             return ExitCode::from(2);
         }
     };
-    let command = cli.command.unwrap_or(Command::Serve);
     if command == Command::CheckConfig {
         println!("{}", config.describe(&sources));
         return ExitCode::SUCCESS;
@@ -41,7 +47,7 @@ fn main() -> ExitCode {
                     tracing::info!("database is up to date");
                 })
                 .map_err(anyhow::Error::from),
-            Command::Serve | Command::CheckConfig => serve(config).await,
+            Command::Serve { .. } | Command::CheckConfig => serve(config).await,
         }
     });
     match outcome {

@@ -84,6 +84,7 @@ pub async fn start_on(
             store: adapters.store.clone(),
             objects: adapters.objects.clone(),
             bus: adapters.bus.clone(),
+            clusters: adapters.clusters.clone(),
             public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
         },
         signer: adapters.signer.clone(),

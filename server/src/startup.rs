@@ -5,10 +5,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app::services::ClusterEntry;
 use domain::{Bus, Objects, ObjectsError, Store};
+use kube_sim::KubeSim;
+use tokio::sync::Mutex;
 
 use crate::bus::{InProcessBus, RedisBus, RedisOpenError};
-use crate::config::{BusConfig, Config};
+use crate::cluster::{ConnectError, KubeCluster};
+use crate::config::{BusConfig, ClusterConfig, ClusterSource, Config};
 use crate::objects::{self, OpendalObjects};
 use crate::signing::UrlSigner;
 use crate::store;
@@ -32,6 +36,15 @@ pub enum StartupError {
     Bus(#[from] RedisOpenError),
     #[error("cannot read or create the signing key in {0} (SLIPWAY_DATA_DIR, SLIPWAY_SIGNING_KEY)")]
     SigningKey(String, #[source] std::io::Error),
+    #[error("cluster `{name}` is not usable ({setting})")]
+    Cluster {
+        name: String,
+        setting: &'static str,
+        #[source]
+        source: ConnectError,
+    },
+    #[error("cannot start the embedded simulated cluster (SLIPWAY_CLUSTER=sim)")]
+    Sim(#[source] std::io::Error),
 }
 
 /// The opened adapters.
@@ -41,16 +54,74 @@ pub struct Adapters {
     pub objects: Arc<dyn Objects>,
     pub bus: Arc<dyn Bus>,
     pub signer: UrlSigner,
+    pub clusters: Vec<ClusterEntry>,
     redis: Option<Arc<RedisBus>>,
+    sim: Option<Arc<Mutex<Option<KubeSim>>>>,
 }
 
 impl Adapters {
-    /// Closes network connections that would otherwise linger past shutdown.
+    /// Closes network connections that would otherwise linger past shutdown, and stops the
+    /// embedded simulated cluster (killing the commands its pods run).
     pub async fn close(&self) {
         if let Some(redis) = &self.redis {
             redis.close().await;
         }
+        if let Some(sim) = &self.sim
+            && let Some(sim) = sim.lock().await.take()
+        {
+            sim.stop().await;
+        }
     }
+}
+
+/// Connects every configured cluster; the embedded kube-sim starts here in demo mode.
+async fn open_clusters(
+    configs: &[ClusterConfig],
+) -> Result<(Vec<ClusterEntry>, Option<KubeSim>), StartupError> {
+    let mut entries = Vec::new();
+    let mut embedded = None;
+    for config in configs {
+        let setting = if config.name == "default" {
+            "SLIPWAY_KUBECONFIG"
+        } else {
+            "[[clusters]] in the config file"
+        };
+        let fail = |source| StartupError::Cluster {
+            name: config.name.clone(),
+            setting,
+            source,
+        };
+        let (cluster, backend) = match &config.source {
+            ClusterSource::Kubeconfig { path, context } => (
+                KubeCluster::from_kubeconfig_file(path, context.as_deref())
+                    .await
+                    .map_err(fail)?,
+                "kubernetes",
+            ),
+            ClusterSource::InCluster => (KubeCluster::in_cluster().map_err(fail)?, "kubernetes"),
+            ClusterSource::Sim => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(StartupError::Sim)?;
+                let sim = KubeSim::start(listener, kube_sim::Options::default())
+                    .await
+                    .map_err(StartupError::Sim)?;
+                tracing::warn!(url = %sim.url(), "demo mode: a simulated cluster runs pods' commands on this machine; use it with trusted repositories only");
+                let cluster =
+                    KubeCluster::from_kubeconfig_yaml(&sim.kubeconfig(), "embedded kube-sim")
+                        .await
+                        .map_err(fail)?;
+                embedded = Some(sim);
+                (cluster, "kube-sim")
+            }
+        };
+        entries.push(ClusterEntry {
+            name: config.name.clone(),
+            backend,
+            cluster: Arc::new(cluster),
+        });
+    }
+    Ok((entries, embedded))
 }
 
 /// Opens store, objects and bus; retries transient failures for `config.startup_retry`.
@@ -89,18 +160,23 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
             (redis.clone(), Some(redis))
         }
     };
+    let (clusters, sim) = open_clusters(&config.clusters).await?;
     tracing::info!(
         store = store.backend(),
         objects = objects.backend(),
         bus = bus.backend(),
+        clusters = clusters.len(),
         "adapters ready"
     );
+    let sim = sim.map(|s| Arc::new(Mutex::new(Some(s))));
     Ok(Adapters {
         store,
         objects,
         bus,
         signer,
+        clusters,
         redis,
+        sim,
     })
 }
 

@@ -38,6 +38,8 @@ pub enum ConnectError {
     Kubeconfig(String, #[source] kube::config::KubeconfigError),
     #[error("the kubeconfig {0} is not usable")]
     Config(String, #[source] kube::Error),
+    #[error("not running in a cluster (no service account found)")]
+    InCluster(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl KubeCluster {
@@ -54,6 +56,14 @@ impl KubeCluster {
         let kubeconfig =
             Kubeconfig::read_from(path).map_err(|e| ConnectError::Kubeconfig(shown.clone(), e))?;
         Self::from_kubeconfig(kubeconfig, context, &shown).await
+    }
+
+    /// A client from the service account of the pod Slipway runs in.
+    pub fn in_cluster() -> Result<Self, ConnectError> {
+        let config = Config::incluster().map_err(|e| ConnectError::InCluster(Box::new(e)))?;
+        let client =
+            Client::try_from(config).map_err(|e| ConnectError::Config("in-cluster".into(), e))?;
+        Ok(Self::new(client))
     }
 
     /// A client from kubeconfig YAML (the embedded kube-sim hands its own over this way).

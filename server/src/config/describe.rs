@@ -5,7 +5,7 @@ use secrecy::SecretString;
 
 use super::settings::*;
 use super::sources::Origin;
-use super::{BusConfig, Config, DatabaseConfig, LogFormat, ObjectsConfig, Sources};
+use super::{BusConfig, ClusterSource, Config, DatabaseConfig, LogFormat, ObjectsConfig, Sources};
 
 const REDACTED: &str = "***";
 
@@ -30,6 +30,22 @@ pub fn describe(config: &Config, sources: &Sources) -> String {
 
 fn redacted(secret: Option<&SecretString>) -> Option<String> {
     secret.map(|_| REDACTED.to_owned())
+}
+
+fn default_cluster(c: &Config, env: &str) -> Option<String> {
+    let source = &c
+        .clusters
+        .iter()
+        .find(|cluster| cluster.name == "default")?
+        .source;
+    match (env, source) {
+        (CLUSTER, ClusterSource::Sim) => Some("sim".into()),
+        (CLUSTER, ClusterSource::InCluster) => Some("in-cluster".into()),
+        (CLUSTER, ClusterSource::Kubeconfig { .. }) => Some("kubeconfig".into()),
+        (KUBECONFIG, ClusterSource::Kubeconfig { path, .. }) => Some(path.display().to_string()),
+        (KUBE_CONTEXT, ClusterSource::Kubeconfig { context, .. }) => context.clone(),
+        _ => None,
+    }
 }
 
 fn effective_value(c: &Config, env: &str) -> Option<String> {
@@ -64,6 +80,7 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         SIGNING_KEY => redacted(c.signing_key.as_ref()),
         STARTUP_RETRY_SECONDS => Some(c.startup_retry.as_secs().to_string()),
         SHUTDOWN_GRACE_SECONDS => Some(c.shutdown_grace.as_secs().to_string()),
+        CLUSTER | KUBECONFIG | KUBE_CONTEXT => default_cluster(c, env),
         _ => None,
     }
 }

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use url::Url;
 
 pub use settings::{SETTINGS, Setting, markdown_table};
-pub use sources::Sources;
+pub use sources::{ClusterTable, Sources};
 
 /// Where the Store lives.
 #[derive(Debug, Clone)]
@@ -58,6 +58,26 @@ pub enum BusConfig {
     },
 }
 
+/// How Slipway reaches one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterSource {
+    Kubeconfig {
+        path: PathBuf,
+        context: Option<String>,
+    },
+    /// The service account of the pod Slipway runs in.
+    InCluster,
+    /// An embedded kube-sim (demo mode).
+    Sim,
+}
+
+/// A named cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub source: ClusterSource,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -74,6 +94,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub objects: ObjectsConfig,
     pub bus: BusConfig,
+    /// Clusters previews and pipelines can use; the first is the default.
+    pub clusters: Vec<ClusterConfig>,
     pub log_format: LogFormat,
     pub log_filter: String,
     /// Key for Slipway's own signed URLs; `None` means "generate one in the data dir".
@@ -107,9 +129,16 @@ impl Config {
         Self::from_sources(&sources)
     }
 
-    /// Like [`Config::load`], also returning the sources, for `check-config`.
-    pub fn load_with_sources(file: Option<&Path>) -> Result<(Self, Sources), ConfigError> {
-        let sources = Sources::from_process(file)?;
+    /// Like [`Config::load`], with command-line `overrides` (setting, value) on top, also
+    /// returning the sources, for `check-config`.
+    pub fn load_with_sources(
+        file: Option<&Path>,
+        overrides: &[(&str, &str)],
+    ) -> Result<(Self, Sources), ConfigError> {
+        let mut sources = Sources::from_process(file)?;
+        for (setting, value) in overrides {
+            sources.set(setting, value);
+        }
         Ok((Self::from_sources(&sources)?, sources))
     }
 

@@ -9,8 +9,8 @@ use url::Url;
 
 use super::settings::*;
 use super::{
-    BusConfig, Config, ConfigError, DatabaseConfig, LogFormat, ObjectsConfig, Problem, S3Config,
-    Sources,
+    BusConfig, ClusterConfig, ClusterSource, Config, ConfigError, DatabaseConfig, LogFormat,
+    ObjectsConfig, Problem, S3Config, Sources,
 };
 
 const MIN_SIGNING_KEY_LEN: usize = 32;
@@ -113,6 +113,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
             (s.len() >= MIN_SIGNING_KEY_LEN).then_some(s.to_owned())
         })
         .map(SecretString::from);
+    let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
     let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
 
@@ -133,6 +134,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         database,
         objects,
         bus,
+        clusters,
         log_format,
         log_filter,
         signing_key,
@@ -220,6 +222,80 @@ fn parse_objects(r: &mut Reader<'_>, data_dir: &std::path::Path) -> ObjectsConfi
         secret_access_key,
         path_style,
     })
+}
+
+/// The default cluster from the environment, then the file's `[[clusters]]`.
+fn parse_clusters(r: &mut Reader<'_>) -> Vec<ClusterConfig> {
+    let kubeconfig = r.text(KUBECONFIG);
+    let context = r.text(KUBE_CONTEXT);
+    let mode = r.parsed(
+        CLUSTER,
+        "`kubeconfig`, `in-cluster` or `sim`",
+        |s| match s {
+            "kubeconfig" | "in-cluster" | "sim" | "none" => Some(s.to_owned()),
+            _ => None,
+        },
+    );
+    let default = match (mode.as_deref(), kubeconfig) {
+        (Some("none"), _) => None,
+        (Some("sim"), _) => Some(ClusterSource::Sim),
+        (Some("in-cluster"), _) => Some(ClusterSource::InCluster),
+        (Some("kubeconfig"), None) => {
+            r.problem(
+                KUBECONFIG,
+                "is required when SLIPWAY_CLUSTER is `kubeconfig`",
+            );
+            None
+        }
+        (_, Some(path)) => Some(ClusterSource::Kubeconfig {
+            path: PathBuf::from(path),
+            context,
+        }),
+        (_, None) => None,
+    };
+    let mut clusters: Vec<ClusterConfig> = default
+        .map(|source| ClusterConfig {
+            name: "default".into(),
+            source,
+        })
+        .into_iter()
+        .collect();
+    for table in r.sources.clusters().to_vec() {
+        let setting = format!("clusters.{}", table.name);
+        let source = match (table.kubeconfig, table.in_cluster) {
+            (Some(path), false) => ClusterSource::Kubeconfig {
+                path: PathBuf::from(path),
+                context: table.context,
+            },
+            (None, true) => ClusterSource::InCluster,
+            _ => {
+                r.problem(
+                    &setting,
+                    "needs exactly one of `kubeconfig = \"FILE\"` or `in_cluster = true`",
+                );
+                continue;
+            }
+        };
+        let valid_name = !table.name.is_empty()
+            && table
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid_name {
+            r.problem(&setting, "the name must be letters, digits and `-`");
+        } else if clusters.iter().any(|c| c.name == table.name) {
+            r.problem(
+                &setting,
+                "is defined twice (the environment's cluster is named `default`)",
+            );
+        } else {
+            clusters.push(ClusterConfig {
+                name: table.name,
+                source,
+            });
+        }
+    }
+    clusters
 }
 
 fn parse_http_url(s: &str) -> Option<Url> {
@@ -355,6 +431,40 @@ mod tests {
         };
         assert!(!s3.path_style);
         assert_eq!(s3.region, "us-east-1");
+    }
+
+    #[test]
+    fn clusters_come_from_the_environment_and_the_file() {
+        assert!(
+            config(&[]).expect("valid").clusters.is_empty(),
+            "no cluster by default"
+        );
+        let sim = config(&[(CLUSTER, "sim")]).expect("valid");
+        assert_eq!(sim.clusters[0].source, ClusterSource::Sim);
+        let err = config(&[(CLUSTER, "kubeconfig")]).expect_err("needs a file");
+        assert!(
+            err.to_string().contains("SLIPWAY_KUBECONFIG: is required"),
+            "{err}"
+        );
+        let text = "[[clusters]]\nname = \"eu\"\nkubeconfig = \"/etc/eu.yaml\"\n[[clusters]]\nname = \"local\"\nin_cluster = true\n";
+        let sources = Sources::from_toml_str(text).expect("toml");
+        let c = Config::from_sources(&sources).expect("valid");
+        assert_eq!(
+            c.clusters
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["eu", "local"]
+        );
+        let bad = Sources::from_toml_str("[[clusters]]\nname = \"x\"\n").expect("toml");
+        let err = Config::from_sources(&bad).expect_err("no source");
+        assert!(
+            err.to_string().contains("clusters.x: needs exactly one of"),
+            "{err}"
+        );
+        let typo = Sources::from_toml_str("[[clusters]]\nname = \"x\"\nkubeconfg = \"y\"\n")
+            .expect_err("unknown key");
+        assert_eq!(typo[0].setting, "clusters");
     }
 
     #[test]

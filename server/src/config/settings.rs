@@ -46,6 +46,9 @@ pub const LOG: &str = "SLIPWAY_LOG";
 pub const SIGNING_KEY: &str = "SLIPWAY_SIGNING_KEY";
 pub const STARTUP_RETRY_SECONDS: &str = "SLIPWAY_STARTUP_RETRY_SECONDS";
 pub const SHUTDOWN_GRACE_SECONDS: &str = "SLIPWAY_SHUTDOWN_GRACE_SECONDS";
+pub const CLUSTER: &str = "SLIPWAY_CLUSTER";
+pub const KUBECONFIG: &str = "SLIPWAY_KUBECONFIG";
+pub const KUBE_CONTEXT: &str = "SLIPWAY_KUBE_CONTEXT";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -120,6 +123,21 @@ pub const SETTINGS: &[Setting] = &[
         STARTUP_RETRY_SECONDS,
         "10",
         "How long `serve` retries unreachable PostgreSQL, Redis or S3 before giving up.",
+    ),
+    setting(
+        CLUSTER,
+        "(unset: none, or kubeconfig when SLIPWAY_KUBECONFIG is set)",
+        "The default cluster: `kubeconfig`, `in-cluster` (the pod's service account), or `sim` (an embedded simulated cluster, for demos). More clusters: `[[clusters]]` tables in the TOML file.",
+    ),
+    setting(
+        KUBECONFIG,
+        "(unset)",
+        "Kubeconfig file for the default cluster.",
+    ),
+    setting(
+        KUBE_CONTEXT,
+        "(the file's current context)",
+        "Context to use from SLIPWAY_KUBECONFIG.",
     ),
     setting(
         SHUTDOWN_GRACE_SECONDS,

@@ -13,10 +13,22 @@ pub enum Origin {
     File,
 }
 
+/// One `[[clusters]]` table of the TOML file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterTable {
+    pub name: String,
+    pub kubeconfig: Option<String>,
+    pub context: Option<String>,
+    #[serde(default)]
+    pub in_cluster: bool,
+}
+
 /// Raw setting values by environment-variable name, before validation.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     values: BTreeMap<String, (String, Origin)>,
+    clusters: Vec<ClusterTable>,
 }
 
 impl Sources {
@@ -45,7 +57,10 @@ impl Sources {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), (v.to_owned(), Origin::Environment)))
             .collect();
-        Self { values }
+        Self {
+            values,
+            clusters: Vec::new(),
+        }
     }
 
     fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
@@ -81,7 +96,18 @@ impl Sources {
         })?;
         let mut values = BTreeMap::new();
         let mut problems = Vec::new();
+        let mut clusters = Vec::new();
         for (key, value) in table {
+            if key == "clusters" {
+                match value.try_into::<Vec<ClusterTable>>() {
+                    Ok(tables) => clusters = tables,
+                    Err(e) => problems.push(Problem {
+                        setting: "clusters".into(),
+                        message: format!("expected [[clusters]] tables with name, kubeconfig, context, in_cluster: {}", e.to_string().trim()),
+                    }),
+                }
+                continue;
+            }
             let Some(setting) = SETTINGS.iter().find(|s| toml_key(s.env) == key) else {
                 problems.push(Problem {
                     setting: key.clone(),
@@ -107,7 +133,7 @@ impl Sources {
             values.insert(setting.env.to_owned(), (text, Origin::File));
         }
         if problems.is_empty() {
-            Ok(Self { values })
+            Ok(Self { values, clusters })
         } else {
             Err(problems)
         }
@@ -119,6 +145,23 @@ impl Sources {
             .get(env)
             .map(|(v, _)| v.trim())
             .filter(|v| !v.is_empty())
+    }
+
+    /// Sets a value as if it came from the environment (command-line flags use this).
+    pub fn set(&mut self, env: &str, value: &str) {
+        self.values
+            .insert(env.to_owned(), (value.to_owned(), Origin::Environment));
+    }
+
+    /// The `[[clusters]]` tables of the file.
+    pub fn clusters(&self) -> &[ClusterTable] {
+        &self.clusters
+    }
+
+    /// Adds a `[[clusters]]` table as if it came from the file (tests).
+    pub fn with_cluster(mut self, table: ClusterTable) -> Self {
+        self.clusters.push(table);
+        self
     }
 
     pub fn origin(&self, env: &str) -> Option<Origin> {

@@ -181,3 +181,34 @@ fn unreachable_s3_stops_startup_naming_the_bucket_and_endpoint() {
     );
     assert!(!stderr.contains("very-secret-key"), "{stderr}");
 }
+
+#[test]
+fn an_unreadable_kubeconfig_stops_startup_naming_the_setting() {
+    let out = slipway(
+        &["serve"],
+        &[
+            ("SLIPWAY_KUBECONFIG", "/nonexistent/kubeconfig"),
+            ("SLIPWAY_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cluster `default` is not usable (SLIPWAY_KUBECONFIG)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("/nonexistent/kubeconfig"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_cluster_mode_is_a_configuration_error() {
+    let out = slipway(&["serve", "--cluster", "minikube"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "SLIPWAY_CLUSTER: `minikube` is not valid; expected `kubeconfig`, `in-cluster` or `sim`"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -271,3 +271,72 @@ async fn stopping_closes_the_port() {
         "no longer accepting after stop"
     );
 }
+
+#[tokio::test]
+async fn demo_mode_serves_an_embedded_simulated_cluster() {
+    let server = TestServer::start(&[("SLIPWAY_CLUSTER", "sim".to_owned())]).await;
+    let (status, readiness) = readyz(&server).await;
+    assert_eq!(status, 200, "{readiness}");
+    let cluster = backend_of(&readiness, "cluster/default");
+    assert_eq!(
+        (cluster["backend"].as_str(), cluster["ok"].as_bool()),
+        (Some("kube-sim"), Some(true))
+    );
+    let entry = &server.running.adapters.clusters[0];
+    let spec = domain::cluster::NamespaceSpec {
+        name: "demo".into(),
+        ..Default::default()
+    };
+    entry
+        .cluster
+        .ensure_namespace(&spec)
+        .await
+        .expect("the embedded cluster works");
+    let operator = server
+        .http
+        .get(server.url("/operator"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        operator.contains("cluster/default") && operator.contains("kube-sim"),
+        "operators see the cluster"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_names_a_cluster_that_stops_answering() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let sim = kube_sim::KubeSim::start(listener, kube_sim::Options::default())
+        .await
+        .expect("kube-sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("write");
+    let server =
+        TestServer::start(&[("SLIPWAY_KUBECONFIG", kubeconfig.display().to_string())]).await;
+    let (status, readiness) = readyz(&server).await;
+    assert_eq!(status, 200, "{readiness}");
+    assert_eq!(
+        backend_of(&readiness, "cluster/default")["backend"],
+        "kubernetes"
+    );
+
+    sim.stop().await;
+    let (status, readiness) = readyz(&server).await;
+    assert_eq!(status, 503, "{readiness}");
+    let cluster = backend_of(&readiness, "cluster/default");
+    assert_eq!(cluster["ok"], false);
+    assert!(
+        cluster["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{cluster}"
+    );
+    assert_eq!(backend_of(&readiness, "store")["ok"], true);
+    server.stop().await;
+}
