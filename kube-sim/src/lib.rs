@@ -5,7 +5,8 @@
 //! It serves discovery, namespaces (with the Terminating phase), CRUD, list and watch
 //! (resourceVersions, bookmarks, 410 for versions it no longer has) for the kinds in
 //! [`resources`], server-side apply with field ownership and 409 conflicts, label selectors,
-//! status subresources, cascade deletion, and pod logs with `follow`. Bodies are decoded
+//! status subresources, cascade deletion, and pod logs with `follow`. (metrics.k8s.io is not
+//! served yet: clients see the metrics API as absent.) Bodies are decoded
 //! strictly, like a real API server. A simulated kubelet runs pods' commands on this machine.
 //! [`Knobs`] add latency, inject errors, drop watches and slow pods down.
 

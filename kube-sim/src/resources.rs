@@ -132,7 +132,6 @@ pub static ALL: &[&ResourceType] = &[
         &[],
         &["netpol"],
     ),
-    &POD_METRICS,
 ];
 
 /// The resource type served at `group`/`version`/`plural`.
