@@ -112,6 +112,33 @@ pub struct PodOutcome {
     pub containers: Vec<ContainerExit>,
 }
 
+/// A Kubernetes object to apply, as JSON (`apiVersion`, `kind`, `metadata.name`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest(pub serde_json::Value);
+
+impl Manifest {
+    pub fn kind(&self) -> &str {
+        self.0["kind"].as_str().unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.0["metadata"]["name"].as_str().unwrap_or_default()
+    }
+}
+
+/// How a Deployment's rollout ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutOutcome {
+    /// Every replica is updated and available.
+    pub ready: bool,
+    /// Why not, in Kubernetes' words: `ImagePullBackOff`, `CrashLoopBackOff`, `ProgressDeadlineExceeded`.
+    pub reason: Option<String>,
+    /// What a developer can act on (the image that cannot be pulled, the condition's message).
+    pub message: Option<String>,
+    /// The last log lines of a crashing container.
+    pub log_excerpt: Vec<String>,
+}
+
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
     /// Proves the API server answers.
@@ -149,4 +176,17 @@ pub trait Cluster: Send + Sync + 'static {
     ) -> Result<BoxStream<'static, Result<String>>>;
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> Result<()>;
+
+    /// Server-side applies `manifest` in `namespace` (field manager `slipway`, taking over
+    /// conflicting fields), labelled as Slipway's.
+    async fn apply_manifest(&self, namespace: &str, manifest: &Manifest) -> Result<()>;
+
+    /// Watches a Deployment and its pods until every replica is available, or the rollout
+    /// fails for a reason a developer can act on.
+    async fn wait_rollout(
+        &self,
+        namespace: &str,
+        deployment: &str,
+        limit: Duration,
+    ) -> Result<RolloutOutcome>;
 }

@@ -11,6 +11,7 @@
 //! [`Knobs`] add latency, inject errors, drop watches and slow pods down.
 
 mod apply;
+mod deployments;
 mod discovery;
 mod handlers;
 mod knobs;
@@ -140,6 +141,7 @@ impl KubeSim {
             }),
             tokio::spawn(kubelet::run(sim.clone(), stop.clone())),
             tokio::spawn(namespaces::run(sim.clone(), stop.clone())),
+            tokio::spawn(deployments::run(sim.clone(), stop.clone())),
         ];
         Ok(Self {
             address,

@@ -2,16 +2,19 @@
 //! manager `slipway`, watches instead of polling, retries of transient failures, and the
 //! refusal to delete namespaces Slipway did not create.
 
+mod apply;
 mod errors;
 mod namespaces;
 mod pods;
+mod rollout;
 
 use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::cluster::{
-    Cluster, ClusterError, NamespaceSpec, NamespaceState, PodOutcome, PodRun, Result,
+    Cluster, ClusterError, Manifest, NamespaceSpec, NamespaceState, PodOutcome, PodRun, Result,
+    RolloutOutcome,
 };
 use futures::stream::BoxStream;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -23,6 +26,7 @@ pub use pods::pod_manifest;
 #[derive(Clone)]
 pub struct KubeCluster {
     client: Client,
+    kinds: std::sync::Arc<apply::KindCache>,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -44,7 +48,10 @@ pub enum ConnectError {
 
 impl KubeCluster {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            kinds: std::sync::Arc::default(),
+        }
     }
 
     /// A client from a kubeconfig file, using `context` or the file's current context.
@@ -142,6 +149,19 @@ impl Cluster for KubeCluster {
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> Result<()> {
         pods::delete(&self.client, namespace, name).await
+    }
+
+    async fn apply_manifest(&self, namespace: &str, manifest: &Manifest) -> Result<()> {
+        apply::apply(&self.client, &self.kinds, namespace, manifest).await
+    }
+
+    async fn wait_rollout(
+        &self,
+        namespace: &str,
+        deployment: &str,
+        limit: Duration,
+    ) -> Result<RolloutOutcome> {
+        rollout::wait(&self.client, namespace, deployment, limit).await
     }
 }
 

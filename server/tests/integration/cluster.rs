@@ -288,3 +288,192 @@ async fn transient_failures_are_retried_and_lasting_ones_surface() {
         "{unreachable:?} ({url})"
     );
 }
+
+fn deployment(
+    name: &str,
+    image: &str,
+    command: Option<&str>,
+    extra_spec: serde_json::Value,
+) -> domain::cluster::Manifest {
+    let mut container =
+        serde_json::json!({ "name": "app", "image": image, "ports": [{ "containerPort": 8080 }] });
+    if let Some(script) = command {
+        container["command"] = serde_json::json!(["sh", "-c", script]);
+    }
+    let mut spec = serde_json::json!({
+        "replicas": 2,
+        "selector": { "matchLabels": { "app": name } },
+        "template": { "metadata": { "labels": { "app": name } }, "spec": { "containers": [container] } },
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra_spec.as_object()) {
+        spec.extend(extra.clone());
+    }
+    domain::cluster::Manifest(
+        serde_json::json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": { "name": name }, "spec": spec }),
+    )
+}
+
+fn manifest(value: serde_json::Value) -> domain::cluster::Manifest {
+    domain::cluster::Manifest(value)
+}
+
+#[tokio::test]
+async fn a_preview_bundle_applies_and_rolls_out_then_redeploys() {
+    let (sim, cluster) = start().await;
+    cluster
+        .ensure_namespace(&spec("pr-web-7"))
+        .await
+        .expect("namespace");
+    let bundle = [
+        manifest(
+            serde_json::json!({ "apiVersion": "v1", "kind": "ResourceQuota", "metadata": { "name": "preview" }, "spec": { "hard": { "limits.cpu": "2", "limits.memory": "2Gi" } } }),
+        ),
+        manifest(
+            serde_json::json!({ "apiVersion": "v1", "kind": "LimitRange", "metadata": { "name": "preview" }, "spec": { "limits": [{ "type": "Container", "default": { "cpu": "500m", "memory": "512Mi" } }] } }),
+        ),
+        manifest(
+            serde_json::json!({ "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": { "name": "default-deny" }, "spec": { "podSelector": {}, "policyTypes": ["Ingress", "Egress"] } }),
+        ),
+        deployment(
+            "web",
+            "registry.local/web:abc123",
+            None,
+            serde_json::json!({}),
+        ),
+        manifest(
+            serde_json::json!({ "apiVersion": "v1", "kind": "Service", "metadata": { "name": "web" }, "spec": { "selector": { "app": "web" }, "ports": [{ "port": 80, "targetPort": 8080 }] } }),
+        ),
+        manifest(
+            serde_json::json!({ "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": { "name": "web" },
+            "spec": { "rules": [{ "host": "pr-7.preview.example.com", "http": { "paths": [{ "path": "/", "pathType": "Prefix", "backend": { "service": { "name": "web", "port": { "number": 80 } } } }] } }] } }),
+        ),
+    ];
+    for object in &bundle {
+        cluster
+            .apply_manifest("pr-web-7", object)
+            .await
+            .unwrap_or_else(|e| panic!("{} accepted: {e}", object.kind()));
+    }
+    for object in &bundle {
+        cluster
+            .apply_manifest("pr-web-7", object)
+            .await
+            .expect("applying again is idempotent");
+    }
+    let outcome = cluster
+        .wait_rollout("pr-web-7", "web", LIMIT)
+        .await
+        .expect("rollout");
+    assert!(outcome.ready, "{outcome:?}");
+
+    cluster
+        .apply_manifest(
+            "pr-web-7",
+            &deployment(
+                "web",
+                "registry.local/web:def456",
+                None,
+                serde_json::json!({}),
+            ),
+        )
+        .await
+        .expect("new image");
+    let outcome = cluster
+        .wait_rollout("pr-web-7", "web", LIMIT)
+        .await
+        .expect("second rollout");
+    assert!(outcome.ready, "{outcome:?}");
+
+    let unknown = manifest(
+        serde_json::json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": "w" } }),
+    );
+    let refused = cluster
+        .apply_manifest("pr-web-7", &unknown)
+        .await
+        .expect_err("not served");
+    assert!(
+        matches!(refused, ClusterError::Invalid(ref m) if m.contains("does not serve")),
+        "{refused:?}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn failed_rollouts_say_why_in_words_a_developer_can_act_on() {
+    let (sim, cluster) = start().await;
+    cluster
+        .ensure_namespace(&spec("pr-broken-1"))
+        .await
+        .expect("namespace");
+
+    cluster
+        .apply_manifest(
+            "pr-broken-1",
+            &deployment(
+                "pull",
+                "registry.local/web:missing",
+                None,
+                serde_json::json!({}),
+            ),
+        )
+        .await
+        .expect("apply");
+    let outcome = cluster
+        .wait_rollout("pr-broken-1", "pull", LIMIT)
+        .await
+        .expect("outcome");
+    assert_eq!(
+        (outcome.ready, outcome.reason.as_deref()),
+        (false, Some("ImagePullBackOff"))
+    );
+    assert!(
+        outcome
+            .message
+            .is_some_and(|m| m.contains("registry.local/web:missing"))
+    );
+
+    let crash = deployment(
+        "crash",
+        "registry.local/web:1",
+        Some("echo 'listen tcp :8080: address already in use'; exit 1"),
+        serde_json::json!({ "minReadySeconds": 5 }),
+    );
+    cluster
+        .apply_manifest("pr-broken-1", &crash)
+        .await
+        .expect("apply");
+    let outcome = cluster
+        .wait_rollout("pr-broken-1", "crash", LIMIT)
+        .await
+        .expect("outcome");
+    assert_eq!(outcome.reason.as_deref(), Some("CrashLoopBackOff"));
+    assert!(
+        outcome
+            .log_excerpt
+            .iter()
+            .any(|l| l.contains("address already in use")),
+        "{:?}",
+        outcome.log_excerpt
+    );
+
+    sim.sim().knobs.set(&KnobSettings {
+        deployment_ready_delay_ms: 60_000,
+        ..KnobSettings::default()
+    });
+    let slow = deployment(
+        "slow",
+        "registry.local/web:1",
+        None,
+        serde_json::json!({ "progressDeadlineSeconds": 1 }),
+    );
+    cluster
+        .apply_manifest("pr-broken-1", &slow)
+        .await
+        .expect("apply");
+    let outcome = cluster
+        .wait_rollout("pr-broken-1", "slow", LIMIT)
+        .await
+        .expect("outcome");
+    assert_eq!(outcome.reason.as_deref(), Some("ProgressDeadlineExceeded"));
+    sim.stop().await;
+}
