@@ -19,6 +19,11 @@ pub struct KnobSettings {
     pub latency_ms: u64,
     /// Ends each watch stream after this many events (0: never), as a dropped connection would.
     pub drop_watch_after_events: u64,
+    /// Breaks each followed log stream after this many lines (0: never), as a dropped
+    /// connection would.
+    pub drop_logs_after_lines: u64,
+    /// How many followed log streams `drop_logs_after_lines` breaks (0: every one).
+    pub drop_log_streams: u64,
     /// How long a namespace stays Terminating after its contents are gone.
     pub namespace_deletion_delay_ms: u64,
     /// How long a pod stays Pending before its containers start.
@@ -34,6 +39,10 @@ pub struct KnobSettings {
 pub struct Knobs {
     latency_ms: AtomicU64,
     drop_watch_after_events: AtomicU64,
+    drop_logs_after_lines: AtomicU64,
+    drop_log_streams: AtomicU64,
+    /// Log streams still to break.
+    log_streams_to_drop: AtomicU64,
     namespace_deletion_delay_ms: AtomicU64,
     pod_start_delay_ms: AtomicU64,
     deployment_ready_delay_ms: AtomicU64,
@@ -53,6 +62,16 @@ impl Knobs {
         self.latency_ms.store(s.latency_ms, Ordering::Relaxed);
         self.drop_watch_after_events
             .store(s.drop_watch_after_events, Ordering::Relaxed);
+        self.drop_logs_after_lines
+            .store(s.drop_logs_after_lines, Ordering::Relaxed);
+        self.drop_log_streams
+            .store(s.drop_log_streams, Ordering::Relaxed);
+        let to_drop = if s.drop_log_streams == 0 {
+            u64::MAX
+        } else {
+            s.drop_log_streams
+        };
+        self.log_streams_to_drop.store(to_drop, Ordering::Relaxed);
         self.namespace_deletion_delay_ms
             .store(s.namespace_deletion_delay_ms, Ordering::Relaxed);
         self.pod_start_delay_ms
@@ -72,6 +91,8 @@ impl Knobs {
         KnobSettings {
             latency_ms: self.latency_ms.load(Ordering::Relaxed),
             drop_watch_after_events: self.drop_watch_after_events.load(Ordering::Relaxed),
+            drop_logs_after_lines: self.drop_logs_after_lines.load(Ordering::Relaxed),
+            drop_log_streams: self.drop_log_streams.load(Ordering::Relaxed),
             namespace_deletion_delay_ms: self.namespace_deletion_delay_ms.load(Ordering::Relaxed),
             pod_start_delay_ms: self.pod_start_delay_ms.load(Ordering::Relaxed),
             deployment_ready_delay_ms: self.deployment_ready_delay_ms.load(Ordering::Relaxed),
@@ -103,6 +124,17 @@ impl Knobs {
 
     pub fn drop_watch_after(&self) -> Option<u64> {
         Some(self.drop_watch_after_events.load(Ordering::Relaxed)).filter(|n| *n > 0)
+    }
+
+    /// For a followed log stream that starts now: after how many lines it breaks, if it does.
+    pub fn drop_logs_after(&self) -> Option<u64> {
+        let lines = self.drop_logs_after_lines.load(Ordering::Relaxed);
+        let breaks = lines > 0
+            && self
+                .log_streams_to_drop
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+        breaks.then_some(lines)
     }
 
     pub fn namespace_deletion_delay(&self) -> Duration {

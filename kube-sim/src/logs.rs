@@ -1,9 +1,9 @@
 //! Container logs: every line a simulated container writes, kept after it exits (so a client
 //! that opens the stream late still gets everything), served by `GET .../pods/{name}/log`
-//! with `container`, `follow`, `timestamps` and `tailLines`.
+//! with `container`, `follow`, `timestamps` (RFC 3339 with nanoseconds, as the kubelet writes
+//! them), `sinceTime` (second precision, as the API server takes it) and `tailLines`.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -11,16 +11,21 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tokio::sync::watch;
 
 use crate::Sim;
 use crate::resources::PODS;
 use crate::status::ApiError;
 
+/// When a line was written, and its text.
+type Line = (OffsetDateTime, String);
+
 /// The lines of one container, and whether it has finished writing.
 #[derive(Debug)]
 pub struct LogBuffer {
-    lines: Mutex<Vec<(String, String)>>,
+    lines: Mutex<Vec<Line>>,
     /// Number of lines written; closed (sender dropped) is signalled by `finished`.
     written: watch::Sender<(usize, bool)>,
 }
@@ -39,7 +44,7 @@ impl LogBuffer {
                 .lines
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            lines.push((crate::store::now_rfc3339(), line));
+            lines.push((OffsetDateTime::now_utc(), line));
             lines.len()
         };
         self.written.send_modify(|state| state.0 = count);
@@ -50,7 +55,7 @@ impl LogBuffer {
         self.written.send_modify(|state| state.1 = true);
     }
 
-    fn snapshot(&self, from: usize) -> Vec<(String, String)> {
+    fn snapshot(&self, from: usize) -> Vec<Line> {
         let lines = self
             .lines
             .lock()
@@ -95,8 +100,9 @@ impl Logs {
     }
 }
 
-fn format_line(timestamps: bool, (at, text): &(String, String)) -> Bytes {
+fn format_line(timestamps: bool, (at, text): &Line) -> Bytes {
     if timestamps {
+        let at = at.format(&Rfc3339).unwrap_or_default();
         Bytes::from(format!("{at} {text}\n"))
     } else {
         Bytes::from(format!("{text}\n"))
@@ -143,12 +149,22 @@ pub async fn respond(
     };
     let timestamps = params.get("timestamps").is_some_and(|v| v == "true");
     let follow = params.get("follow").is_some_and(|v| v == "true");
+    let since = match params.get("sinceTime") {
+        Some(t) => Some(OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
+            ApiError::bad_request(format!("sinceTime {t:?} is not an RFC 3339 time: {e}"))
+        })?),
+        None => None,
+    };
     let all = buffer.snapshot(0);
+    let recent: Vec<&Line> = all
+        .iter()
+        .filter(|(at, _)| since.is_none_or(|since| *at >= since))
+        .collect();
     let start = params
         .get("tailLines")
         .and_then(|t| t.parse::<usize>().ok())
-        .map_or(0, |tail| all.len().saturating_sub(tail));
-    let existing: Vec<Bytes> = all[start..]
+        .map_or(0, |tail| recent.len().saturating_sub(tail));
+    let existing: Vec<Bytes> = recent[start..]
         .iter()
         .map(|l| format_line(timestamps, l))
         .collect();
@@ -158,17 +174,36 @@ pub async fn respond(
     let next_index = all.len();
     let receiver = buffer.written.subscribe();
     let stopping = sim.stopping.clone();
-    let state = (existing.into_iter(), next_index, buffer, false, receiver);
+    // The knob's dropped connection: the body breaks off without its end.
+    let allowance = sim.knobs.drop_logs_after().unwrap_or(u64::MAX);
+    let state = (
+        existing.into_iter(),
+        next_index,
+        buffer,
+        false,
+        receiver,
+        allowance,
+    );
     let followed = stream::unfold(
         state,
-        move |(mut pending, mut index, buffer, mut ended, mut receiver)| {
+        move |(mut pending, mut index, buffer, mut ended, mut receiver, mut allowance)| {
             let stopping = stopping.clone();
             async move {
                 loop {
                     if let Some(bytes) = pending.next() {
+                        if allowance == 0 {
+                            // Let the server send what it has (the headers at least) first, so
+                            // the break comes mid-stream rather than before the response.
+                            tokio::task::yield_now().await;
+                            return Some((
+                                Err(std::io::Error::other("log stream dropped (knob)")),
+                                (Vec::new().into_iter(), index, buffer, true, receiver, 0),
+                            ));
+                        }
+                        allowance -= 1;
                         return Some((
-                            Ok::<_, Infallible>(bytes),
-                            (pending, index, buffer, ended, receiver),
+                            Ok::<_, std::io::Error>(bytes),
+                            (pending, index, buffer, ended, receiver, allowance),
                         ));
                     }
                     if ended {

@@ -4,6 +4,7 @@
 
 mod apply;
 mod errors;
+mod logs;
 mod namespaces;
 mod pods;
 mod rollout;

@@ -8,11 +8,10 @@ use domain::cluster::{
     ClusterError, ContainerExit, ContainerRun, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PodOutcome,
     PodRun, Result,
 };
-use futures::AsyncBufReadExt;
-use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::Client;
-use kube::api::{Api, DeleteParams, LogParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
 
@@ -216,19 +215,7 @@ pub async fn follow_logs(
 ) -> Result<BoxStream<'static, Result<String>>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     wait_started(&api, pod, container).await?;
-    let params = LogParams {
-        container: Some(container.to_owned()),
-        follow: true,
-        ..LogParams::default()
-    };
-    let reader = retrying_for("open a log stream", "pod", pod, || {
-        api.log_stream(pod, &params)
-    })
-    .await?;
-    Ok(reader
-        .lines()
-        .map_err(|e| ClusterError::Unavailable(Box::new(e)))
-        .boxed())
+    Ok(super::logs::follow(api, pod, container))
 }
 
 pub async fn delete(client: &Client, namespace: &str, name: &str) -> Result<()> {

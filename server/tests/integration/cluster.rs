@@ -11,9 +11,9 @@ use futures::TryStreamExt;
 use kube_sim::{KnobSettings, KubeSim, Options};
 use server::cluster::KubeCluster;
 
-const LIMIT: Duration = Duration::from_secs(20);
+pub const LIMIT: Duration = Duration::from_secs(20);
 
-async fn start() -> (KubeSim, KubeCluster) {
+pub async fn start() -> (KubeSim, KubeCluster) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -26,7 +26,7 @@ async fn start() -> (KubeSim, KubeCluster) {
     (sim, cluster)
 }
 
-fn spec(name: &str) -> NamespaceSpec {
+pub fn spec(name: &str) -> NamespaceSpec {
     NamespaceSpec {
         name: name.into(),
         labels: [("slipway.dev/preview".to_owned(), "42".to_owned())].into(),
@@ -34,7 +34,7 @@ fn spec(name: &str) -> NamespaceSpec {
     }
 }
 
-fn step(namespace: &str, name: &str, image: &str, script: &str) -> PodRun {
+pub fn step(namespace: &str, name: &str, image: &str, script: &str) -> PodRun {
     PodRun {
         namespace: namespace.into(),
         name: name.into(),

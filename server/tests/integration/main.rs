@@ -10,6 +10,7 @@
 mod bus;
 mod cli;
 mod cluster;
+mod cluster_logs;
 mod http;
 mod objects;
 mod store;
