@@ -139,6 +139,30 @@ pub struct RolloutOutcome {
     pub log_excerpt: Vec<String>,
 }
 
+/// What a running pod uses now, summed over its containers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodUsage {
+    pub pod: String,
+    pub cpu_millicores: u64,
+    pub memory_bytes: u64,
+}
+
+/// Something the cluster recorded about an object in a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterEvent {
+    /// When it last happened (RFC 3339), if the cluster said.
+    pub at: Option<String>,
+    /// A `Warning` rather than a `Normal` event.
+    pub warning: bool,
+    /// Kubernetes' one-word reason: `Scheduled`, `BackOff`, `FailedCreate`, ...
+    pub reason: String,
+    /// The object it is about, as `Kind/name`.
+    pub object: String,
+    pub message: String,
+    /// How many times it happened.
+    pub count: u32,
+}
+
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
     /// Proves the API server answers.
@@ -180,6 +204,13 @@ pub trait Cluster: Send + Sync + 'static {
     /// Server-side applies `manifest` in `namespace` (field manager `slipway`, taking over
     /// conflicting fields), labelled as Slipway's.
     async fn apply_manifest(&self, namespace: &str, manifest: &Manifest) -> Result<()>;
+
+    /// CPU and memory of each running pod in `namespace`; `None` when the cluster serves no
+    /// metrics API (no metrics-server): usage is then unknown, which is not an error.
+    async fn pod_usage(&self, namespace: &str) -> Result<Option<Vec<PodUsage>>>;
+
+    /// The events recorded in `namespace`, oldest first.
+    async fn events(&self, namespace: &str) -> Result<Vec<ClusterEvent>>;
 
     /// Watches a Deployment and its pods until every replica is available, or the rollout
     /// fails for a reason a developer can act on.

@@ -8,6 +8,7 @@ pub mod bus;
 pub mod cluster;
 pub mod health;
 pub mod objects;
+pub mod quantity;
 pub mod repository;
 pub mod store;
 

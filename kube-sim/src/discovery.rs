@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::path::Discovery;
-use crate::resources::{self, ALL};
+use crate::resources::{self, ALL, ResourceType};
 use crate::status::ApiError;
 
 const VERBS: [&str; 8] = [
@@ -18,7 +18,9 @@ const VERBS: [&str; 8] = [
     "watch",
 ];
 
-pub fn respond(request: &Discovery) -> Result<Value, ApiError> {
+/// Discovery documents; `metrics` says whether metrics.k8s.io is served.
+pub fn respond(request: &Discovery, metrics: bool) -> Result<Value, ApiError> {
+    let is_served = |r: &ResourceType| metrics || r != &resources::POD_METRICS;
     Ok(match request {
         Discovery::Version => json!({
             "major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-sim", "platform": "linux/amd64",
@@ -32,6 +34,7 @@ pub fn respond(request: &Discovery) -> Result<Value, ApiError> {
         Discovery::Groups => {
             let groups: Vec<Value> = resources::groups()
                 .into_iter()
+                .filter(|(group, _)| metrics || *group != resources::POD_METRICS.group)
                 .map(|(group, version)| {
                     let gv =
                         json!({ "groupVersion": format!("{group}/{version}"), "version": version });
@@ -44,11 +47,16 @@ pub fn respond(request: &Discovery) -> Result<Value, ApiError> {
             let mut served: Vec<Value> = Vec::new();
             for r in ALL
                 .iter()
-                .filter(|r| r.group == group && r.version == version)
+                .filter(|r| r.group == group && r.version == version && is_served(r))
             {
+                let verbs: &[&str] = if *r == &resources::POD_METRICS {
+                    &["get", "list"]
+                } else {
+                    &VERBS
+                };
                 served.push(json!({
                     "name": r.plural, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
-                    "kind": r.kind, "verbs": VERBS, "shortNames": r.short_names,
+                    "kind": r.kind, "verbs": verbs, "shortNames": r.short_names,
                 }));
                 for sub in r.subresources {
                     let verbs: &[&str] = if *sub == "log" {

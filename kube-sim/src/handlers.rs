@@ -38,13 +38,29 @@ pub async fn dispatch(
     }
     let result = match path::parse(uri.path()) {
         Route::Discovery(request) if method == Method::GET => {
-            crate::discovery::respond(&request).map(|v| Json(v).into_response())
+            crate::discovery::respond(&request, sim.knobs.metrics_api())
+                .map(|v| Json(v).into_response())
         }
         Route::Discovery(_) => Err(ApiError::method_not_allowed()),
         Route::Unknown => Err(ApiError::not_served(uri.path())),
+        Route::Resource(target) if target.resource == &crate::resources::POD_METRICS => {
+            metrics(&sim, &method, &target, uri.path())
+        }
         Route::Resource(target) => resource(&sim, &method, target, &params, &headers, &body).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// metrics.k8s.io: read-only, and absent when the knob hides it.
+fn metrics(sim: &Sim, method: &Method, target: &Target, path: &str) -> Result<Response, ApiError> {
+    if !sim.knobs.metrics_api() {
+        return Err(ApiError::not_served(path));
+    }
+    if method != Method::GET {
+        return Err(ApiError::method_not_allowed());
+    }
+    let namespace = target.namespace.as_deref().unwrap_or_default();
+    crate::usage::respond(sim, namespace, target.name.as_deref()).map(|v| Json(v).into_response())
 }
 
 fn object(value: Arc<Value>) -> Response {

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,8 @@ pub struct KnobSettings {
     pub deployment_ready_delay_ms: u64,
     /// Interval of watch bookmarks, for clients that allow them.
     pub bookmark_interval_ms: u64,
+    /// Serves no metrics.k8s.io, as a cluster without metrics-server.
+    pub hide_metrics_api: bool,
 }
 
 /// The live knobs.
@@ -47,6 +49,7 @@ pub struct Knobs {
     pod_start_delay_ms: AtomicU64,
     deployment_ready_delay_ms: AtomicU64,
     bookmark_interval_ms: AtomicU64,
+    hide_metrics_api: AtomicBool,
     /// Status codes the next requests fail with, one each, in order.
     injected: Mutex<VecDeque<u16>>,
 }
@@ -85,6 +88,8 @@ impl Knobs {
         };
         self.bookmark_interval_ms
             .store(bookmarks, Ordering::Relaxed);
+        self.hide_metrics_api
+            .store(s.hide_metrics_api, Ordering::Relaxed);
     }
 
     pub fn settings(&self) -> KnobSettings {
@@ -97,6 +102,7 @@ impl Knobs {
             pod_start_delay_ms: self.pod_start_delay_ms.load(Ordering::Relaxed),
             deployment_ready_delay_ms: self.deployment_ready_delay_ms.load(Ordering::Relaxed),
             bookmark_interval_ms: self.bookmark_interval_ms.load(Ordering::Relaxed),
+            hide_metrics_api: self.hide_metrics_api.load(Ordering::Relaxed),
         }
     }
 
@@ -147,6 +153,10 @@ impl Knobs {
 
     pub fn deployment_ready_delay(&self) -> Duration {
         Duration::from_millis(self.deployment_ready_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn metrics_api(&self) -> bool {
+        !self.hide_metrics_api.load(Ordering::Relaxed)
     }
 
     pub fn bookmark_interval(&self) -> Duration {

@@ -178,8 +178,26 @@ impl Pod {
         self.spec[list].as_array().cloned().unwrap_or_default()
     }
 
+    /// Records an event about this pod.
+    fn event(&self, warning: bool, reason: &str, message: &str) {
+        let about = crate::events::Involved {
+            kind: "Pod",
+            namespace: &self.namespace,
+            name: &self.name,
+        };
+        crate::events::record(&self.sim, &about, warning, reason, message);
+    }
+
     async fn run(self, cancel: CancellationToken) {
         self.update(|_| {});
+        self.event(
+            false,
+            "Scheduled",
+            &format!(
+                "Successfully assigned {}/{} to kube-sim",
+                self.namespace, self.name
+            ),
+        );
         tokio::select! {
             () = tokio::time::sleep(self.sim.knobs.pod_start_delay()) => {}
             () = cancel.cancelled() => return,
@@ -203,6 +221,11 @@ impl Pod {
             self.set_container(list, missing["name"].as_str().unwrap_or_default(), |c| {
                 c["state"] = json!({ "waiting": { "reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\": not found") } });
             });
+            self.event(
+                true,
+                "Failed",
+                &format!("Failed to pull image \"{image}\": not found"),
+            );
             cancel.cancelled().await;
             return;
         }
@@ -305,6 +328,13 @@ impl Pod {
                     c["state"] = json!({ "waiting": { "reason": "CrashLoopBackOff", "message": format!("back-off restarting failed container {name}") } });
                 }
             });
+            if backoff {
+                self.event(
+                    true,
+                    "BackOff",
+                    &format!("Back-off restarting failed container {name}"),
+                );
+            }
             tokio::select! {
                 () = tokio::time::sleep(RESTART_BACKOFF * restarts.min(10)) => {}
                 () = cancel.cancelled() => return exit,
@@ -326,6 +356,7 @@ impl Pod {
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect();
         let log = self.sim.logs.start(&self.namespace, &self.name, &name);
+        self.event(false, "Started", &format!("Started container {name}"));
         self.set_container(list, &name, |c| {
             c["state"] = json!({ "running": { "startedAt": now_rfc3339() } });
             c["started"] = json!(true);
@@ -339,7 +370,11 @@ impl Pod {
                 reason: "Killed",
             }
         } else {
-            run_process(&argv, container, scratch, &log, cancel).await
+            let processes = &self.sim.processes;
+            let started = |group| processes.started(&self.namespace, &self.name, &name, group);
+            let exit = run_process(&argv, container, scratch, &log, cancel, started).await;
+            processes.ended(&self.namespace, &self.name, &name);
+            exit
         };
         log.finish();
         let code = exit.code;
@@ -364,6 +399,7 @@ async fn run_process(
     scratch: &PathBuf,
     log: &Arc<LogBuffer>,
     cancel: &CancellationToken,
+    started: impl FnOnce(u32),
 ) -> Exit {
     let mut command = Command::new(&argv[0]);
     command
@@ -391,6 +427,9 @@ async fn run_process(
         }
     };
     let group = child.id();
+    if let Some(group) = group {
+        started(group);
+    }
     let pumps = [
         child
             .stdout

@@ -5,14 +5,14 @@
 //! It serves discovery, namespaces (with the Terminating phase), CRUD, list and watch
 //! (resourceVersions, bookmarks, 410 for versions it no longer has) for the kinds in
 //! [`resources`], server-side apply with field ownership and 409 conflicts, label selectors,
-//! status subresources, cascade deletion, and pod logs with `follow`. (metrics.k8s.io is not
-//! served yet: clients see the metrics API as absent.) Bodies are decoded
-//! strictly, like a real API server. A simulated kubelet runs pods' commands on this machine.
+//! status subresources, cascade deletion, pod logs with `follow`, events, and metrics.k8s.io
+//! pod metrics from the real processes. Bodies are decoded strictly, like a real API server. A simulated kubelet runs pods' commands on this machine.
 //! [`Knobs`] add latency, inject errors, drop watches and slow pods down.
 
 mod apply;
 mod deployments;
 mod discovery;
+mod events;
 mod handlers;
 mod knobs;
 mod kubeconfig;
@@ -24,6 +24,7 @@ pub mod resources;
 mod selector;
 mod status;
 pub mod store;
+mod usage;
 mod validate;
 mod watch;
 
@@ -51,6 +52,7 @@ pub struct Sim {
     pub store: Store,
     pub knobs: Knobs,
     logs: logs::Logs,
+    processes: usage::Processes,
     scratch: PathBuf,
     /// Cancelled when kube-sim stops: open watch and log streams end with it.
     stopping: CancellationToken,
@@ -118,6 +120,7 @@ impl KubeSim {
             store: Store::new(options.history),
             knobs: Knobs::new(&options.knobs),
             logs: logs::Logs::default(),
+            processes: usage::Processes::default(),
             scratch,
             stopping: stop.clone(),
         });

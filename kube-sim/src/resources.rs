@@ -132,6 +132,7 @@ pub static ALL: &[&ResourceType] = &[
         &[],
         &["netpol"],
     ),
+    &POD_METRICS,
 ];
 
 /// The resource type served at `group`/`version`/`plural`.

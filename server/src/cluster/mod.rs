@@ -4,18 +4,20 @@
 
 mod apply;
 mod errors;
+mod events;
 mod logs;
 mod namespaces;
 mod pods;
 mod rollout;
+mod usage;
 
 use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::cluster::{
-    Cluster, ClusterError, Manifest, NamespaceSpec, NamespaceState, PodOutcome, PodRun, Result,
-    RolloutOutcome,
+    Cluster, ClusterError, ClusterEvent, Manifest, NamespaceSpec, NamespaceState, PodOutcome,
+    PodRun, PodUsage, Result, RolloutOutcome,
 };
 use futures::stream::BoxStream;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -154,6 +156,14 @@ impl Cluster for KubeCluster {
 
     async fn apply_manifest(&self, namespace: &str, manifest: &Manifest) -> Result<()> {
         apply::apply(&self.client, &self.kinds, namespace, manifest).await
+    }
+
+    async fn pod_usage(&self, namespace: &str) -> Result<Option<Vec<PodUsage>>> {
+        usage::of_namespace(&self.client, namespace).await
+    }
+
+    async fn events(&self, namespace: &str) -> Result<Vec<ClusterEvent>> {
+        events::of_namespace(&self.client, namespace).await
     }
 
     async fn wait_rollout(

@@ -11,6 +11,7 @@ mod bus;
 mod cli;
 mod cluster;
 mod cluster_logs;
+mod cluster_observe;
 mod http;
 mod objects;
 mod store;
