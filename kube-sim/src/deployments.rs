@@ -13,11 +13,14 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::Sim;
+use crate::events::Involved;
 use crate::resources::{DEPLOYMENTS, PODS, REPLICA_SETS, ResourceType};
 use crate::selector::Selector;
 use crate::store::{Event, name_of, now_rfc3339};
 
 const TEMPLATE_HASH: &str = "pod-template-hash";
+/// How soon pods refused by admission (quota) are tried again.
+const CREATE_RETRY: Duration = Duration::from_secs(1);
 
 pub async fn run(sim: Arc<Sim>, stop: CancellationToken) {
     let Ok((initial, mut events)) = sim.store.watch(&DEPLOYMENTS, "", None) else {
@@ -157,11 +160,32 @@ fn reconcile(sim: &Arc<Sim>, namespace: &str, name: &str, stop: &CancellationTok
                 && !p["metadata"]["deletionTimestamp"].is_string()
         })
         .collect();
+    let mut refused = None;
     for _ in mine.len()..replicas {
         let mut pod = rs["spec"]["template"].clone();
         pod["metadata"]["generateName"] = json!(format!("{rs_name}-"));
         pod["metadata"]["ownerReferences"] = owner_reference(&rs);
+        if let Err(error) = crate::admission::admit_pod(sim, namespace, &mut pod) {
+            refused = Some(error.message);
+            break;
+        }
         let _ = sim.store.create(&PODS, namespace, pod);
+    }
+    if let Some(message) = &refused {
+        let about = Involved {
+            kind: "ReplicaSet",
+            namespace,
+            name: &rs_name,
+        };
+        crate::events::record(
+            sim,
+            &about,
+            true,
+            "FailedCreate",
+            &format!("Error creating: {message}"),
+        );
+        // Try again later, as the ReplicaSet controller does, in case room was made.
+        schedule(sim, namespace, name, CREATE_RETRY, stop);
     }
     for extra in mine.iter().skip(replicas) {
         let _ = sim.store.delete(&PODS, namespace, name_of(extra));
@@ -193,7 +217,13 @@ fn reconcile(sim: &Arc<Sim>, namespace: &str, name: &str, stop: &CancellationTok
         } else {
             json!({ "type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": format!("ReplicaSet \"{rs_name}\" is progressing.") })
         };
+        let mut conditions = Vec::new();
+        if let Some(message) = &refused {
+            conditions.push(json!({ "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": message, "lastUpdateTime": now_rfc3339() }));
+        }
         let (status, reason) = if complete { ("True", "MinimumReplicasAvailable") } else { ("False", "MinimumReplicasUnavailable") };
+        conditions.push(json!({ "type": "Available", "status": status, "reason": reason, "lastUpdateTime": now_rfc3339() }));
+        conditions.push(progressing);
         d["status"] = json!({
             "observedGeneration": generation,
             "replicas": mine.len().min(replicas),
@@ -201,10 +231,7 @@ fn reconcile(sim: &Arc<Sim>, namespace: &str, name: &str, stop: &CancellationTok
             "readyReplicas": ready,
             "availableReplicas": available,
             "unavailableReplicas": replicas.saturating_sub(available),
-            "conditions": [
-                { "type": "Available", "status": status, "reason": reason, "lastUpdateTime": now_rfc3339() },
-                progressing,
-            ],
+            "conditions": conditions,
         });
         Ok(())
     });

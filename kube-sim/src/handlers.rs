@@ -166,6 +166,9 @@ async fn resource(
                 .cloned()
                 .unwrap_or_else(|| "unknown".into());
             apply::record_update(&json!({}), &mut object, &manager);
+            if r.kind == "Pod" {
+                crate::admission::admit_pod(sim, &namespace, &mut object)?;
+            }
             Ok(created(sim.store.create(r, &namespace, object)?))
         }
         (Method::PUT, Some(name), sub @ (None | Some("status"))) => {

@@ -34,6 +34,11 @@ pub struct KnobSettings {
     pub bookmark_interval_ms: u64,
     /// Serves no metrics.k8s.io, as a cluster without metrics-server.
     pub hide_metrics_api: bool,
+    /// CPU of the one simulated node, in millicores (0: 8 cores); pods requesting more stay
+    /// Pending as Unschedulable.
+    pub node_cpu_millicores: u64,
+    /// Memory of the node in MiB (0: 16 GiB).
+    pub node_memory_mib: u64,
 }
 
 /// The live knobs.
@@ -50,6 +55,8 @@ pub struct Knobs {
     deployment_ready_delay_ms: AtomicU64,
     bookmark_interval_ms: AtomicU64,
     hide_metrics_api: AtomicBool,
+    node_cpu_millicores: AtomicU64,
+    node_memory_mib: AtomicU64,
     /// Status codes the next requests fail with, one each, in order.
     injected: Mutex<VecDeque<u16>>,
 }
@@ -90,6 +97,10 @@ impl Knobs {
             .store(bookmarks, Ordering::Relaxed);
         self.hide_metrics_api
             .store(s.hide_metrics_api, Ordering::Relaxed);
+        self.node_cpu_millicores
+            .store(s.node_cpu_millicores, Ordering::Relaxed);
+        self.node_memory_mib
+            .store(s.node_memory_mib, Ordering::Relaxed);
     }
 
     pub fn settings(&self) -> KnobSettings {
@@ -103,6 +114,8 @@ impl Knobs {
             deployment_ready_delay_ms: self.deployment_ready_delay_ms.load(Ordering::Relaxed),
             bookmark_interval_ms: self.bookmark_interval_ms.load(Ordering::Relaxed),
             hide_metrics_api: self.hide_metrics_api.load(Ordering::Relaxed),
+            node_cpu_millicores: self.node_cpu_millicores.load(Ordering::Relaxed),
+            node_memory_mib: self.node_memory_mib.load(Ordering::Relaxed),
         }
     }
 
@@ -157,6 +170,19 @@ impl Knobs {
 
     pub fn metrics_api(&self) -> bool {
         !self.hide_metrics_api.load(Ordering::Relaxed)
+    }
+
+    /// The node's allocatable `(CPU millicores, memory bytes)`.
+    pub fn node_capacity(&self) -> (u64, u64) {
+        let cpu = match self.node_cpu_millicores.load(Ordering::Relaxed) {
+            0 => 8_000,
+            n => n,
+        };
+        let mib = match self.node_memory_mib.load(Ordering::Relaxed) {
+            0 => 16_384,
+            n => n,
+        };
+        (cpu, mib * 1024 * 1024)
     }
 
     pub fn bookmark_interval(&self) -> Duration {

@@ -189,6 +189,15 @@ impl Pod {
     }
 
     async fn run(self, cancel: CancellationToken) {
+        let whole = json!({ "spec": self.spec });
+        if let Some(message) = crate::admission::unschedulable(&self.sim, &whole) {
+            self.update(|s| {
+                *s = json!({ "phase": "Pending", "conditions": [{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastTransitionTime": now_rfc3339() }] });
+            });
+            self.event(true, "FailedScheduling", &message);
+            cancel.cancelled().await;
+            return;
+        }
         self.update(|_| {});
         self.event(
             false,

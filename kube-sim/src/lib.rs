@@ -9,6 +9,7 @@
 //! pod metrics from the real processes. Bodies are decoded strictly, like a real API server. A simulated kubelet runs pods' commands on this machine.
 //! [`Knobs`] add latency, inject errors, drop watches and slow pods down.
 
+mod admission;
 mod apply;
 mod deployments;
 mod discovery;

@@ -117,7 +117,25 @@ fn exits(statuses: Option<&Vec<ContainerStatus>>) -> Vec<ContainerExit> {
         .collect()
 }
 
+/// The scheduler's message when `pod` fits on no node.
+pub fn unschedulable(pod: &Pod) -> Option<String> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| {
+            c.type_ == "PodScheduled"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("Unschedulable")
+        })
+        .map(|c| c.message.clone().unwrap_or_default())
+}
+
 fn stuck_reason(pod: &Pod) -> Option<(String, Option<String>)> {
+    if let Some(message) = unschedulable(pod) {
+        return Some(("Unschedulable".into(), Some(message)));
+    }
     let status = pod.status.as_ref()?;
     status
         .init_container_statuses

@@ -46,8 +46,32 @@ fn deadline_exceeded(d: &Deployment) -> Option<String> {
         .map(|c| c.message.clone().unwrap_or_default())
 }
 
+/// A ReplicaSet that cannot create pods (quota exceeded, ...): (reason, message).
+fn replica_failure(d: &Deployment) -> Option<(String, String)> {
+    let condition = d
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")?;
+    let message = condition.message.clone().unwrap_or_default();
+    let reason = if message.contains("exceeded quota") {
+        "QuotaExceeded".to_owned()
+    } else {
+        condition
+            .reason
+            .clone()
+            .unwrap_or_else(|| "FailedCreate".into())
+    };
+    Some((reason, message))
+}
+
 /// The first container of `pod` stuck in a failure state: (reason, message, container).
 fn pod_failure(pod: &Pod) -> Option<(String, String, String)> {
+    if let Some(message) = super::pods::unschedulable(pod) {
+        return Some(("Unschedulable".into(), message, String::new()));
+    }
     let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
     statuses.iter().find_map(|s| {
         let waiting = s.state.as_ref()?.waiting.as_ref()?;
@@ -131,6 +155,14 @@ pub async fn wait(
                 return Ok(RolloutOutcome {
                     ready: false,
                     reason: Some("ProgressDeadlineExceeded".into()),
+                    message: Some(message),
+                    log_excerpt: Vec::new(),
+                });
+            }
+            if let Some((reason, message)) = replica_failure(&latest) {
+                return Ok(RolloutOutcome {
+                    ready: false,
+                    reason: Some(reason),
                     message: Some(message),
                     log_excerpt: Vec::new(),
                 });

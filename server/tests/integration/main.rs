@@ -10,6 +10,7 @@
 mod bus;
 mod cli;
 mod cluster;
+mod cluster_limits;
 mod cluster_logs;
 mod cluster_observe;
 mod http;
