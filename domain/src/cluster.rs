@@ -33,7 +33,7 @@ pub enum ClusterError {
     #[error("rejected as invalid: {0}")]
     Invalid(String),
     #[error(
-        "refusing to delete namespace `{0}`: it is not labelled {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}, so Slipway did not create it"
+        "refusing to delete `{0}`: it is not labelled {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}, so Slipway did not create it"
     )]
     Unmanaged(String),
     #[error("{what} did not happen within {} s", .limit.as_secs())]
@@ -139,6 +139,24 @@ pub struct RolloutOutcome {
     pub log_excerpt: Vec<String>,
 }
 
+/// How a Job ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOutcome {
+    pub succeeded: bool,
+    /// Why it failed: `BackoffLimitExceeded`, `DeadlineExceeded`, `FailedCreate`.
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    /// Pods that failed on the way.
+    pub failed_pods: u32,
+}
+
+/// An object kind, as in a manifest: `apps/v1` + `Deployment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectKind<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+}
+
 /// What a running pod uses now, summed over its containers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodUsage {
@@ -204,6 +222,29 @@ pub trait Cluster: Send + Sync + 'static {
     /// Server-side applies `manifest` in `namespace` (field manager `slipway`, taking over
     /// conflicting fields), labelled as Slipway's.
     async fn apply_manifest(&self, namespace: &str, manifest: &Manifest) -> Result<()>;
+
+    /// Reads an object of any served kind; `None` when there is none by that name.
+    async fn get_object(
+        &self,
+        namespace: &str,
+        kind: ObjectKind<'_>,
+        name: &str,
+    ) -> Result<Option<Manifest>>;
+
+    /// Lists the objects of a kind in `namespace` matching a label selector (`a=b,c`).
+    async fn list_objects(
+        &self,
+        namespace: &str,
+        kind: ObjectKind<'_>,
+        selector: &str,
+    ) -> Result<Vec<Manifest>>;
+
+    /// Deletes an object Slipway created; refuses (`Unmanaged`) one without the managed-by
+    /// label. Deleting what is already gone succeeds.
+    async fn delete_object(&self, namespace: &str, kind: ObjectKind<'_>, name: &str) -> Result<()>;
+
+    /// Watches a Job (applied with [`Cluster::apply_manifest`]) until it completes or fails.
+    async fn wait_job(&self, namespace: &str, name: &str, limit: Duration) -> Result<JobOutcome>;
 
     /// CPU and memory of each running pod in `namespace`; `None` when the cluster serves no
     /// metrics API (no metrics-server): usage is then unknown, which is not an error.

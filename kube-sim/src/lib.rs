@@ -15,6 +15,7 @@ mod deployments;
 mod discovery;
 mod events;
 mod handlers;
+mod jobs;
 mod knobs;
 mod kubeconfig;
 mod kubelet;
@@ -146,6 +147,7 @@ impl KubeSim {
             tokio::spawn(kubelet::run(sim.clone(), stop.clone())),
             tokio::spawn(namespaces::run(sim.clone(), stop.clone())),
             tokio::spawn(deployments::run(sim.clone(), stop.clone())),
+            tokio::spawn(jobs::run(sim.clone(), stop.clone())),
         ];
         Ok(Self {
             address,

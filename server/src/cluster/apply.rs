@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use domain::cluster::{
-    ClusterError, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, Result,
+    ClusterError, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, ObjectKind, Result,
 };
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
@@ -47,15 +47,37 @@ fn unserved(gvk: &GroupVersionKind) -> ClusterError {
     ))
 }
 
-fn gvk_of(manifest: &Manifest) -> Result<GroupVersionKind> {
-    let api_version = manifest.0["apiVersion"].as_str().unwrap_or_default();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    if version.is_empty() || manifest.kind().is_empty() || manifest.name().is_empty() {
+/// The kind of `apps/v1` + `Deployment`.
+fn gvk(kind: ObjectKind<'_>) -> Result<GroupVersionKind> {
+    let (group, version) = kind
+        .api_version
+        .rsplit_once('/')
+        .unwrap_or(("", kind.api_version));
+    if version.is_empty() || kind.kind.is_empty() {
         return Err(ClusterError::Invalid(
-            "a manifest needs apiVersion, kind and metadata.name".into(),
+            "an object needs an apiVersion and a kind".into(),
         ));
     }
-    Ok(GroupVersionKind::gvk(group, version, manifest.kind()))
+    Ok(GroupVersionKind::gvk(group, version, kind.kind))
+}
+
+impl KindCache {
+    /// The API of `kind` in `namespace` (cluster-wide for cluster-scoped kinds), and whether
+    /// the kind is namespaced.
+    pub async fn api(
+        &self,
+        client: &Client,
+        namespace: &str,
+        kind: ObjectKind<'_>,
+    ) -> Result<(Api<DynamicObject>, bool)> {
+        let (resource, namespaced) = self.resolve(client, &gvk(kind)?).await?;
+        let api = if namespaced {
+            Api::namespaced_with(client.clone(), namespace, &resource)
+        } else {
+            Api::all_with(client.clone(), &resource)
+        };
+        Ok((api, namespaced))
+    }
 }
 
 pub async fn apply(
@@ -64,13 +86,16 @@ pub async fn apply(
     namespace: &str,
     manifest: &Manifest,
 ) -> Result<()> {
-    let gvk = gvk_of(manifest)?;
-    let (resource, namespaced) = kinds.resolve(client, &gvk).await?;
-    let api: Api<DynamicObject> = if namespaced {
-        Api::namespaced_with(client.clone(), namespace, &resource)
-    } else {
-        Api::all_with(client.clone(), &resource)
+    let kind = ObjectKind {
+        api_version: manifest.0["apiVersion"].as_str().unwrap_or_default(),
+        kind: manifest.kind(),
     };
+    if manifest.name().is_empty() {
+        return Err(ClusterError::Invalid(
+            "a manifest needs apiVersion, kind and metadata.name".into(),
+        ));
+    }
+    let (api, namespaced) = kinds.api(client, namespace, kind).await?;
     let mut body = manifest.0.clone();
     body["metadata"]["labels"][MANAGED_BY_LABEL] = json!(MANAGED_BY_VALUE);
     if namespaced {

@@ -5,8 +5,10 @@
 mod apply;
 mod errors;
 mod events;
+mod jobs;
 mod logs;
 mod namespaces;
+mod objects;
 mod pods;
 mod rollout;
 mod usage;
@@ -16,8 +18,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::cluster::{
-    Cluster, ClusterError, ClusterEvent, Manifest, NamespaceSpec, NamespaceState, PodOutcome,
-    PodRun, PodUsage, Result, RolloutOutcome,
+    Cluster, ClusterError, ClusterEvent, JobOutcome, Manifest, NamespaceSpec, NamespaceState,
+    ObjectKind, PodOutcome, PodRun, PodUsage, Result, RolloutOutcome,
 };
 use futures::stream::BoxStream;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -156,6 +158,32 @@ impl Cluster for KubeCluster {
 
     async fn apply_manifest(&self, namespace: &str, manifest: &Manifest) -> Result<()> {
         apply::apply(&self.client, &self.kinds, namespace, manifest).await
+    }
+
+    async fn get_object(
+        &self,
+        namespace: &str,
+        kind: ObjectKind<'_>,
+        name: &str,
+    ) -> Result<Option<Manifest>> {
+        objects::get(&self.client, &self.kinds, namespace, kind, name).await
+    }
+
+    async fn list_objects(
+        &self,
+        namespace: &str,
+        kind: ObjectKind<'_>,
+        selector: &str,
+    ) -> Result<Vec<Manifest>> {
+        objects::list(&self.client, &self.kinds, namespace, kind, selector).await
+    }
+
+    async fn delete_object(&self, namespace: &str, kind: ObjectKind<'_>, name: &str) -> Result<()> {
+        objects::delete(&self.client, &self.kinds, namespace, kind, name).await
+    }
+
+    async fn wait_job(&self, namespace: &str, name: &str, limit: Duration) -> Result<JobOutcome> {
+        jobs::wait(&self.client, namespace, name, limit).await
     }
 
     async fn pod_usage(&self, namespace: &str) -> Result<Option<Vec<PodUsage>>> {

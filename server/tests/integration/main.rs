@@ -12,6 +12,7 @@ mod cli;
 mod cluster;
 mod cluster_limits;
 mod cluster_logs;
+mod cluster_objects;
 mod cluster_observe;
 mod http;
 mod objects;
