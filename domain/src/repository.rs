@@ -21,6 +21,8 @@ pub struct Repository {
     /// Where Slipway clones from: any git remote, including a local path.
     pub clone_url: String,
     pub default_branch: String,
+    /// The cluster its previews and pipelines run on, by name; `None` for the default cluster.
+    pub cluster: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: i64,
 }
@@ -31,6 +33,7 @@ pub struct NewRepository {
     name: String,
     clone_url: String,
     default_branch: String,
+    cluster: Option<String>,
 }
 
 /// Why a repository cannot be added; each message says what is accepted.
@@ -71,7 +74,21 @@ impl NewRepository {
             name: name.to_owned(),
             clone_url: clone_url.to_owned(),
             default_branch: branch.to_owned(),
+            cluster: None,
         })
+    }
+
+    /// Pins the repository to the cluster named `cluster` (blank: the default cluster). Whether
+    /// such a cluster is configured is for the caller, who knows the configuration, to check.
+    #[must_use]
+    pub fn on_cluster(mut self, cluster: &str) -> Self {
+        let cluster = cluster.trim();
+        self.cluster = (!cluster.is_empty()).then(|| cluster.to_owned());
+        self
+    }
+
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 
     pub fn name(&self) -> &str {

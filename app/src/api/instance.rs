@@ -13,6 +13,8 @@ pub struct InstanceInfo {
     pub version: String,
     pub public_url: String,
     pub readiness: Readiness,
+    /// Names of the configured clusters, the default first.
+    pub clusters: Vec<String>,
 }
 
 #[server(prefix = "/rpc", endpoint = "get_instance_info", input = GetUrl)]
@@ -22,5 +24,6 @@ pub async fn get_instance_info() -> Result<InstanceInfo, AppError> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         public_url: services.public_url.clone(),
         readiness: services.readiness().await,
+        clusters: services.clusters.iter().map(|c| c.name.clone()).collect(),
     })
 }

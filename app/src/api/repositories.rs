@@ -14,6 +14,9 @@ pub struct AddRepositoryInput {
     pub clone_url: String,
     #[serde(default)]
     pub default_branch: String,
+    /// A configured cluster's name; blank for the default cluster.
+    #[serde(default)]
+    pub cluster: String,
 }
 
 #[server(prefix = "/rpc", endpoint = "list_repositories", input = GetUrl)]
@@ -25,8 +28,12 @@ pub async fn list_repositories() -> Result<Vec<Repository>, AppError> {
 #[server(prefix = "/rpc", endpoint = "add_repository")]
 pub async fn add_repository(input: AddRepositoryInput) -> Result<Repository, AppError> {
     use domain::{EntityKind, NewRepository};
-    let new = NewRepository::new(&input.name, &input.clone_url, &input.default_branch)?;
+    let new = NewRepository::new(&input.name, &input.clone_url, &input.default_branch)?
+        .on_cluster(&input.cluster);
     let services = crate::services::services()?;
+    if let Some(name) = new.cluster() {
+        services.cluster_named(name)?;
+    }
     let repository = services.store.add_repository(&new).await?;
     tracing::info!(repository.id = %repository.id, repository.name = %repository.name, "repository added");
     announce(

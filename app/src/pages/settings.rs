@@ -74,6 +74,7 @@ fn RepositoryRow(repository: Repository, remove: ServerAction<RemoveRepository>)
                 <p class="truncate text-sm font-medium">{repository.name.clone()}</p>
                 <p class="truncate font-mono text-xs text-slate-500 dark:text-slate-400">
                     {repository.clone_url} " · " {repository.default_branch}
+                    {repository.cluster.map(|c| view! { " · cluster " <span data-testid="repository-cluster">{c}</span> })}
                 </p>
             </div>
             <Show
@@ -125,11 +126,35 @@ fn AddRepositoryForm(add: ServerAction<AddRepository>) -> impl IntoView {
                 "Clone URL"
                 <input name="input[clone_url]" required placeholder="https://github.com/acme/shop.git or /srv/git/shop.git" class=INPUT />
             </label>
+            <ClusterChoice />
             {move || error().map(|error| view! { <ErrorNotice error /> })}
             <button type="submit" class="inline-flex items-center rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60" disabled=move || add.pending().get()>
                 {move || if add.pending().get() { "Adding…" } else { "Add repository" }}
             </button>
         </ActionForm>
+    }
+}
+
+/// Which cluster a new repository's previews and pipelines run on, when there is a choice.
+#[component]
+fn ClusterChoice() -> impl IntoView {
+    let info = Resource::new(|| (), |_| get_instance_info());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let clusters = info.await.map(|i| i.clusters).unwrap_or_default();
+                let default = clusters.first().cloned()?;
+                (clusters.len() > 1).then(|| view! {
+                    <label class="block text-sm font-medium">
+                        "Cluster"
+                        <select name="input[cluster]" class=INPUT data-testid="cluster-choice">
+                            <option value="">{format!("Default ({default})")}</option>
+                            {clusters.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                })
+            })}
+        </Suspense>
     }
 }
 

@@ -4,12 +4,12 @@
 use domain::{Repository, RepositoryId, StoreError};
 
 pub(super) const CHECK: &str = "SELECT 1";
-pub(super) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, clone_url, default_branch, created_at_ms) \
-     VALUES ($1, $2, $3, $4) RETURNING id, name, clone_url, default_branch, created_at_ms";
-pub(super) const LIST_REPOSITORIES: &str =
-    "SELECT id, name, clone_url, default_branch, created_at_ms FROM repositories ORDER BY name";
-pub(super) const GET_REPOSITORY: &str =
-    "SELECT id, name, clone_url, default_branch, created_at_ms FROM repositories WHERE id = $1";
+pub(super) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, clone_url, default_branch, cluster, created_at_ms) \
+     VALUES ($1, $2, $3, $4, $5) RETURNING id, name, clone_url, default_branch, cluster, created_at_ms";
+pub(super) const LIST_REPOSITORIES: &str = "SELECT id, name, clone_url, default_branch, cluster, created_at_ms \
+     FROM repositories ORDER BY name";
+pub(super) const GET_REPOSITORY: &str = "SELECT id, name, clone_url, default_branch, cluster, created_at_ms \
+     FROM repositories WHERE id = $1";
 pub(super) const DELETE_REPOSITORY: &str = "DELETE FROM repositories WHERE id = $1";
 
 #[derive(Debug, sqlx::FromRow)]
@@ -18,6 +18,7 @@ pub(super) struct RepositoryRow {
     name: String,
     clone_url: String,
     default_branch: String,
+    cluster: Option<String>,
     created_at_ms: i64,
 }
 
@@ -28,6 +29,7 @@ impl From<RepositoryRow> for Repository {
             name: row.name,
             clone_url: row.clone_url,
             default_branch: row.default_branch,
+            cluster: row.cluster,
             created_at_ms: row.created_at_ms,
         }
     }
@@ -89,6 +91,7 @@ macro_rules! impl_store {
                         .bind(new.name())
                         .bind(new.clone_url())
                         .bind(new.default_branch())
+                        .bind(new.cluster())
                         .bind($crate::store::sql_store::now_ms())
                         .fetch_one(&self.pool)
                         .await

@@ -282,6 +282,44 @@ async fn demo_mode_serves_an_embedded_simulated_cluster() {
         (cluster["backend"].as_str(), cluster["ok"].as_bool()),
         (Some("kube-sim"), Some(true))
     );
+    // Repositories can be pinned to a configured cluster, and only to one.
+    let pinned: Value = server
+        .http
+        .post(server.url("/rpc/add_repository"))
+        .header("accept", "application/json")
+        .form(&[
+            ("input[name]", "pinned"),
+            ("input[clone_url]", "/srv/git/pinned.git"),
+            ("input[cluster]", "default"),
+        ])
+        .send()
+        .await
+        .expect("add")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(pinned["cluster"], "default", "{pinned}");
+    let unknown: Value = server
+        .http
+        .post(server.url("/rpc/add_repository"))
+        .header("accept", "application/json")
+        .form(&[
+            ("input[name]", "elsewhere"),
+            ("input[clone_url]", "/srv/git/elsewhere.git"),
+            ("input[cluster]", "mars"),
+        ])
+        .send()
+        .await
+        .expect("add")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(unknown["kind"], "invalid_input");
+    assert_eq!(
+        unknown["message"],
+        "cluster `mars` is not configured; configured: default"
+    );
+
     let entry = &server.running.adapters.clusters[0];
     let spec = domain::cluster::NamespaceSpec {
         name: "demo".into(),

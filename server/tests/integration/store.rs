@@ -29,11 +29,18 @@ async fn conformance(store: Arc<dyn Store>) {
     );
     let api = store
         .add_repository(
-            &NewRepository::new("acme/api", "/srv/git/api.git", "develop").expect("valid"),
+            &NewRepository::new("acme/api", "/srv/git/api.git", "develop")
+                .expect("valid")
+                .on_cluster("eu"),
         )
         .await
         .expect("add");
     assert_ne!(shop.id, api.id);
+    assert_eq!(
+        (shop.cluster.as_deref(), api.cluster.as_deref()),
+        (None, Some("eu")),
+        "a repository may be pinned to a cluster"
+    );
 
     let names: Vec<String> = store
         .list_repositories()
