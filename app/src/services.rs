@@ -97,23 +97,30 @@ async fn check<E: std::error::Error>(
 impl Services {
     /// The configured cluster called `name`, or an error listing the configured ones.
     pub fn cluster_named(&self, name: &str) -> Result<&ClusterEntry, AppError> {
-        self.clusters.iter().find(|c| c.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
-            let configured = if names.is_empty() {
-                "no cluster is configured (SLIPWAY_KUBECONFIG, SLIPWAY_CLUSTER or [[clusters]])".to_owned()
-            } else {
-                format!("configured: {}", names.join(", "))
-            };
-            AppError::new(
-                ErrorKind::InvalidInput,
-                format!("cluster `{name}` is not configured; {configured}"),
-            )
-        })
+        self.clusters
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
+                let configured = if names.is_empty() {
+                    "no cluster is configured (SLIPWAY_KUBECONFIG, SLIPWAY_CLUSTER or [[clusters]])"
+                        .to_owned()
+                } else {
+                    format!("configured: {}", names.join(", "))
+                };
+                AppError::new(
+                    ErrorKind::InvalidInput,
+                    format!("cluster `{name}` is not configured; {configured}"),
+                )
+            })
     }
 
     /// Where `repository`'s previews and pipelines run: its pinned cluster, or the default
     /// (the first configured); `None` when no cluster is configured (local processes).
-    pub fn cluster_for(&self, repository: &domain::Repository) -> Result<Option<&ClusterEntry>, AppError> {
+    pub fn cluster_for(
+        &self,
+        repository: &domain::Repository,
+    ) -> Result<Option<&ClusterEntry>, AppError> {
         match &repository.cluster {
             Some(name) => self.cluster_named(name).map(Some),
             None => Ok(self.clusters.first()),

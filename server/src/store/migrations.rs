@@ -10,17 +10,31 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationSource, Migration
 /// `(version, description, sql)` for each migration, oldest first.
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-pub(super) const SQLITE: Embedded = &[(
-    1,
-    "repositories",
-    include_str!("../../../migrations/sqlite/0001_repositories.sql"),
-)];
+pub(super) const SQLITE: Embedded = &[
+    (
+        1,
+        "repositories",
+        include_str!("../../../migrations/sqlite/0001_repositories.sql"),
+    ),
+    (
+        2,
+        "repository_cluster",
+        include_str!("../../../migrations/sqlite/0002_repository_cluster.sql"),
+    ),
+];
 
-pub(super) const POSTGRES: Embedded = &[(
-    1,
-    "repositories",
-    include_str!("../../../migrations/postgres/0001_repositories.sql"),
-)];
+pub(super) const POSTGRES: Embedded = &[
+    (
+        1,
+        "repositories",
+        include_str!("../../../migrations/postgres/0001_repositories.sql"),
+    ),
+    (
+        2,
+        "repository_cluster",
+        include_str!("../../../migrations/postgres/0002_repository_cluster.sql"),
+    ),
+];
 
 /// Why the schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
