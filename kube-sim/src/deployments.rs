@@ -23,7 +23,7 @@ const TEMPLATE_HASH: &str = "pod-template-hash";
 const CREATE_RETRY: Duration = Duration::from_secs(1);
 
 pub async fn run(sim: Arc<Sim>, stop: CancellationToken) {
-    let Ok((initial, mut events)) = sim.store.watch(&DEPLOYMENTS, "", None) else {
+    let Ok((initial, mut events)) = sim.store.watch_all_kinds(&DEPLOYMENTS, "", None) else {
         return;
     };
     for event in initial {

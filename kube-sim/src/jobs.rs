@@ -17,7 +17,7 @@ use crate::store::{Event, EventType, name_of, now_rfc3339};
 const DEFAULT_BACKOFF_LIMIT: u64 = 6;
 
 pub async fn run(sim: Arc<Sim>, stop: CancellationToken) {
-    let Ok((initial, mut events)) = sim.store.watch(&JOBS, "", None) else {
+    let Ok((initial, mut events)) = sim.store.watch_all_kinds(&JOBS, "", None) else {
         return;
     };
     for event in initial {

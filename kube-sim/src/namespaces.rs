@@ -12,7 +12,7 @@ use crate::resources::NAMESPACES;
 use crate::store::name_of;
 
 pub async fn run(sim: Arc<Sim>, stop: CancellationToken) {
-    let Ok((initial, mut events)) = sim.store.watch(&NAMESPACES, "", None) else {
+    let Ok((initial, mut events)) = sim.store.watch_all_kinds(&NAMESPACES, "", None) else {
         return;
     };
     let mut finalizing = HashSet::new();

@@ -2,7 +2,7 @@
 //! recent history of changes (watches resume from it; older versions answer 410 Gone), and
 //! the rules every write follows (metadata defaults, optimistic concurrency, cascade delete).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value, json};
@@ -78,7 +78,13 @@ struct State {
     objects: BTreeMap<Key, Arc<Value>>,
     history: VecDeque<Event>,
     history_limit: usize,
+    /// One channel per resource type, for API watches: a watch of pods is not woken by
+    /// every event or lease written elsewhere.
+    channels: HashMap<(&'static str, &'static str), broadcast::Sender<Event>>,
 }
+
+/// Events a resource channel holds for a slow watcher before it lags (and is ended).
+const RESOURCE_CHANNEL: usize = 8_192;
 
 /// All objects of the simulated cluster.
 pub struct Store {
@@ -143,6 +149,7 @@ impl Store {
             objects: BTreeMap::new(),
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
+            channels: HashMap::new(),
         };
         Self {
             state: Mutex::new(state),
@@ -188,6 +195,9 @@ impl Store {
         state.history.push_back(event.clone());
         while state.history.len() > state.history_limit {
             state.history.pop_front();
+        }
+        if let Some(channel) = state.channels.get(&(resource.group, resource.plural)) {
+            let _ = channel.send(event.clone());
         }
         let _ = self.events.send(event);
     }
@@ -477,8 +487,37 @@ impl Store {
         namespace: &str,
         from: Option<u64>,
     ) -> Result<(Vec<Event>, broadcast::Receiver<Event>), ApiError> {
-        let state = self.lock();
-        let receiver = self.events.subscribe();
+        self.watch_from(resource, namespace, from, false)
+    }
+
+    /// Like [`Store::watch`], but the receiver hears about every resource type: for
+    /// controllers that follow several (a Deployment's ReplicaSets and pods).
+    pub fn watch_all_kinds(
+        &self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        from: Option<u64>,
+    ) -> Result<(Vec<Event>, broadcast::Receiver<Event>), ApiError> {
+        self.watch_from(resource, namespace, from, true)
+    }
+
+    fn watch_from(
+        &self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        from: Option<u64>,
+        all_kinds: bool,
+    ) -> Result<(Vec<Event>, broadcast::Receiver<Event>), ApiError> {
+        let mut state = self.lock();
+        let receiver = if all_kinds {
+            self.events.subscribe()
+        } else {
+            state
+                .channels
+                .entry((resource.group, resource.plural))
+                .or_insert_with(|| broadcast::channel(RESOURCE_CHANNEL).0)
+                .subscribe()
+        };
         let matches = Key::of(resource, namespace);
         let initial = match from {
             None | Some(0) => state
