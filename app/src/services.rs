@@ -31,6 +31,8 @@ pub struct Services {
     pub clusters: Vec<ClusterEntry>,
     /// The URL Slipway is reached at, for links shown to users.
     pub public_url: String,
+    /// How many GitHub webhook secrets are configured (0: webhooks are refused).
+    pub webhook_secrets: usize,
 }
 
 impl std::fmt::Debug for Services {
@@ -72,6 +74,7 @@ impl Services {
         );
         let mut checks = vec![store, objects, bus];
         checks.extend(clusters);
+        checks.push(self.webhook_check());
         Readiness::from_checks(checks)
     }
 }
@@ -91,10 +94,25 @@ async fn check<E: std::error::Error>(
         backend: backend.to_owned(),
         ok: error.is_none(),
         error,
+        optional: false,
     }
 }
 
 impl Services {
+    /// Whether GitHub deliveries are accepted; reported, but not needed to be ready.
+    fn webhook_check(&self) -> DependencyCheck {
+        let configured = self.webhook_secrets > 0;
+        DependencyCheck {
+            name: "github-webhooks".into(),
+            backend: format!("hmac-sha256, {} secret(s)", self.webhook_secrets),
+            ok: configured,
+            error: (!configured).then(|| {
+                "SLIPWAY_GITHUB_WEBHOOK_SECRET is not set: deliveries are refused with 503".into()
+            }),
+            optional: true,
+        }
+    }
+
     /// The configured cluster called `name`, or an error listing the configured ones.
     pub fn cluster_named(&self, name: &str) -> Result<&ClusterEntry, AppError> {
         self.clusters

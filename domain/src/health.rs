@@ -13,6 +13,9 @@ pub struct DependencyCheck {
     /// Why it is not ready; absent when it is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// Reported, but Slipway is ready without it (webhooks before a secret is configured).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub optional: bool,
 }
 
 /// Every dependency's check; ready only when all are.
@@ -25,7 +28,7 @@ pub struct Readiness {
 impl Readiness {
     pub fn from_checks(checks: Vec<DependencyCheck>) -> Self {
         Self {
-            ready: checks.iter().all(|c| c.ok),
+            ready: checks.iter().all(|c| c.ok || c.optional),
             checks,
         }
     }

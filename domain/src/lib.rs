@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod cluster;
+pub mod delivery;
 pub mod health;
 pub mod objects;
 pub mod quantity;
@@ -14,6 +15,7 @@ pub mod store;
 
 pub use bus::{Bus, BusError, BusEvent, EntityKind};
 pub use cluster::{Cluster, ClusterError};
+pub use delivery::{Delivery, DeliveryFilter, DeliveryStatus, DeliveryStore, NewDelivery};
 pub use health::{DependencyCheck, Readiness};
 pub use objects::{ObjectKey, ObjectMeta, Objects, ObjectsError};
 pub use repository::{NewRepository, Repository, RepositoryError, RepositoryId};

@@ -1,8 +1,9 @@
-//! The Store port: Slipway's source of truth (repositories now; PRs, previews, pipelines and
-//! deliveries as they arrive). Implemented for SQLite and PostgreSQL in `server::store`.
+//! The Store port: Slipway's source of truth (repositories and webhook deliveries now; PRs,
+//! previews and pipelines as they arrive). Implemented for SQLite and PostgreSQL in `server::store`.
 
 use async_trait::async_trait;
 
+use crate::delivery::DeliveryStore;
 use crate::repository::{NewRepository, Repository, RepositoryId};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -22,7 +23,7 @@ pub enum StoreError {
 
 /// Persistent state. Every method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: DeliveryStore + Send + Sync + 'static {
     /// Short name of the backend, as `/readyz` reports it (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

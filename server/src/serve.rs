@@ -14,6 +14,7 @@ use app::services::Services;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::startup::{self, Adapters, StartupError};
+use crate::webhooks::{self, WebhookSecrets};
 
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -86,12 +87,19 @@ pub async fn start_on(
             bus: adapters.bus.clone(),
             clusters: adapters.clusters.clone(),
             public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+            webhook_secrets: config.webhook_secrets.len(),
         },
         signer: adapters.signer.clone(),
+        webhook_secrets: WebhookSecrets::new(config.webhook_secrets.clone()),
         leptos_options: leptos_options(&config, address),
     };
     let router = http::router(state);
     let workers = TaskTracker::new();
+    workers.spawn(webhooks::worker::run(
+        adapters.store.clone(),
+        adapters.bus.clone(),
+        shutdown.clone(),
+    ));
     let grace = config.shutdown_grace;
     let token = shutdown.clone();
     let closing = adapters.clone();

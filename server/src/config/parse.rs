@@ -113,6 +113,16 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
             (s.len() >= MIN_SIGNING_KEY_LEN).then_some(s.to_owned())
         })
         .map(SecretString::from);
+    let webhook_secrets: Vec<SecretString> = r
+        .text(GITHUB_WEBHOOK_SECRET)
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| SecretString::from(s.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
     let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
@@ -138,6 +148,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         log_format,
         log_filter,
         signing_key,
+        webhook_secrets,
         startup_retry,
         shutdown_grace,
     })

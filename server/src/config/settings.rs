@@ -49,6 +49,7 @@ pub const SHUTDOWN_GRACE_SECONDS: &str = "SLIPWAY_SHUTDOWN_GRACE_SECONDS";
 pub const CLUSTER: &str = "SLIPWAY_CLUSTER";
 pub const KUBECONFIG: &str = "SLIPWAY_KUBECONFIG";
 pub const KUBE_CONTEXT: &str = "SLIPWAY_KUBE_CONTEXT";
+pub const GITHUB_WEBHOOK_SECRET: &str = "SLIPWAY_GITHUB_WEBHOOK_SECRET";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -138,6 +139,11 @@ pub const SETTINGS: &[Setting] = &[
         KUBE_CONTEXT,
         "(the file's current context)",
         "Context to use from SLIPWAY_KUBECONFIG.",
+    ),
+    secret(
+        GITHUB_WEBHOOK_SECRET,
+        "(unset: webhooks refused with 503)",
+        "Secret of the GitHub App's webhook; several, comma-separated, while rotating it.",
     ),
     setting(
         SHUTDOWN_GRACE_SECONDS,

@@ -1,12 +1,13 @@
-//! The HTTP surface: health endpoints, signed downloads, and the Leptos dashboard with its
-//! server functions. Later: webhooks and the JSON API.
+//! The HTTP surface: health endpoints, GitHub webhooks, the deliveries JSON API, signed
+//! downloads, and the Leptos dashboard with its server functions.
 
+mod deliveries;
 mod downloads;
 mod health;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
@@ -16,6 +17,7 @@ use app::{App, shell};
 
 use crate::objects::DOWNLOAD_ROUTE_PREFIX;
 use crate::signing::UrlSigner;
+use crate::webhooks::{self, WebhookSecrets, WebhookState};
 
 /// Request bodies above this are refused with 413 (webhooks get their own, larger limit).
 const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -25,7 +27,18 @@ const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 pub struct AppState {
     pub services: Services,
     pub signer: UrlSigner,
+    pub webhook_secrets: WebhookSecrets,
     pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for WebhookState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            secrets: state.webhook_secrets.clone(),
+            store: state.services.store.clone(),
+            bus: state.services.bus.clone(),
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -43,6 +56,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/webhooks/github",
+            post(webhooks::receive_github).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),
+        )
+        .route("/api/deliveries", get(deliveries::list))
+        .route("/api/deliveries/{id}", get(deliveries::show))
+        .route(
+            "/api/deliveries/{id}/redeliver",
+            post(deliveries::redeliver),
+        )
         .route(
             &format!("{DOWNLOAD_ROUTE_PREFIX}{{*key}}"),
             get(downloads::download),

@@ -21,6 +21,11 @@ pub(super) const SQLITE: Embedded = &[
         "repository_cluster",
         include_str!("../../../migrations/sqlite/0002_repository_cluster.sql"),
     ),
+    (
+        3,
+        "deliveries",
+        include_str!("../../../migrations/sqlite/0003_deliveries.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -33,6 +38,11 @@ pub(super) const POSTGRES: Embedded = &[
         2,
         "repository_cluster",
         include_str!("../../../migrations/postgres/0002_repository_cluster.sql"),
+    ),
+    (
+        3,
+        "deliveries",
+        include_str!("../../../migrations/postgres/0003_deliveries.sql"),
     ),
 ];
 

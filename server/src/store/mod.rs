@@ -1,6 +1,7 @@
 //! Store adapters: SQLite (embedded default) and PostgreSQL, both over sqlx, sharing their SQL
 //! and one conformance suite (`server/tests/store.rs`).
 
+mod delivery_sql;
 mod migrations;
 mod postgres;
 mod sql_store;

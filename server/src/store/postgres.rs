@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::OpenError;
+use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, POSTGRES};
 use super::sql_store::impl_store;
 
@@ -31,3 +32,4 @@ impl PostgresStore {
 }
 
 impl_store!(PostgresStore, "postgres");
+impl_delivery_store!(PostgresStore);

@@ -9,6 +9,7 @@ use sqlx::sqlite::{
 };
 
 use super::OpenError;
+use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, SQLITE};
 use super::sql_store::impl_store;
 
@@ -48,3 +49,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, "sqlite");
+impl_delivery_store!(SqliteStore);

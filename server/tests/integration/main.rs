@@ -17,4 +17,6 @@ mod cluster_observe;
 mod http;
 mod objects;
 mod store;
+mod store_deliveries;
 mod support;
+mod webhooks;

@@ -1,0 +1,198 @@
+//! The deliveries table for both SQL backends: the queries (written once, valid for SQLite and
+//! PostgreSQL), the row type, and `impl_delivery_store!` implementing `DeliveryStore`.
+
+use domain::{Delivery, DeliveryStatus};
+
+const COLUMNS: &str = "seq, delivery_id, event, action, repository, pull_request, received_at_ms, \
+     status, error, attempts, processed_at_ms";
+
+// The same delivery id twice: the second insert does nothing, which is how a repeated
+// delivery is recognised, atomically, whatever the number of replicas.
+pub(super) const RECORD: &str = "INSERT INTO deliveries \
+     (delivery_id, event, action, repository, pull_request, received_at_ms, payload, status, error) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (delivery_id) DO NOTHING";
+pub(super) const CLAIM: &str = "UPDATE deliveries SET status = 'processing', attempts = attempts + 1 \
+     WHERE delivery_id = $1 AND status = 'queued'";
+pub(super) const FINISH: &str =
+    "UPDATE deliveries SET status = $2, error = $3, processed_at_ms = $4 WHERE delivery_id = $1";
+pub(super) const REQUEUE: &str = "UPDATE deliveries SET status = 'queued', error = NULL, \
+     processed_at_ms = NULL WHERE delivery_id = $1";
+pub(super) const QUEUED: &str =
+    "SELECT delivery_id FROM deliveries WHERE status = 'queued' ORDER BY seq LIMIT $1";
+
+pub(super) fn list_query() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM deliveries \
+         WHERE ($1 IS NULL OR event = $1) AND ($2 IS NULL OR status = $2) \
+         AND ($3 IS NULL OR repository = $3) AND ($4 IS NULL OR seq < $4) \
+         ORDER BY seq DESC LIMIT $5"
+    )
+}
+
+pub(super) fn get_query() -> String {
+    format!("SELECT {COLUMNS}, payload FROM deliveries WHERE delivery_id = $1")
+}
+
+/// Pages are at most this long.
+pub(super) const MAX_PAGE: u32 = 200;
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct DeliveryRow {
+    seq: i64,
+    delivery_id: String,
+    event: String,
+    action: Option<String>,
+    repository: Option<String>,
+    pull_request: Option<i64>,
+    received_at_ms: i64,
+    status: String,
+    error: Option<String>,
+    attempts: i64,
+    processed_at_ms: Option<i64>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct DeliveryWithPayload {
+    #[sqlx(flatten)]
+    pub(super) row: DeliveryRow,
+    pub(super) payload: String,
+}
+
+impl From<DeliveryRow> for Delivery {
+    fn from(row: DeliveryRow) -> Self {
+        Self {
+            seq: row.seq,
+            delivery_id: row.delivery_id,
+            event: row.event,
+            action: row.action,
+            repository: row.repository,
+            pull_request: row.pull_request,
+            received_at_ms: row.received_at_ms,
+            // Only this module writes the column, always with a known status.
+            status: DeliveryStatus::parse(&row.status).unwrap_or(DeliveryStatus::Failed),
+            error: row.error,
+            attempts: row.attempts,
+            processed_at_ms: row.processed_at_ms,
+        }
+    }
+}
+
+/// Implements `domain::DeliveryStore` for a struct with a `pool` field of any sqlx pool type.
+macro_rules! impl_delivery_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl domain::DeliveryStore for $store {
+            async fn record_delivery(
+                &self,
+                delivery: &domain::NewDelivery,
+            ) -> domain::store::Result<bool> {
+                use $crate::store::delivery_sql as sql;
+                let status = if delivery.error.is_some() {
+                    domain::DeliveryStatus::Failed
+                } else {
+                    domain::DeliveryStatus::Queued
+                };
+                let done = sqlx::query(sql::RECORD)
+                    .bind(&delivery.delivery_id)
+                    .bind(&delivery.event)
+                    .bind(&delivery.action)
+                    .bind(&delivery.repository)
+                    .bind(delivery.pull_request)
+                    .bind(delivery.received_at_ms)
+                    .bind(&delivery.payload)
+                    .bind(status.as_str())
+                    .bind(&delivery.error)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "delivery", &delivery.delivery_id)
+                    })?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn list_deliveries(
+                &self,
+                filter: &domain::DeliveryFilter,
+            ) -> domain::store::Result<Vec<domain::Delivery>> {
+                use $crate::store::delivery_sql as sql;
+                let limit = i64::from(filter.limit.clamp(1, sql::MAX_PAGE));
+                let rows: Vec<sql::DeliveryRow> = sqlx::query_as(&sql::list_query())
+                    .bind(&filter.event)
+                    .bind(filter.status.map(domain::DeliveryStatus::as_str))
+                    .bind(&filter.repository)
+                    .bind(filter.before)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn get_delivery(
+                &self,
+                delivery_id: &str,
+            ) -> domain::store::Result<(domain::Delivery, String)> {
+                use $crate::store::delivery_sql as sql;
+                let found: sql::DeliveryWithPayload = sqlx::query_as(&sql::get_query())
+                    .bind(delivery_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
+                Ok((found.row.into(), found.payload))
+            }
+
+            async fn claim_delivery(&self, delivery_id: &str) -> domain::store::Result<bool> {
+                let done = sqlx::query($crate::store::delivery_sql::CLAIM)
+                    .bind(delivery_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn finish_delivery(
+                &self,
+                delivery_id: &str,
+                status: domain::DeliveryStatus,
+                error: Option<&str>,
+                at_ms: i64,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::delivery_sql::FINISH)
+                    .bind(delivery_id)
+                    .bind(status.as_str())
+                    .bind(error)
+                    .bind(at_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
+                Ok(())
+            }
+
+            async fn requeue_delivery(&self, delivery_id: &str) -> domain::store::Result<()> {
+                let done = sqlx::query($crate::store::delivery_sql::REQUEUE)
+                    .bind(delivery_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
+                if done.rows_affected() == 0 {
+                    return Err(domain::StoreError::NotFound {
+                        entity: "delivery",
+                        key: delivery_id.to_owned(),
+                    });
+                }
+                Ok(())
+            }
+
+            async fn queued_deliveries(&self, limit: u32) -> domain::store::Result<Vec<String>> {
+                let ids: Vec<(String,)> = sqlx::query_as($crate::store::delivery_sql::QUEUED)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
+                Ok(ids.into_iter().map(|(id,)| id).collect())
+            }
+        }
+    };
+}
+
+pub(super) use impl_delivery_store;

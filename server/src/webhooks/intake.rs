@@ -1,0 +1,157 @@
+//! `POST /webhooks/github`: refuses what GitHub did not sign (401, nothing recorded), records
+//! each verified delivery once and answers at once; processing happens later, in the worker.
+//! After the signature is verified the answer is always 2xx, whatever the payload holds.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use domain::{BusEvent, NewDelivery};
+use serde_json::{Value, json};
+
+use super::WebhookState;
+use super::worker::WORKER;
+
+/// GitHub's limit for a payload; larger bodies are refused with 413 before they are read.
+pub const MAX_BODY: usize = 25 * 1024 * 1024;
+
+fn answer(status: StatusCode, message: impl Into<String>) -> (StatusCode, Json<Value>) {
+    let key = if status.is_success() {
+        "status"
+    } else {
+        "error"
+    };
+    (status, Json(json!({ key: message.into() })))
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The JSON text of the payload: the body itself, or its `payload` field when GitHub is set
+/// to send `application/x-www-form-urlencoded`.
+fn payload_text(headers: &HeaderMap, body: &[u8]) -> Result<String, String> {
+    let form = header_text(headers, header::CONTENT_TYPE.as_str())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        url::form_urlencoded::parse(body)
+            .find(|(key, _)| key == "payload")
+            .map(|(_, value)| value.into_owned())
+            .ok_or_else(|| "the form-encoded body has no `payload` field".to_owned())
+    } else {
+        String::from_utf8(body.to_vec()).map_err(|_| "the body is not UTF-8 text".to_owned())
+    }
+}
+
+/// The delivery to record: what the payload says, or the reason it cannot be read.
+fn describe(delivery_id: &str, event: &str, headers: &HeaderMap, body: &[u8]) -> NewDelivery {
+    let mut delivery = NewDelivery {
+        delivery_id: delivery_id.to_owned(),
+        event: event.to_owned(),
+        action: None,
+        repository: None,
+        pull_request: None,
+        payload: String::new(),
+        received_at_ms: now_ms(),
+        error: None,
+    };
+    let text = match payload_text(headers, body) {
+        Ok(text) => text,
+        Err(error) => {
+            delivery.payload = String::from_utf8_lossy(body).into_owned();
+            delivery.error = Some(error);
+            return delivery;
+        }
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(payload) => {
+            delivery.action = payload["action"].as_str().map(str::to_owned);
+            delivery.repository = payload["repository"]["full_name"]
+                .as_str()
+                .map(str::to_owned);
+            delivery.pull_request = payload["pull_request"]["number"]
+                .as_i64()
+                .or_else(|| payload["number"].as_i64());
+        }
+        Err(error) => {
+            delivery.error = Some(format!(
+                "the payload is not valid JSON (line {}, column {}): {error}",
+                error.line(),
+                error.column()
+            ));
+        }
+    }
+    delivery.payload = text;
+    delivery
+}
+
+pub fn now_ms() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub async fn receive_github(
+    State(state): State<WebhookState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    if state.secrets.is_empty() {
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are disabled: SLIPWAY_GITHUB_WEBHOOK_SECRET is not set",
+        );
+    }
+    if let Err(refused) = state
+        .secrets
+        .verify(&body, header_text(&headers, "x-hub-signature-256"))
+    {
+        tracing::warn!(error = %refused, "webhook refused");
+        return answer(StatusCode::UNAUTHORIZED, refused.to_string());
+    }
+    let (Some(delivery_id), Some(event)) = (
+        header_text(&headers, "x-github-delivery"),
+        header_text(&headers, "x-github-event"),
+    ) else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "X-GitHub-Delivery and X-GitHub-Event headers are required",
+        );
+    };
+    let delivery = describe(delivery_id, event, &headers, &body);
+    match state.store.record_delivery(&delivery).await {
+        Ok(false) => answer(
+            StatusCode::OK,
+            format!("delivery {delivery_id} was received before; nothing to do"),
+        ),
+        Ok(true) => {
+            tracing::info!(delivery.id = %delivery_id, delivery.event = %event, action = ?delivery.action, "delivery recorded");
+            let wake = BusEvent::Wake {
+                worker: WORKER.to_owned(),
+            };
+            if let Err(error) = state.bus.publish(&wake).await {
+                // The worker also polls the Store: the delivery is late, not lost.
+                tracing::warn!(error = %app::error::error_chain(&error), "could not wake the delivery worker");
+            }
+            let status = if delivery.error.is_some() {
+                "recorded; its payload cannot be processed"
+            } else {
+                "queued"
+            };
+            answer(StatusCode::ACCEPTED, status)
+        }
+        Err(error) => {
+            // GitHub redelivers on failure; nothing was recorded, so nothing is lost.
+            tracing::error!(delivery.id = %delivery_id, error = %app::error::error_chain(&error), "could not record a delivery");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the delivery could not be recorded; please redeliver it",
+            )
+        }
+    }
+}

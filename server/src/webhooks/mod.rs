@@ -1,0 +1,21 @@
+//! GitHub webhooks: verified intake at `POST /webhooks/github`, recording each delivery once,
+//! and the worker that processes queued deliveries after the answer.
+
+mod intake;
+pub mod signature;
+pub mod worker;
+
+use std::sync::Arc;
+
+use domain::{Bus, Store};
+
+pub use intake::{MAX_BODY, receive_github};
+pub use signature::WebhookSecrets;
+
+/// What the intake needs.
+#[derive(Clone)]
+pub struct WebhookState {
+    pub secrets: WebhookSecrets,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+}

@@ -1,0 +1,150 @@
+//! The deliveries half of the Store conformance suite, against SQLite and PostgreSQL: each
+//! delivery id is recorded once even when it arrives ten times at once, a delivery is claimed
+//! by one worker only, and the list pages newest first with filters.
+
+use std::sync::Arc;
+
+use domain::{DeliveryFilter, DeliveryStatus, NewDelivery, Store, StoreError};
+use server::store::{PostgresStore, SqliteStore};
+
+use crate::support::TestPostgres;
+
+fn delivery(id: &str, event: &str, repository: &str, at: i64) -> NewDelivery {
+    NewDelivery {
+        delivery_id: id.into(),
+        event: event.into(),
+        action: Some("opened".into()),
+        repository: Some(repository.into()),
+        pull_request: Some(7),
+        payload: format!(r#"{{"delivery":"{id}"}}"#),
+        received_at_ms: at,
+        error: None,
+    }
+}
+
+async fn deliveries_conform(store: Arc<dyn Store>) {
+    // Ten copies of one delivery at once: exactly one is recorded.
+    let copies = (0..10).map(|_| {
+        let store = store.clone();
+        async move {
+            store
+                .record_delivery(&delivery("d-1", "pull_request", "acme/shop", 1_000))
+                .await
+                .expect("record")
+        }
+    });
+    let recorded = futures::future::join_all(copies).await;
+    assert_eq!(recorded.iter().filter(|r| **r).count(), 1, "{recorded:?}");
+
+    for (id, event, repository, at) in [
+        ("d-2", "push", "acme/shop", 2_000),
+        ("d-3", "pull_request", "acme/api", 3_000),
+        ("d-4", "ping", "acme/api", 4_000),
+    ] {
+        assert!(
+            store
+                .record_delivery(&delivery(id, event, repository, at))
+                .await
+                .expect("record")
+        );
+    }
+    let mut unreadable = delivery("d-5", "pull_request", "acme/api", 5_000);
+    unreadable.error = Some("the payload is not JSON".into());
+    store.record_delivery(&unreadable).await.expect("record");
+
+    let ids = |list: Vec<domain::Delivery>| -> Vec<String> {
+        list.into_iter().map(|d| d.delivery_id).collect()
+    };
+    let all = store
+        .list_deliveries(&DeliveryFilter {
+            limit: 50,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        ids(all.clone()),
+        ["d-5", "d-4", "d-3", "d-2", "d-1"],
+        "newest first"
+    );
+    assert_eq!(
+        all[0].status,
+        DeliveryStatus::Failed,
+        "an unreadable payload is recorded as failed"
+    );
+    let page = store
+        .list_deliveries(&DeliveryFilter {
+            limit: 2,
+            before: Some(all[1].seq),
+            ..DeliveryFilter::default()
+        })
+        .await
+        .expect("page");
+    assert_eq!(ids(page), ["d-3", "d-2"]);
+    let filtered = store
+        .list_deliveries(&DeliveryFilter {
+            event: Some("pull_request".into()),
+            repository: Some("acme/api".into()),
+            status: Some(DeliveryStatus::Queued),
+            limit: 50,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .expect("filtered");
+    assert_eq!(ids(filtered), ["d-3"]);
+
+    assert_eq!(
+        store.queued_deliveries(10).await.expect("queued"),
+        ["d-1", "d-2", "d-3", "d-4"],
+        "oldest first"
+    );
+    // Two workers race for one delivery: one wins.
+    let (a, b) = futures::join!(store.claim_delivery("d-1"), store.claim_delivery("d-1"));
+    assert_ne!(a.expect("claim"), b.expect("claim"));
+    store
+        .finish_delivery("d-1", DeliveryStatus::Processed, None, 9_000)
+        .await
+        .expect("finish");
+    let (done, payload) = store.get_delivery("d-1").await.expect("get");
+    assert_eq!(
+        (done.status, done.attempts, done.processed_at_ms),
+        (DeliveryStatus::Processed, 1, Some(9_000))
+    );
+    assert_eq!(payload, r#"{"delivery":"d-1"}"#);
+    assert!(
+        !store.claim_delivery("d-1").await.expect("claim"),
+        "done is done"
+    );
+
+    store.requeue_delivery("d-1").await.expect("process again");
+    assert!(store.claim_delivery("d-1").await.expect("claim again"));
+    assert!(matches!(
+        store.get_delivery("nope").await,
+        Err(StoreError::NotFound {
+            entity: "delivery",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.requeue_delivery("nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_deliveries_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("slipway.db"))
+        .await
+        .expect("open");
+    deliveries_conform(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn postgres_deliveries_conform() {
+    let db = TestPostgres::create().await;
+    let store = PostgresStore::open(&db.url.clone().into(), "test database")
+        .await
+        .expect("open");
+    deliveries_conform(Arc::new(store)).await;
+}
