@@ -15,7 +15,8 @@ use leptos_router::{SsrMode, path};
 
 use components::layout::Layout;
 use pages::{
-    DeliveriesPage, NotFoundPage, OperatorPage, PipelinesPage, PreviewsPage, SettingsPage,
+    DeliveriesPage, DeliveryPage, NotFoundPage, OperatorPage, PipelinesPage, PreviewsPage,
+    SettingsPage,
 };
 
 /// Applies the saved or preferred colour theme before first paint, so dark mode never flashes.
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pipelines") view=PipelinesPage ssr=SsrMode::Async />
                     <Route path=path!("/operator") view=OperatorPage ssr=SsrMode::Async />
                     <Route path=path!("/deliveries") view=DeliveriesPage ssr=SsrMode::Async />
+                    <Route path=path!("/deliveries/:id") view=DeliveryPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::Result;
 
+/// The delivery worker's name on the bus (`BusEvent::Wake { worker }`).
+pub const DELIVERY_WORKER: &str = "deliveries";
+
 /// Where a delivery is in its processing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

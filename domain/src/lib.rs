@@ -12,6 +12,7 @@ pub mod objects;
 pub mod quantity;
 pub mod repository;
 pub mod store;
+pub mod time;
 
 pub use bus::{Bus, BusError, BusEvent, EntityKind};
 pub use cluster::{Cluster, ClusterError};

@@ -1,9 +1,14 @@
 //! Server functions: thin wrappers that fetch the request's services, call one port or domain
 //! rule, and map the error. Reads use GET so they can be cached and retried.
 
+mod deliveries;
 mod instance;
 mod repositories;
 
+pub use deliveries::{
+    DeliveryDetail, DeliveryQuery, PAGE as DELIVERY_PAGE, RedeliverDelivery, get_delivery,
+    list_deliveries, redeliver_delivery,
+};
 pub use instance::{InstanceInfo, get_instance_info};
 pub use repositories::{
     AddRepository, AddRepositoryInput, RemoveRepository, add_repository, list_repositories,

@@ -7,7 +7,7 @@ mod pipelines;
 mod previews;
 mod settings;
 
-pub use deliveries::DeliveriesPage;
+pub use deliveries::{DeliveriesPage, DeliveryPage};
 pub use not_found::NotFoundPage;
 pub use operator::OperatorPage;
 pub use pipelines::PipelinesPage;

@@ -13,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::intake::now_ms;
 
-/// The worker's name on the bus (`Wake { worker }`).
-pub const WORKER: &str = "deliveries";
+pub use domain::delivery::DELIVERY_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(10);
 const BATCH: u32 = 50;

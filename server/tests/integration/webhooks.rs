@@ -256,3 +256,57 @@ async fn a_delivery_can_be_processed_again() {
     assert_eq!(missing.status(), 404);
     server.stop().await;
 }
+
+async fn page(server: &TestServer, path: &str) -> String {
+    server
+        .http
+        .get(server.url(path))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html")
+}
+
+#[tokio::test]
+async fn the_deliveries_page_lists_filters_and_shows_deliveries() {
+    let server = started(SECRET).await;
+    let empty = page(&server, "/deliveries").await;
+    assert!(
+        empty.contains("No deliveries received") && empty.contains("/webhooks/github"),
+        "says where to point GitHub"
+    );
+    let opened = example("pull_request.opened.payload.json");
+    deliver(
+        &server,
+        "pr-opened-1",
+        "pull_request",
+        &opened,
+        Some(SECRET),
+    )
+    .await;
+    deliver(&server, "broken-2", "push", b"not json", Some(SECRET)).await;
+
+    let all = page(&server, "/deliveries").await;
+    assert!(
+        all.contains("pr-opened-1") && all.contains("broken-2"),
+        "both listed"
+    );
+    assert!(all.contains("pull_request.opened") && all.contains("Codertocat/Hello-World"));
+    let failed = page(&server, "/deliveries?status=failed").await;
+    assert!(failed.contains("broken-2") && !failed.contains("pr-opened-1"));
+    let none = page(&server, "/deliveries?repository=acme%2Fnothing").await;
+    assert!(none.contains("No delivery matches these filters."));
+
+    let detail = page(&server, "/deliveries/pr-opened-1").await;
+    assert!(detail.contains("Process again"));
+    assert!(
+        detail.contains("&quot;full_name&quot;: &quot;Codertocat/Hello-World&quot;")
+            || detail.contains("\"full_name\": \"Codertocat/Hello-World\""),
+        "the payload is shown, pretty-printed"
+    );
+    let missing = page(&server, "/deliveries/nope").await;
+    assert!(missing.contains("delivery `nope` not found"), "{missing}");
+    server.stop().await;
+}
