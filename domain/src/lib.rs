@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod delivery;
 pub mod health;
 pub mod objects;
+pub mod pull_request;
 pub mod quantity;
 pub mod repository;
 pub mod store;

@@ -26,6 +26,11 @@ pub(super) const SQLITE: Embedded = &[
         "deliveries",
         include_str!("../../../migrations/sqlite/0003_deliveries.sql"),
     ),
+    (
+        4,
+        "pull_requests",
+        include_str!("../../../migrations/sqlite/0004_pull_requests.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -43,6 +48,11 @@ pub(super) const POSTGRES: Embedded = &[
         3,
         "deliveries",
         include_str!("../../../migrations/postgres/0003_deliveries.sql"),
+    ),
+    (
+        4,
+        "pull_requests",
+        include_str!("../../../migrations/postgres/0004_pull_requests.sql"),
     ),
 ];
 

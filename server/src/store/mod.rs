@@ -4,6 +4,7 @@
 mod delivery_sql;
 mod migrations;
 mod postgres;
+mod pull_request_sql;
 mod sql_store;
 mod sqlite;
 

@@ -1,7 +1,10 @@
 //! GitHub webhooks: verified intake at `POST /webhooks/github`, recording each delivery once,
-//! and the worker that processes queued deliveries after the answer.
+//! and the worker that processes queued deliveries after the answer: pull requests and their
+//! preview intents, repositories from installations.
 
+mod events;
 mod intake;
+pub mod rules;
 pub mod signature;
 pub mod worker;
 

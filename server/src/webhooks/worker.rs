@@ -8,47 +8,15 @@ use std::time::Duration;
 
 use domain::{Bus, BusEvent, DeliveryStatus, EntityKind, Store};
 use futures::StreamExt;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::events;
 use super::intake::now_ms;
 
 pub use domain::delivery::DELIVERY_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(10);
 const BATCH: u32 = 50;
-
-/// Events Slipway will act on once pull requests and previews are modelled; until then they
-/// are recorded and marked as not acted on.
-const LATER: [&str; 4] = [
-    "pull_request",
-    "push",
-    "installation",
-    "installation_repositories",
-];
-
-/// What processing made of one delivery.
-fn outcome(event: &str, payload: &str) -> (DeliveryStatus, Option<String>) {
-    match event {
-        "ping" => {
-            let zen = serde_json::from_str::<Value>(payload)
-                .ok()
-                .and_then(|p| p["zen"].as_str().map(str::to_owned));
-            tracing::info!(zen = ?zen, "GitHub says hello");
-            (DeliveryStatus::Processed, None)
-        }
-        event if LATER.contains(&event) => (
-            DeliveryStatus::Ignored,
-            Some(format!(
-                "`{event}` deliveries are recorded; acting on them is not built yet"
-            )),
-        ),
-        other => (
-            DeliveryStatus::Ignored,
-            Some(format!("Slipway does not use `{other}` events")),
-        ),
-    }
-}
 
 /// Processes one delivery if this worker wins the claim.
 async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
@@ -61,7 +29,7 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         }
     }
     let (status, error) = match store.get_delivery(delivery_id).await {
-        Ok((delivery, payload)) => outcome(&delivery.event, &payload),
+        Ok((delivery, payload)) => events::handle(store, &delivery.event, &payload, now_ms()).await,
         Err(error) => (
             DeliveryStatus::Failed,
             Some(format!(
@@ -127,21 +95,5 @@ pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, stop: CancellationTok
             _ = wakes.next() => {}
             () = tokio::time::sleep(POLL) => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pings_are_processed_and_other_events_say_why_they_are_not() {
-        assert_eq!(
-            outcome("ping", r#"{"zen":"Design for failure."}"#),
-            (DeliveryStatus::Processed, None)
-        );
-        let (status, note) = outcome("star", "{}");
-        assert_eq!(status, DeliveryStatus::Ignored);
-        assert_eq!(note.as_deref(), Some("Slipway does not use `star` events"));
     }
 }

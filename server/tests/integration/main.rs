@@ -18,5 +18,7 @@ mod http;
 mod objects;
 mod store;
 mod store_deliveries;
+mod store_pull_requests;
 mod support;
+mod webhook_events;
 mod webhooks;

@@ -1,0 +1,233 @@
+//! What each delivery means for Slipway: `ping` is acknowledged; `pull_request` events record
+//! the pull request (never rolling it back to an older description) and whether it wants a
+//! preview at its head commit; `installation` and `installation_repositories` add and remove
+//! repositories. Other events and actions are recorded only, saying why.
+
+use domain::pull_request::{PullRequestSnapshot, Recorded};
+use domain::{DeliveryStatus, Store};
+use serde_json::Value;
+
+use super::rules::PreviewRules;
+
+/// `pull_request` actions that change what a pull request wants.
+const PULL_REQUEST_ACTIONS: [&str; 9] = [
+    "opened",
+    "reopened",
+    "synchronize",
+    "closed",
+    "ready_for_review",
+    "converted_to_draft",
+    "labeled",
+    "unlabeled",
+    "edited",
+];
+
+/// How processing one delivery ended: its status and a note for people.
+pub type Outcome = (DeliveryStatus, Option<String>);
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// The pull request a `pull_request` payload describes.
+pub fn snapshot(payload: &Value) -> Result<PullRequestSnapshot, String> {
+    let pr = &payload["pull_request"];
+    let repository = &payload["repository"];
+    let number = pr["number"]
+        .as_i64()
+        .ok_or("the payload has no pull_request.number")?;
+    let head_sha = text(&pr["head"]["sha"]);
+    let full_name = text(&repository["full_name"]);
+    let updated_at = text(&pr["updated_at"]);
+    if head_sha.is_empty() || full_name.is_empty() || updated_at.is_empty() {
+        return Err(
+            "the payload lacks pull_request.head.sha, pull_request.updated_at or repository.full_name"
+                .into(),
+        );
+    }
+    Ok(PullRequestSnapshot {
+        repository: full_name,
+        clone_url: text(&repository["clone_url"]),
+        default_branch: text(&repository["default_branch"]),
+        number,
+        title: text(&pr["title"]),
+        author: text(&pr["user"]["login"]),
+        head_ref: text(&pr["head"]["ref"]),
+        head_sha,
+        base_ref: text(&pr["base"]["ref"]),
+        draft: pr["draft"].as_bool().unwrap_or(false),
+        labels: pr["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["name"].as_str().map(str::to_owned))
+            .collect(),
+        open: pr["state"] == "open",
+        merged: pr["merged"].as_bool().unwrap_or(false),
+        updated_at,
+    })
+}
+
+async fn pull_request(store: &dyn Store, action: &str, payload: &Value, now_ms: i64) -> Outcome {
+    if !PULL_REQUEST_ACTIONS.contains(&action) {
+        return (
+            DeliveryStatus::Ignored,
+            Some(format!(
+                "`{action}` does not change a pull request's preview"
+            )),
+        );
+    }
+    let snapshot = match snapshot(payload) {
+        Ok(snapshot) => snapshot,
+        Err(error) => return (DeliveryStatus::Failed, Some(error)),
+    };
+    let verdict = PreviewRules::default().verdict(&snapshot);
+    match store.record_pull_request(&snapshot, &verdict, now_ms).await {
+        Ok(Recorded::Applied) => (DeliveryStatus::Processed, None),
+        Ok(Recorded::Stale) => (
+            DeliveryStatus::Processed,
+            Some(format!(
+                "a newer update of #{} was already recorded; this older one changed nothing",
+                snapshot.number
+            )),
+        ),
+        Err(error) => (
+            DeliveryStatus::Failed,
+            Some(format!(
+                "could not record the pull request: {}",
+                app::error::error_chain(&error)
+            )),
+        ),
+    }
+}
+
+/// `owner/name` of each repository listed under `field`.
+fn repositories<'a>(payload: &'a Value, field: &str) -> impl Iterator<Item = &'a str> {
+    payload[field]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["full_name"].as_str())
+}
+
+async fn add_and_remove(
+    store: &dyn Store,
+    added: Vec<&str>,
+    removed: Vec<&str>,
+    now_ms: i64,
+) -> Outcome {
+    for name in &added {
+        // Installation payloads do not carry clone URLs; GitHub's follow from the name.
+        let clone_url = format!("https://github.com/{name}.git");
+        if let Err(error) = store
+            .add_github_repository(name, &clone_url, "main", now_ms)
+            .await
+        {
+            return (
+                DeliveryStatus::Failed,
+                Some(format!(
+                    "could not add {name}: {}",
+                    app::error::error_chain(&error)
+                )),
+            );
+        }
+    }
+    for name in &removed {
+        if let Err(error) = store.remove_repository_named(name).await {
+            return (
+                DeliveryStatus::Failed,
+                Some(format!(
+                    "could not remove {name}: {}",
+                    app::error::error_chain(&error)
+                )),
+            );
+        }
+    }
+    (DeliveryStatus::Processed, None)
+}
+
+/// Processes one delivery's event.
+pub async fn handle(store: &dyn Store, event: &str, payload: &str, now_ms: i64) -> Outcome {
+    let payload: Value = match serde_json::from_str(payload) {
+        Ok(payload) => payload,
+        Err(error) => {
+            return (
+                DeliveryStatus::Failed,
+                Some(format!("the payload is not JSON: {error}")),
+            );
+        }
+    };
+    let action = payload["action"].as_str().unwrap_or_default();
+    match (event, action) {
+        ("ping", _) => (DeliveryStatus::Processed, None),
+        ("pull_request", action) => pull_request(store, action, &payload, now_ms).await,
+        ("installation", "created") => {
+            add_and_remove(
+                store,
+                repositories(&payload, "repositories").collect(),
+                Vec::new(),
+                now_ms,
+            )
+            .await
+        }
+        ("installation", "deleted") => {
+            add_and_remove(
+                store,
+                Vec::new(),
+                repositories(&payload, "repositories").collect(),
+                now_ms,
+            )
+            .await
+        }
+        ("installation_repositories", _) => {
+            add_and_remove(
+                store,
+                repositories(&payload, "repositories_added").collect(),
+                repositories(&payload, "repositories_removed").collect(),
+                now_ms,
+            )
+            .await
+        }
+        ("installation", other) => (
+            DeliveryStatus::Ignored,
+            Some(format!("installation `{other}` changes no repositories")),
+        ),
+        ("push", _) => (
+            DeliveryStatus::Ignored,
+            Some("pushes will start pipelines; pipelines are not built yet".into()),
+        ),
+        (other, _) => (
+            DeliveryStatus::Ignored,
+            Some(format!("Slipway does not use `{other}` events")),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_synchronize_payload_becomes_a_snapshot() {
+        let payload: Value = serde_json::from_str(include_str!(
+            "../../../../shared/github-payloads/pull_request.synchronize.payload.json"
+        ))
+        .expect("json");
+        let pr = snapshot(&payload).expect("snapshot");
+        assert_eq!(
+            (
+                pr.repository.as_str(),
+                pr.number,
+                pr.head_ref.as_str(),
+                pr.base_ref.as_str()
+            ),
+            ("Codertocat/Hello-World", 2, "changes", "master")
+        );
+        assert_eq!(pr.head_sha, "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+        assert_eq!(
+            (pr.open, pr.draft, pr.labels.as_slice()),
+            (true, false, &["bug".to_owned()][..])
+        );
+        assert!(snapshot(&serde_json::json!({ "action": "opened" })).is_err());
+    }
+}
