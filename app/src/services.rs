@@ -33,6 +33,8 @@ pub struct Services {
     pub public_url: String,
     /// How many GitHub webhook secrets are configured (0: webhooks are refused).
     pub webhook_secrets: usize,
+    /// GitHub, when Slipway has a token to write to it with.
+    pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -74,6 +76,9 @@ impl Services {
         );
         let mut checks = vec![store, objects, bus];
         checks.extend(clusters);
+        if let Some(github) = &self.git_host {
+            checks.push(check("github".into(), "octocrab", github.check()).await);
+        }
         checks.push(self.webhook_check());
         Readiness::from_checks(checks)
     }

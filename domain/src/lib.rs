@@ -7,6 +7,7 @@
 pub mod bus;
 pub mod cluster;
 pub mod delivery;
+pub mod git_host;
 pub mod health;
 pub mod objects;
 pub mod pull_request;

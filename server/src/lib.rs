@@ -5,6 +5,7 @@ pub mod bus;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod github;
 pub mod http;
 pub mod objects;
 pub mod serve;

@@ -88,6 +88,7 @@ pub async fn start_on(
             clusters: adapters.clusters.clone(),
             public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
             webhook_secrets: config.webhook_secrets.len(),
+            git_host: adapters.git_host.clone(),
         },
         signer: adapters.signer.clone(),
         webhook_secrets: WebhookSecrets::new(config.webhook_secrets.clone()),

@@ -18,6 +18,8 @@ use crate::signing::UrlSigner;
 use crate::store;
 
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Rate-limit waits longer than this fail the GitHub call instead (it is retried later).
+const GITHUB_LONGEST_WAIT: Duration = Duration::from_secs(120);
 
 /// Why Slipway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,8 @@ pub enum StartupError {
     },
     #[error("cannot start the embedded simulated cluster (SLIPWAY_CLUSTER=sim)")]
     Sim(#[source] std::io::Error),
+    #[error("the GitHub client cannot be set up (SLIPWAY_GITHUB_API_URL, SLIPWAY_GITHUB_TOKEN)")]
+    GitHub(#[from] crate::github::GitHubConfigError),
 }
 
 /// The opened adapters.
@@ -55,6 +59,8 @@ pub struct Adapters {
     pub bus: Arc<dyn Bus>,
     pub signer: UrlSigner,
     pub clusters: Vec<ClusterEntry>,
+    /// GitHub, when a token is configured.
+    pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
     redis: Option<Arc<RedisBus>>,
     sim: Option<Arc<Mutex<Option<KubeSim>>>>,
 }
@@ -161,6 +167,14 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
         }
     };
     let (clusters, sim) = open_clusters(&config.clusters).await?;
+    let git_host: Option<Arc<dyn domain::git_host::GitHost>> = match &config.github_token {
+        Some(token) => Some(Arc::new(crate::github::GitHub::with_token(
+            &config.github_api_url,
+            token,
+            GITHUB_LONGEST_WAIT,
+        )?)),
+        None => None,
+    };
     tracing::info!(
         store = store.backend(),
         objects = objects.backend(),
@@ -175,6 +189,7 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
         bus,
         signer,
         clusters,
+        git_host,
         redis,
         sim,
     })

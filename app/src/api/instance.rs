@@ -15,6 +15,8 @@ pub struct InstanceInfo {
     pub readiness: Readiness,
     /// Names of the configured clusters, the default first.
     pub clusters: Vec<String>,
+    /// GitHub's API budget as last seen, when Slipway talks to GitHub.
+    pub github_budget: Option<domain::git_host::RateBudget>,
 }
 
 #[server(prefix = "/rpc", endpoint = "get_instance_info", input = GetUrl)]
@@ -25,5 +27,6 @@ pub async fn get_instance_info() -> Result<InstanceInfo, AppError> {
         public_url: services.public_url.clone(),
         readiness: services.readiness().await,
         clusters: services.clusters.iter().map(|c| c.name.clone()).collect(),
+        github_budget: services.git_host.as_ref().and_then(|g| g.rate_budget()),
     })
 }

@@ -62,6 +62,7 @@ pub fn DeliveriesPage() -> impl IntoView {
     let deliveries = Resource::new(filters, list_deliveries);
     view! {
         <PageHeader title="Deliveries" description="Every GitHub webhook delivery, its processing status and errors." />
+        <GitHubBudget />
         <Filters current=filters() />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
@@ -71,6 +72,29 @@ pub fn DeliveriesPage() -> impl IntoView {
                     Ok(list) => view! { <DeliveryTable list current=filters() /> }.into_any(),
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
+            })}
+        </Suspense>
+    }
+}
+
+/// GitHub's API budget as Slipway last saw it, when it talks to GitHub.
+#[component]
+fn GitHubBudget() -> impl IntoView {
+    let info = Resource::new(|| (), |_| get_instance_info());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let budget = info.await.ok()?.github_budget?;
+                Some(view! {
+                    <p class="mb-4 text-sm text-slate-600 dark:text-slate-400" data-testid="github-budget">
+                        {format!(
+                            "GitHub API: {} of {} requests left until {}.",
+                            budget.remaining,
+                            budget.limit,
+                            domain::time::utc(budget.reset_at.saturating_mul(1_000))
+                        )}
+                    </p>
+                })
             })}
         </Suspense>
     }

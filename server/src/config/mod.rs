@@ -103,6 +103,9 @@ pub struct Config {
     /// Secrets GitHub webhook signatures are checked against (more than one while rotating);
     /// empty means webhooks are refused.
     pub webhook_secrets: Vec<SecretString>,
+    /// Token for writing to GitHub; `None` means Slipway does not talk back to GitHub.
+    pub github_token: Option<SecretString>,
+    pub github_api_url: String,
     pub startup_retry: Duration,
     pub shutdown_grace: Duration,
 }

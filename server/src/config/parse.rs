@@ -123,6 +123,15 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
                 .collect()
         })
         .unwrap_or_default();
+    let github_token = r.text(GITHUB_TOKEN).map(SecretString::from);
+    let github_api_url = r
+        .parsed(GITHUB_API_URL, "an http(s) URL", |s| {
+            Url::parse(s)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|_| s.trim_end_matches('/').to_owned())
+        })
+        .unwrap_or_else(|| "https://api.github.com".to_owned());
     let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
     let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
@@ -149,6 +158,8 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         log_filter,
         signing_key,
         webhook_secrets,
+        github_token,
+        github_api_url,
         startup_retry,
         shutdown_grace,
     })

@@ -50,6 +50,8 @@ pub const CLUSTER: &str = "SLIPWAY_CLUSTER";
 pub const KUBECONFIG: &str = "SLIPWAY_KUBECONFIG";
 pub const KUBE_CONTEXT: &str = "SLIPWAY_KUBE_CONTEXT";
 pub const GITHUB_WEBHOOK_SECRET: &str = "SLIPWAY_GITHUB_WEBHOOK_SECRET";
+pub const GITHUB_TOKEN: &str = "SLIPWAY_GITHUB_TOKEN";
+pub const GITHUB_API_URL: &str = "SLIPWAY_GITHUB_API_URL";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -144,6 +146,16 @@ pub const SETTINGS: &[Setting] = &[
         GITHUB_WEBHOOK_SECRET,
         "(unset: webhooks refused with 503)",
         "Secret of the GitHub App's webhook; several, comma-separated, while rotating it.",
+    ),
+    secret(
+        GITHUB_TOKEN,
+        "(unset: Slipway does not write to GitHub)",
+        "Token Slipway comments, sets commit statuses and reads `.platform.yaml` with (a personal or installation token with `repo` scope).",
+    ),
+    setting(
+        GITHUB_API_URL,
+        "https://api.github.com",
+        "GitHub's REST API, e.g. `https://github.example.com/api/v3` for GitHub Enterprise Server.",
     ),
     setting(
         SHUTDOWN_GRACE_SECONDS,

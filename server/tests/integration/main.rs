@@ -14,6 +14,8 @@ mod cluster_limits;
 mod cluster_logs;
 mod cluster_objects;
 mod cluster_observe;
+mod fake_github;
+mod github;
 mod http;
 mod objects;
 mod store;

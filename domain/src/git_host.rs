@@ -1,0 +1,79 @@
+//! The GitHost port: what Slipway says back to GitHub — one sticky comment per pull request,
+//! commit statuses — and the repository files it reads at a commit. Implemented with octocrab
+//! in `server::github`; tested against a fake GitHub HTTP server.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub type Result<T, E = GitHostError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitHostError {
+    #[error("{0} not found on GitHub")]
+    NotFound(String),
+    #[error("GitHub refused: {0}")]
+    Forbidden(String),
+    #[error("GitHub's rate limit is spent until {reset_at} (Unix time)")]
+    RateLimited { reset_at: i64 },
+    #[error("GitHub rejected the request: {0}")]
+    Invalid(String),
+    #[error("GitHub is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A commit status's state, as GitHub names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitState {
+    Pending,
+    Success,
+    Failure,
+    Error,
+}
+
+/// A status on a commit: shown in the pull request's checks, linking to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitStatus {
+    pub state: CommitState,
+    pub target_url: String,
+    /// At most 140 characters (GitHub's limit); longer text is cut.
+    pub description: String,
+    /// `slipway/preview`, `slipway/pipeline`.
+    pub context: String,
+}
+
+/// GitHub's API budget as last reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateBudget {
+    pub remaining: i64,
+    pub limit: i64,
+    /// When it refills (Unix time, seconds).
+    pub reset_at: i64,
+}
+
+#[async_trait]
+pub trait GitHost: Send + Sync + 'static {
+    /// Proves the API answers with the configured credentials.
+    async fn check(&self) -> Result<()>;
+
+    /// Writes the sticky comment of pull request `number` in `repository` (`owner/name`):
+    /// edits the comment `known` (Slipway's stored id) or the one carrying `marker`, and
+    /// creates it when neither exists (it was deleted, or this is the first status). Returns
+    /// the comment's id.
+    async fn upsert_comment(
+        &self,
+        repository: &str,
+        number: i64,
+        known: Option<u64>,
+        marker: &str,
+        body: &str,
+    ) -> Result<u64>;
+
+    async fn set_status(&self, repository: &str, sha: &str, status: &CommitStatus) -> Result<()>;
+
+    /// The text of `path` at commit `sha`; `None` when there is no such file.
+    async fn file_at(&self, repository: &str, sha: &str, path: &str) -> Result<Option<String>>;
+
+    /// The API budget from the last answer, if any was seen.
+    fn rate_budget(&self) -> Option<RateBudget>;
+}

@@ -1,0 +1,158 @@
+//! The GitHost port over GitHub's REST API with octocrab: a personal or installation token,
+//! a configurable API URL (GitHub Enterprise Server, or a fake server in tests), rate limits
+//! waited out rather than failed on, and the budget kept for the dashboard.
+
+mod comments;
+mod contents;
+mod requests;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::{Method, StatusCode};
+use domain::git_host::{CommitStatus, GitHost, GitHostError, RateBudget, Result};
+use octocrab::Octocrab;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+/// GitHub's limit on a commit status description.
+const DESCRIPTION_MAX: usize = 140;
+
+/// GitHub through octocrab.
+pub struct GitHub {
+    client: Octocrab,
+    budget: Mutex<Option<RateBudget>>,
+    /// Rate-limit waits longer than this fail instead (`RateLimited`).
+    longest_wait: Duration,
+}
+
+impl std::fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHub").finish_non_exhaustive()
+    }
+}
+
+/// Why a GitHub client cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubConfigError {
+    #[error("SLIPWAY_GITHUB_API_URL `{0}` is not a valid URL")]
+    ApiUrl(String),
+    #[error("the GitHub client cannot be built")]
+    Client(#[source] octocrab::Error),
+}
+
+impl GitHub {
+    /// A client for `api_url` (e.g. `https://api.github.com`) authenticated with `token`.
+    pub fn with_token(
+        api_url: &str,
+        token: &SecretString,
+        longest_wait: Duration,
+    ) -> Result<Self, GitHubConfigError> {
+        let client = Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|_| GitHubConfigError::ApiUrl(api_url.to_owned()))?
+            .personal_token(token.expose_secret().to_owned())
+            .build()
+            .map_err(GitHubConfigError::Client)?;
+        Ok(Self {
+            client,
+            budget: Mutex::new(None),
+            longest_wait,
+        })
+    }
+
+    fn note_budget(&self, seen: RateBudget) {
+        if let Ok(mut budget) = self.budget.lock() {
+            *budget = Some(seen);
+        }
+    }
+}
+
+/// The port's error for an unexpected answer.
+fn refused(what: &str, status: StatusCode, text: &str) -> GitHostError {
+    let message = requests::message(status, text);
+    match status {
+        StatusCode::NOT_FOUND => GitHostError::NotFound(what.to_owned()),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => GitHostError::Forbidden(message),
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+            GitHostError::Invalid(message)
+        }
+        _ => GitHostError::Unavailable(format!("{what}: {status} {message}").into()),
+    }
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[async_trait]
+impl GitHost for GitHub {
+    async fn check(&self) -> Result<()> {
+        let (status, text) = self.send(Method::GET, "/rate_limit", None).await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(refused("the rate limit", status, &text))
+        }
+    }
+
+    async fn upsert_comment(
+        &self,
+        repository: &str,
+        number: i64,
+        known: Option<u64>,
+        marker: &str,
+        body: &str,
+    ) -> Result<u64> {
+        comments::upsert(self, repository, number, known, marker, body).await
+    }
+
+    async fn set_status(&self, repository: &str, sha: &str, status: &CommitStatus) -> Result<()> {
+        let body = json!({
+            "state": status.state,
+            "target_url": status.target_url,
+            "description": bounded(&status.description, DESCRIPTION_MAX),
+            "context": status.context,
+        });
+        let path = format!("/repos/{repository}/statuses/{sha}");
+        let (code, text) = self.send(Method::POST, &path, Some(&body)).await?;
+        if code.is_success() {
+            Ok(())
+        } else {
+            Err(refused(
+                &format!("commit {sha} of {repository}"),
+                code,
+                &text,
+            ))
+        }
+    }
+
+    async fn file_at(&self, repository: &str, sha: &str, path: &str) -> Result<Option<String>> {
+        contents::file_at(self, repository, sha, path).await
+    }
+
+    fn rate_budget(&self) -> Option<RateBudget> {
+        self.budget.lock().ok().and_then(|b| *b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_descriptions_are_cut_to_github_s_limit() {
+        let long = "x".repeat(200);
+        let cut = bounded(&long, DESCRIPTION_MAX);
+        assert_eq!(cut.chars().count(), DESCRIPTION_MAX);
+        assert!(cut.ends_with('…'));
+        assert_eq!(bounded("short", DESCRIPTION_MAX), "short");
+    }
+}

@@ -1,0 +1,215 @@
+//! A fake GitHub REST API on loopback for the GitHost adapter's tests: the endpoints Slipway
+//! uses (issue comments, commit statuses, contents, rate limit), every request recorded, a
+//! switch that answers the next request as a spent rate limit, and `acme/missing` as a
+//! repository that does not exist.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use base64::Engine;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub repository: String,
+    pub number: i64,
+    pub body: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Fake {
+    pub comments: Mutex<BTreeMap<u64, Comment>>,
+    pub statuses: Mutex<Vec<(String, String, Value)>>,
+    /// `(repository, path, ref)` → text.
+    pub files: Mutex<BTreeMap<(String, String, String), String>>,
+    /// `METHOD path` and the Authorization header of every request.
+    pub requests: Mutex<Vec<(String, Option<String>)>>,
+    pub rate_limit_next: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl Fake {
+    /// A comment someone (or an earlier Slipway) wrote; its id.
+    pub fn add_comment(&self, repository: &str, number: i64, body: &str) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1_000;
+        let comment = Comment {
+            repository: repository.into(),
+            number,
+            body: body.into(),
+        };
+        self.comments.lock().expect("lock").insert(id, comment);
+        id
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn record(State(fake): State<Arc<Fake>>, request: Request, next: Next) -> Response {
+    let line = format!("{} {}", request.method(), request.uri());
+    let auth = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    fake.requests.lock().expect("lock").push((line, auth));
+    if fake.rate_limit_next.swap(false, Ordering::SeqCst) {
+        let reset = (now() + 1).to_string();
+        let headers = [
+            ("x-ratelimit-remaining", "0".to_owned()),
+            ("x-ratelimit-limit", "5000".to_owned()),
+            ("x-ratelimit-reset", reset),
+        ];
+        let body = Json(json!({ "message": "API rate limit exceeded" }));
+        return (StatusCode::FORBIDDEN, headers, body).into_response();
+    }
+    // A repository the token cannot see, as GitHub answers for it.
+    if request.uri().path().starts_with("/repos/acme/missing/") {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found" })),
+        )
+            .into_response();
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-remaining", "4999".parse().expect("value"));
+    headers.insert("x-ratelimit-limit", "5000".parse().expect("value"));
+    headers.insert(
+        "x-ratelimit-reset",
+        (now() + 3600).to_string().parse().expect("value"),
+    );
+    response
+}
+
+fn comment_json(id: u64, c: &Comment) -> Value {
+    json!({ "id": id, "body": c.body, "user": { "login": "slipway[bot]" } })
+}
+
+async fn list_comments(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+) -> Json<Value> {
+    let repository = format!("{owner}/{repo}");
+    let comments = fake.comments.lock().expect("lock");
+    Json(Value::Array(
+        comments
+            .iter()
+            .filter(|(_, c)| c.repository == repository && c.number == number)
+            .map(|(id, c)| comment_json(*id, c))
+            .collect(),
+    ))
+}
+
+async fn create_comment(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let text = body["body"].as_str().unwrap_or_default();
+    let id = fake.add_comment(&format!("{owner}/{repo}"), number, text);
+    let comments = fake.comments.lock().expect("lock");
+    (StatusCode::CREATED, Json(comment_json(id, &comments[&id])))
+}
+
+async fn edit_comment(
+    State(fake): State<Arc<Fake>>,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut comments = fake.comments.lock().expect("lock");
+    match comments.get_mut(&id) {
+        Some(comment) => {
+            comment.body = body["body"].as_str().unwrap_or_default().to_owned();
+            Json(comment_json(id, comment)).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn create_status(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    fake.statuses
+        .lock()
+        .expect("lock")
+        .push((format!("{owner}/{repo}"), sha, body.clone()));
+    (StatusCode::CREATED, Json(body))
+}
+
+async fn contents(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    let key = (
+        format!("{owner}/{repo}"),
+        path.clone(),
+        query.get("ref").cloned().unwrap_or_default(),
+    );
+    match fake.files.lock().expect("lock").get(&key) {
+        Some(text) => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+            // Wrapped at 60 characters, as GitHub sends it.
+            let wrapped: Vec<String> = encoded
+                .as_bytes()
+                .chunks(60)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            Json(json!({ "type": "file", "path": path, "encoding": "base64", "content": wrapped.join("\n") })).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn rate_limit(_headers: HeaderMap) -> Json<Value> {
+    Json(json!({ "resources": { "core": { "limit": 5000, "remaining": 4999 } } }))
+}
+
+/// Starts the fake on a free loopback port; its base URL and state.
+pub async fn start() -> (String, Arc<Fake>) {
+    let fake = Arc::new(Fake::default());
+    let app = Router::new()
+        .route("/rate_limit", get(rate_limit))
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            get(list_comments).post(create_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{id}",
+            patch(edit_comment),
+        )
+        .route("/repos/{owner}/{repo}/statuses/{sha}", post(create_status))
+        .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
+        .layer(middleware::from_fn_with_state(fake.clone(), record))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{address}"), fake)
+}
