@@ -74,6 +74,13 @@ pub trait GitHost: Send + Sync + 'static {
     /// The text of `path` at commit `sha`; `None` when there is no such file.
     async fn file_at(&self, repository: &str, sha: &str, path: &str) -> Result<Option<String>>;
 
+    /// The open pull requests of `repository`, at most `limit` of them (newest first).
+    async fn open_pull_requests(
+        &self,
+        repository: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::pull_request::PullRequestSnapshot>>;
+
     /// The API budget from the last answer, if any was seen.
     fn rate_budget(&self) -> Option<RateBudget>;
 }

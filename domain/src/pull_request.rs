@@ -67,6 +67,19 @@ pub trait PullRequestStore: Send + Sync {
     /// `NotFound` when Slipway has not heard of it.
     async fn get_pull_request(&self, repository: &str, number: i64) -> Result<PullRequest>;
 
+    /// Numbers of the pull requests of `repository` Slipway believes open.
+    async fn open_pull_request_numbers(&self, repository: &str) -> Result<Vec<i64>>;
+
+    /// Marks a pull request closed (GitHub no longer lists it as open) and its preview as no
+    /// longer wanted, saying `why`.
+    async fn close_pull_request(
+        &self,
+        repository: &str,
+        number: i64,
+        why: &str,
+        at_ms: i64,
+    ) -> Result<()>;
+
     /// A GitHub repository the App was installed on (added if new, else left as it is).
     async fn add_github_repository(
         &self,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod github;
 pub mod http;
 pub mod objects;
+pub mod reconcile;
 pub mod serve;
 pub mod signing;
 pub mod startup;

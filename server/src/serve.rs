@@ -101,6 +101,14 @@ pub async fn start_on(
         adapters.bus.clone(),
         shutdown.clone(),
     ));
+    if let Some(github) = &adapters.git_host {
+        workers.spawn(crate::reconcile::run(
+            adapters.store.clone(),
+            github.clone(),
+            config.reconcile_every,
+            shutdown.clone(),
+        ));
+    }
     let grace = config.shutdown_grace;
     let token = shutdown.clone();
     let closing = adapters.clone();

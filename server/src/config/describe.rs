@@ -81,6 +81,7 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         GITHUB_WEBHOOK_SECRET => redacted(c.webhook_secrets.first()),
         GITHUB_TOKEN => redacted(c.github_token.as_ref()),
         GITHUB_API_URL => Some(c.github_api_url.clone()),
+        RECONCILE_SECONDS => Some(c.reconcile_every.as_secs().to_string()),
         STARTUP_RETRY_SECONDS => Some(c.startup_retry.as_secs().to_string()),
         SHUTDOWN_GRACE_SECONDS => Some(c.shutdown_grace.as_secs().to_string()),
         CLUSTER | KUBECONFIG | KUBE_CONTEXT => default_cluster(c, env),

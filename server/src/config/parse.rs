@@ -132,6 +132,9 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
                 .map(|_| s.trim_end_matches('/').to_owned())
         })
         .unwrap_or_else(|| "https://api.github.com".to_owned());
+    let reconcile_every = r
+        .seconds(RECONCILE_SECONDS, 300)
+        .max(Duration::from_secs(1));
     let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
     let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
@@ -160,6 +163,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         webhook_secrets,
         github_token,
         github_api_url,
+        reconcile_every,
         startup_retry,
         shutdown_grace,
     })

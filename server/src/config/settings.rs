@@ -52,6 +52,7 @@ pub const KUBE_CONTEXT: &str = "SLIPWAY_KUBE_CONTEXT";
 pub const GITHUB_WEBHOOK_SECRET: &str = "SLIPWAY_GITHUB_WEBHOOK_SECRET";
 pub const GITHUB_TOKEN: &str = "SLIPWAY_GITHUB_TOKEN";
 pub const GITHUB_API_URL: &str = "SLIPWAY_GITHUB_API_URL";
+pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -156,6 +157,11 @@ pub const SETTINGS: &[Setting] = &[
         GITHUB_API_URL,
         "https://api.github.com",
         "GitHub's REST API, e.g. `https://github.example.com/api/v3` for GitHub Enterprise Server.",
+    ),
+    setting(
+        RECONCILE_SECONDS,
+        "300",
+        "How often open pull requests are compared with GitHub's list, to catch missed webhooks (needs SLIPWAY_GITHUB_TOKEN).",
     ),
     setting(
         SHUTDOWN_GRACE_SECONDS,

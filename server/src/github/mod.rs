@@ -4,6 +4,7 @@
 
 mod comments;
 mod contents;
+mod pulls;
 mod requests;
 
 use std::sync::Mutex;
@@ -136,6 +137,14 @@ impl GitHost for GitHub {
 
     async fn file_at(&self, repository: &str, sha: &str, path: &str) -> Result<Option<String>> {
         contents::file_at(self, repository, sha, path).await
+    }
+
+    async fn open_pull_requests(
+        &self,
+        repository: &str,
+        limit: usize,
+    ) -> Result<Vec<domain::pull_request::PullRequestSnapshot>> {
+        pulls::open(self, repository, limit).await
     }
 
     fn rate_budget(&self) -> Option<RateBudget> {

@@ -6,6 +6,10 @@ use domain::pull_request::{PullRequest, PullRequestSnapshot};
 pub(super) const ADD_REPOSITORY: &str = "INSERT INTO repositories \
      (name, clone_url, default_branch, created_at_ms) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (name) DO NOTHING";
+pub(super) const OPEN_NUMBERS: &str =
+    "SELECT number FROM pull_requests WHERE repository = $1 AND open = TRUE ORDER BY number";
+pub(super) const CLOSE: &str = "UPDATE pull_requests SET open = FALSE \
+     WHERE repository = $1 AND number = $2 RETURNING id, head_sha";
 pub(super) const REMOVE_REPOSITORY: &str = "DELETE FROM repositories WHERE name = $1";
 
 // The update happens only when the incoming description is not older than the stored one;
@@ -167,6 +171,51 @@ macro_rules! impl_pull_request_store {
                             )
                         })?;
                 Ok(row.into())
+            }
+
+            async fn open_pull_request_numbers(
+                &self,
+                repository: &str,
+            ) -> domain::store::Result<Vec<i64>> {
+                let rows: Vec<(i64,)> =
+                    sqlx::query_as($crate::store::pull_request_sql::OPEN_NUMBERS)
+                        .bind(repository)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| {
+                            $crate::store::sql_store::map_error(e, "pull request", repository)
+                        })?;
+                Ok(rows.into_iter().map(|(n,)| n).collect())
+            }
+
+            async fn close_pull_request(
+                &self,
+                repository: &str,
+                number: i64,
+                why: &str,
+                at_ms: i64,
+            ) -> domain::store::Result<()> {
+                use $crate::store::pull_request_sql as sql;
+                let key = format!("{repository}#{number}");
+                let fail = |e| $crate::store::sql_store::map_error(e, "pull request", &key);
+                let mut tx = self.pool.begin().await.map_err(fail)?;
+                let (id, head_sha): (i64, String) = sqlx::query_as(sql::CLOSE)
+                    .bind(repository)
+                    .bind(number)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+                sqlx::query(sql::INTENT)
+                    .bind(id)
+                    .bind(&head_sha)
+                    .bind(false)
+                    .bind(why)
+                    .bind(at_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+                tx.commit().await.map_err(fail)?;
+                Ok(())
             }
 
             async fn add_github_repository(

@@ -2,8 +2,8 @@
 //! and the worker that processes queued deliveries after the answer: pull requests and their
 //! preview intents, repositories from installations.
 
-mod events;
-mod intake;
+pub(crate) mod events;
+pub(crate) mod intake;
 pub mod rules;
 pub mod signature;
 pub mod worker;

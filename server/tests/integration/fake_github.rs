@@ -1,5 +1,6 @@
 //! A fake GitHub REST API on loopback for the GitHost adapter's tests: the endpoints Slipway
-//! uses (issue comments, commit statuses, contents, rate limit), every request recorded, a
+//! uses (issue comments, commit statuses, contents, open pull requests, rate limit), every
+//! request recorded, a
 //! switch that answers the next request as a spent rate limit, and `acme/missing` as a
 //! repository that does not exist.
 
@@ -30,6 +31,8 @@ pub struct Fake {
     pub statuses: Mutex<Vec<(String, String, Value)>>,
     /// `(repository, path, ref)` → text.
     pub files: Mutex<BTreeMap<(String, String, String), String>>,
+    /// Open pull requests by repository, as `GET /repos/{o}/{r}/pulls` lists them.
+    pub pulls: Mutex<BTreeMap<String, Vec<Value>>>,
     /// `METHOD path` and the Authorization header of every request.
     pub requests: Mutex<Vec<(String, Option<String>)>>,
     pub rate_limit_next: AtomicBool,
@@ -183,6 +186,19 @@ async fn contents(
     }
 }
 
+async fn list_pulls(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Json<Value> {
+    let pulls = fake.pulls.lock().expect("lock");
+    Json(Value::Array(
+        pulls
+            .get(&format!("{owner}/{repo}"))
+            .cloned()
+            .unwrap_or_default(),
+    ))
+}
+
 async fn rate_limit(_headers: HeaderMap) -> Json<Value> {
     Json(json!({ "resources": { "core": { "limit": 5000, "remaining": 4999 } } }))
 }
@@ -201,6 +217,7 @@ pub async fn start() -> (String, Arc<Fake>) {
             patch(edit_comment),
         )
         .route("/repos/{owner}/{repo}/statuses/{sha}", post(create_status))
+        .route("/repos/{owner}/{repo}/pulls", get(list_pulls))
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
         .layer(middleware::from_fn_with_state(fake.clone(), record))
         .with_state(fake.clone());

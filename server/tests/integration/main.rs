@@ -18,6 +18,7 @@ mod fake_github;
 mod github;
 mod http;
 mod objects;
+mod reconcile;
 mod store;
 mod store_deliveries;
 mod store_pull_requests;
