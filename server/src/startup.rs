@@ -47,7 +47,7 @@ pub enum StartupError {
     },
     #[error("cannot start the embedded simulated cluster (SLIPWAY_CLUSTER=sim)")]
     Sim(#[source] std::io::Error),
-    #[error("the GitHub client cannot be set up (SLIPWAY_GITHUB_API_URL, SLIPWAY_GITHUB_TOKEN)")]
+    #[error("the GitHub client cannot be set up (SLIPWAY_GITHUB_*)")]
     GitHub(#[from] crate::github::GitHubConfigError),
 }
 
@@ -167,14 +167,21 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
         }
     };
     let (clusters, sim) = open_clusters(&config.clusters).await?;
-    let git_host: Option<Arc<dyn domain::git_host::GitHost>> = match &config.github_token {
-        Some(token) => Some(Arc::new(crate::github::GitHub::with_token(
-            &config.github_api_url,
-            token,
-            GITHUB_LONGEST_WAIT,
-        )?)),
-        None => None,
-    };
+    let git_host: Option<Arc<dyn domain::git_host::GitHost>> =
+        match (&config.github_app, &config.github_token) {
+            (Some((app_id, key_file)), _) => Some(Arc::new(crate::github::GitHub::as_app(
+                &config.github_api_url,
+                *app_id,
+                key_file,
+                GITHUB_LONGEST_WAIT,
+            )?)),
+            (None, Some(token)) => Some(Arc::new(crate::github::GitHub::with_token(
+                &config.github_api_url,
+                token,
+                GITHUB_LONGEST_WAIT,
+            )?)),
+            (None, None) => None,
+        };
     tracing::info!(
         store = store.backend(),
         objects = objects.backend(),

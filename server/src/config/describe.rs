@@ -81,6 +81,11 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         GITHUB_WEBHOOK_SECRET => redacted(c.webhook_secrets.first()),
         GITHUB_TOKEN => redacted(c.github_token.as_ref()),
         GITHUB_API_URL => Some(c.github_api_url.clone()),
+        GITHUB_APP_ID => c.github_app.as_ref().map(|(id, _)| id.to_string()),
+        GITHUB_APP_PRIVATE_KEY_FILE => c
+            .github_app
+            .as_ref()
+            .map(|(_, key)| key.display().to_string()),
         RECONCILE_SECONDS => Some(c.reconcile_every.as_secs().to_string()),
         STARTUP_RETRY_SECONDS => Some(c.startup_retry.as_secs().to_string()),
         SHUTDOWN_GRACE_SECONDS => Some(c.shutdown_grace.as_secs().to_string()),

@@ -106,6 +106,8 @@ pub struct Config {
     /// Token for writing to GitHub; `None` means Slipway does not talk back to GitHub.
     pub github_token: Option<SecretString>,
     pub github_api_url: String,
+    /// The GitHub App to act as: its id and private key file.
+    pub github_app: Option<(u64, PathBuf)>,
     /// Interval of the reconciliation pass.
     pub reconcile_every: Duration,
     pub startup_retry: Duration,

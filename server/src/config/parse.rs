@@ -132,6 +132,28 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
                 .map(|_| s.trim_end_matches('/').to_owned())
         })
         .unwrap_or_else(|| "https://api.github.com".to_owned());
+    let app_id = r.parsed(GITHUB_APP_ID, "a number (the App's id)", |s| {
+        s.parse::<u64>().ok()
+    });
+    let app_key = r.text(GITHUB_APP_PRIVATE_KEY_FILE).map(PathBuf::from);
+    let github_app = match (app_id, app_key) {
+        (Some(id), Some(key)) => Some((id, key)),
+        (Some(_), None) => {
+            r.problem(
+                GITHUB_APP_PRIVATE_KEY_FILE,
+                "is needed with SLIPWAY_GITHUB_APP_ID",
+            );
+            None
+        }
+        (None, Some(_)) if r.text(GITHUB_APP_ID).is_none() => {
+            r.problem(
+                GITHUB_APP_ID,
+                "is needed with SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE",
+            );
+            None
+        }
+        _ => None,
+    };
     let reconcile_every = r
         .seconds(RECONCILE_SECONDS, 300)
         .max(Duration::from_secs(1));
@@ -163,6 +185,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         webhook_secrets,
         github_token,
         github_api_url,
+        github_app,
         reconcile_every,
         startup_retry,
         shutdown_grace,
@@ -381,6 +404,27 @@ mod tests {
         );
         assert!(matches!(c.objects, ObjectsConfig::Fs { .. }));
         assert!(matches!(c.bus, BusConfig::InProcess));
+    }
+
+    #[test]
+    fn github_settings_are_read_and_half_an_app_is_a_problem() {
+        let both = config(&[
+            (GITHUB_WEBHOOK_SECRET, "new, old"),
+            (GITHUB_APP_ID, "42"),
+            (GITHUB_APP_PRIVATE_KEY_FILE, "/etc/slipway/app.pem"),
+            (GITHUB_API_URL, "https://github.example.com/api/v3/"),
+        ])
+        .expect("valid");
+        assert_eq!(both.webhook_secrets.len(), 2);
+        assert_eq!(
+            both.github_app,
+            Some((42, PathBuf::from("/etc/slipway/app.pem")))
+        );
+        assert_eq!(both.github_api_url, "https://github.example.com/api/v3");
+        let half = config(&[(GITHUB_APP_ID, "42")]).expect_err("needs the key");
+        assert_eq!(half.0[0].setting, GITHUB_APP_PRIVATE_KEY_FILE);
+        let bad = config(&[(GITHUB_API_URL, "ftp://x")]).expect_err("not http");
+        assert_eq!(bad.0[0].setting, GITHUB_API_URL);
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub const KUBECONFIG: &str = "SLIPWAY_KUBECONFIG";
 pub const KUBE_CONTEXT: &str = "SLIPWAY_KUBE_CONTEXT";
 pub const GITHUB_WEBHOOK_SECRET: &str = "SLIPWAY_GITHUB_WEBHOOK_SECRET";
 pub const GITHUB_TOKEN: &str = "SLIPWAY_GITHUB_TOKEN";
+pub const GITHUB_APP_ID: &str = "SLIPWAY_GITHUB_APP_ID";
+pub const GITHUB_APP_PRIVATE_KEY_FILE: &str = "SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE";
 pub const GITHUB_API_URL: &str = "SLIPWAY_GITHUB_API_URL";
 pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
 
@@ -152,6 +154,16 @@ pub const SETTINGS: &[Setting] = &[
         GITHUB_TOKEN,
         "(unset: Slipway does not write to GitHub)",
         "Token Slipway comments, sets commit statuses and reads `.platform.yaml` with (a personal or installation token with `repo` scope).",
+    ),
+    setting(
+        GITHUB_APP_ID,
+        "(unset)",
+        "The GitHub App's id; with SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE, Slipway acts as the App (installation tokens, renewed before they expire) instead of with SLIPWAY_GITHUB_TOKEN.",
+    ),
+    setting(
+        GITHUB_APP_PRIVATE_KEY_FILE,
+        "(unset)",
+        "PEM file with the GitHub App's private key (keep it readable by Slipway only).",
     ),
     setting(
         GITHUB_API_URL,

@@ -1,13 +1,14 @@
-//! The GitHost port over GitHub's REST API with octocrab: a personal or installation token,
+//! The GitHost port over GitHub's REST API with octocrab: a token or a GitHub App's installations,
 //! a configurable API URL (GitHub Enterprise Server, or a fake server in tests), rate limits
 //! waited out rather than failed on, and the budget kept for the dashboard.
 
+mod auth;
 mod comments;
 mod contents;
 mod pulls;
 mod requests;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,7 +23,7 @@ const DESCRIPTION_MAX: usize = 140;
 
 /// GitHub through octocrab.
 pub struct GitHub {
-    client: Octocrab,
+    auth: auth::Auth,
     budget: Mutex<Option<RateBudget>>,
     /// Rate-limit waits longer than this fail instead (`RateLimited`).
     longest_wait: Duration,
@@ -41,6 +42,10 @@ pub enum GitHubConfigError {
     ApiUrl(String),
     #[error("the GitHub client cannot be built")]
     Client(#[source] octocrab::Error),
+    #[error("SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE `{0}` cannot be read")]
+    KeyFile(String, #[source] std::io::Error),
+    #[error("SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE `{0}` is not an RSA private key in PEM form")]
+    Key(String),
 }
 
 impl GitHub {
@@ -56,11 +61,40 @@ impl GitHub {
             .personal_token(token.expose_secret().to_owned())
             .build()
             .map_err(GitHubConfigError::Client)?;
-        Ok(Self {
-            client,
+        Ok(Self::new(auth::Auth::Token(Arc::new(client)), longest_wait))
+    }
+
+    /// A client acting as the GitHub App `app_id`, with the private key in `key_file`.
+    pub fn as_app(
+        api_url: &str,
+        app_id: u64,
+        key_file: &std::path::Path,
+        longest_wait: Duration,
+    ) -> Result<Self, GitHubConfigError> {
+        let shown = key_file.display().to_string();
+        let pem =
+            std::fs::read(key_file).map_err(|e| GitHubConfigError::KeyFile(shown.clone(), e))?;
+        let key =
+            octocrab::EncodingKey::from_rsa_pem(&pem).map_err(|_| GitHubConfigError::Key(shown))?;
+        let app = Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|_| GitHubConfigError::ApiUrl(api_url.to_owned()))?
+            .app(octocrab::models::AppId(app_id), key)
+            .build()
+            .map_err(GitHubConfigError::Client)?;
+        let auth = auth::Auth::App {
+            app: Arc::new(app),
+            installations: tokio::sync::Mutex::default(),
+        };
+        Ok(Self::new(auth, longest_wait))
+    }
+
+    fn new(auth: auth::Auth, longest_wait: Duration) -> Self {
+        Self {
+            auth,
             budget: Mutex::new(None),
             longest_wait,
-        })
+        }
     }
 
     fn note_budget(&self, seen: RateBudget) {
@@ -96,11 +130,12 @@ fn bounded(text: &str, max: usize) -> String {
 #[async_trait]
 impl GitHost for GitHub {
     async fn check(&self) -> Result<()> {
-        let (status, text) = self.send(Method::GET, "/rate_limit", None).await?;
+        let path = self.auth.check_path();
+        let (status, text) = self.send(Method::GET, path, None).await?;
         if status.is_success() {
             Ok(())
         } else {
-            Err(refused("the rate limit", status, &text))
+            Err(refused(path, status, &text))
         }
     }
 

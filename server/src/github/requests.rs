@@ -71,14 +71,15 @@ impl GitHub {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, String)> {
+        let client = self.auth.client_for(path).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let sent = match method {
-                Method::POST => self.client._post(path, body).await,
-                Method::PATCH => self.client._patch(path, body).await,
-                Method::DELETE => self.client._delete(path, body).await,
-                _ => self.client._get(path).await,
+                Method::POST => client._post(path, body).await,
+                Method::PATCH => client._patch(path, body).await,
+                Method::DELETE => client._delete(path, body).await,
+                _ => client._get(path).await,
             };
             let response = match sent {
                 Ok(response) => response,
@@ -107,11 +108,7 @@ impl GitHub {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let text = self
-                .client
-                .body_to_string(response)
-                .await
-                .map_err(unavailable)?;
+            let text = client.body_to_string(response).await.map_err(unavailable)?;
             if status.is_server_error() && attempt < ATTEMPTS {
                 tracing::warn!(%status, path, "GitHub answered with a server error; retrying");
                 tokio::time::sleep(SERVER_ERROR_PAUSE * attempt).await;

@@ -199,6 +199,32 @@ async fn list_pulls(
     ))
 }
 
+/// The App's installation on a repository (GitHub's published installation object).
+async fn repository_installation() -> Json<Value> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/github-payloads/installation.created.payload.json");
+    let event: Value =
+        serde_json::from_slice(&std::fs::read(path).expect("example")).expect("json");
+    Json(event["installation"].clone())
+}
+
+async fn access_token(Path(id): Path<u64>) -> (StatusCode, Json<Value>) {
+    let expires = "2099-01-01T00:00:00Z";
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "token": format!("ghs_installation_{id}"),
+            "expires_at": expires,
+            "permissions": { "issues": "write", "statuses": "write", "contents": "read", "pull_requests": "read" },
+            "repository_selection": "all",
+        })),
+    )
+}
+
+async fn app() -> Json<Value> {
+    Json(json!({ "id": 1, "slug": "slipway", "name": "Slipway" }))
+}
+
 async fn rate_limit(_headers: HeaderMap) -> Json<Value> {
     Json(json!({ "resources": { "core": { "limit": 5000, "remaining": 4999 } } }))
 }
@@ -218,6 +244,12 @@ pub async fn start() -> (String, Arc<Fake>) {
         )
         .route("/repos/{owner}/{repo}/statuses/{sha}", post(create_status))
         .route("/repos/{owner}/{repo}/pulls", get(list_pulls))
+        .route(
+            "/repos/{owner}/{repo}/installation",
+            get(repository_installation),
+        )
+        .route("/app/installations/{id}/access_tokens", post(access_token))
+        .route("/app", get(app))
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
         .layer(middleware::from_fn_with_state(fake.clone(), record))
         .with_state(fake.clone());

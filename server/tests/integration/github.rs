@@ -179,3 +179,60 @@ async fn a_configured_token_makes_github_part_of_readiness_and_shows_the_budget(
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn as_a_github_app_each_repository_uses_its_installation_token() {
+    let (url, fake) = fake_github::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("app.pem");
+    let generated = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .expect("openssl runs");
+    assert!(generated.status.success(), "{generated:?}");
+    let github = GitHub::as_app(&url, 42, &key, Duration::from_secs(5)).expect("app client");
+    github.check().await.expect("the App's JWT is accepted");
+    github
+        .upsert_comment(REPO, 7, None, MARKER, &body("building"))
+        .await
+        .expect("comment");
+    github
+        .upsert_comment(REPO, 7, None, MARKER, &body("ready"))
+        .await
+        .expect("comment again");
+
+    let requests = fake.requests.lock().expect("lock").clone();
+    let auth_of = |prefix: &str| -> Vec<Option<String>> {
+        requests
+            .iter()
+            .filter(|(line, _)| line.starts_with(prefix))
+            .map(|(_, auth)| auth.clone())
+            .collect()
+    };
+    let jwt = auth_of("GET /app");
+    assert!(
+        jwt[0]
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Bearer ") && a.matches('.').count() == 2),
+        "the App authenticates with a JWT: {jwt:?}"
+    );
+    assert_eq!(
+        auth_of("GET /repos/acme/shop/installation").len(),
+        1,
+        "installation looked up once"
+    );
+    assert_eq!(
+        auth_of("POST /app/installations/").len(),
+        1,
+        "the installation token is cached"
+    );
+    let comments = auth_of("POST /repos/acme/shop/issues/7/comments");
+    assert!(
+        comments[0]
+            .as_deref()
+            .is_some_and(|a| a.ends_with("ghs_installation_957387")),
+        "{comments:?}"
+    );
+}
