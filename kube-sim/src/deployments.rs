@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::Sim;
@@ -23,37 +22,7 @@ const TEMPLATE_HASH: &str = "pod-template-hash";
 const CREATE_RETRY: Duration = Duration::from_secs(1);
 
 pub async fn run(sim: Arc<Sim>, stop: CancellationToken) {
-    let Ok((initial, mut events)) = sim.store.watch_all_kinds(&DEPLOYMENTS, "", None) else {
-        return;
-    };
-    for event in initial {
-        reconcile(&sim, &event.namespace, name_of(&event.object), &stop);
-    }
-    loop {
-        let event = tokio::select! {
-            () = stop.cancelled() => return,
-            event = events.recv() => event,
-        };
-        match event {
-            Ok(event) => {
-                if let Some(deployment) = deployment_of(&sim, &event) {
-                    reconcile(&sim, &event.namespace, &deployment, &stop);
-                }
-            }
-            Err(RecvError::Lagged(_)) => {
-                let (all, _) = sim.store.list(&DEPLOYMENTS, "", &Selector::default());
-                for d in all {
-                    reconcile(
-                        &sim,
-                        d["metadata"]["namespace"].as_str().unwrap_or_default(),
-                        name_of(&d),
-                        &stop,
-                    );
-                }
-            }
-            Err(RecvError::Closed) => return,
-        }
-    }
+    crate::controller::run(sim, &DEPLOYMENTS, stop, deployment_of, reconcile).await;
 }
 
 fn owner_of(object: &Value, kind: &str) -> Option<String> {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::Sim;
@@ -17,33 +16,7 @@ use crate::store::{Event, EventType, name_of, now_rfc3339};
 const DEFAULT_BACKOFF_LIMIT: u64 = 6;
 
 pub async fn run(sim: Arc<Sim>, stop: CancellationToken) {
-    let Ok((initial, mut events)) = sim.store.watch_all_kinds(&JOBS, "", None) else {
-        return;
-    };
-    for event in initial {
-        reconcile(&sim, &event.namespace, name_of(&event.object), &stop);
-    }
-    loop {
-        let event = tokio::select! {
-            () = stop.cancelled() => return,
-            event = events.recv() => event,
-        };
-        match event {
-            Ok(event) => {
-                if let Some(job) = job_of(&event) {
-                    reconcile(&sim, &event.namespace, &job, &stop);
-                }
-            }
-            Err(RecvError::Lagged(_)) => {
-                let (all, _) = sim.store.list(&JOBS, "", &Selector::default());
-                for job in all {
-                    let namespace = job["metadata"]["namespace"].as_str().unwrap_or_default();
-                    reconcile(&sim, namespace, name_of(&job), &stop);
-                }
-            }
-            Err(RecvError::Closed) => return,
-        }
-    }
+    crate::controller::run(sim, &JOBS, stop, |_, event| job_of(event), reconcile).await;
 }
 
 fn owner_job(object: &Value) -> Option<String> {

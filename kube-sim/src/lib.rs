@@ -11,6 +11,7 @@
 
 mod admission;
 mod apply;
+mod controller;
 mod deployments;
 mod discovery;
 mod events;

@@ -3,6 +3,10 @@
 //! (default 100) at a time, each running `true`; one watch observes them all. Prints pods/s and
 //! the p50/p99 time from the create call to the pod being observed Running (or past it).
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{env_number, percentile};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,18 +18,6 @@ use kube::runtime::watcher;
 use server::cluster::KubeCluster;
 
 const NAMESPACE: &str = "bench";
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

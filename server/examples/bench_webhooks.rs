@@ -5,6 +5,10 @@
 //! and p50/p99 answer latency per level, then checks the record: every distinct delivery
 //! recorded once and processed once.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{env_number, percentile};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,18 +19,6 @@ use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "bench-webhook-secret";
 const LEVELS: [usize; 3] = [8, 32, 128];
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
-}
 
 struct Level {
     per_second: f64,

@@ -140,21 +140,8 @@ async fn a_configured_token_makes_github_part_of_readiness_and_shows_the_budget(
         ("SLIPWAY_GITHUB_API_URL", url),
     ])
     .await;
-    let readiness: serde_json::Value = server
-        .http
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
-    let github = readiness["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == "github")
-        .expect("github is checked");
+    let (_, readiness) = server.readiness().await;
+    let github = crate::support::check_named(&readiness, "github");
     assert_eq!(github["ok"], true, "{readiness}");
     assert!(
         fake.requests
@@ -164,15 +151,7 @@ async fn a_configured_token_makes_github_part_of_readiness_and_shows_the_budget(
             .any(|(line, auth)| line == "GET /rate_limit"
                 && auth.as_deref() == Some("Bearer ghp_configured"))
     );
-    let page = server
-        .http
-        .get(server.url("/deliveries"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = server.page("/deliveries").await;
     assert!(
         page.contains("GitHub API: 4999 of 5000 requests left"),
         "the budget is shown"

@@ -3,27 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{TestPostgres, TestRedis, TestS3, TestServer};
-
-async fn readyz(server: &TestServer) -> (u16, Value) {
-    let response = server
-        .http
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json"))
-}
-
-fn backend_of<'a>(readiness: &'a Value, name: &str) -> &'a Value {
-    readiness["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == name)
-        .expect("dependency listed")
-}
+use crate::support::{TestPostgres, TestRedis, TestS3, TestServer, check_named};
 
 #[tokio::test]
 async fn embedded_defaults_are_ready_with_sqlite_fs_and_in_process_bus() {
@@ -35,12 +15,12 @@ async fn embedded_defaults_are_ready_with_sqlite_fs_and_in_process_bus() {
         .await
         .expect("healthz");
     assert_eq!(health.status(), 200);
-    let (status, readiness) = readyz(&server).await;
+    let (status, readiness) = server.readiness().await;
     assert_eq!(status, 200, "{readiness}");
     assert_eq!(readiness["ready"], true);
-    assert_eq!(backend_of(&readiness, "store")["backend"], "sqlite");
-    assert_eq!(backend_of(&readiness, "objects")["backend"], "fs");
-    assert_eq!(backend_of(&readiness, "bus")["backend"], "in-process");
+    assert_eq!(check_named(&readiness, "store")["backend"], "sqlite");
+    assert_eq!(check_named(&readiness, "objects")["backend"], "fs");
+    assert_eq!(check_named(&readiness, "bus")["backend"], "in-process");
     server.stop().await;
 }
 
@@ -55,11 +35,11 @@ async fn production_backends_serve_the_same_data_and_are_listed() {
     settings.push(("SLIPWAY_DATABASE_URL", db.url.clone()));
     settings.push(("SLIPWAY_REDIS_URL", redis.url()));
     let server = TestServer::start(&settings).await;
-    let (status, readiness) = readyz(&server).await;
+    let (status, readiness) = server.readiness().await;
     assert_eq!(status, 200, "{readiness}");
-    assert_eq!(backend_of(&readiness, "store")["backend"], "postgres");
-    assert_eq!(backend_of(&readiness, "objects")["backend"], "s3");
-    assert_eq!(backend_of(&readiness, "bus")["backend"], "redis");
+    assert_eq!(check_named(&readiness, "store")["backend"], "postgres");
+    assert_eq!(check_named(&readiness, "objects")["backend"], "s3");
+    assert_eq!(check_named(&readiness, "bus")["backend"], "redis");
 
     add_repository(&server, "acme/shop", "https://github.com/acme/shop.git").await;
     let listed: Value = server
@@ -80,20 +60,20 @@ async fn production_backends_serve_the_same_data_and_are_listed() {
 async fn readiness_names_the_bus_while_redis_is_down_and_recovers_without_restart() {
     let mut redis = TestRedis::start().await;
     let server = TestServer::start(&[("SLIPWAY_REDIS_URL", redis.url())]).await;
-    assert_eq!(readyz(&server).await.0, 200);
+    assert_eq!(server.readiness().await.0, 200);
 
     redis.stop().await;
-    let (status, readiness) = readyz(&server).await;
+    let (status, readiness) = server.readiness().await;
     assert_eq!(status, 503, "{readiness}");
     assert_eq!(readiness["ready"], false);
-    let bus = backend_of(&readiness, "bus");
+    let bus = check_named(&readiness, "bus");
     assert_eq!(bus["ok"], false);
     assert!(
         bus["error"].as_str().is_some_and(|e| !e.is_empty()),
         "says why: {bus}"
     );
     assert_eq!(
-        backend_of(&readiness, "store")["ok"],
+        check_named(&readiness, "store")["ok"],
         true,
         "only the bus is blamed"
     );
@@ -101,7 +81,7 @@ async fn readiness_names_the_bus_while_redis_is_down_and_recovers_without_restar
     redis.restart().await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
-        let (status, readiness) = readyz(&server).await;
+        let (status, readiness) = server.readiness().await;
         if status == 200 {
             break;
         }
@@ -155,15 +135,7 @@ async fn repositories_are_added_listed_and_validated_through_server_functions() 
         .expect("json");
     assert_eq!(duplicate["kind"], "conflict");
 
-    let page = server
-        .http
-        .get(server.url("/settings"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = server.page("/settings").await;
     assert!(
         page.contains("/srv/git/demo.git"),
         "the settings page lists the repository (server-rendered)"
@@ -178,15 +150,7 @@ async fn repositories_are_added_listed_and_validated_through_server_functions() 
         .await
         .expect("remove");
     assert_eq!(removed.status(), 200);
-    let page = server
-        .http
-        .get(server.url("/settings"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = server.page("/settings").await;
     assert!(
         page.contains("No repositories yet"),
         "empty state after removal"
@@ -231,15 +195,7 @@ async fn every_page_renders_without_javascript_and_unknown_paths_are_404() {
             assert!(html.contains(nav), "{path} has the {nav} link");
         }
     }
-    let operator = server
-        .http
-        .get(server.url("/operator"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let operator = server.page("/operator").await;
     assert!(
         operator.contains("sqlite") && operator.contains("in-process"),
         "operator page shows real dependency state"
@@ -275,9 +231,9 @@ async fn stopping_closes_the_port() {
 #[tokio::test]
 async fn demo_mode_serves_an_embedded_simulated_cluster() {
     let server = TestServer::start(&[("SLIPWAY_CLUSTER", "sim".to_owned())]).await;
-    let (status, readiness) = readyz(&server).await;
+    let (status, readiness) = server.readiness().await;
     assert_eq!(status, 200, "{readiness}");
-    let cluster = backend_of(&readiness, "cluster/default");
+    let cluster = check_named(&readiness, "cluster/default");
     assert_eq!(
         (cluster["backend"].as_str(), cluster["ok"].as_bool()),
         (Some("kube-sim"), Some(true))
@@ -330,15 +286,7 @@ async fn demo_mode_serves_an_embedded_simulated_cluster() {
         .ensure_namespace(&spec)
         .await
         .expect("the embedded cluster works");
-    let operator = server
-        .http
-        .get(server.url("/operator"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let operator = server.page("/operator").await;
     assert!(
         operator.contains("cluster/default") && operator.contains("kube-sim"),
         "operators see the cluster"
@@ -359,22 +307,22 @@ async fn readiness_names_a_cluster_that_stops_answering() {
     sim.write_kubeconfig(&kubeconfig).expect("write");
     let server =
         TestServer::start(&[("SLIPWAY_KUBECONFIG", kubeconfig.display().to_string())]).await;
-    let (status, readiness) = readyz(&server).await;
+    let (status, readiness) = server.readiness().await;
     assert_eq!(status, 200, "{readiness}");
     assert_eq!(
-        backend_of(&readiness, "cluster/default")["backend"],
+        check_named(&readiness, "cluster/default")["backend"],
         "kubernetes"
     );
 
     sim.stop().await;
-    let (status, readiness) = readyz(&server).await;
+    let (status, readiness) = server.readiness().await;
     assert_eq!(status, 503, "{readiness}");
-    let cluster = backend_of(&readiness, "cluster/default");
+    let cluster = check_named(&readiness, "cluster/default");
     assert_eq!(cluster["ok"], false);
     assert!(
         cluster["error"].as_str().is_some_and(|e| !e.is_empty()),
         "{cluster}"
     );
-    assert_eq!(backend_of(&readiness, "store")["ok"], true);
+    assert_eq!(check_named(&readiness, "store")["ok"], true);
     server.stop().await;
 }

@@ -211,6 +211,16 @@ fn s3s_fs_binary() -> PathBuf {
     }
 }
 
+/// The readiness check called `name`.
+pub fn check_named<'a>(readiness: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    readiness["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == name)
+        .expect("dependency listed")
+}
+
 /// A configuration on `data_dir`, with `settings` on top; no startup retries.
 pub fn config(data_dir: &Path, settings: &[(&str, String)]) -> Config {
     let data_dir = data_dir.display().to_string();
@@ -254,6 +264,30 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `GET /readyz`: its status and JSON.
+    pub async fn readiness(&self) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json"))
+    }
+
+    /// The HTML of a dashboard page, as served (rendered on the server).
+    pub async fn page(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html")
     }
 
     pub async fn stop(self) {

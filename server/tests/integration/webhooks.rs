@@ -207,14 +207,9 @@ async fn form_encoded_unreadable_oversized_and_unconfigured_deliveries() {
             .expect("error")
             .contains("SLIPWAY_GITHUB_WEBHOOK_SECRET")
     );
-    let (status, readiness) = api(&unconfigured, "/readyz").await;
+    let (status, readiness) = unconfigured.readiness().await;
     assert_eq!(status, 200, "ready without webhooks: {readiness}");
-    let webhooks = readiness["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == "github-webhooks")
-        .expect("listed");
+    let webhooks = crate::support::check_named(&readiness, "github-webhooks");
     assert_eq!(webhooks["ok"], false);
     unconfigured.stop().await;
 }
@@ -257,22 +252,10 @@ async fn a_delivery_can_be_processed_again() {
     server.stop().await;
 }
 
-async fn page(server: &TestServer, path: &str) -> String {
-    server
-        .http
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html")
-}
-
 #[tokio::test]
 async fn the_deliveries_page_lists_filters_and_shows_deliveries() {
     let server = started(SECRET).await;
-    let empty = page(&server, "/deliveries").await;
+    let empty = server.page("/deliveries").await;
     assert!(
         empty.contains("No deliveries received") && empty.contains("/webhooks/github"),
         "says where to point GitHub"
@@ -288,25 +271,25 @@ async fn the_deliveries_page_lists_filters_and_shows_deliveries() {
     .await;
     deliver(&server, "broken-2", "push", b"not json", Some(SECRET)).await;
 
-    let all = page(&server, "/deliveries").await;
+    let all = server.page("/deliveries").await;
     assert!(
         all.contains("pr-opened-1") && all.contains("broken-2"),
         "both listed"
     );
     assert!(all.contains("pull_request.opened") && all.contains("Codertocat/Hello-World"));
-    let failed = page(&server, "/deliveries?status=failed").await;
+    let failed = server.page("/deliveries?status=failed").await;
     assert!(failed.contains("broken-2") && !failed.contains("pr-opened-1"));
-    let none = page(&server, "/deliveries?repository=acme%2Fnothing").await;
+    let none = server.page("/deliveries?repository=acme%2Fnothing").await;
     assert!(none.contains("No delivery matches these filters."));
 
-    let detail = page(&server, "/deliveries/pr-opened-1").await;
+    let detail = server.page("/deliveries/pr-opened-1").await;
     assert!(detail.contains("Process again"));
     assert!(
         detail.contains("&quot;full_name&quot;: &quot;Codertocat/Hello-World&quot;")
             || detail.contains("\"full_name\": \"Codertocat/Hello-World\""),
         "the payload is shown, pretty-printed"
     );
-    let missing = page(&server, "/deliveries/nope").await;
+    let missing = server.page("/deliveries/nope").await;
     assert!(missing.contains("delivery `nope` not found"), "{missing}");
     server.stop().await;
 }
