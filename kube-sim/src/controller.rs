@@ -3,6 +3,7 @@
 //! after missing events, until kube-sim stops.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -50,4 +51,28 @@ pub async fn run(
             Err(RecvError::Closed) => return,
         }
     }
+}
+
+/// Runs `then` on (`namespace`, `name`) once `delay` has passed, unless kube-sim stops first:
+/// a controller's timers (availability, deadlines).
+pub fn after(
+    sim: &Arc<Sim>,
+    namespace: &str,
+    name: &str,
+    delay: Duration,
+    stop: &CancellationToken,
+    then: impl FnOnce(&Arc<Sim>, &str, &str, &CancellationToken) + Send + 'static,
+) {
+    let (sim, namespace, name, stop) = (
+        sim.clone(),
+        namespace.to_owned(),
+        name.to_owned(),
+        stop.clone(),
+    );
+    tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => then(&sim, &namespace, &name, &stop),
+            () = stop.cancelled() => {}
+        }
+    });
 }

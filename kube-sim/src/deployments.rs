@@ -231,18 +231,8 @@ fn schedule(
     after: Duration,
     stop: &CancellationToken,
 ) {
-    let (sim, namespace, name, stop) = (
-        sim.clone(),
-        namespace.to_owned(),
-        name.to_owned(),
-        stop.clone(),
-    );
-    tokio::spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(after + Duration::from_millis(50)) => reconcile(&sim, &namespace, &name, &stop),
-            () = stop.cancelled() => {}
-        }
-    });
+    let delay = after + Duration::from_millis(50);
+    crate::controller::after(sim, namespace, name, delay, stop, reconcile);
 }
 
 /// Marks the rollout as failed if it is not complete within `progressDeadlineSeconds`.
@@ -259,18 +249,14 @@ fn schedule_deadline(
             .unwrap_or(600),
     );
     let generation = deployment["metadata"]["generation"].clone();
-    let (sim, namespace, name, stop) = (
-        sim.clone(),
-        namespace.to_owned(),
-        name.to_owned(),
-        stop.clone(),
-    );
-    tokio::spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(deadline) => {}
-            () = stop.cancelled() => return,
-        }
-        let _ = sim.store.modify(&DEPLOYMENTS, &namespace, &name, |d| {
+    crate::controller::after(
+        sim,
+        namespace,
+        name,
+        deadline,
+        stop,
+        move |sim, namespace, name, _| {
+            let _ = sim.store.modify(&DEPLOYMENTS, namespace, name, |d| {
             let unfinished = d["metadata"]["generation"] == generation && d["status"]["availableReplicas"].as_u64().unwrap_or(0) < d["spec"]["replicas"].as_u64().unwrap_or(1);
             if unfinished && let Some(conditions) = d["status"]["conditions"].as_array_mut() {
                 conditions.retain(|c| c["type"] != "Progressing");
@@ -278,7 +264,8 @@ fn schedule_deadline(
             }
             Ok(())
         });
-    });
+        },
+    );
 }
 
 #[cfg(test)]

@@ -132,37 +132,34 @@ fn schedule_deadline(
     after: Duration,
     stop: &CancellationToken,
 ) {
-    let (sim, namespace, name, stop) = (
-        sim.clone(),
-        namespace.to_owned(),
-        name.to_owned(),
-        stop.clone(),
-    );
-    tokio::spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(after) => {}
-            () = stop.cancelled() => return,
-        }
-        finish(
-            &sim,
-            &namespace,
-            &name,
-            false,
-            "DeadlineExceeded",
-            "Job was active longer than specified deadline",
-        );
-        // Its running pods go, as a real controller deletes them.
-        let (pods, _) = sim.store.list(&PODS, &namespace, &Selector::default());
-        for pod in pods
-            .iter()
-            .filter(|p| owner_job(p).as_deref() == Some(name.as_str()))
-        {
-            if !matches!(
-                pod["status"]["phase"].as_str(),
-                Some("Succeeded" | "Failed")
-            ) {
-                let _ = sim.store.delete(&PODS, &namespace, name_of(pod));
+    crate::controller::after(
+        sim,
+        namespace,
+        name,
+        after,
+        stop,
+        |sim, namespace, name, _| {
+            finish(
+                sim,
+                namespace,
+                name,
+                false,
+                "DeadlineExceeded",
+                "Job was active longer than specified deadline",
+            );
+            // Its running pods go, as a real controller deletes them.
+            let (pods, _) = sim.store.list(&PODS, namespace, &Selector::default());
+            for pod in pods
+                .iter()
+                .filter(|p| owner_job(p).as_deref() == Some(name))
+            {
+                if !matches!(
+                    pod["status"]["phase"].as_str(),
+                    Some("Succeeded" | "Failed")
+                ) {
+                    let _ = sim.store.delete(&PODS, namespace, name_of(pod));
+                }
             }
-        }
-    });
+        },
+    );
 }
