@@ -107,9 +107,13 @@ pub trait DeliveryStore: Send + Sync {
     /// A delivery and its payload; `NotFound` for an unknown id.
     async fn get_delivery(&self, delivery_id: &str) -> Result<(Delivery, String)>;
 
-    /// Takes a queued delivery for processing; `false` when another worker took it first or it
-    /// is not queued.
-    async fn claim_delivery(&self, delivery_id: &str) -> Result<bool>;
+    /// Takes a queued delivery for processing (at `at_ms`); `false` when another worker took
+    /// it first or it is not queued.
+    async fn claim_delivery(&self, delivery_id: &str, at_ms: i64) -> Result<bool>;
+
+    /// Queues again the deliveries claimed before `before_ms` and never finished (their worker
+    /// died); how many.
+    async fn release_stale_claims(&self, before_ms: i64) -> Result<u64>;
 
     /// Records how processing ended.
     async fn finish_delivery(

@@ -1,9 +1,10 @@
-//! The HTTP surface: health endpoints, GitHub webhooks, the deliveries JSON API, signed
+//! The HTTP surface: health endpoints and metrics, GitHub webhooks, the deliveries JSON API, signed
 //! downloads, and the Leptos dashboard with its server functions.
 
 mod deliveries;
 mod downloads;
 mod health;
+mod metrics;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/webhooks/github",
             post(webhooks::receive_github).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),

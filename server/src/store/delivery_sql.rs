@@ -11,8 +11,10 @@ const COLUMNS: &str = "seq, delivery_id, event, action, repository, pull_request
 pub(super) const RECORD: &str = "INSERT INTO deliveries \
      (delivery_id, event, action, repository, pull_request, received_at_ms, payload, status, error) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (delivery_id) DO NOTHING";
-pub(super) const CLAIM: &str = "UPDATE deliveries SET status = 'processing', attempts = attempts + 1 \
-     WHERE delivery_id = $1 AND status = 'queued'";
+pub(super) const CLAIM: &str = "UPDATE deliveries SET status = 'processing', attempts = attempts + 1, \
+     claimed_at_ms = $2 WHERE delivery_id = $1 AND status = 'queued'";
+pub(super) const RELEASE_STALE: &str = "UPDATE deliveries SET status = 'queued' \
+     WHERE status = 'processing' AND claimed_at_ms < $1";
 pub(super) const FINISH: &str =
     "UPDATE deliveries SET status = $2, error = $3, processed_at_ms = $4 WHERE delivery_id = $1";
 pub(super) const REQUEUE: &str = "UPDATE deliveries SET status = 'queued', error = NULL, \
@@ -141,13 +143,27 @@ macro_rules! impl_delivery_store {
                 Ok((found.row.into(), found.payload))
             }
 
-            async fn claim_delivery(&self, delivery_id: &str) -> domain::store::Result<bool> {
+            async fn claim_delivery(
+                &self,
+                delivery_id: &str,
+                at_ms: i64,
+            ) -> domain::store::Result<bool> {
                 let done = sqlx::query($crate::store::delivery_sql::CLAIM)
                     .bind(delivery_id)
+                    .bind(at_ms)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_stale_claims(&self, before_ms: i64) -> domain::store::Result<u64> {
+                let done = sqlx::query($crate::store::delivery_sql::RELEASE_STALE)
+                    .bind(before_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
+                Ok(done.rows_affected())
             }
 
             async fn finish_delivery(

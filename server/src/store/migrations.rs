@@ -31,6 +31,11 @@ pub(super) const SQLITE: Embedded = &[
         "pull_requests",
         include_str!("../../../migrations/sqlite/0004_pull_requests.sql"),
     ),
+    (
+        5,
+        "delivery_claims",
+        include_str!("../../../migrations/sqlite/0005_delivery_claims.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -53,6 +58,11 @@ pub(super) const POSTGRES: Embedded = &[
         4,
         "pull_requests",
         include_str!("../../../migrations/postgres/0004_pull_requests.sql"),
+    ),
+    (
+        5,
+        "delivery_claims",
+        include_str!("../../../migrations/postgres/0005_delivery_claims.sql"),
     ),
 ];
 

@@ -17,10 +17,13 @@ pub use domain::delivery::DELIVERY_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(10);
 const BATCH: u32 = 50;
+/// A claim older than this belongs to a worker that stopped mid-way (processing takes
+/// milliseconds to seconds).
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Processes one delivery if this worker wins the claim.
 async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
-    match store.claim_delivery(delivery_id).await {
+    match store.claim_delivery(delivery_id, now_ms()).await {
         Ok(true) => {}
         Ok(false) => return,
         Err(error) => {
@@ -56,8 +59,16 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
     }
 }
 
-/// Works through every queued delivery.
+/// Works through every queued delivery, first taking back claims a dead worker left.
 async fn drain(store: &dyn Store, bus: &dyn Bus) {
+    let stale_before = now_ms() - CLAIM_TIMEOUT.as_millis() as i64;
+    match store.release_stale_claims(stale_before).await {
+        Ok(0) => {}
+        Ok(released) => tracing::warn!(released, "queued again deliveries whose worker stopped"),
+        Err(error) => {
+            tracing::warn!(error = %app::error::error_chain(&error), "could not release stale claims")
+        }
+    }
     loop {
         let queued = match store.queued_deliveries(BATCH).await {
             Ok(queued) => queued,

@@ -99,7 +99,10 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
         "oldest first"
     );
     // Two workers race for one delivery: one wins.
-    let (a, b) = futures::join!(store.claim_delivery("d-1"), store.claim_delivery("d-1"));
+    let (a, b) = futures::join!(
+        store.claim_delivery("d-1", 8_000),
+        store.claim_delivery("d-1", 8_000)
+    );
     assert_ne!(a.expect("claim"), b.expect("claim"));
     store
         .finish_delivery("d-1", DeliveryStatus::Processed, None, 9_000)
@@ -112,12 +115,33 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
     );
     assert_eq!(payload, r#"{"delivery":"d-1"}"#);
     assert!(
-        !store.claim_delivery("d-1").await.expect("claim"),
+        !store.claim_delivery("d-1", 8_000).await.expect("claim"),
         "done is done"
     );
 
     store.requeue_delivery("d-1").await.expect("process again");
-    assert!(store.claim_delivery("d-1").await.expect("claim again"));
+    assert!(
+        store
+            .claim_delivery("d-1", 8_000)
+            .await
+            .expect("claim again")
+    );
+
+    // Its worker dies mid-way: the claim is released once it is older than the cut-off.
+    assert_eq!(
+        store.release_stale_claims(8_000).await.expect("release"),
+        0,
+        "not yet stale"
+    );
+    assert_eq!(store.release_stale_claims(8_001).await.expect("release"), 1);
+    assert!(
+        store
+            .queued_deliveries(10)
+            .await
+            .expect("queued")
+            .contains(&"d-1".to_owned()),
+        "queued again"
+    );
     assert!(matches!(
         store.get_delivery("nope").await,
         Err(StoreError::NotFound {

@@ -1,0 +1,71 @@
+//! `GET /metrics`: Prometheus text exposition of what operators alert on — whether each
+//! dependency answers, and GitHub's remaining API budget.
+
+use std::fmt::Write;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let readiness = state.services.readiness().await;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "# HELP slipway_dependency_up Whether a dependency answers (1) or not (0)."
+    );
+    let _ = writeln!(text, "# TYPE slipway_dependency_up gauge");
+    for check in &readiness.checks {
+        let _ = writeln!(
+            text,
+            "slipway_dependency_up{{name=\"{}\",backend=\"{}\"}} {}",
+            label(&check.name),
+            label(&check.backend),
+            u8::from(check.ok)
+        );
+    }
+    if let Some(budget) = state
+        .services
+        .git_host
+        .as_ref()
+        .and_then(|g| g.rate_budget())
+    {
+        for (name, help, value) in [
+            (
+                "remaining",
+                "GitHub API requests left in the current window.",
+                budget.remaining,
+            ),
+            (
+                "limit",
+                "GitHub API requests allowed per window.",
+                budget.limit,
+            ),
+            (
+                "reset_time_seconds",
+                "When the GitHub API window refills (Unix time).",
+                budget.reset_at,
+            ),
+        ] {
+            let _ = writeln!(text, "# HELP slipway_github_rate_limit_{name} {help}");
+            let _ = writeln!(text, "# TYPE slipway_github_rate_limit_{name} gauge");
+            let _ = writeln!(text, "slipway_github_rate_limit_{name} {value}");
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+}
