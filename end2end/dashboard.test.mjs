@@ -3,7 +3,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startSlipway, launchBrowser, newPage, openHydrated, screenshotDir } from "./harness.mjs";
+import { createHmac } from "node:crypto";
+import { startSlipway, launchBrowser, newPage, openHydrated, screenshotDir, WEBHOOK_SECRET } from "./harness.mjs";
 
 let slipway;
 let browser;
@@ -101,4 +102,28 @@ test("pages work without JavaScript", async () => {
   // Data that loads on the server is in the page itself, not left behind a loading placeholder.
   await page.getByText("sqlite (ready)").waitFor();
   assert.equal(await page.locator('[aria-busy="true"]').count(), 0);
+});
+
+test("a delivery appears on the open Deliveries page without a reload", async () => {
+  const page = await newPage(browser);
+  await openHydrated(page, slipway.base + "/deliveries");
+  await page.getByText("No deliveries received").waitFor();
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const body = JSON.stringify({ zen: "Keep it logically awesome.", hook_id: 1 });
+  const signature = "sha256=" + createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex");
+  const answer = await fetch(slipway.base + "/webhooks/github", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "ping",
+      "x-github-delivery": "e2e-live-1",
+      "x-hub-signature-256": signature,
+    },
+    body,
+  });
+  assert.equal(answer.status, 202);
+  await page.getByRole("link", { name: "e2e-live-1" }).waitFor();
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
+  await page.screenshot({ path: join(screenshotDir, "deliveries-live.png"), fullPage: true });
+  assert.deepEqual(page.problems, []);
 });

@@ -27,6 +27,9 @@ function freePort() {
   });
 }
 
+/** The webhook secret the Slipway under test checks deliveries against. */
+export const WEBHOOK_SECRET = "e2e-webhook-secret";
+
 /** Starts Slipway; resolves once it logs that it is serving. */
 export async function startSlipway() {
   const bin = process.env.SLIPWAY_BIN;
@@ -39,6 +42,7 @@ export async function startSlipway() {
       SLIPWAY_LISTEN: `127.0.0.1:${port}`,
       SLIPWAY_DATA_DIR: dataDir,
       SLIPWAY_LOG_FORMAT: "json",
+      SLIPWAY_GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
     },
     stdio: ["ignore", "ignore", "pipe"],
   });

@@ -4,6 +4,7 @@
 pub mod api;
 mod components;
 pub mod error;
+mod live;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod services;

@@ -93,6 +93,7 @@ pub async fn start_on(
         signer: adapters.signer.clone(),
         webhook_secrets: WebhookSecrets::new(config.webhook_secrets.clone()),
         leptos_options: leptos_options(&config, address),
+        shutdown: shutdown.clone(),
     };
     let router = http::router(state);
     let workers = TaskTracker::new();

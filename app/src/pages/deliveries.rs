@@ -59,7 +59,12 @@ pub fn DeliveriesPage() -> impl IntoView {
             before: q.get("before").and_then(|b| b.parse().ok()),
         }
     };
-    let deliveries = Resource::new(filters, list_deliveries);
+    // New deliveries and status changes appear without a reload.
+    let changes = crate::live::changes_of("delivery");
+    let deliveries = Resource::new(
+        move || (filters(), changes.get()),
+        |(query, _)| list_deliveries(query),
+    );
     view! {
         <PageHeader title="Deliveries" description="Every GitHub webhook delivery, its processing status and errors." />
         <GitHubBudget />

@@ -3,6 +3,7 @@
 
 mod deliveries;
 mod downloads;
+mod events;
 mod health;
 mod metrics;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub signer: UrlSigner,
     pub webhook_secrets: WebhookSecrets,
     pub leptos_options: LeptosOptions,
+    /// Cancelled when the server begins to stop: long-lived responses (event streams) end.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl FromRef<AppState> for WebhookState {
@@ -62,6 +65,7 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/github",
             post(webhooks::receive_github).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),
         )
+        .route("/api/events", get(events::events))
         .route("/api/deliveries", get(deliveries::list))
         .route("/api/deliveries/{id}", get(deliveries::show))
         .route(

@@ -293,3 +293,33 @@ async fn the_deliveries_page_lists_filters_and_shows_deliveries() {
     assert!(missing.contains("delivery `nope` not found"), "{missing}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn open_pages_hear_about_deliveries_as_server_sent_events() {
+    let server = started(SECRET).await;
+    let mut events = server
+        .http
+        .get(server.url("/api/events"))
+        .send()
+        .await
+        .expect("events")
+        .bytes_stream();
+    deliver(
+        &server,
+        "live-1",
+        "ping",
+        &example("ping.payload.json"),
+        Some(SECRET),
+    )
+    .await;
+    let mut seen = String::new();
+    while !seen.contains(r#""id":"live-1""#) {
+        let chunk = events.next().await.expect("stream open").expect("chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        seen.contains(r#"data: {"type":"changed","entity":"delivery","id":"live-1""#),
+        "{seen}"
+    );
+    server.stop().await;
+}

@@ -1,0 +1,32 @@
+//! `GET /api/events`: the bus's change notifications as server-sent events, so open dashboard
+//! pages refresh what changed (a new delivery, a preview's status) without polling. Each
+//! event's data is the JSON of a `BusEvent::Changed`.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use domain::BusEvent;
+use futures::{Stream, StreamExt};
+
+use super::AppState;
+
+pub async fn events(
+    State(state): State<AppState>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {
+    let changes = state.services.bus.subscribe().await.map_err(|error| {
+        tracing::warn!(error = %app::error::error_chain(&error), "cannot follow the bus for a dashboard");
+        StatusCode::SERVICE_UNAVAILABLE
+    })?;
+    let events = changes
+        .filter_map(|event| async move {
+            match &event {
+                BusEvent::Changed { .. } => Event::default().json_data(&event).ok().map(Ok),
+                _ => None,
+            }
+        })
+        // Streams end when the server stops, so they do not hold up its shutdown.
+        .take_until(state.shutdown.cancelled_owned());
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
