@@ -23,8 +23,53 @@ pub struct Repository {
     pub default_branch: String,
     /// The cluster its previews and pipelines run on, by name; `None` for the default cluster.
     pub cluster: Option<String>,
+    /// Which of its pull requests get previews.
+    pub preview_rules: PreviewRulesConfig,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: i64,
+}
+
+/// Which pull requests of a repository get previews.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PreviewRulesConfig {
+    /// Base branches (globs such as `release/*`); empty means every branch.
+    pub target_branches: Vec<String>,
+    pub ignore_drafts: bool,
+    /// Labels a pull request needs, all of them.
+    pub labels_required: Vec<String>,
+    /// Labels that rule a preview out, any of them.
+    pub labels_excluded: Vec<String>,
+}
+
+impl Default for PreviewRulesConfig {
+    fn default() -> Self {
+        Self {
+            target_branches: Vec::new(),
+            ignore_drafts: true,
+            labels_required: Vec::new(),
+            labels_excluded: Vec::new(),
+        }
+    }
+}
+
+impl PreviewRulesConfig {
+    /// Rules from comma-separated lists, as a form gives them.
+    pub fn from_lists(branches: &str, required: &str, excluded: &str, ignore_drafts: bool) -> Self {
+        let list = |text: &str| -> Vec<String> {
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        Self {
+            target_branches: list(branches),
+            ignore_drafts,
+            labels_required: list(required),
+            labels_excluded: list(excluded),
+        }
+    }
 }
 
 /// A repository to add, validated by [`NewRepository::new`].

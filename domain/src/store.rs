@@ -39,6 +39,16 @@ pub trait Store: DeliveryStore + PullRequestStore + Send + Sync + 'static {
 
     async fn get_repository(&self, id: RepositoryId) -> Result<Repository>;
 
+    /// The repository called `name` (`owner/name`), if Slipway has it.
+    async fn get_repository_named(&self, name: &str) -> Result<Option<Repository>>;
+
+    /// Replaces a repository's preview rules; [`StoreError::NotFound`] when there is none.
+    async fn set_preview_rules(
+        &self,
+        id: RepositoryId,
+        rules: &crate::repository::PreviewRulesConfig,
+    ) -> Result<Repository>;
+
     /// Removes a repository; [`StoreError::NotFound`] when there is none.
     async fn remove_repository(&self, id: RepositoryId) -> Result<()>;
 }

@@ -32,14 +32,15 @@ pub struct Pass {
 async fn repository(
     store: &dyn Store,
     github: &dyn GitHost,
-    name: &str,
+    repo: &domain::Repository,
     pass: &mut Pass,
 ) -> Result<(), String> {
+    let name = repo.name.as_str();
     let open = github
         .open_pull_requests(name, PULL_REQUESTS_PER_REPOSITORY)
         .await
         .map_err(|e| app::error::error_chain(&e))?;
-    let rules = PreviewRules::default();
+    let rules = PreviewRules::from_config(&repo.preview_rules)?;
     for snapshot in &open {
         let verdict = rules.verdict(snapshot);
         let recorded = store
@@ -91,7 +92,7 @@ pub async fn once(store: &dyn Store, github: &dyn GitHost) -> Pass {
         .take(REPOSITORIES_PER_PASS)
     {
         pass.repositories += 1;
-        if let Err(error) = repository(store, github, &repo.name, &mut pass).await {
+        if let Err(error) = repository(store, github, repo, &mut pass).await {
             tracing::warn!(repository = %repo.name, %error, "reconciliation of a repository failed");
             pass.errors.push(format!("{}: {error}", repo.name));
         }

@@ -11,6 +11,6 @@ pub use deliveries::{
 };
 pub use instance::{InstanceInfo, get_instance_info};
 pub use repositories::{
-    AddRepository, AddRepositoryInput, RemoveRepository, add_repository, list_repositories,
-    remove_repository,
+    AddRepository, AddRepositoryInput, PreviewRulesInput, RemoveRepository, SetPreviewRules,
+    add_repository, list_repositories, remove_repository, set_preview_rules,
 };

@@ -1,4 +1,4 @@
-//! Repositories: list, add (by clone URL, no GitHub needed) and remove.
+//! Repositories: list, add (by clone URL, no GitHub needed), set preview rules and remove.
 
 use domain::Repository;
 use leptos::prelude::*;
@@ -41,6 +41,53 @@ pub async fn add_repository(input: AddRepositoryInput) -> Result<Repository, App
         EntityKind::Repository,
         repository.id.to_string(),
         "added",
+    )
+    .await;
+    Ok(repository)
+}
+
+/// The preview-rules form of one repository (lists comma-separated; the checkbox sends `on`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewRulesInput {
+    pub id: i64,
+    #[serde(default)]
+    pub target_branches: String,
+    #[serde(default)]
+    pub labels_required: String,
+    #[serde(default)]
+    pub labels_excluded: String,
+    #[serde(default)]
+    pub ignore_drafts: Option<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "set_preview_rules")]
+pub async fn set_preview_rules(input: PreviewRulesInput) -> Result<Repository, AppError> {
+    use crate::error::ErrorKind;
+    let rules = domain::repository::PreviewRulesConfig::from_lists(
+        &input.target_branches,
+        &input.labels_required,
+        &input.labels_excluded,
+        input.ignore_drafts.is_some(),
+    );
+    for branch in &rules.target_branches {
+        globset::Glob::new(branch).map_err(|e| {
+            AppError::new(
+                ErrorKind::InvalidInput,
+                format!("target branch `{branch}` is not a valid glob: {e}"),
+            )
+        })?;
+    }
+    let services = crate::services::services()?;
+    let repository = services
+        .store
+        .set_preview_rules(domain::RepositoryId(input.id), &rules)
+        .await?;
+    tracing::info!(repository.id = input.id, "preview rules changed");
+    announce(
+        &services,
+        domain::EntityKind::Repository,
+        input.id.to_string(),
+        "changed",
     )
     .await;
     Ok(repository)

@@ -5,7 +5,9 @@ use domain::Repository;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-use crate::api::{AddRepository, RemoveRepository, get_instance_info, list_repositories};
+use crate::api::{
+    AddRepository, RemoveRepository, SetPreviewRules, get_instance_info, list_repositories,
+};
 use crate::components::{ErrorNotice, Loading, PageHeader};
 
 const INPUT: &str = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm placeholder:text-slate-400 focus:border-indigo-500 focus:outline-none focus:ring-1 focus:ring-indigo-500 dark:border-slate-700 dark:bg-slate-950";
@@ -16,8 +18,15 @@ const CARD: &str =
 pub fn SettingsPage() -> impl IntoView {
     let add = ServerAction::<AddRepository>::new();
     let remove = ServerAction::<RemoveRepository>::new();
+    let rules = ServerAction::<SetPreviewRules>::new();
     let repositories = Resource::new(
-        move || (add.version().get(), remove.version().get()),
+        move || {
+            (
+                add.version().get(),
+                remove.version().get(),
+                rules.version().get(),
+            )
+        },
         |_| list_repositories(),
     );
     view! {
@@ -31,7 +40,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <Suspense fallback=Loading>
                     {move || Suspend::new(async move {
                         match repositories.await {
-                            Ok(list) => view! { <RepositoryList list remove /> }.into_any(),
+                            Ok(list) => view! { <RepositoryList list remove rules /> }.into_any(),
                             Err(error) => view! { <ErrorNotice error /> }.into_any(),
                         }
                     })}
@@ -47,7 +56,11 @@ pub fn SettingsPage() -> impl IntoView {
 }
 
 #[component]
-fn RepositoryList(list: Vec<Repository>, remove: ServerAction<RemoveRepository>) -> impl IntoView {
+fn RepositoryList(
+    list: Vec<Repository>,
+    remove: ServerAction<RemoveRepository>,
+    rules: ServerAction<SetPreviewRules>,
+) -> impl IntoView {
     if list.is_empty() {
         return view! {
             <p class="mt-6 rounded-lg bg-slate-50 px-4 py-6 text-center text-sm text-slate-500 dark:bg-slate-950 dark:text-slate-400" data-testid="no-repositories">
@@ -58,18 +71,24 @@ fn RepositoryList(list: Vec<Repository>, remove: ServerAction<RemoveRepository>)
     }
     view! {
         <ul class="mt-6 divide-y divide-slate-100 dark:divide-slate-800" data-testid="repository-list">
-            {list.into_iter().map(|repository| view! { <RepositoryRow repository remove /> }).collect_view()}
+            {list.into_iter().map(|repository| view! { <RepositoryRow repository remove rules /> }).collect_view()}
         </ul>
     }
     .into_any()
 }
 
 #[component]
-fn RepositoryRow(repository: Repository, remove: ServerAction<RemoveRepository>) -> impl IntoView {
+fn RepositoryRow(
+    repository: Repository,
+    remove: ServerAction<RemoveRepository>,
+    rules: ServerAction<SetPreviewRules>,
+) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let id = repository.id.0;
+    let current = repository.preview_rules.clone();
     view! {
-        <li class="flex items-center justify-between gap-4 py-3">
+        <li class="py-3">
+        <div class="flex items-center justify-between gap-4">
             <div class="min-w-0">
                 <p class="truncate text-sm font-medium">{repository.name.clone()}</p>
                 <p class="truncate font-mono text-xs text-slate-500 dark:text-slate-400">
@@ -94,7 +113,47 @@ fn RepositoryRow(repository: Repository, remove: ServerAction<RemoveRepository>)
                     </button>
                 </span>
             </Show>
+        </div>
+        <PreviewRulesForm id current rules />
         </li>
+    }
+}
+
+/// A repository's preview rules, as a form that also works without JavaScript.
+#[component]
+fn PreviewRulesForm(
+    id: i64,
+    current: domain::repository::PreviewRulesConfig,
+    rules: ServerAction<SetPreviewRules>,
+) -> impl IntoView {
+    let error = move || rules.value().get().and_then(Result::err);
+    view! {
+        <details class="mt-2 text-sm" data-testid="preview-rules">
+            <summary class="cursor-pointer text-xs font-medium text-slate-600 dark:text-slate-400">"Preview rules"</summary>
+            <ActionForm action=rules attr:class="mt-3 grid gap-3 sm:grid-cols-3">
+                <input type="hidden" name="input[id]" value=id />
+                <label class="block text-xs font-medium">
+                    "Target branches"
+                    <input name="input[target_branches]" value=current.target_branches.join(", ") placeholder="any; e.g. main, release/*" class=INPUT />
+                </label>
+                <label class="block text-xs font-medium">
+                    "Labels required"
+                    <input name="input[labels_required]" value=current.labels_required.join(", ") placeholder="e.g. preview" class=INPUT />
+                </label>
+                <label class="block text-xs font-medium">
+                    "Labels excluded"
+                    <input name="input[labels_excluded]" value=current.labels_excluded.join(", ") placeholder="e.g. no-preview" class=INPUT />
+                </label>
+                <label class="flex items-center gap-2 text-xs font-medium">
+                    <input type="checkbox" name="input[ignore_drafts]" checked=current.ignore_drafts />
+                    "Ignore draft pull requests"
+                </label>
+                <div class="sm:col-span-2 flex items-center justify-end">
+                    <button type="submit" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-indigo-500">"Save rules"</button>
+                </div>
+                {move || error().map(|error| view! { <div class="sm:col-span-3"><ErrorNotice error /></div> })}
+            </ActionForm>
+        </details>
     }
 }
 

@@ -36,6 +36,11 @@ pub(super) const SQLITE: Embedded = &[
         "delivery_claims",
         include_str!("../../../migrations/sqlite/0005_delivery_claims.sql"),
     ),
+    (
+        6,
+        "preview_rules",
+        include_str!("../../../migrations/sqlite/0006_preview_rules.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -63,6 +68,11 @@ pub(super) const POSTGRES: Embedded = &[
         5,
         "delivery_claims",
         include_str!("../../../migrations/postgres/0005_delivery_claims.sql"),
+    ),
+    (
+        6,
+        "preview_rules",
+        include_str!("../../../migrations/postgres/0006_preview_rules.sql"),
     ),
 ];
 

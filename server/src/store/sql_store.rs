@@ -5,11 +5,15 @@ use domain::{Repository, RepositoryId, StoreError};
 
 pub(super) const CHECK: &str = "SELECT 1";
 pub(super) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, clone_url, default_branch, cluster, created_at_ms) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id, name, clone_url, default_branch, cluster, created_at_ms";
-pub(super) const LIST_REPOSITORIES: &str = "SELECT id, name, clone_url, default_branch, cluster, created_at_ms \
+     VALUES ($1, $2, $3, $4, $5) RETURNING id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms";
+pub(super) const LIST_REPOSITORIES: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms \
      FROM repositories ORDER BY name";
-pub(super) const GET_REPOSITORY: &str = "SELECT id, name, clone_url, default_branch, cluster, created_at_ms \
+pub(super) const GET_REPOSITORY: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms \
      FROM repositories WHERE id = $1";
+pub(super) const GET_REPOSITORY_NAMED: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms \
+     FROM repositories WHERE name = $1";
+pub(super) const SET_PREVIEW_RULES: &str = "UPDATE repositories SET preview_rules = $2 WHERE id = $1 \
+     RETURNING id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms";
 pub(super) const DELETE_REPOSITORY: &str = "DELETE FROM repositories WHERE id = $1";
 
 #[derive(Debug, sqlx::FromRow)]
@@ -19,6 +23,7 @@ pub(super) struct RepositoryRow {
     clone_url: String,
     default_branch: String,
     cluster: Option<String>,
+    preview_rules: Option<String>,
     created_at_ms: i64,
 }
 
@@ -30,6 +35,11 @@ impl From<RepositoryRow> for Repository {
             clone_url: row.clone_url,
             default_branch: row.default_branch,
             cluster: row.cluster,
+            // Written by `set_preview_rules` from the same type; NULL means the defaults.
+            preview_rules: row
+                .preview_rules
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
             created_at_ms: row.created_at_ms,
         }
     }
@@ -117,6 +127,36 @@ macro_rules! impl_store {
                 let row: $crate::store::sql_store::RepositoryRow =
                     sqlx::query_as($crate::store::sql_store::GET_REPOSITORY)
                         .bind(id.0)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "repository", id))?;
+                Ok(row.into())
+            }
+
+            async fn get_repository_named(
+                &self,
+                name: &str,
+            ) -> domain::store::Result<Option<domain::Repository>> {
+                let row: Option<$crate::store::sql_store::RepositoryRow> =
+                    sqlx::query_as($crate::store::sql_store::GET_REPOSITORY_NAMED)
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "repository", name))?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn set_preview_rules(
+                &self,
+                id: domain::RepositoryId,
+                rules: &domain::repository::PreviewRulesConfig,
+            ) -> domain::store::Result<domain::Repository> {
+                let json = serde_json::to_string(rules)
+                    .map_err(|e| domain::StoreError::Internal(Box::new(e)))?;
+                let row: $crate::store::sql_store::RepositoryRow =
+                    sqlx::query_as($crate::store::sql_store::SET_PREVIEW_RULES)
+                        .bind(id.0)
+                        .bind(json)
                         .fetch_one(&self.pool)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "repository", id))?;

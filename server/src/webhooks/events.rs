@@ -81,7 +81,23 @@ async fn pull_request(store: &dyn Store, action: &str, payload: &Value, now_ms: 
         Ok(snapshot) => snapshot,
         Err(error) => return (DeliveryStatus::Failed, Some(error)),
     };
-    let verdict = PreviewRules::default().verdict(&snapshot);
+    let rules = match store.get_repository_named(&snapshot.repository).await {
+        Ok(Some(repository)) => PreviewRules::from_config(&repository.preview_rules),
+        Ok(None) => Ok(PreviewRules::default()),
+        Err(error) => Err(app::error::error_chain(&error)),
+    };
+    let rules = match rules {
+        Ok(rules) => rules,
+        Err(error) => {
+            return (
+                DeliveryStatus::Failed,
+                Some(format!(
+                    "the repository's preview rules cannot be used: {error}"
+                )),
+            );
+        }
+    };
+    let verdict = rules.verdict(&snapshot);
     match store.record_pull_request(&snapshot, &verdict, now_ms).await {
         Ok(Recorded::Applied) => (DeliveryStatus::Processed, None),
         Ok(Recorded::Stale) => (

@@ -1,6 +1,6 @@
 //! Which pull requests get a preview: target branches (globs), drafts, labels required and
-//! labels excluded. Until repositories carry their own rules (from `.platform.yaml` or their
-//! settings), every repository uses the defaults: any branch, drafts ignored, no label rules.
+//! labels excluded, as each repository's settings say (defaults: any branch, drafts ignored,
+//! no label rules).
 
 use domain::pull_request::{PreviewVerdict, PullRequestSnapshot};
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -29,6 +29,18 @@ impl Default for PreviewRules {
 }
 
 impl PreviewRules {
+    /// A repository's configured rules; an invalid branch glob is an error naming it.
+    pub fn from_config(config: &domain::repository::PreviewRulesConfig) -> Result<Self, String> {
+        let branches: Vec<&str> = config.target_branches.iter().map(String::as_str).collect();
+        Self {
+            ignore_drafts: config.ignore_drafts,
+            labels_required: config.labels_required.clone(),
+            labels_excluded: config.labels_excluded.clone(),
+            ..Self::default()
+        }
+        .with_branches(&branches)
+    }
+
     /// Rules with `branches` as globs (`main`, `release/*`); an invalid glob is an error
     /// naming it.
     pub fn with_branches(mut self, branches: &[&str]) -> Result<Self, String> {

@@ -66,6 +66,33 @@ async fn conformance(store: Arc<dyn Store>) {
         "{duplicate:?}"
     );
 
+    // Preview rules: defaults until set, then as set; repositories are found by name.
+    assert_eq!(
+        shop.preview_rules,
+        domain::repository::PreviewRulesConfig::default()
+    );
+    let rules =
+        domain::repository::PreviewRulesConfig::from_lists("main, release/*", "preview", "", false);
+    let changed = store
+        .set_preview_rules(shop.id, &rules)
+        .await
+        .expect("rules");
+    assert_eq!(changed.preview_rules, rules);
+    let found = store
+        .get_repository_named("acme/shop")
+        .await
+        .expect("get")
+        .expect("found by name");
+    assert_eq!(found.preview_rules.target_branches, ["main", "release/*"]);
+    assert_eq!(
+        store.get_repository_named("acme/none").await.expect("get"),
+        None
+    );
+    assert!(matches!(
+        store.set_preview_rules(RepositoryId(9_999), &rules).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
     store.remove_repository(shop.id).await.expect("remove");
     assert!(matches!(
         store.get_repository(shop.id).await,

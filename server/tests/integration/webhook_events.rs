@@ -209,3 +209,69 @@ async fn installations_add_and_remove_repositories() {
     assert!(gone.iter().all(|n| !listed.contains(n)), "{listed:?}");
     h.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_repository_s_preview_rules_decide_which_pull_requests_get_previews() {
+    let mut h = Harness::start().await;
+    let opened = example("pull_request.opened.payload.json");
+    assert_eq!(h.deliver("pull_request", &opened).await, "processed");
+    let repository = h
+        .store()
+        .get_repository_named("Codertocat/Hello-World")
+        .await
+        .expect("get")
+        .expect("added with its first pull request");
+
+    // Only `main` and release branches get previews; the example targets `master`.
+    let answer = h
+        .server
+        .http
+        .post(h.server.url("/rpc/set_preview_rules"))
+        .header("accept", "application/json")
+        .form(&[
+            ("input[id]", repository.id.0.to_string()),
+            ("input[target_branches]", "main, release/*".to_owned()),
+            ("input[ignore_drafts]", "on".to_owned()),
+        ])
+        .send()
+        .await
+        .expect("rules");
+    assert_eq!(answer.status(), 200);
+    let mut later = opened.clone();
+    later["pull_request"]["updated_at"] = "2030-01-01T00:00:00Z".into();
+    h.deliver("pull_request", &later).await;
+    let pr = h
+        .store()
+        .get_pull_request("Codertocat/Hello-World", 2)
+        .await
+        .expect("pr");
+    assert_eq!(
+        (pr.preview_wanted, pr.preview_reason.as_deref()),
+        (false, Some("branch `master` does not get previews"))
+    );
+
+    let invalid: Value = h
+        .server
+        .http
+        .post(h.server.url("/rpc/set_preview_rules"))
+        .header("accept", "application/json")
+        .form(&[
+            ("input[id]", repository.id.0.to_string()),
+            ("input[target_branches]", "[oops".to_owned()),
+        ])
+        .send()
+        .await
+        .expect("rules")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(invalid["kind"], "invalid_input");
+    assert!(
+        invalid["message"]
+            .as_str()
+            .expect("message")
+            .contains("`[oops` is not a valid glob"),
+        "{invalid}"
+    );
+    h.server.stop().await;
+}
