@@ -184,7 +184,7 @@ async fn slipway(
 async fn main() -> anyhow::Result<()> {
     let total = env_number("BENCH_DELIVERIES", 3_000);
     let payload = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/github-payloads/pull_request.opened.payload.json");
+        .join("tests/fixtures/github-payloads/pull_request.opened.payload.json");
     let body = Arc::new(std::fs::read(payload)?);
     println!(
         "{total} signed pull_request deliveries per level ({} KB each, 10% repeated ids)",

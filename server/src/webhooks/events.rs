@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn a_synchronize_payload_becomes_a_snapshot() {
         let payload: Value = serde_json::from_str(include_str!(
-            "../../../../shared/github-payloads/pull_request.synchronize.payload.json"
+            "../../tests/fixtures/github-payloads/pull_request.synchronize.payload.json"
         ))
         .expect("json");
         let pr = snapshot(&payload).expect("snapshot");

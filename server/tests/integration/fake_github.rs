@@ -202,7 +202,7 @@ async fn list_pulls(
 /// The App's installation on a repository (GitHub's published installation object).
 async fn repository_installation() -> Json<Value> {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/github-payloads/installation.created.payload.json");
+        .join("tests/fixtures/github-payloads/installation.created.payload.json");
     let event: Value =
         serde_json::from_slice(&std::fs::read(path).expect("example")).expect("json");
     Json(event["installation"].clone())

@@ -16,7 +16,7 @@ const REPO: &str = "Codertocat/Hello-World";
 
 fn listed_pull_request() -> serde_json::Value {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/github-payloads/pull_request.opened.payload.json");
+        .join("tests/fixtures/github-payloads/pull_request.opened.payload.json");
     let event: serde_json::Value =
         serde_json::from_slice(&std::fs::read(path).expect("example")).expect("json");
     // GitHub's pull request list holds the same objects as the events' `pull_request`.

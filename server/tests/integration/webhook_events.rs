@@ -14,7 +14,7 @@ const SECRET: &str = "events-secret";
 
 fn example(name: &str) -> Value {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/github-payloads")
+        .join("tests/fixtures/github-payloads")
         .join(name);
     serde_json::from_slice(&std::fs::read(&path).expect("example payload")).expect("json")
 }

@@ -15,7 +15,7 @@ const SECRET: &str = "webhook-secret-for-tests";
 
 fn example(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/github-payloads")
+        .join("tests/fixtures/github-payloads")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
