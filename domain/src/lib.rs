@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod git_host;
 pub mod health;
 pub mod objects;
+pub mod pipeline;
 pub mod preview_comment;
 pub mod pull_request;
 pub mod quantity;

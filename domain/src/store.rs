@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::delivery::DeliveryStore;
+use crate::pipeline::PipelineStore;
 use crate::pull_request::PullRequestStore;
 use crate::repository::{NewRepository, Repository, RepositoryId};
 
@@ -24,7 +25,7 @@ pub enum StoreError {
 
 /// Persistent state. Every method is one transaction.
 #[async_trait]
-pub trait Store: DeliveryStore + PullRequestStore + Send + Sync + 'static {
+pub trait Store: DeliveryStore + PullRequestStore + PipelineStore + Send + Sync + 'static {
     /// Short name of the backend, as `/readyz` reports it (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -1,4 +1,4 @@
-//! The command line: `slipway [--config FILE] [serve | migrate | check-config]`.
+//! The command line: `slipway [--config FILE] [serve | migrate | check-config | validate | schema]`.
 
 use std::path::PathBuf;
 
@@ -30,4 +30,22 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration (secrets redacted) and exit.
     CheckConfig,
+    /// Check a `.platform.yaml` with the messages the server gives; exit 1 when it has problems.
+    Validate {
+        /// The file to check; `-` reads standard input.
+        #[arg(default_value = ".platform.yaml", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print a JSON Schema, for editor completion and checks.
+    Schema {
+        #[arg(value_enum)]
+        of: SchemaKind,
+    },
+}
+
+/// What `slipway schema` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// `.platform.yaml` (pipeline and, later, preview sections).
+    Pipeline,
 }

@@ -8,6 +8,8 @@ pub mod config;
 pub mod github;
 pub mod http;
 pub mod objects;
+pub mod pipelines;
+pub mod platform_file;
 pub mod reconcile;
 pub mod serve;
 pub mod signing;

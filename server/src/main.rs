@@ -1,5 +1,7 @@
 //! `slipway`: parses the command line and configuration, then serves, migrates or prints the
-//! configuration. Exit codes: 0 done, 1 runtime failure, 2 invalid configuration or usage.
+//! configuration; `validate` and `schema` need no configuration.
+//! Exit codes: 0 done, 1 runtime failure (or, for `validate`, problems found), 2 invalid
+//! configuration or usage.
 
 use std::process::ExitCode;
 
@@ -11,6 +13,11 @@ use tokio_util::sync::CancellationToken;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve { cluster: None });
+    match &command {
+        Command::Validate { file } => return server::platform_file::validate(file),
+        Command::Schema { .. } => return server::platform_file::print_schema(),
+        _ => {}
+    }
     let overrides: Vec<(&str, &str)> = match &command {
         Command::Serve {
             cluster: Some(mode),
@@ -47,7 +54,7 @@ fn main() -> ExitCode {
                     tracing::info!("database is up to date");
                 })
                 .map_err(anyhow::Error::from),
-            Command::Serve { .. } | Command::CheckConfig => serve(config).await,
+            _ => serve(config).await,
         }
     });
     match outcome {

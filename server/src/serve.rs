@@ -2,10 +2,12 @@
 //! then lets in-flight requests and workers finish within the grace period.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -13,6 +15,9 @@ use app::services::Services;
 
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::pipelines::executor::PipelineContext;
+use crate::pipelines::local::LocalRunner;
+use crate::pipelines::logs::LogHub;
 use crate::startup::{self, Adapters, StartupError};
 use crate::webhooks::{self, WebhookSecrets};
 
@@ -94,7 +99,9 @@ pub async fn start_on(
         webhook_secrets: WebhookSecrets::new(config.webhook_secrets.clone()),
         leptos_options: leptos_options(&config, address),
         shutdown: shutdown.clone(),
+        log_hub: LogHub::default(),
     };
+    let pipelines = pipeline_context(&config, &adapters, &state.log_hub);
     let router = http::router(state);
     let workers = TaskTracker::new();
     workers.spawn(webhooks::worker::run(
@@ -102,6 +109,7 @@ pub async fn start_on(
         adapters.bus.clone(),
         shutdown.clone(),
     ));
+    workers.spawn(crate::pipelines::executor::run(pipelines, shutdown.clone()));
     if let Some(github) = &adapters.git_host {
         workers.spawn(crate::reconcile::run(
             adapters.store.clone(),
@@ -154,6 +162,31 @@ async fn run_with_grace(
             );
             Ok(())
         }
+    }
+}
+
+/// The pipeline executor's dependencies. Steps run as local processes: repository code runs on
+/// this host, so Slipway says so once at startup.
+fn pipeline_context(config: &Config, adapters: &Adapters, hub: &LogHub) -> PipelineContext {
+    let work_root = config.data_dir.join("workspaces");
+    tracing::warn!(
+        workspaces = %work_root.display(),
+        "pipeline steps run as local processes on this host (the local runner): use it only with repositories you trust"
+    );
+    PipelineContext {
+        store: adapters.store.clone(),
+        objects: adapters.objects.clone(),
+        bus: adapters.bus.clone(),
+        runner: Arc::new(LocalRunner::new(work_root.clone())),
+        hub: hub.clone(),
+        work_root,
+        registry: config.registry.clone(),
+        step_slots: Arc::new(Semaphore::new(config.pipeline_steps)),
+        worker_id: format!(
+            "slipway-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ),
     }
 }
 

@@ -110,6 +110,10 @@ pub struct Config {
     pub github_app: Option<(u64, PathBuf)>,
     /// Interval of the reconciliation pass.
     pub reconcile_every: Duration,
+    /// Registry pipeline steps push images to (`$REGISTRY`).
+    pub registry: String,
+    /// Steps this instance runs at once, across all pipelines.
+    pub pipeline_steps: usize,
     pub startup_retry: Duration,
     pub shutdown_grace: Duration,
 }

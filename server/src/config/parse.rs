@@ -157,6 +157,22 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
     let reconcile_every = r
         .seconds(RECONCILE_SECONDS, 300)
         .max(Duration::from_secs(1));
+    let registry = r
+        .parsed(
+            REGISTRY,
+            "a registry host such as ghcr.io/acme or registry.local:5000",
+            |s| {
+                let s = s.trim().trim_end_matches('/');
+                (!s.is_empty() && !s.contains("://") && !s.chars().any(char::is_whitespace))
+                    .then(|| s.to_owned())
+            },
+        )
+        .unwrap_or_else(|| "registry.local:5000".to_owned());
+    let pipeline_steps = r
+        .parsed(PIPELINE_STEPS, "a whole number from 1 to 256", |s| {
+            s.parse::<usize>().ok().filter(|n| (1..=256).contains(n))
+        })
+        .unwrap_or(4);
     let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
     let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
@@ -187,6 +203,8 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         github_api_url,
         github_app,
         reconcile_every,
+        registry,
+        pipeline_steps,
         startup_retry,
         shutdown_grace,
     })

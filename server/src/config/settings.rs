@@ -55,6 +55,8 @@ pub const GITHUB_APP_ID: &str = "SLIPWAY_GITHUB_APP_ID";
 pub const GITHUB_APP_PRIVATE_KEY_FILE: &str = "SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE";
 pub const GITHUB_API_URL: &str = "SLIPWAY_GITHUB_API_URL";
 pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
+pub const REGISTRY: &str = "SLIPWAY_REGISTRY";
+pub const PIPELINE_STEPS: &str = "SLIPWAY_PIPELINE_STEPS";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -174,6 +176,16 @@ pub const SETTINGS: &[Setting] = &[
         RECONCILE_SECONDS,
         "300",
         "How often open pull requests are compared with GitHub's list, to catch missed webhooks (needs SLIPWAY_GITHUB_TOKEN).",
+    ),
+    setting(
+        REGISTRY,
+        "registry.local:5000",
+        "Container registry pipeline steps push images to; steps see it as `$REGISTRY`.",
+    ),
+    setting(
+        PIPELINE_STEPS,
+        "4",
+        "How many pipeline steps this instance runs at once, across all pipelines.",
     ),
     setting(
         SHUTDOWN_GRACE_SECONDS,

@@ -10,27 +10,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::answer::{Answer, parse_choice, store_failure};
 use crate::webhooks::worker::WORKER;
 
 const DEFAULT_PAGE: u32 = 50;
 
-type Answer = (StatusCode, Json<Value>);
-
 fn failure(error: &StoreError) -> Answer {
-    let status = match error {
-        StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
-        StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if status.is_server_error() {
-        tracing::error!(error = %app::error::error_chain(error), "deliveries API failed");
-    }
-    let message = if status == StatusCode::NOT_FOUND {
-        error.to_string()
-    } else {
-        "the database cannot answer now".to_owned()
-    };
-    (status, Json(json!({ "error": message })))
+    store_failure(error, "deliveries")
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,20 +29,15 @@ pub struct ListQuery {
 }
 
 pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Answer {
-    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(text) => match DeliveryStatus::parse(text) {
-            Some(status) => Some(status),
-            None => {
-                let known: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(
-                        json!({ "error": format!("status `{text}` is not one of: {}", known.join(", ")) }),
-                    ),
-                );
-            }
-        },
+    let known: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let status = match parse_choice(
+        "status",
+        query.status.as_deref(),
+        DeliveryStatus::parse,
+        &known,
+    ) {
+        Ok(status) => status,
+        Err(answer) => return answer,
     };
     let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
     let filter = DeliveryFilter {

@@ -1,11 +1,14 @@
 //! The HTTP surface: health endpoints and metrics, GitHub webhooks, the deliveries JSON API, signed
 //! downloads, and the Leptos dashboard with its server functions.
 
+mod answer;
 mod deliveries;
 mod downloads;
 mod events;
 mod health;
 mod metrics;
+mod pipelines;
+mod step_logs;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
@@ -33,6 +36,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Cancelled when the server begins to stop: long-lived responses (event streams) end.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Logs of the pipeline steps running in this process, for live viewers.
+    pub log_hub: crate::pipelines::logs::LogHub,
 }
 
 impl FromRef<AppState> for WebhookState {
@@ -71,6 +76,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/deliveries/{id}/redeliver",
             post(deliveries::redeliver),
+        )
+        .route(
+            "/api/projects",
+            get(pipelines::list_projects).post(pipelines::add_project),
+        )
+        .route(
+            "/api/projects/{id}/pipelines",
+            get(pipelines::list_for_project).post(pipelines::trigger),
+        )
+        .route("/api/pipelines", get(pipelines::list))
+        .route("/api/pipelines/{id}", get(pipelines::show))
+        .route("/api/pipelines/{id}/cancel", post(pipelines::cancel))
+        .route("/api/pipelines/{id}/retry", post(pipelines::retry))
+        .route(
+            "/api/pipelines/{id}/steps/{step}/logs",
+            get(step_logs::step_log),
         )
         .route(
             &format!("{DOWNLOAD_ROUTE_PREFIX}{{*key}}"),

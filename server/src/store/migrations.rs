@@ -41,6 +41,11 @@ pub(super) const SQLITE: Embedded = &[
         "preview_rules",
         include_str!("../../../migrations/sqlite/0006_preview_rules.sql"),
     ),
+    (
+        7,
+        "pipelines",
+        include_str!("../../../migrations/sqlite/0007_pipelines.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -73,6 +78,11 @@ pub(super) const POSTGRES: Embedded = &[
         6,
         "preview_rules",
         include_str!("../../../migrations/postgres/0006_preview_rules.sql"),
+    ),
+    (
+        7,
+        "pipelines",
+        include_str!("../../../migrations/postgres/0007_pipelines.sql"),
     ),
 ];
 

@@ -3,6 +3,7 @@
 
 mod delivery_sql;
 mod migrations;
+mod pipeline_sql;
 mod postgres;
 mod pull_request_sql;
 mod sql_store;

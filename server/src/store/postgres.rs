@@ -8,6 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::OpenError;
 use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, POSTGRES};
+use super::pipeline_sql::impl_pipeline_store;
 use super::pull_request_sql::impl_pull_request_store;
 use super::sql_store::impl_store;
 
@@ -35,3 +36,4 @@ impl PostgresStore {
 impl_store!(PostgresStore, "postgres");
 impl_delivery_store!(PostgresStore);
 impl_pull_request_store!(PostgresStore);
+impl_pipeline_store!(PostgresStore);

@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 use super::OpenError;
 use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, SQLITE};
+use super::pipeline_sql::impl_pipeline_store;
 use super::pull_request_sql::impl_pull_request_store;
 use super::sql_store::impl_store;
 
@@ -52,3 +53,4 @@ impl SqliteStore {
 impl_store!(SqliteStore, "sqlite");
 impl_delivery_store!(SqliteStore);
 impl_pull_request_store!(SqliteStore);
+impl_pipeline_store!(SqliteStore);

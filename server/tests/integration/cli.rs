@@ -212,3 +212,49 @@ fn an_unknown_cluster_mode_is_a_configuration_error() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn validate_lints_a_platform_file_with_positions_and_exit_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        "pipeline:\n  steps:\n    - name: test\n      image: alpine\n      commands: [make test]\n  on:\n    push:\n      branches: [main]\n",
+    )
+    .expect("write");
+    let out = slipway(&["validate", good.to_str().expect("utf-8 path")], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("ok: 1 step (test); runs on push to main; API"),
+        "{stdout}"
+    );
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "pipeline:\n  steps:\n    - name: build\n      image: alpine\n      commands: [make]\n      depends_on: [tset]\n      colour: red\n",
+    )
+    .expect("write");
+    let out = slipway(&["validate", bad.to_str().expect("utf-8 path")], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let path = bad.display();
+    assert!(
+        stderr.contains(&format!("{path}:7:7: unknown field `colour`")),
+        "{stderr}"
+    );
+
+    let missing = slipway(&["validate", "/nonexistent/.platform.yaml"], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("cannot read /nonexistent/.platform.yaml"));
+}
+
+#[test]
+fn schema_pipeline_prints_the_json_schema_of_platform_yaml() {
+    let out = slipway(&["schema", "pipeline"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON schema");
+    assert_eq!(schema["title"], ".platform.yaml");
+    assert!(schema["$defs"]["StepSection"]["properties"]["depends_on"].is_object());
+}

@@ -243,7 +243,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(settings: &[(&str, String)]) -> Self {
-        let data = tempfile::tempdir().expect("tempdir");
+        Self::start_in(tempfile::tempdir().expect("tempdir"), settings).await
+    }
+
+    /// Starts on an existing data dir (a restart keeps the database and objects).
+    pub async fn start_in(data: tempfile::TempDir, settings: &[(&str, String)]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -292,5 +296,11 @@ impl TestServer {
 
     pub async fn stop(self) {
         self.running.stop().await.expect("clean stop");
+    }
+
+    /// Stops the server and hands its data dir back, for a restart.
+    pub async fn stop_keeping_data(self) -> tempfile::TempDir {
+        self.running.stop().await.expect("clean stop");
+        self._data
     }
 }

@@ -1,0 +1,203 @@
+//! Pipeline runs as the Store keeps them and pages show them: a run's trigger, commit, status
+//! and steps, and the rules for moving between statuses.
+
+use serde::{Deserialize, Serialize};
+
+use super::dag::StepStatus;
+use crate::repository::RepositoryId;
+
+/// Database identity of a pipeline run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PipelineId(pub i64);
+
+impl std::fmt::Display for PipelineId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineStatus {
+    /// Waiting for an executor to claim it.
+    Pending,
+    Running,
+    Succeeded,
+    /// A step failed, the definition was invalid, or the run hit its deadline.
+    Failed,
+    Cancelled,
+}
+
+impl PipelineStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    Push,
+    PullRequest,
+    Schedule,
+    Api,
+    /// Started again from a finished run (by a person, or after an interruption).
+    Retry,
+}
+
+impl TriggerKind {
+    pub const ALL: [Self; 5] = [
+        Self::Push,
+        Self::PullRequest,
+        Self::Schedule,
+        Self::Api,
+        Self::Retry,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::PullRequest => "pull_request",
+            Self::Schedule => "schedule",
+            Self::Api => "api",
+            Self::Retry => "retry",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// A run to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPipeline {
+    pub repository_id: RepositoryId,
+    /// Branch, tag or full ref (`main`, `refs/heads/main`, `v1.2`).
+    pub git_ref: String,
+    /// Known when the event names it (pushes, pull requests); otherwise resolved at start.
+    pub commit_sha: Option<String>,
+    pub trigger: TriggerKind,
+    pub pr_number: Option<i64>,
+    /// The run this one retries, if any.
+    pub retry_of: Option<PipelineId>,
+}
+
+/// One step of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRun {
+    pub name: String,
+    pub image: String,
+    pub depends_on: Vec<String>,
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    /// Why it failed, was skipped or cancelled, in words.
+    pub reason: Option<String>,
+    /// Object key of its stored log, once it has one.
+    pub log_key: Option<String>,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+}
+
+impl StepRun {
+    pub fn duration_ms(&self) -> Option<i64> {
+        Some(self.finished_at_ms? - self.started_at_ms?)
+    }
+}
+
+/// A run: list rows leave `steps` empty, the detail fills it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineRun {
+    pub id: PipelineId,
+    pub repository_id: RepositoryId,
+    pub repository: String,
+    pub git_ref: String,
+    pub commit_sha: Option<String>,
+    pub trigger: TriggerKind,
+    pub pr_number: Option<i64>,
+    pub status: PipelineStatus,
+    pub reason: Option<String>,
+    pub retry_of: Option<PipelineId>,
+    /// Someone asked to cancel it; the executor stops its steps.
+    pub cancel_requested: bool,
+    pub created_at_ms: i64,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+    pub steps: Vec<StepRun>,
+}
+
+impl PipelineRun {
+    pub fn duration_ms(&self) -> Option<i64> {
+        Some(self.finished_at_ms? - self.started_at_ms?)
+    }
+
+    /// The branch a ref names (`refs/heads/x` → `x`), or the ref itself.
+    pub fn branch(&self) -> &str {
+        self.git_ref
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&self.git_ref)
+    }
+}
+
+/// Which runs a list shows; `before` pages backwards by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineFilter {
+    pub repository_id: Option<RepositoryId>,
+    pub status: Option<PipelineStatus>,
+    pub git_ref: Option<String>,
+    pub trigger: Option<TriggerKind>,
+    pub before: Option<PipelineId>,
+    pub limit: u32,
+}
+
+/// How a step ended, as the executor records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepOutcome {
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub log_key: Option<String>,
+}
+
+/// One (redacted) line of a step's log, numbered from 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch when Slipway received it.
+    pub at_ms: i64,
+    pub text: String,
+}
+
+/// The bus stream name and object key of a step's log.
+pub fn step_log_stream(id: PipelineId, step: &str) -> String {
+    format!("pipeline/{id}/{step}")
+}
+
+/// Where a finished step's log is stored.
+pub fn step_log_key(id: PipelineId, step: &str) -> String {
+    format!("logs/pipelines/{id}/{step}.log")
+}

@@ -1,0 +1,132 @@
+//! The Runner port: runs one pipeline step to its end and reports its output line by line.
+//! Implemented by local processes (embedded default) and Kubernetes pods in `server`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use futures::channel::mpsc;
+use futures::future::BoxFuture;
+
+use super::definition::StepDefinition;
+use super::run::PipelineId;
+
+/// Everything a runner needs to run one step.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    pub pipeline_id: PipelineId,
+    pub step: StepDefinition,
+    /// Where to clone the source from (a URL or a local path).
+    pub clone_url: String,
+    /// The commit the workspace is checked out at.
+    pub commit_sha: String,
+    /// The step's complete environment: Slipway's variables, the step's own, secrets resolved.
+    pub environment: BTreeMap<String, String>,
+}
+
+/// Why a step was stopped before it ended by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    TimedOut {
+        after_secs: u64,
+    },
+    Cancelled,
+    /// The run hit its deadline.
+    Deadline {
+        after_secs: u64,
+    },
+    /// Slipway is stopping; the run is retried when it is back.
+    Interrupted,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TimedOut { after_secs } => {
+                write!(f, "timed out after {}", human_secs(*after_secs))
+            }
+            Self::Cancelled => f.write_str("cancelled"),
+            Self::Deadline { after_secs } => write!(
+                f,
+                "stopped: the pipeline reached its {} deadline",
+                human_secs(*after_secs)
+            ),
+            Self::Interrupted => f.write_str("interrupted: Slipway stopped"),
+        }
+    }
+}
+
+/// `90` → `1m30s`, `600` → `10m`.
+pub fn human_secs(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepExit {
+    /// The commands ran to the end; 0 is success.
+    Exited(i32),
+    Stopped(StopReason),
+}
+
+/// A failure of the machinery, not of the step: worth retrying.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RunnerError {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl RunnerError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// Resolves when the step must stop, saying why.
+pub type StopSignal = BoxFuture<'static, StopReason>;
+
+#[async_trait]
+pub trait Runner: Send + Sync + 'static {
+    /// `local` or `kubernetes`, as pages and logs name it.
+    fn kind(&self) -> &'static str;
+
+    /// Whether `StepSpec::clone_url` should be the path of the run's local clone (cheap for a
+    /// runner on this host) rather than the repository's URL.
+    fn clones_from_local_source(&self) -> bool {
+        false
+    }
+
+    /// Runs the step, sending every output line (stdout and stderr, unredacted: the caller
+    /// redacts) to `output`, until it ends or `stop` resolves.
+    async fn run_step(
+        &self,
+        spec: StepSpec,
+        output: mpsc::Sender<String>,
+        stop: StopSignal,
+    ) -> Result<StepExit, RunnerError>;
+}

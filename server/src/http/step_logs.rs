@@ -1,0 +1,312 @@
+//! `GET /api/pipelines/{id}/steps/{step}/logs`: a step's log. As `text/event-stream` (when the
+//! client accepts it or asks `follow=true`) it follows the log live: first every line already
+//! written, then each new one, exactly once and in order (`id:` is the line number, so a
+//! reconnecting client sends `Last-Event-ID` and continues), then an `end` event with the step's
+//! outcome. Otherwise it answers the log so far as text. `tail=N` starts at the last N lines,
+//! `timestamps=true` prefixes each line with its time, `download=true` offers a file.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+
+use domain::pipeline::{LogLine, PipelineId, StepRun, step_log_key, step_log_stream};
+use domain::{BusEvent, ObjectKey, Objects};
+
+use super::AppState;
+use super::answer::store_failure;
+use crate::pipelines::logs::{LiveLog, parse_stored};
+
+/// A viewer not told of a change looks again this often.
+const RECHECK: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LogQuery {
+    #[serde(default)]
+    follow: bool,
+    #[serde(default)]
+    timestamps: bool,
+    tail: Option<usize>,
+    #[serde(default)]
+    download: bool,
+}
+
+pub async fn step_log(
+    State(state): State<AppState>,
+    Path((id, step)): Path<(i64, String)>,
+    Query(query): Query<LogQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let id = PipelineId(id);
+    let run = match state.services.store.get_pipeline(id).await {
+        Ok(run) => run,
+        Err(error) => return store_failure(&error, "step logs").into_response(),
+    };
+    let Some(step_run) = run.steps.iter().find(|s| s.name == step).cloned() else {
+        let known: Vec<&str> = run.steps.iter().map(|s| s.name.as_str()).collect();
+        let message = if known.is_empty() {
+            format!("pipeline {id} has no steps yet")
+        } else {
+            format!(
+                "pipeline {id} has no step `{step}`; its steps: {}",
+                known.join(", ")
+            )
+        };
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "error": message })),
+        )
+            .into_response();
+    };
+    let wants_stream = query.follow
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/event-stream"));
+    if wants_stream {
+        let after = headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        return follow(state, id, step, after, query.tail).await;
+    }
+    let lines = match current_lines(&state, id, &step_run).await {
+        Ok(lines) => lines,
+        Err(response) => return response,
+    };
+    let start = query
+        .tail
+        .map_or(0, |tail| lines.len().saturating_sub(tail));
+    let mut text = String::new();
+    for line in &lines[start..] {
+        if query.timestamps {
+            text.push_str(&timestamp(line.at_ms));
+            text.push(' ');
+        }
+        text.push_str(&line.text);
+        text.push('\n');
+    }
+    let mut response = text.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if query.download
+        && let Ok(value) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"pipeline-{id}-{step}.log\""
+        ))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// The step's lines so far: live in this process, or stored (whole, or the parts written).
+async fn current_lines(
+    state: &AppState,
+    id: PipelineId,
+    step: &StepRun,
+) -> Result<Vec<LogLine>, Response> {
+    if let Some(live) = state.log_hub.live(id, &step.name) {
+        return Ok(live.lines_from(0));
+    }
+    stored_lines(state.services.objects.as_ref(), id, &step.name)
+        .await
+        .map_err(|message| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({ "error": message })),
+            )
+                .into_response()
+        })
+}
+
+/// The stored log, or while the step runs elsewhere the parts stored so far.
+async fn stored_lines(
+    objects: &dyn Objects,
+    id: PipelineId,
+    step: &str,
+) -> Result<Vec<LogLine>, String> {
+    let unavailable = |e: domain::ObjectsError| format!("cannot read the log: {e}");
+    let whole = ObjectKey::new(&step_log_key(id, step)).map_err(unavailable)?;
+    match objects.get(&whole).await {
+        Ok(bytes) => return Ok(parse_stored(&String::from_utf8_lossy(&bytes))),
+        Err(domain::ObjectsError::NotFound(_)) => {}
+        Err(error) => return Err(unavailable(error)),
+    }
+    let mut text = Vec::new();
+    for part in objects
+        .list(&format!("logs/pipelines/{id}/{step}.parts/"))
+        .await
+        .map_err(unavailable)?
+    {
+        if let Ok(key) = ObjectKey::new(&part.key)
+            && let Ok(bytes) = objects.get(&key).await
+        {
+            text.extend_from_slice(&bytes);
+        }
+    }
+    Ok(parse_stored(&String::from_utf8_lossy(&text)))
+}
+
+async fn follow(
+    state: AppState,
+    id: PipelineId,
+    step: String,
+    after: Option<u64>,
+    tail: Option<usize>,
+) -> Response {
+    let (sender, receiver) = mpsc::channel(256);
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        let mut writer = Writer {
+            sender,
+            last: after.unwrap_or(0),
+            tail: if after.is_some() { None } else { tail },
+        };
+        let _ = follow_step(&state, id, &step, &mut writer).await;
+    });
+    Sse::new(receiver.take_until(shutdown.cancelled_owned()))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Sends lines with numbers above `last`, once each.
+struct Writer {
+    sender: mpsc::Sender<Result<Event, Infallible>>,
+    last: u64,
+    /// For the first batch only: send just its last N lines.
+    tail: Option<usize>,
+}
+
+/// The viewer went away.
+struct Gone;
+
+impl Writer {
+    async fn lines(&mut self, lines: &[LogLine]) -> Result<(), Gone> {
+        let fresh: Vec<&LogLine> = lines.iter().filter(|l| l.seq > self.last).collect();
+        let skip = self
+            .tail
+            .take()
+            .map_or(0, |tail| fresh.len().saturating_sub(tail));
+        for line in &fresh[skip..] {
+            self.line(line).await?;
+        }
+        Ok(())
+    }
+
+    async fn line(&mut self, line: &LogLine) -> Result<(), Gone> {
+        if line.seq <= self.last {
+            return Ok(());
+        }
+        self.last = line.seq;
+        let event = Event::default()
+            .event("line")
+            .id(line.seq.to_string())
+            .json_data(line)
+            .map_err(|_| Gone)?;
+        self.sender.send(Ok(event)).await.map_err(|_| Gone)
+    }
+
+    async fn end(&mut self, step: &StepRun) -> Result<(), Gone> {
+        let data = json!({
+            "status": step.status,
+            "exit_code": step.exit_code,
+            "reason": step.reason,
+        });
+        let event = Event::default()
+            .event("end")
+            .json_data(data)
+            .map_err(|_| Gone)?;
+        self.sender.send(Ok(event)).await.map_err(|_| Gone)
+    }
+}
+
+async fn follow_step(
+    state: &AppState,
+    id: PipelineId,
+    step: &str,
+    out: &mut Writer,
+) -> Result<(), Gone> {
+    // Subscribed before reading anything, so no line falls between what is read and what is heard.
+    let stream = step_log_stream(id, step);
+    let mut bus = match state.services.bus.subscribe().await {
+        Ok(events) => events,
+        Err(_) => futures::stream::pending().boxed(),
+    };
+    loop {
+        if let Some(live) = state.log_hub.live(id, step) {
+            follow_live(&live, out).await?;
+        }
+        let Ok(run) = state.services.store.get_pipeline(id).await else {
+            return Ok(());
+        };
+        let Some(step_run) = run.steps.into_iter().find(|s| s.name == step) else {
+            return Ok(());
+        };
+        if step_run.status.is_finished() {
+            if let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, step).await {
+                out.lines(&lines).await?;
+            }
+            return out.end(&step_run).await;
+        }
+        if step_run.started_at_ms.is_some()
+            && let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, step).await
+        {
+            out.lines(&lines).await?;
+        }
+        // Running elsewhere (or not started): follow the bus until something changes.
+        let recheck = tokio::time::sleep(RECHECK);
+        tokio::pin!(recheck);
+        loop {
+            tokio::select! {
+                () = &mut recheck => break,
+                event = bus.next() => match event {
+                    Some(BusEvent::LogLine { stream: s, seq, line }) if s == stream => {
+                        if seq == out.last + 1 {
+                            out.line(&LogLine { seq, at_ms: now_ms(), text: line }).await?;
+                        }
+                    }
+                    Some(BusEvent::Changed { id: changed, .. }) if changed == id.to_string() => break,
+                    Some(_) => {}
+                    None => break,
+                },
+            }
+        }
+    }
+}
+
+/// Follows a log of this process until it ends.
+async fn follow_live(live: &Arc<LiveLog>, out: &mut Writer) -> Result<(), Gone> {
+    let mut progress = live.progress();
+    loop {
+        let (count, finished) = *progress.borrow_and_update();
+        let from = usize::try_from(out.last).unwrap_or(usize::MAX).min(count);
+        out.lines(&live.lines_from(from)).await?;
+        if finished {
+            return Ok(());
+        }
+        if progress.changed().await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+fn timestamp(at_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(at_ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}

@@ -1,0 +1,85 @@
+//! A step's environment: the variables Slipway sets for every step, the step's own, and
+//! `${{ secrets.NAME }}` references resolved (Slipway has no secret store yet, so a reference
+//! fails the step with a message naming the secret).
+
+use std::collections::BTreeMap;
+
+use domain::Repository;
+use domain::pipeline::parse::secret_references;
+use domain::pipeline::{PipelineRun, StepDefinition};
+
+/// What a step's environment depends on besides the step itself.
+#[derive(Debug, Clone)]
+pub struct RunContext<'a> {
+    pub repository: &'a Repository,
+    pub run: &'a PipelineRun,
+    pub commit_sha: &'a str,
+    pub registry: &'a str,
+    /// The pull request's preview URL, for pull request runs.
+    pub preview_url: Option<String>,
+}
+
+/// The step's complete environment, or the message explaining which secret is missing.
+pub fn step_environment(
+    context: &RunContext<'_>,
+    step: &StepDefinition,
+) -> Result<BTreeMap<String, String>, String> {
+    let run = context.run;
+    let mut env = BTreeMap::new();
+    let project = project_name(&context.repository.name);
+    let mut set = |key: &str, value: String| {
+        env.insert(key.to_owned(), value);
+    };
+    set("PLATFORM_PROJECT_ID", context.repository.id.to_string());
+    set("PLATFORM_PROJECT_NAME", context.repository.name.clone());
+    set("COMMIT_SHA", context.commit_sha.to_owned());
+    set("COMMIT_REF", run.git_ref.clone());
+    set("COMMIT_BRANCH", run.branch().to_owned());
+    set("PIPELINE_ID", run.id.to_string());
+    set("STEP_NAME", step.name.clone());
+    set("REGISTRY", context.registry.to_owned());
+    set("PROJECT", project);
+    if let Some(number) = run.pr_number {
+        set("PR_NUMBER", number.to_string());
+    }
+    if let Some(url) = &context.preview_url {
+        set("PREVIEW_URL", url.clone());
+    }
+    for (key, value) in &step.environment {
+        if let Some(name) = secret_references(value).first() {
+            return Err(format!(
+                "`{key}` refers to secret `{name}`, which is not set for {}",
+                context.repository.name
+            ));
+        }
+        env.insert(key.clone(), value.clone());
+    }
+    Ok(env)
+}
+
+/// The image name part of `$REGISTRY/$PROJECT:$COMMIT_SHA`: the repository name, lower-cased,
+/// with characters registries refuse replaced by `-`.
+pub fn project_name(repository: &str) -> String {
+    repository
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_are_valid_image_names() {
+        assert_eq!(project_name("Acme/Shop"), "acme/shop");
+        assert_eq!(project_name("my repo"), "my-repo");
+    }
+}

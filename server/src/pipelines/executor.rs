@@ -1,0 +1,190 @@
+//! The pipeline executor: claims pending runs (woken through the bus, and by a periodic look in
+//! case a wake-up was lost), runs each with heartbeats and a watch for cancel requests, records
+//! how it ended, and finds runs whose executor died (stale heartbeats): those are marked failed
+//! ("interrupted") and started again once.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use domain::pipeline::{NewPipeline, PipelineRun, PipelineStatus, Runner, TriggerKind};
+use domain::{Bus, BusEvent, Objects, Store};
+
+use super::logs::LogHub;
+use super::now_ms;
+use super::run::{RunStops, execute};
+
+/// The name wake-ups for this worker carry.
+pub const WORKER: &str = "pipelines";
+/// How often the Store is checked without a wake-up.
+const POLL: Duration = Duration::from_secs(5);
+/// How often a running run proves it is alive and checks for a cancel request.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A running run not heard of for this long lost its executor.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+/// What an interrupted run's reason starts with.
+const INTERRUPTED: &str = "interrupted";
+
+/// What the executor and its runs use.
+#[derive(Clone)]
+pub struct PipelineContext {
+    pub store: Arc<dyn Store>,
+    pub objects: Arc<dyn Objects>,
+    pub bus: Arc<dyn Bus>,
+    pub runner: Arc<dyn Runner>,
+    pub hub: LogHub,
+    /// Where sources and workspaces are checked out.
+    pub work_root: PathBuf,
+    pub registry: String,
+    /// Steps this instance runs at once.
+    pub step_slots: Arc<Semaphore>,
+    /// Names this instance in claims.
+    pub worker_id: String,
+}
+
+/// Runs until `stop` is cancelled; runs in flight are then interrupted (and retried later).
+pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
+    let mut wakes = match ctx.bus.subscribe().await {
+        Ok(events) => events
+            .filter(|e| {
+                futures::future::ready(matches!(e, BusEvent::Wake { worker } if worker == WORKER))
+            })
+            .boxed(),
+        Err(error) => {
+            tracing::warn!(error = %error, "pipeline executor cannot hear wake-ups; polling only");
+            futures::stream::pending().boxed()
+        }
+    };
+    let runs = TaskTracker::new();
+    let max_runs = ctx.step_slots.available_permits().max(1);
+    let in_flight = Arc::new(Semaphore::new(max_runs));
+    let interrupt = stop.child_token();
+    loop {
+        recover_interrupted(&ctx).await;
+        while let Ok(permit) = in_flight.clone().try_acquire_owned() {
+            let claimed = match ctx.store.claim_pipeline(&ctx.worker_id, now_ms()).await {
+                Ok(Some(run)) => run,
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot look for pending pipelines");
+                    break;
+                }
+            };
+            let (ctx, interrupt) = (ctx.clone(), interrupt.clone());
+            runs.spawn(async move {
+                run_one(&ctx, claimed, interrupt).await;
+                drop(permit);
+            });
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = wakes.next() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+    runs.close();
+    runs.wait().await;
+}
+
+/// Runs one claimed pipeline and records its end.
+async fn run_one(ctx: &PipelineContext, run: PipelineRun, interrupt: CancellationToken) {
+    let id = run.id;
+    tracing::info!(pipeline.id = %id, repository = %run.repository, git_ref = %run.git_ref, "pipeline started");
+    ctx.announce(id, "running").await;
+    let stops = RunStops {
+        cancel: CancellationToken::new(),
+        interrupt,
+    };
+    let watcher = tokio::spawn(watch_run(ctx.clone(), id, stops.cancel.clone()));
+    let end = execute(ctx, &run, &stops).await;
+    watcher.abort();
+    match ctx
+        .store
+        .finish_pipeline(id, end.status, end.reason.as_deref(), now_ms())
+        .await
+    {
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(pipeline.id = %id, error = %error, "cannot record how a pipeline ended")
+        }
+    }
+    tracing::info!(pipeline.id = %id, status = end.status.as_str(), reason = end.reason.as_deref().unwrap_or(""), "pipeline ended");
+    ctx.announce(id, end.status.as_str()).await;
+    if stops.interrupt.is_cancelled() {
+        retry_once(ctx, &run).await;
+    }
+}
+
+/// Heartbeats, and cancels the run when someone asked (through any replica).
+async fn watch_run(
+    ctx: PipelineContext,
+    id: domain::pipeline::PipelineId,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    loop {
+        tick.tick().await;
+        let _ = ctx.store.heartbeat_pipeline(id, now_ms()).await;
+        if let Ok(run) = ctx.store.get_pipeline(id).await
+            && run.cancel_requested
+        {
+            cancel.cancel();
+            return;
+        }
+    }
+}
+
+/// Marks runs whose executor went quiet as interrupted, and starts each again once.
+async fn recover_interrupted(ctx: &PipelineContext) {
+    let stale_before = now_ms() - STALE_AFTER.as_millis() as i64;
+    let Ok(stale) = ctx.store.interrupted_pipelines(stale_before).await else {
+        return;
+    };
+    for run in stale {
+        let reason = "interrupted: the Slipway instance running it stopped";
+        if let Ok(true) = ctx
+            .store
+            .finish_pipeline(run.id, PipelineStatus::Failed, Some(reason), now_ms())
+            .await
+        {
+            tracing::warn!(pipeline.id = %run.id, "pipeline interrupted; its executor stopped");
+            ctx.announce(run.id, "failed").await;
+            retry_once(ctx, &run).await;
+        }
+    }
+}
+
+/// Starts an interrupted run again, unless it was itself the retry of an interrupted run.
+async fn retry_once(ctx: &PipelineContext, run: &PipelineRun) {
+    if let Some(previous) = run.retry_of
+        && let Ok(previous) = ctx.store.get_pipeline(previous).await
+        && previous
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(INTERRUPTED))
+    {
+        return;
+    }
+    let retry = NewPipeline {
+        repository_id: run.repository_id,
+        git_ref: run.git_ref.clone(),
+        commit_sha: run.commit_sha.clone(),
+        trigger: TriggerKind::Retry,
+        pr_number: run.pr_number,
+        retry_of: Some(run.id),
+    };
+    match ctx.store.create_pipeline(&retry, now_ms()).await {
+        Ok(new) => {
+            tracing::info!(pipeline.id = %new.id, retry_of = %run.id, "interrupted pipeline queued again");
+            ctx.announce(new.id, "pending").await;
+        }
+        Err(error) => {
+            tracing::error!(pipeline.id = %run.id, error = %error, "cannot queue an interrupted pipeline again")
+        }
+    }
+}

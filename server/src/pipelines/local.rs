@@ -1,0 +1,219 @@
+//! The local runner (embedded default): each step is a `sh -c` process in a fresh checkout of
+//! the commit, in its own process group so that a timeout or cancel kills everything it
+//! started. The step's image is ignored. It runs repository code on this host, with a clean
+//! environment (Slipway's own settings and secrets are not inherited).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::SinkExt;
+use futures::channel::mpsc;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+
+use domain::pipeline::{Runner, RunnerError, StepExit, StepSpec, StopSignal};
+
+use super::source::checkout_workspace;
+
+/// Longer lines are cut here (a minified file printed by mistake must not fill memory).
+const MAX_LINE_BYTES: usize = 16 * 1024;
+/// After the step ends, output still in the pipes is read for at most this long.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs steps as local processes; workspaces live under `work_root`.
+#[derive(Debug, Clone)]
+pub struct LocalRunner {
+    work_root: PathBuf,
+}
+
+impl LocalRunner {
+    pub fn new(work_root: PathBuf) -> Self {
+        Self { work_root }
+    }
+}
+
+#[async_trait]
+impl Runner for LocalRunner {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn clones_from_local_source(&self) -> bool {
+        true
+    }
+
+    async fn run_step(
+        &self,
+        spec: StepSpec,
+        mut output: mpsc::Sender<String>,
+        stop: StopSignal,
+    ) -> Result<StepExit, RunnerError> {
+        tokio::fs::create_dir_all(&self.work_root)
+            .await
+            .map_err(|e| RunnerError::with_source("cannot create the workspace folder", e))?;
+        let workspace = tempfile::Builder::new()
+            .prefix(&format!("{}-{}-", spec.pipeline_id, spec.step.name))
+            .tempdir_in(&self.work_root)
+            .map_err(|e| RunnerError::with_source("cannot create a workspace", e))?;
+        let checkout = workspace.path().join("workspace");
+        let home = workspace.path().join("home");
+        tokio::fs::create_dir_all(&home)
+            .await
+            .map_err(|e| RunnerError::with_source("cannot create the step's HOME", e))?;
+        checkout_workspace(
+            std::path::Path::new(&spec.clone_url),
+            &spec.commit_sha,
+            &checkout,
+        )
+        .await
+        .map_err(|e| RunnerError::new(e.to_string()))?;
+
+        let _ = output
+            .send(format!(
+                "slipway: local runner: image `{}` is ignored; the commands run on this host in a fresh checkout of {}",
+                spec.step.image,
+                short(&spec.commit_sha)
+            ))
+            .await;
+
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(script(&spec.step.commands))
+            .current_dir(&checkout)
+            .env_clear()
+            .env(
+                "PATH",
+                std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+            )
+            .env("HOME", &home)
+            .env("LANG", "C.UTF-8")
+            .env("CI", "true")
+            .envs(&spec.environment)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| RunnerError::with_source("cannot start `sh`", e))?;
+        let group = ProcessGroup(child.id());
+        let pumps = [
+            child
+                .stdout
+                .take()
+                .map(|out| tokio::spawn(pump(out, output.clone()))),
+            child
+                .stderr
+                .take()
+                .map(|err| tokio::spawn(pump(err, output.clone()))),
+        ];
+
+        let exit = tokio::select! {
+            status = child.wait() => match status {
+                Ok(status) => StepExit::Exited(exit_code(status)),
+                Err(error) => return Err(RunnerError::with_source("lost track of the step's process", error)),
+            },
+            reason = stop => {
+                group.kill();
+                let _ = child.wait().await;
+                StepExit::Stopped(reason)
+            }
+        };
+        // Processes the step left in the background would keep the pipes open: end them too.
+        group.kill();
+        for pump in pumps.into_iter().flatten() {
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, pump).await;
+        }
+        Ok(exit)
+    }
+}
+
+/// The commands as one script: each is echoed (`+ command`) and the first failure ends it.
+fn script(commands: &[String]) -> String {
+    let mut script = String::from("set -e\n");
+    for command in commands {
+        let quoted = command.replace('\'', r"'\''");
+        script.push_str(&format!("printf '+ %s\\n' '{quoted}'\n{command}\n"));
+    }
+    script
+}
+
+/// Exit code, or 128 + signal number as shells report a killed process.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|signal| 128 + signal))
+        .unwrap_or(-1)
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// Sends each line of `stream` (lossy UTF-8, cut at [`MAX_LINE_BYTES`]) until it ends.
+async fn pump(stream: impl AsyncRead + Unpin, mut output: mpsc::Sender<String>) {
+    let mut reader = BufReader::new(stream);
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        match reader.read_until(b'\n', &mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                while matches!(buffer.last(), Some(b'\n' | b'\r')) {
+                    buffer.pop();
+                }
+                let cut = buffer.len() > MAX_LINE_BYTES;
+                buffer.truncate(MAX_LINE_BYTES);
+                let mut line = String::from_utf8_lossy(&buffer).into_owned();
+                if cut {
+                    line.push_str(" … (line cut at 16 KiB)");
+                }
+                if output.send(line).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The step's process group, killed as a whole.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn kill(&self) {
+        let pid = self
+            .0
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(pid) = pid {
+            // ESRCH (already gone) is the usual, harmless outcome.
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_echoes_each_command_and_stops_at_the_first_failure() {
+        let script = script(&["echo 'hi'".to_owned(), "false".to_owned()]);
+        assert!(script.starts_with("set -e\n"));
+        assert!(
+            script.contains(r"printf '+ %s\n' 'echo '\''hi'\'''"),
+            "{script}"
+        );
+    }
+}

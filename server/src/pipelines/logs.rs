@@ -1,0 +1,274 @@
+//! Step logs: each line is redacted, numbered, kept in memory while the step runs (so a viewer
+//! that connects late gets every earlier line, then each new one, exactly once and in order),
+//! published on the bus, and written to object storage in parts every few seconds; when the
+//! step ends the parts become one object, `logs/pipelines/{id}/{step}.log`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use domain::pipeline::{LogLine, PipelineId, step_log_key, step_log_stream};
+use domain::{Bus, BusEvent, ObjectKey, Objects, ObjectsError};
+
+use super::redact::Redactor;
+
+/// Unwritten output is stored at least this often.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// …or as soon as this much has accumulated.
+const FLUSH_BYTES: usize = 256 * 1024;
+
+/// One step's log while it runs: its lines so far and a signal when more arrive.
+#[derive(Debug)]
+pub struct LiveLog {
+    lines: RwLock<Vec<LogLine>>,
+    /// `(lines so far, finished)`.
+    progress: watch::Sender<(usize, bool)>,
+}
+
+impl LiveLog {
+    fn new() -> Self {
+        Self {
+            lines: RwLock::new(Vec::new()),
+            progress: watch::channel((0, false)).0,
+        }
+    }
+
+    fn append(&self, line: LogLine) {
+        let count = {
+            let mut lines = self.lines.write().unwrap_or_else(|e| e.into_inner());
+            lines.push(line);
+            lines.len()
+        };
+        self.progress.send_modify(|p| p.0 = count);
+    }
+
+    fn finish(&self) {
+        self.progress.send_modify(|p| p.1 = true);
+    }
+
+    /// Lines after the first `from`, cloned.
+    pub fn lines_from(&self, from: usize) -> Vec<LogLine> {
+        let lines = self.lines.read().unwrap_or_else(|e| e.into_inner());
+        lines
+            .get(from..)
+            .map(<[LogLine]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Watches `(lines so far, finished)`.
+    pub fn progress(&self) -> watch::Receiver<(usize, bool)> {
+        self.progress.subscribe()
+    }
+}
+
+/// The logs of the steps running in this process, by stream name.
+#[derive(Debug, Default, Clone)]
+pub struct LogHub {
+    live: Arc<Mutex<HashMap<String, Arc<LiveLog>>>>,
+}
+
+impl LogHub {
+    /// The live log of a step running in this process.
+    pub fn live(&self, id: PipelineId, step: &str) -> Option<Arc<LiveLog>> {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.get(&step_log_stream(id, step)).cloned()
+    }
+
+    fn open(&self, stream: &str) -> Arc<LiveLog> {
+        let log = Arc::new(LiveLog::new());
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.insert(stream.to_owned(), log.clone());
+        log
+    }
+
+    fn close(&self, stream: &str) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(log) = live.remove(stream) {
+            log.finish();
+        }
+    }
+}
+
+/// Writes one step's log.
+pub struct StepLog {
+    id: PipelineId,
+    step: String,
+    stream: String,
+    live: Arc<LiveLog>,
+    hub: LogHub,
+    objects: Arc<dyn Objects>,
+    bus: Arc<dyn Bus>,
+    redactor: Redactor,
+    seq: u64,
+    unwritten: String,
+    parts: Vec<ObjectKey>,
+    last_flush: Instant,
+}
+
+impl StepLog {
+    pub fn open(
+        hub: &LogHub,
+        objects: Arc<dyn Objects>,
+        bus: Arc<dyn Bus>,
+        id: PipelineId,
+        step: &str,
+        redactor: Redactor,
+    ) -> Self {
+        let stream = step_log_stream(id, step);
+        let live = hub.open(&stream);
+        Self {
+            id,
+            step: step.to_owned(),
+            stream,
+            live,
+            hub: hub.clone(),
+            objects,
+            bus,
+            redactor,
+            seq: 0,
+            unwritten: String::new(),
+            parts: Vec::new(),
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// Redacts, numbers, shows and (soon) stores one line.
+    pub async fn push(&mut self, raw: &str) {
+        let text = self.redactor.line(raw);
+        self.seq += 1;
+        let line = LogLine {
+            seq: self.seq,
+            at_ms: now_ms(),
+            text,
+        };
+        self.unwritten.push_str(&stored_line(&line));
+        self.live.append(line.clone());
+        // Live viewers elsewhere follow the bus; losing a message there only delays them
+        // until the stored log catches up.
+        let _ = self
+            .bus
+            .publish(&BusEvent::LogLine {
+                stream: self.stream.clone(),
+                seq: line.seq,
+                line: line.text,
+            })
+            .await;
+        if self.unwritten.len() >= FLUSH_BYTES {
+            self.flush().await;
+        }
+    }
+
+    /// Stores what has not been stored yet, as the next part.
+    pub async fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if self.unwritten.is_empty() {
+            return;
+        }
+        let Ok(key) = ObjectKey::new(&format!(
+            "logs/pipelines/{}/{}.parts/{:06}",
+            self.id,
+            self.step,
+            self.parts.len() + 1
+        )) else {
+            return;
+        };
+        let content = Bytes::from(std::mem::take(&mut self.unwritten));
+        match self.objects.put(&key, content.clone()).await {
+            Ok(()) => self.parts.push(key),
+            Err(error) => {
+                // Keep the text for the next attempt; the final write retries too.
+                tracing::warn!(pipeline.id = %self.id, step = %self.step, error = %error, "cannot store a log part yet");
+                self.unwritten = String::from_utf8_lossy(&content).into_owned() + &self.unwritten;
+            }
+        }
+    }
+
+    /// Whether a periodic flush is due.
+    pub fn flush_due(&self) -> bool {
+        self.last_flush.elapsed() >= FLUSH_EVERY
+    }
+
+    /// Joins the parts into the step's log object and ends the live log; returns its key.
+    pub async fn finish(mut self) -> Result<String, ObjectsError> {
+        let key = ObjectKey::new(&step_log_key(self.id, &self.step))?;
+        let mut whole = Vec::new();
+        for part in &self.parts {
+            whole.extend_from_slice(&self.objects.get(part).await?);
+        }
+        whole.extend_from_slice(std::mem::take(&mut self.unwritten).as_bytes());
+        let stored = self.objects.put(&key, Bytes::from(whole)).await;
+        self.hub.close(&self.stream);
+        stored?;
+        for part in &self.parts {
+            let _ = self.objects.delete(part).await;
+        }
+        Ok(key.as_str().to_owned())
+    }
+
+    pub fn lines(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// A line as stored: RFC 3339 time, a space, the text.
+fn stored_line(line: &LogLine) -> String {
+    let at = jiff::Timestamp::from_millisecond(line.at_ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    format!("{at} {}\n", line.text)
+}
+
+/// Lines of a stored log, numbered from 1 (the reverse of [`stored_line`]).
+pub fn parse_stored(text: &str) -> Vec<LogLine> {
+    text.lines()
+        .enumerate()
+        .map(|(index, raw)| {
+            let (at_ms, text) = raw
+                .split_once(' ')
+                .and_then(|(at, rest)| {
+                    at.parse::<jiff::Timestamp>()
+                        .ok()
+                        .map(|t| (t.as_millisecond(), rest))
+                })
+                .unwrap_or((0, raw));
+            LogLine {
+                seq: index as u64 + 1,
+                at_ms,
+                text: text.to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_lines_read_back_with_their_time_and_number() {
+        let line = LogLine {
+            seq: 1,
+            at_ms: 1_764_000_000_123,
+            text: "+ make test".into(),
+        };
+        let text = stored_line(&line)
+            + &stored_line(&LogLine {
+                seq: 2,
+                ..line.clone()
+            });
+        assert!(
+            text.starts_with("2025-11-24T16:00:00.123Z + make test\n"),
+            "{text}"
+        );
+        let back = parse_stored(&text);
+        assert_eq!(back[0], line);
+        assert_eq!(back[1].seq, 2);
+    }
+}

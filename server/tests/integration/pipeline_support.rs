@@ -1,0 +1,268 @@
+//! What the pipeline tests share: a sample repository in a local git remote, triggering a run
+//! through the API, waiting (on the bus, not by sleeping) for it to reach a status, and reading
+//! a step's log as a server-sent event stream.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use domain::{BusEvent, EntityKind};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::support::TestServer;
+
+/// How long any run in these tests may take.
+pub const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// A git repository with one commit holding `files`; returns its path and the commit.
+pub fn sample_repository(dir: &Path, files: &[(&str, &str)]) -> (PathBuf, String) {
+    let repo = dir.join("sample");
+    std::fs::create_dir_all(&repo).expect("repo dir");
+    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
+    commit(&repo, files, "first commit")
+}
+
+/// Adds a commit with `files` to the repository; returns the path and the new commit.
+pub fn commit(repo: &Path, files: &[(&str, &str)], message: &str) -> (PathBuf, String) {
+    for (name, content) in files {
+        let path = repo.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("dirs");
+        }
+        std::fs::write(path, content).expect("write file");
+    }
+    git(repo, &["add", "--all"]);
+    git(
+        repo,
+        &[
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "commit",
+            "--quiet",
+            "-m",
+            message,
+        ],
+    );
+    let sha = git(repo, &["rev-parse", "HEAD"]);
+    (repo.to_owned(), sha.trim().to_owned())
+}
+
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Adds the repository through `POST /api/projects`; returns its id.
+pub async fn add_project(server: &TestServer, name: &str, clone_url: &Path) -> i64 {
+    let response = server
+        .http
+        .post(server.url("/api/projects"))
+        .json(&json!({ "name": name, "clone_url": clone_url.display().to_string() }))
+        .send()
+        .await
+        .expect("add project");
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.expect("json");
+    body["id"].as_i64().expect("id")
+}
+
+/// Starts a run at `git_ref` through the API; returns its id.
+pub async fn trigger(server: &TestServer, project: i64, git_ref: &str) -> i64 {
+    let response = server
+        .http
+        .post(server.url(&format!("/api/projects/{project}/pipelines")))
+        .json(&json!({ "git_ref": git_ref }))
+        .send()
+        .await
+        .expect("trigger");
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.expect("json");
+    // The executor may already have claimed it.
+    assert!(
+        matches!(body["status"].as_str(), Some("pending" | "running")),
+        "{body}"
+    );
+    body["id"].as_i64().expect("id")
+}
+
+/// Follows the server's bus until the run is announced with one of `statuses` (and the API
+/// agrees); returns its detail.
+pub struct RunWatcher {
+    events: futures::stream::BoxStream<'static, BusEvent>,
+}
+
+impl RunWatcher {
+    /// Subscribe before triggering, so no announcement is missed.
+    pub async fn new(server: &TestServer) -> Self {
+        let events = server
+            .running
+            .adapters
+            .bus
+            .subscribe()
+            .await
+            .expect("subscribe");
+        Self { events }
+    }
+
+    pub async fn until(&mut self, server: &TestServer, id: i64, statuses: &[&str]) -> Value {
+        let wait = async {
+            loop {
+                let detail = detail(server, id).await;
+                if statuses.contains(&detail["status"].as_str().unwrap_or("")) {
+                    return detail;
+                }
+                // Wait for the next change of this run, then look again.
+                loop {
+                    match self.events.next().await {
+                        Some(BusEvent::Changed {
+                            entity: EntityKind::Pipeline,
+                            id: changed,
+                            ..
+                        }) if changed == id.to_string() => break,
+                        Some(_) => {}
+                        None => panic!("the bus ended"),
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(RUN_LIMIT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("pipeline {id} did not reach {statuses:?} in time"))
+    }
+
+    /// Waits until the run's step `step` is running.
+    pub async fn until_step_runs(&mut self, server: &TestServer, id: i64, step: &str) {
+        let wait = async {
+            loop {
+                let detail = detail(server, id).await;
+                let running = detail["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|s| s["name"] == step && s["status"] == "running");
+                if running {
+                    return;
+                }
+                loop {
+                    match self.events.next().await {
+                        Some(BusEvent::Changed {
+                            entity: EntityKind::Pipeline,
+                            id: changed,
+                            ..
+                        }) if changed == id.to_string() => break,
+                        Some(BusEvent::LogLine { .. }) | Some(_) => {}
+                        None => panic!("the bus ended"),
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(RUN_LIMIT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("step {step} of pipeline {id} never ran"));
+    }
+}
+
+pub async fn detail(server: &TestServer, id: i64) -> Value {
+    let response = server
+        .http
+        .get(server.url(&format!("/api/pipelines/{id}")))
+        .send()
+        .await
+        .expect("detail");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+pub fn step<'a>(detail: &'a Value, name: &str) -> &'a Value {
+    detail["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no step {name} in {detail}"))
+}
+
+/// A step's log as text (`GET …/logs`).
+pub async fn log_text(server: &TestServer, id: i64, step: &str) -> String {
+    let response = server
+        .http
+        .get(server.url(&format!("/api/pipelines/{id}/steps/{step}/logs")))
+        .send()
+        .await
+        .expect("log");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("text")
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: Value,
+}
+
+/// Reads a step's log as an event stream until its `end` event.
+pub async fn follow_log(
+    server: &TestServer,
+    id: i64,
+    step: &str,
+    last_event_id: Option<u64>,
+) -> Vec<Sse> {
+    let mut request = server
+        .http
+        .get(server.url(&format!("/api/pipelines/{id}/steps/{step}/logs")))
+        .header("accept", "text/event-stream");
+    if let Some(last) = last_event_id {
+        request = request.header("last-event-id", last.to_string());
+    }
+    let response = request.send().await.expect("follow");
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while let Some(chunk) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let mut event = Sse {
+                    event: "message".into(),
+                    id: None,
+                    data: Value::Null,
+                };
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        event.event = v.to_owned();
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        event.id = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        event.data = serde_json::from_str(v).expect("event data is JSON");
+                    }
+                }
+                if event.data.is_null() {
+                    continue; // keep-alive comment
+                }
+                let done = event.event == "end";
+                events.push(event);
+                if done {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(RUN_LIMIT, read)
+        .await
+        .expect("the log stream ends");
+    events
+}

@@ -1,0 +1,413 @@
+//! Pipelines on the local runner, end to end: a repository in a local git remote is added
+//! through the API, a run is triggered, and what a developer sees is checked — statuses, exit
+//! codes, parallel steps, skipped dependants, timeouts, cancel, logs (redacted, stored, followed
+//! live exactly once) and a restart in the middle of a run.
+
+use serde_json::{Value, json};
+
+use crate::pipeline_support::{
+    RunWatcher, add_project, commit, detail, follow_log, log_text, sample_repository, step, trigger,
+};
+use crate::support::TestServer;
+
+const SUCCESSFUL: &str = r#"
+pipeline:
+  steps:
+    - name: lint
+      image: alpine
+      commands:
+        - echo "lint starts"
+        - sleep 1
+    - name: test
+      image: rust:1.85-slim
+      environment:
+        GREETING: hello
+      commands:
+        - echo "sha=$COMMIT_SHA branch=$COMMIT_BRANCH project=$PROJECT step=$STEP_NAME $GREETING"
+        - echo "leaked ghp_abcdefghijklmnopqrstuvwxyz012345 here"
+        - env | sort
+        - sleep 1
+    - name: build
+      image: alpine
+      depends_on: [lint, test]
+      commands:
+        - test -f README.md
+        - echo built
+"#;
+
+#[tokio::test]
+async fn a_pipeline_runs_parallel_steps_and_keeps_redacted_logs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, sha) = sample_repository(
+        dir.path(),
+        &[(".platform.yaml", SUCCESSFUL), ("README.md", "# demo\n")],
+    );
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, id, &["succeeded", "failed"]).await;
+
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["commit_sha"],
+        sha.as_str(),
+        "the branch resolved to its head"
+    );
+    assert_eq!(run["trigger"], "api");
+    let (lint, test, build) = (step(&run, "lint"), step(&run, "test"), step(&run, "build"));
+    for s in [lint, test, build] {
+        assert_eq!(
+            (s["status"].as_str(), s["exit_code"].as_i64()),
+            (Some("succeeded"), Some(0)),
+            "{s}"
+        );
+    }
+    let at = |s: &Value, key: &str| s[key].as_i64().expect("time");
+    assert!(
+        at(lint, "started_at_ms") < at(test, "finished_at_ms")
+            && at(test, "started_at_ms") < at(lint, "finished_at_ms"),
+        "independent steps overlap: {lint} {test}"
+    );
+    assert!(
+        at(build, "started_at_ms") >= at(lint, "finished_at_ms").max(at(test, "finished_at_ms")),
+        "build waits for both: {run}"
+    );
+    assert_eq!(build["depends_on"], json!(["lint", "test"]));
+
+    let log = log_text(&server, id, "test").await;
+    assert!(
+        log.contains(&format!(
+            "sha={sha} branch=main project=demo step=test hello"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("leaked *** here") && !log.contains("ghp_abcdef"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("image `rust:1.85-slim` is ignored").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("+ echo \"sha=$COMMIT_SHA"),
+        "commands are echoed: {log}"
+    );
+    assert!(
+        !log.contains("CARGO_") && !log.contains("SLIPWAY_"),
+        "steps do not inherit Slipway's environment: {log}"
+    );
+    assert!(log.contains("slipway: step `test` succeeded in"), "{log}");
+
+    let key = test["log_key"].as_str().expect("log stored");
+    assert_eq!(key, format!("logs/pipelines/{id}/test.log"));
+    let stored = server
+        .running
+        .adapters
+        .objects
+        .get(&domain::ObjectKey::new(key).expect("key"))
+        .await
+        .expect("stored log");
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(stored.contains("leaked *** here") && !stored.contains("ghp_abcdef"));
+
+    let listed: Value = server
+        .http
+        .get(server.url(&format!(
+            "/api/projects/{project}/pipelines?status=succeeded"
+        )))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["items"][0]["id"], id);
+    server.stop().await;
+}
+
+const FAILING: &str = r#"
+pipeline:
+  steps:
+    - name: fails
+      image: alpine
+      commands:
+        - echo before
+        - exit 3
+        - echo never
+    - name: after
+      image: alpine
+      depends_on: [fails]
+      commands: [echo after]
+    - name: slow
+      image: alpine
+      timeout: 1s
+      commands:
+        - sleep 30 &
+        - sleep 30
+"#;
+
+#[tokio::test]
+async fn a_failed_step_skips_its_dependants_and_a_timeout_stops_a_step() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[(".platform.yaml", FAILING)]);
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, id, &["succeeded", "failed"]).await;
+
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["reason"], "step `fails`, `slow` failed");
+    let fails = step(&run, "fails");
+    assert_eq!(
+        (fails["exit_code"].as_i64(), fails["reason"].as_str()),
+        (Some(3), Some("exited with code 3"))
+    );
+    let after = step(&run, "after");
+    assert_eq!(after["status"], "skipped");
+    assert_eq!(after["reason"], "skipped: `fails` did not succeed");
+    let slow = step(&run, "slow");
+    assert_eq!(
+        (slow["status"].as_str(), slow["reason"].as_str()),
+        (Some("failed"), Some("timed out after 1s"))
+    );
+    assert!(
+        slow["finished_at_ms"].as_i64().unwrap_or(0) - slow["started_at_ms"].as_i64().unwrap_or(0)
+            < 10_000,
+        "the step (and the sleep it left in the background) did not hold the run: {slow}"
+    );
+    let log = log_text(&server, id, "fails").await;
+    assert!(log.contains("before") && !log.contains("\nnever"), "{log}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_definitions_and_refs_fail_the_run_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(
+        dir.path(),
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: build\n      image: alpine\n      commands: [make]\n      depends_on: [tset]\n",
+        )],
+    );
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+
+    let invalid = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, invalid, &["failed"]).await;
+    let reason = run["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("is not valid:\n6:20: step `build` depends on unknown step `tset`"),
+        "{reason}"
+    );
+
+    let unknown = trigger(&server, project, "no-such-branch").await;
+    let run = watcher.until(&server, unknown, &["failed"]).await;
+    assert!(
+        run["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("`no-such-branch` is not a branch, tag or commit"),
+        "{run}"
+    );
+
+    commit(&repo, &[("other.txt", "x")], "drop the file");
+    crate::pipeline_support::git(&repo, &["rm", "--quiet", ".platform.yaml"]);
+    let (_, bare) = commit(&repo, &[], "no platform file");
+    let missing = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, missing, &["failed"]).await;
+    assert_eq!(
+        run["reason"],
+        format!("commit {} has no .platform.yaml", &bare[..12])
+    );
+
+    let no_ref = server
+        .http
+        .post(server.url(&format!("/api/projects/{project}/pipelines")))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("trigger");
+    assert_eq!(no_ref.status(), 400);
+    let unknown_project = server
+        .http
+        .post(server.url("/api/projects/999/pipelines"))
+        .json(&json!({ "git_ref": "main" }))
+        .send()
+        .await
+        .expect("trigger");
+    assert_eq!(unknown_project.status(), 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_step() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(
+        dir.path(),
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: wait\n      image: alpine\n      commands: [echo waiting, sleep 60]\n    - name: next\n      image: alpine\n      depends_on: [wait]\n      commands: [echo next]\n",
+        )],
+    );
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    watcher.until_step_runs(&server, id, "wait").await;
+
+    let asked = std::time::Instant::now();
+    let response = server
+        .http
+        .post(server.url(&format!("/api/pipelines/{id}/cancel")))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(response.status(), 202);
+    let run = watcher
+        .until(&server, id, &["cancelled", "failed", "succeeded"])
+        .await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert!(
+        asked.elapsed().as_secs() < 10,
+        "cancel takes effect within seconds"
+    );
+    assert_eq!(step(&run, "wait")["status"], "cancelled");
+    assert_eq!(step(&run, "next")["status"], "cancelled");
+
+    let again = server
+        .http
+        .post(server.url(&format!("/api/pipelines/{id}/cancel")))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(again.status(), 409, "a finished run cannot be cancelled");
+
+    let retried: Value = server
+        .http
+        .post(server.url(&format!("/api/pipelines/{id}/retry")))
+        .send()
+        .await
+        .expect("retry")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (retried["trigger"].as_str(), retried["retry_of"].as_i64()),
+        (Some("retry"), Some(id))
+    );
+    assert_eq!(
+        retried["commit_sha"], run["commit_sha"],
+        "a retry runs the same commit"
+    );
+    let retry_id = retried["id"].as_i64().expect("id");
+    watcher.until_step_runs(&server, retry_id, "wait").await;
+    server
+        .http
+        .post(server.url(&format!("/api/pipelines/{retry_id}/cancel")))
+        .send()
+        .await
+        .expect("cancel");
+    watcher.until(&server, retry_id, &["cancelled"]).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_log_stream_delivers_every_line_once_in_order_from_the_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(
+        dir.path(),
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: count\n      image: alpine\n      commands:\n        - for i in $(seq 1 300); do echo line $i; done\n        - sleep 1\n        - for i in $(seq 301 600); do echo line $i; done\n",
+        )],
+    );
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    watcher.until_step_runs(&server, id, "count").await;
+
+    // Connected while the step runs: earlier lines first, then the rest, then the outcome.
+    let live = follow_log(&server, id, "count", None).await;
+    let (lines, end) = live.split_at(live.len() - 1);
+    assert_eq!(end[0].event, "end");
+    assert_eq!(end[0].data["status"], "succeeded");
+    let seqs: Vec<u64> = lines
+        .iter()
+        .map(|e| e.data["seq"].as_u64().expect("seq"))
+        .collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "every line once, in order");
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|e| e.data["text"].as_str().expect("text"))
+        .collect();
+    let counted: Vec<&&str> = texts.iter().filter(|t| t.starts_with("line ")).collect();
+    assert_eq!(counted.len(), 600);
+    assert_eq!((*counted[0], *counted[599]), ("line 1", "line 600"));
+    assert!(
+        lines
+            .iter()
+            .all(|e| e.id.as_deref() == Some(e.data["seq"].to_string().as_str()))
+    );
+
+    // After the end: the stored log, the same lines; a reconnect continues after its last id.
+    let replay = follow_log(&server, id, "count", None).await;
+    let replayed: Vec<&str> = replay
+        .iter()
+        .filter(|e| e.event == "line")
+        .map(|e| e.data["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(replayed, texts);
+    let resumed = follow_log(&server, id, "count", Some(100)).await;
+    assert_eq!(resumed[0].data["seq"], 101);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_interrupted_by_a_restart_is_marked_and_retried_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The first run waits long; its retry (another pipeline id) finishes at once.
+    let (repo, _) = sample_repository(
+        dir.path(),
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: work\n      image: alpine\n      commands:\n        - 'if [ \"$PIPELINE_ID\" = 1 ]; then sleep 60; fi'\n        - echo done\n",
+        )],
+    );
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    assert_eq!(id, 1);
+    watcher.until_step_runs(&server, id, "work").await;
+    let data = server.stop_keeping_data().await;
+
+    let server = TestServer::start_in(data, &[]).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let first = detail(&server, id).await;
+    assert_eq!(first["status"], "failed");
+    assert_eq!(first["reason"], "interrupted: Slipway stopped");
+    let list: Value = server
+        .http
+        .get(server.url("/api/pipelines?trigger=retry"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let retry = list["items"][0]["id"].as_i64().expect("a retry was queued");
+    assert_eq!(list["items"][0]["retry_of"], id);
+    let run = watcher
+        .until(&server, retry, &["succeeded", "failed"])
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    server.stop().await;
+}

@@ -1,0 +1,299 @@
+//! The pipelines half of the Store conformance suite, against SQLite and PostgreSQL: a pending
+//! run is claimed by exactly one of many executors, steps record their outcome, finishing a
+//! run settles the steps left over, cancel acts at once on pending runs, and lists filter and
+//! page newest first.
+
+use std::sync::Arc;
+
+use domain::pipeline::parse::parse_pipeline;
+use domain::pipeline::{
+    NewPipeline, PipelineFilter, PipelineId, PipelineStatus, StepOutcome, StepStatus, TriggerKind,
+};
+use domain::{NewRepository, Store, StoreError};
+use server::store::{PostgresStore, SqliteStore};
+
+use crate::support::TestPostgres;
+
+const THREE_STEPS: &str = "pipeline:\n  steps:\n    - name: lint\n      image: alpine\n      commands: [make lint]\n    - name: test\n      image: rust:1.85\n      commands: [make test]\n    - name: build\n      image: alpine\n      commands: [make]\n      depends_on: [lint, test]\n";
+
+async fn pipelines_conform(store: Arc<dyn Store>) {
+    let repo = store
+        .add_repository(&NewRepository::new("demo", "/srv/git/demo.git", "main").expect("valid"))
+        .await
+        .expect("add");
+    let new = |git_ref: &str, trigger| NewPipeline {
+        repository_id: repo.id,
+        git_ref: git_ref.to_owned(),
+        commit_sha: None,
+        trigger,
+        pr_number: None,
+        retry_of: None,
+    };
+    let mut created = Vec::new();
+    for (at, (git_ref, trigger)) in [
+        ("main", TriggerKind::Push),
+        ("feature", TriggerKind::Api),
+        ("main", TriggerKind::Schedule),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let run = store
+            .create_pipeline(&new(git_ref, trigger), 1_000 + at as i64)
+            .await
+            .expect("create");
+        assert_eq!(run.status, PipelineStatus::Pending);
+        assert_eq!(run.repository, "demo");
+        created.push(run.id);
+    }
+
+    // Ten executors ask at once: each pending run goes to exactly one of them, oldest first.
+    let claims = (0..10).map(|worker| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_pipeline(&format!("worker-{worker}"), 5_000)
+                .await
+                .expect("claim")
+        }
+    });
+    let mut claimed: Vec<PipelineId> = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|run| run.id)
+        .collect();
+    // A claimer that loses a race may come back empty-handed; asking again finds the rest.
+    while let Some(run) = store.claim_pipeline("late", 5_000).await.expect("claim") {
+        claimed.push(run.id);
+    }
+    claimed.sort();
+    assert_eq!(claimed, created, "every run claimed exactly once");
+    let first = store.get_pipeline(created[0]).await.expect("get");
+    assert_eq!(first.status, PipelineStatus::Running);
+    assert_eq!(first.started_at_ms, Some(5_000));
+
+    let definition = parse_pipeline(THREE_STEPS)
+        .expect("valid")
+        .expect("pipeline");
+    store
+        .plan_pipeline(first.id, &"a".repeat(40), &definition)
+        .await
+        .expect("plan");
+    assert_eq!(
+        store
+            .pipeline_definition(first.id)
+            .await
+            .expect("definition"),
+        Some(definition.clone())
+    );
+    let planned = store.get_pipeline(first.id).await.expect("get");
+    assert_eq!(planned.commit_sha.as_deref(), Some("a".repeat(40).as_str()));
+    let names: Vec<&str> = planned.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["lint", "test", "build"], "steps in file order");
+    assert_eq!(planned.steps[2].depends_on, ["lint", "test"]);
+    assert_eq!(planned.steps[1].image, "rust:1.85");
+
+    store
+        .start_step(first.id, "lint", 6_000)
+        .await
+        .expect("start");
+    store
+        .start_step(first.id, "test", 6_000)
+        .await
+        .expect("start");
+    store
+        .finish_step(
+            first.id,
+            "lint",
+            &StepOutcome {
+                status: StepStatus::Succeeded,
+                exit_code: Some(0),
+                reason: None,
+                log_key: Some("logs/pipelines/1/lint.log".into()),
+            },
+            7_500,
+        )
+        .await
+        .expect("finish");
+    store
+        .finish_step(
+            first.id,
+            "test",
+            &StepOutcome {
+                status: StepStatus::Failed,
+                exit_code: Some(101),
+                reason: Some("exited with code 101".into()),
+                log_key: None,
+            },
+            8_000,
+        )
+        .await
+        .expect("finish");
+    assert!(
+        store
+            .finish_pipeline(
+                first.id,
+                PipelineStatus::Failed,
+                Some("step `test` failed"),
+                9_000
+            )
+            .await
+            .expect("finish")
+    );
+    assert!(
+        !store
+            .finish_pipeline(first.id, PipelineStatus::Succeeded, None, 9_500)
+            .await
+            .expect("finish again"),
+        "a finished run stays as it ended"
+    );
+    let done = store.get_pipeline(first.id).await.expect("get");
+    assert_eq!(done.status, PipelineStatus::Failed);
+    assert_eq!(done.duration_ms(), Some(4_000));
+    let lint = &done.steps[0];
+    assert_eq!(
+        (
+            lint.status,
+            lint.exit_code,
+            lint.duration_ms(),
+            lint.log_key.as_deref()
+        ),
+        (
+            StepStatus::Succeeded,
+            Some(0),
+            Some(1_500),
+            Some("logs/pipelines/1/lint.log")
+        )
+    );
+    assert_eq!(done.steps[1].exit_code, Some(101));
+    assert_eq!(
+        done.steps[2].status,
+        StepStatus::Skipped,
+        "dependants of a failure are skipped"
+    );
+
+    // Cancel: a running run is flagged for its executor, a pending one ends at once.
+    let running = store
+        .request_cancel(created[1], 10_000)
+        .await
+        .expect("cancel");
+    assert!(running.cancel_requested);
+    assert_eq!(running.status, PipelineStatus::Running);
+    let pending = store
+        .create_pipeline(&new("main", TriggerKind::Api), 11_000)
+        .await
+        .expect("create");
+    let cancelled = store
+        .request_cancel(pending.id, 12_000)
+        .await
+        .expect("cancel");
+    assert_eq!(cancelled.status, PipelineStatus::Cancelled);
+    assert_eq!(
+        cancelled.reason.as_deref(),
+        Some("cancelled before it started")
+    );
+
+    // Heartbeats: a run whose executor went quiet is found.
+    store
+        .heartbeat_pipeline(created[1], 20_000)
+        .await
+        .expect("beat");
+    let stale: Vec<PipelineId> = store
+        .interrupted_pipelines(15_000)
+        .await
+        .expect("interrupted")
+        .into_iter()
+        .map(|run| run.id)
+        .collect();
+    assert_eq!(
+        stale,
+        [created[2]],
+        "only the run last heard of at 5 s is stale"
+    );
+
+    let list = |filter: PipelineFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_pipelines(&filter)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|run| run.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = list(PipelineFilter {
+        limit: 50,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        all,
+        [pending.id, created[2], created[1], created[0]],
+        "newest first"
+    );
+    assert_eq!(
+        list(PipelineFilter {
+            git_ref: Some("main".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await,
+        [pending.id, created[2], created[0]]
+    );
+    assert_eq!(
+        list(PipelineFilter {
+            status: Some(PipelineStatus::Failed),
+            limit: 50,
+            ..Default::default()
+        })
+        .await,
+        [created[0]]
+    );
+    assert_eq!(
+        list(PipelineFilter {
+            trigger: Some(TriggerKind::Schedule),
+            limit: 50,
+            ..Default::default()
+        })
+        .await,
+        [created[2]]
+    );
+    assert_eq!(
+        list(PipelineFilter {
+            before: Some(created[2]),
+            limit: 1,
+            ..Default::default()
+        })
+        .await,
+        [created[1]],
+        "pages continue below the last id seen"
+    );
+    assert!(matches!(
+        store.get_pipeline(PipelineId(9_999)).await,
+        Err(StoreError::NotFound {
+            entity: "pipeline",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_pipelines_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("slipway.db"))
+        .await
+        .expect("open");
+    pipelines_conform(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn postgres_pipelines_conform() {
+    let db = TestPostgres::create().await;
+    let store = PostgresStore::open(&db.url.clone().into(), "test database")
+        .await
+        .expect("open");
+    pipelines_conform(Arc::new(store)).await;
+}
