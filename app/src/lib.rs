@@ -7,6 +7,8 @@ pub mod error;
 mod live;
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod pipeline_actions;
+#[cfg(feature = "ssr")]
 pub mod services;
 
 use leptos::prelude::*;
@@ -16,8 +18,8 @@ use leptos_router::{SsrMode, path};
 
 use components::layout::Layout;
 use pages::{
-    DeliveriesPage, DeliveryPage, NotFoundPage, OperatorPage, PipelinesPage, PreviewsPage,
-    SettingsPage,
+    DeliveriesPage, DeliveryPage, NotFoundPage, OperatorPage, PipelinePage, PipelinesPage,
+    PreviewsPage, SettingsPage,
 };
 
 /// Applies the saved or preferred colour theme before first paint, so dark mode never flashes.
@@ -59,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=PreviewsPage ssr=SsrMode::Async />
                     <Route path=path!("/previews") view=PreviewsPage ssr=SsrMode::Async />
                     <Route path=path!("/pipelines") view=PipelinesPage ssr=SsrMode::Async />
+                    <Route path=path!("/pipelines/:id") view=PipelinePage ssr=SsrMode::Async />
                     <Route path=path!("/operator") view=OperatorPage ssr=SsrMode::Async />
                     <Route path=path!("/deliveries") view=DeliveriesPage ssr=SsrMode::Async />
                     <Route path=path!("/deliveries/:id") view=DeliveryPage ssr=SsrMode::Async />

@@ -3,6 +3,7 @@
 
 mod deliveries;
 mod instance;
+mod pipelines;
 mod repositories;
 
 pub use deliveries::{
@@ -10,6 +11,10 @@ pub use deliveries::{
     list_deliveries, redeliver_delivery,
 };
 pub use instance::{InstanceInfo, get_instance_info};
+pub use pipelines::{
+    CancelPipeline, PAGE as PIPELINE_PAGE, PipelineQuery, RetryPipeline, TriggerInput,
+    TriggerPipeline, get_pipeline, list_pipelines,
+};
 pub use repositories::{
     AddRepository, AddRepositoryInput, PreviewRulesInput, RemoveRepository, SetPreviewRules,
     add_repository, list_repositories, remove_repository, set_preview_rules,

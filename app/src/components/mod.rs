@@ -1,13 +1,17 @@
 //! Building blocks shared by the pages.
 
+pub mod ansi;
 pub mod empty_state;
 pub mod icons;
 pub mod layout;
+pub mod log_viewer;
 pub mod page_header;
+pub mod status_badge;
 pub mod theme;
 
 pub use empty_state::EmptyState;
 pub use page_header::PageHeader;
+pub use status_badge::StatusBadge;
 
 use leptos::prelude::*;
 

@@ -3,6 +3,7 @@
 mod deliveries;
 mod not_found;
 mod operator;
+mod pipeline;
 mod pipelines;
 mod previews;
 mod settings;
@@ -10,6 +11,7 @@ mod settings;
 pub use deliveries::{DeliveriesPage, DeliveryPage};
 pub use not_found::NotFoundPage;
 pub use operator::OperatorPage;
+pub use pipeline::PipelinePage;
 pub use pipelines::PipelinesPage;
 pub use previews::PreviewsPage;
 pub use settings::SettingsPage;

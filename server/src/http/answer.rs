@@ -52,3 +52,17 @@ pub fn parse_choice<T: Copy>(
         }),
     }
 }
+
+/// A shared action's error with the status its kind calls for.
+pub fn app_failure(error: &app::error::AppError) -> Answer {
+    use app::error::ErrorKind;
+    let status = match error.kind {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(json!({ "error": error.message })))
+}

@@ -12,8 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::answer::{Answer, bad_request, parse_choice, store_failure};
-use crate::pipelines::start_pipeline;
+use super::answer::{Answer, app_failure, bad_request, parse_choice, store_failure};
 
 const DEFAULT_PAGE: u32 = 50;
 
@@ -95,9 +94,9 @@ pub async fn trigger(
         pr_number: None,
         retry_of: None,
     };
-    match start_pipeline(store, state.services.bus.as_ref(), &new).await {
+    match state.services.start_pipeline(&new).await {
         Ok(run) => (StatusCode::CREATED, Json(json!(run))),
-        Err(error) => store_failure(&error, "pipelines"),
+        Err(error) => app_failure(&error),
     }
 }
 
@@ -180,65 +179,16 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Answer 
 
 /// Stops a run: a pending run ends at once, a running one within seconds.
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<i64>) -> Answer {
-    let store = state.services.store.as_ref();
-    let run = match store.get_pipeline(PipelineId(id)).await {
-        Ok(run) => run,
-        Err(error) => return store_failure(&error, "pipelines"),
-    };
-    if run.status.is_finished() {
-        return (
-            StatusCode::CONFLICT,
-            Json(
-                json!({ "error": format!("pipeline {id} already ended ({})", run.status.as_str()) }),
-            ),
-        );
-    }
-    match store
-        .request_cancel(run.id, crate::pipelines::now_ms())
-        .await
-    {
-        Ok(run) => {
-            let _ = state
-                .services
-                .bus
-                .publish(&BusEvent::Changed {
-                    entity: EntityKind::Pipeline,
-                    id: run.id.to_string(),
-                    status: run.status.as_str().to_owned(),
-                })
-                .await;
-            tracing::info!(pipeline.id = %run.id, "pipeline cancel requested");
-            (StatusCode::ACCEPTED, Json(json!(run)))
-        }
-        Err(error) => store_failure(&error, "pipelines"),
+    match state.services.cancel_pipeline(PipelineId(id)).await {
+        Ok(run) => (StatusCode::ACCEPTED, Json(json!(run))),
+        Err(error) => app_failure(&error),
     }
 }
 
 /// Runs a finished pipeline again at the same commit.
 pub async fn retry(State(state): State<AppState>, Path(id): Path<i64>) -> Answer {
-    let store = state.services.store.as_ref();
-    let run = match store.get_pipeline(PipelineId(id)).await {
-        Ok(run) => run,
-        Err(error) => return store_failure(&error, "pipelines"),
-    };
-    if !run.status.is_finished() {
-        return (
-            StatusCode::CONFLICT,
-            Json(
-                json!({ "error": format!("pipeline {id} is still {}; cancel it first", run.status.as_str()) }),
-            ),
-        );
-    }
-    let new = NewPipeline {
-        repository_id: run.repository_id,
-        git_ref: run.git_ref.clone(),
-        commit_sha: run.commit_sha.clone(),
-        trigger: TriggerKind::Retry,
-        pr_number: run.pr_number,
-        retry_of: Some(run.id),
-    };
-    match start_pipeline(store, state.services.bus.as_ref(), &new).await {
+    match state.services.retry_pipeline(PipelineId(id)).await {
         Ok(run) => (StatusCode::CREATED, Json(json!(run))),
-        Err(error) => store_failure(&error, "pipelines"),
+        Err(error) => app_failure(&error),
     }
 }

@@ -20,7 +20,7 @@ use super::now_ms;
 use super::run::{RunStops, execute};
 
 /// The name wake-ups for this worker carry.
-pub const WORKER: &str = "pipelines";
+pub use app::pipeline_actions::PIPELINE_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(5);
 /// How often a running run proves it is alive and checks for a cancel request.

@@ -1,0 +1,120 @@
+//! Pipeline runs for the dashboard: a filtered page of them, one with its steps, and starting,
+//! cancelling and retrying runs (the same actions as the JSON API).
+
+use domain::pipeline::PipelineRun;
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Rows per page on the Pipelines page.
+pub const PAGE: u32 = 50;
+
+/// The Pipelines page's filters, as in its URL (blank: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineQuery {
+    /// A repository id.
+    #[serde(default)]
+    pub repository: String,
+    #[serde(default)]
+    pub status: String,
+    /// Runs older than this id (the next page).
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
+/// The "Run pipeline" form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerInput {
+    pub repository_id: i64,
+    pub git_ref: String,
+}
+
+#[server(prefix = "/rpc", endpoint = "list_pipelines", input = GetUrl)]
+pub async fn list_pipelines(query: PipelineQuery) -> Result<Vec<PipelineRun>, AppError> {
+    use crate::error::ErrorKind;
+    use domain::RepositoryId;
+    use domain::pipeline::{PipelineFilter, PipelineId, PipelineStatus};
+    let status = match query.status.trim() {
+        "" => None,
+        text => Some(PipelineStatus::parse(text).ok_or_else(|| {
+            AppError::new(
+                ErrorKind::InvalidInput,
+                format!("status `{text}` is not a pipeline status"),
+            )
+        })?),
+    };
+    let repository_id = match query.repository.trim() {
+        "" => None,
+        text => Some(RepositoryId(text.parse().map_err(|_| {
+            AppError::new(
+                ErrorKind::InvalidInput,
+                format!("repository `{text}` is not a repository id"),
+            )
+        })?)),
+    };
+    let filter = PipelineFilter {
+        repository_id,
+        status,
+        git_ref: None,
+        trigger: None,
+        before: query.before.map(PipelineId),
+        limit: PAGE,
+    };
+    let services = crate::services::services()?;
+    Ok(services.store.list_pipelines(&filter).await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "get_pipeline", input = GetUrl)]
+pub async fn get_pipeline(id: i64) -> Result<PipelineRun, AppError> {
+    let services = crate::services::services()?;
+    Ok(services
+        .store
+        .get_pipeline(domain::pipeline::PipelineId(id))
+        .await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "trigger_pipeline")]
+pub async fn trigger_pipeline(input: TriggerInput) -> Result<PipelineRun, AppError> {
+    use crate::error::ErrorKind;
+    use domain::RepositoryId;
+    use domain::pipeline::{NewPipeline, TriggerKind};
+    let git_ref = input.git_ref.trim().to_owned();
+    if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(char::is_whitespace) {
+        return Err(AppError::new(
+            ErrorKind::InvalidInput,
+            "enter a branch, tag or commit to run, e.g. main",
+        ));
+    }
+    let services = crate::services::services()?;
+    let repository = services
+        .store
+        .get_repository(RepositoryId(input.repository_id))
+        .await?;
+    let new = NewPipeline {
+        repository_id: repository.id,
+        git_ref,
+        commit_sha: None,
+        trigger: TriggerKind::Api,
+        pr_number: None,
+        retry_of: None,
+    };
+    services.start_pipeline(&new).await
+}
+
+#[server(prefix = "/rpc", endpoint = "cancel_pipeline")]
+pub async fn cancel_pipeline(id: i64) -> Result<PipelineRun, AppError> {
+    let services = crate::services::services()?;
+    services
+        .cancel_pipeline(domain::pipeline::PipelineId(id))
+        .await
+}
+
+#[server(prefix = "/rpc", endpoint = "retry_pipeline")]
+pub async fn retry_pipeline(id: i64) -> Result<PipelineRun, AppError> {
+    let services = crate::services::services()?;
+    services
+        .retry_pipeline(domain::pipeline::PipelineId(id))
+        .await
+}
