@@ -58,6 +58,7 @@ impl Services {
             git_ref: run.git_ref.clone(),
             commit_sha: run.commit_sha.clone(),
             trigger: TriggerKind::Retry,
+            trigger_detail: None,
             pr_number: run.pr_number,
             retry_of: Some(run.id),
         };

@@ -102,6 +102,7 @@ pub async fn start_on(
         log_hub: LogHub::default(),
     };
     let pipelines = pipeline_context(&config, &adapters, &state.log_hub);
+    let services = state.services.clone();
     let router = http::router(state);
     let workers = TaskTracker::new();
     workers.spawn(webhooks::worker::run(
@@ -110,6 +111,7 @@ pub async fn start_on(
         shutdown.clone(),
     ));
     workers.spawn(crate::pipelines::executor::run(pipelines, shutdown.clone()));
+    workers.spawn(crate::pipelines::scheduler::run(services, shutdown.clone()));
     if let Some(github) = &adapters.git_host {
         workers.spawn(crate::reconcile::run(
             adapters.store.clone(),

@@ -97,6 +97,7 @@ pub async fn trigger_pipeline(input: TriggerInput) -> Result<PipelineRun, AppErr
         git_ref,
         commit_sha: None,
         trigger: TriggerKind::Api,
+        trigger_detail: None,
         pr_number: None,
         retry_of: None,
     };

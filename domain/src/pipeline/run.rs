@@ -102,6 +102,8 @@ pub struct NewPipeline {
     /// Known when the event names it (pushes, pull requests); otherwise resolved at start.
     pub commit_sha: Option<String>,
     pub trigger: TriggerKind,
+    /// More about the trigger: the pull request action (`opened`, `synchronize`, …).
+    pub trigger_detail: Option<String>,
     pub pr_number: Option<i64>,
     /// The run this one retries, if any.
     pub retry_of: Option<PipelineId>,
@@ -138,6 +140,7 @@ pub struct PipelineRun {
     pub git_ref: String,
     pub commit_sha: Option<String>,
     pub trigger: TriggerKind,
+    pub trigger_detail: Option<String>,
     pub pr_number: Option<i64>,
     pub status: PipelineStatus,
     pub reason: Option<String>,
@@ -200,4 +203,13 @@ pub fn step_log_stream(id: PipelineId, step: &str) -> String {
 /// Where a finished step's log is stored.
 pub fn step_log_key(id: PipelineId, step: &str) -> String {
     format!("logs/pipelines/{id}/{step}.log")
+}
+
+/// A repository's cron schedule and when it next runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleEntry {
+    pub repository_id: RepositoryId,
+    pub cron: String,
+    pub branch: String,
+    pub next_at_ms: i64,
 }

@@ -4,8 +4,10 @@ use async_trait::async_trait;
 
 use super::definition::PipelineDefinition;
 use super::run::{
-    NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, StepOutcome,
+    NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, ScheduleEntry,
+    StepOutcome,
 };
+use crate::repository::RepositoryId;
 use crate::store::Result;
 
 #[async_trait]
@@ -59,6 +61,32 @@ pub trait PipelineStore: Send + Sync {
     /// Asks for a run to stop: a pending run is cancelled at once, a running one is flagged for
     /// its executor. Returns the run as it now is.
     async fn request_cancel(&self, id: PipelineId, at_ms: i64) -> Result<PipelineRun>;
+
+    /// Cancels a pull request's runs that have not ended (pending ones at once, running ones
+    /// through their executor): a newer push supersedes them. Returns how many.
+    async fn supersede_pull_request_runs(
+        &self,
+        repository_id: RepositoryId,
+        pr_number: i64,
+        at_ms: i64,
+    ) -> Result<u64>;
+
+    /// Removes a run that turned out not to be wanted (its `on:` does not match the event).
+    async fn discard_pipeline(&self, id: PipelineId) -> Result<()>;
+
+    /// Replaces a repository's cron schedules, keeping the next time of those that stay.
+    async fn set_schedules(
+        &self,
+        repository_id: RepositoryId,
+        schedules: &[ScheduleEntry],
+    ) -> Result<()>;
+
+    /// Schedules whose next time is at or before `now_ms`.
+    async fn due_schedules(&self, now_ms: i64) -> Result<Vec<ScheduleEntry>>;
+
+    /// Moves a schedule from `expected_ms` to `next_ms`; `false` when another replica already
+    /// did (so each occurrence starts one run, whatever the number of replicas).
+    async fn advance_schedule(&self, entry: &ScheduleEntry, next_ms: i64) -> Result<bool>;
 
     /// Runs, newest first, without their steps.
     async fn list_pipelines(&self, filter: &PipelineFilter) -> Result<Vec<PipelineRun>>;

@@ -24,6 +24,16 @@ pub fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
         .map_err(|error| error.to_string())
 }
 
+/// When `expression` next fires after `after_ms` (UTC), in ms since the epoch.
+pub fn next_occurrence_ms(expression: &str, after_ms: i64) -> Option<i64> {
+    let cron = parse_cron(expression).ok()?;
+    let start = jiff::Timestamp::from_millisecond(after_ms)
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC);
+    let next = cron.find_next_occurrence(&start, false).ok()?;
+    Some(next.timestamp().as_millisecond())
+}
+
 impl Triggers {
     /// Whether a push to `branch` runs the pipeline.
     pub fn runs_on_push(&self, branch: &str) -> bool {
@@ -81,6 +91,17 @@ mod tests {
         assert!(triggers.runs_on_pull_request("synchronize"));
         assert!(triggers.runs_on_pull_request("synchronized"));
         assert!(!triggers.runs_on_pull_request("closed"));
+    }
+
+    #[test]
+    fn the_next_occurrence_is_in_utc() {
+        // 2026-11-25 14:00:00 UTC → the next 03:00 on a weekday is Thursday 26th.
+        let now = 1_795_615_200_000;
+        assert_eq!(
+            next_occurrence_ms("0 3 * * 1-5", now),
+            Some(1_795_662_000_000)
+        );
+        assert_eq!(next_occurrence_ms("not cron", now), None);
     }
 
     #[test]

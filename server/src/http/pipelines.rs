@@ -91,6 +91,7 @@ pub async fn trigger(
         git_ref,
         commit_sha: None,
         trigger: TriggerKind::Api,
+        trigger_detail: None,
         pr_number: None,
         retry_of: None,
     };

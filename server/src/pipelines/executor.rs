@@ -17,7 +17,7 @@ use domain::{Bus, BusEvent, Objects, Store};
 
 use super::logs::LogHub;
 use super::now_ms;
-use super::run::{RunStops, execute};
+use super::run::{Outcome, RunStops, execute};
 
 /// The name wake-ups for this worker carry.
 pub use app::pipeline_actions::PIPELINE_WORKER as WORKER;
@@ -101,7 +101,18 @@ async fn run_one(ctx: &PipelineContext, run: PipelineRun, interrupt: Cancellatio
         interrupt,
     };
     let watcher = tokio::spawn(watch_run(ctx.clone(), id, stops.cancel.clone()));
-    let end = execute(ctx, &run, &stops).await;
+    let end = match execute(ctx, &run, &stops).await {
+        Outcome::Ended(end) => end,
+        Outcome::NotWanted(why) => {
+            watcher.abort();
+            tracing::info!(pipeline.id = %id, reason = %why, "pipeline not wanted; discarded");
+            if let Err(error) = ctx.store.discard_pipeline(id).await {
+                tracing::error!(pipeline.id = %id, error = %error, "cannot discard a pipeline");
+            }
+            ctx.announce(id, "discarded").await;
+            return;
+        }
+    };
     watcher.abort();
     match ctx
         .store
@@ -175,6 +186,7 @@ async fn retry_once(ctx: &PipelineContext, run: &PipelineRun) {
         git_ref: run.git_ref.clone(),
         commit_sha: run.commit_sha.clone(),
         trigger: TriggerKind::Retry,
+        trigger_detail: None,
         pr_number: run.pr_number,
         retry_of: Some(run.id),
     };

@@ -9,6 +9,7 @@ pub mod local;
 pub mod logs;
 pub mod redact;
 pub mod run;
+pub mod scheduler;
 pub mod source;
 
 /// Milliseconds since the Unix epoch, as the Store records times.

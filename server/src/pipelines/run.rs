@@ -16,7 +16,7 @@ use domain::pipeline::parse::parse_pipeline;
 use domain::pipeline::runner::human_secs;
 use domain::pipeline::{
     Dag, PipelineDefinition, PipelineRun, PipelineStatus, StepExit, StepOutcome, StepSpec,
-    StepStatus, StopReason,
+    StepStatus, StopReason, TriggerKind,
 };
 use domain::{BusEvent, EntityKind, Repository};
 
@@ -59,23 +59,56 @@ pub struct RunStops {
     pub interrupt: CancellationToken,
 }
 
+/// What became of a claimed run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ended(RunEnd),
+    /// Its `on:` section does not want the event that queued it, and why.
+    NotWanted(String),
+}
+
 /// Runs a claimed pipeline to its end (without recording the end: the caller does).
-pub async fn execute(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) -> RunEnd {
+pub async fn execute(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) -> Outcome {
+    match execute_run(ctx, run, stops).await {
+        Ok(end) => Outcome::Ended(end),
+        Err(why) => Outcome::NotWanted(why),
+    }
+}
+
+async fn execute_run(
+    ctx: &PipelineContext,
+    run: &PipelineRun,
+    stops: &RunStops,
+) -> Result<RunEnd, String> {
     let repository = match ctx.store.get_repository(run.repository_id).await {
         Ok(repository) => repository,
-        Err(error) => return RunEnd::failed(format!("cannot read the repository: {error}")),
+        Err(error) => {
+            return Ok(RunEnd::failed(format!(
+                "cannot read the repository: {error}"
+            )));
+        }
     };
     let source = match fetch_source(ctx, &repository, run).await {
         Ok(source) => source,
-        Err(message) => return RunEnd::failed(message),
+        Err(message) => return Ok(RunEnd::failed(message)),
     };
     let sha = source.commit_sha().to_owned();
     let definition = match read_definition(&source).await {
         Ok(definition) => definition,
-        Err(message) => return RunEnd::failed(message),
+        Err(message) => return Ok(RunEnd::failed(message)),
     };
+    if let Some(why) = not_wanted(run, &definition) {
+        return Err(why);
+    }
+    if run.branch() == repository.default_branch {
+        let schedules =
+            super::scheduler::entries(&repository, &definition.triggers.schedules, now_ms());
+        if let Err(error) = ctx.store.set_schedules(repository.id, &schedules).await {
+            tracing::warn!(pipeline.id = %run.id, error = %error, "cannot record the repository's schedules");
+        }
+    }
     if let Err(error) = ctx.store.plan_pipeline(run.id, &sha, &definition).await {
-        return RunEnd::failed(format!("cannot record the plan: {error}"));
+        return Ok(RunEnd::failed(format!("cannot record the plan: {error}")));
     }
     ctx.announce(run.id, "running").await;
     let clone_url = if ctx.runner.clones_from_local_source() {
@@ -90,7 +123,25 @@ pub async fn execute(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops)
         sha,
         clone_url,
     };
-    run_steps(ctx, Arc::new(plan), stops).await
+    Ok(run_steps(ctx, Arc::new(plan), stops).await)
+}
+
+/// Why the run's `on:` section does not want the event that queued it, if it does not.
+fn not_wanted(run: &PipelineRun, definition: &PipelineDefinition) -> Option<String> {
+    let triggers = &definition.triggers;
+    match run.trigger {
+        TriggerKind::Push if !triggers.runs_on_push(run.branch()) => Some(format!(
+            "pushes to `{}` do not run this pipeline (on.push.branches)",
+            run.branch()
+        )),
+        TriggerKind::PullRequest => {
+            let action = run.trigger_detail.as_deref().unwrap_or("opened");
+            (!triggers.runs_on_pull_request(action)).then(|| {
+                format!("pull request `{action}` events do not run this pipeline (on.mr.actions)")
+            })
+        }
+        _ => None,
+    }
 }
 
 async fn fetch_source(

@@ -46,6 +46,11 @@ pub(super) const SQLITE: Embedded = &[
         "pipelines",
         include_str!("../../../migrations/sqlite/0007_pipelines.sql"),
     ),
+    (
+        8,
+        "pipeline_triggers",
+        include_str!("../../../migrations/sqlite/0008_pipeline_triggers.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -83,6 +88,11 @@ pub(super) const POSTGRES: Embedded = &[
         7,
         "pipelines",
         include_str!("../../../migrations/postgres/0007_pipelines.sql"),
+    ),
+    (
+        8,
+        "pipeline_triggers",
+        include_str!("../../../migrations/postgres/0008_pipeline_triggers.sql"),
     ),
 ];
 

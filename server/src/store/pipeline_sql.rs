@@ -5,13 +5,13 @@ use domain::RepositoryId;
 use domain::pipeline::{PipelineId, PipelineRun, PipelineStatus, StepRun, StepStatus, TriggerKind};
 
 const COLUMNS: &str = "p.id, p.repository_id, r.name AS repository, p.git_ref, p.commit_sha, \
-     p.trigger_kind, p.pr_number, p.status, p.reason, p.retry_of, p.cancel_requested, \
+     p.trigger_kind, p.trigger_detail, p.pr_number, p.status, p.reason, p.retry_of, p.cancel_requested, \
      p.created_at_ms, p.started_at_ms, p.finished_at_ms";
 const FROM: &str = "FROM pipelines p JOIN repositories r ON r.id = p.repository_id";
 
 pub(super) const INSERT: &str = "INSERT INTO pipelines \
-     (repository_id, git_ref, commit_sha, trigger_kind, pr_number, status, retry_of, created_at_ms) \
-     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) RETURNING id";
+     (repository_id, git_ref, commit_sha, trigger_kind, pr_number, status, retry_of, created_at_ms, \
+     trigger_detail) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8) RETURNING id";
 // The subquery picks the oldest pending run; `AND status = 'pending'` makes a second claimer
 // of the same row update nothing (PostgreSQL re-checks it after the first commits).
 pub(super) const CLAIM: &str = "UPDATE pipelines SET status = 'running', claimed_by = $1, \
@@ -39,6 +39,21 @@ pub(super) const CANCEL_PENDING: &str = "UPDATE pipelines SET status = 'cancelle
      WHERE id = $1 AND status = 'pending'";
 pub(super) const CANCEL_RUNNING: &str =
     "UPDATE pipelines SET cancel_requested = TRUE WHERE id = $1 AND status = 'running'";
+pub(super) const SUPERSEDE_PENDING: &str = "UPDATE pipelines SET status = 'cancelled', \
+     reason = 'superseded by a newer push to the pull request', cancel_requested = TRUE, \
+     finished_at_ms = $3 WHERE repository_id = $1 AND pr_number = $2 AND status = 'pending'";
+pub(super) const SUPERSEDE_RUNNING: &str = "UPDATE pipelines SET cancel_requested = TRUE \
+     WHERE repository_id = $1 AND pr_number = $2 AND status = 'running' AND NOT cancel_requested";
+pub(super) const DISCARD: &str =
+    "DELETE FROM pipelines WHERE id = $1 AND status IN ('pending', 'running')";
+pub(super) const SCHEDULES_OF: &str = "SELECT repository_id, cron, branch, next_at_ms FROM pipeline_schedules WHERE repository_id = $1";
+pub(super) const DELETE_SCHEDULES: &str = "DELETE FROM pipeline_schedules WHERE repository_id = $1";
+pub(super) const INSERT_SCHEDULE: &str = "INSERT INTO pipeline_schedules \
+     (repository_id, cron, branch, next_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+pub(super) const DUE_SCHEDULES: &str = "SELECT repository_id, cron, branch, next_at_ms \
+     FROM pipeline_schedules WHERE next_at_ms <= $1 ORDER BY next_at_ms";
+pub(super) const ADVANCE_SCHEDULE: &str = "UPDATE pipeline_schedules SET next_at_ms = $5 \
+     WHERE repository_id = $1 AND cron = $2 AND branch = $3 AND next_at_ms = $4";
 pub(super) const STEPS: &str = "SELECT name, image, depends_on, status, exit_code, reason, log_key, \
      started_at_ms, finished_at_ms FROM pipeline_steps WHERE pipeline_id = $1 ORDER BY step_order";
 
@@ -72,6 +87,7 @@ pub(super) struct PipelineRow {
     git_ref: String,
     commit_sha: Option<String>,
     trigger_kind: String,
+    trigger_detail: Option<String>,
     pr_number: Option<i64>,
     status: String,
     reason: Option<String>,
@@ -92,6 +108,7 @@ impl From<PipelineRow> for PipelineRun {
             commit_sha: row.commit_sha,
             // Only this module writes these columns, always with known values.
             trigger: TriggerKind::parse(&row.trigger_kind).unwrap_or(TriggerKind::Api),
+            trigger_detail: row.trigger_detail,
             pr_number: row.pr_number,
             status: PipelineStatus::parse(&row.status).unwrap_or(PipelineStatus::Failed),
             reason: row.reason,
@@ -101,6 +118,25 @@ impl From<PipelineRow> for PipelineRun {
             started_at_ms: row.started_at_ms,
             finished_at_ms: row.finished_at_ms,
             steps: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ScheduleRow {
+    repository_id: i64,
+    cron: String,
+    branch: String,
+    next_at_ms: i64,
+}
+
+impl From<ScheduleRow> for domain::pipeline::ScheduleEntry {
+    fn from(row: ScheduleRow) -> Self {
+        Self {
+            repository_id: RepositoryId(row.repository_id),
+            cron: row.cron,
+            branch: row.branch,
+            next_at_ms: row.next_at_ms,
         }
     }
 }
@@ -154,6 +190,7 @@ macro_rules! impl_pipeline_store {
                     .bind(new.pr_number)
                     .bind(new.retry_of.map(|id| id.0))
                     .bind(at_ms)
+                    .bind(&new.trigger_detail)
                     .fetch_one(&self.pool)
                     .await
                     .map_err(|e| map_error(e, "repository", new.repository_id))?;
@@ -377,6 +414,127 @@ macro_rules! impl_pipeline_store {
                     .await
                     .map_err(|e| map_error(e, "pipeline", id))?;
                 self.get_pipeline(id).await
+            }
+
+            async fn supersede_pull_request_runs(
+                &self,
+                repository_id: domain::RepositoryId,
+                pr_number: i64,
+                at_ms: i64,
+            ) -> domain::store::Result<u64> {
+                use $crate::store::pipeline_sql as sql;
+                use $crate::store::sql_store::map_error;
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(|e| map_error(e, "pipeline", pr_number))?;
+                let pending = sqlx::query(sql::SUPERSEDE_PENDING)
+                    .bind(repository_id.0)
+                    .bind(pr_number)
+                    .bind(at_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_error(e, "pipeline", pr_number))?;
+                let running = sqlx::query(sql::SUPERSEDE_RUNNING)
+                    .bind(repository_id.0)
+                    .bind(pr_number)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_error(e, "pipeline", pr_number))?;
+                tx.commit()
+                    .await
+                    .map_err(|e| map_error(e, "pipeline", pr_number))?;
+                Ok(pending.rows_affected() + running.rows_affected())
+            }
+
+            async fn discard_pipeline(
+                &self,
+                id: domain::pipeline::PipelineId,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::pipeline_sql::DISCARD)
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", id))?;
+                Ok(())
+            }
+
+            async fn set_schedules(
+                &self,
+                repository_id: domain::RepositoryId,
+                schedules: &[domain::pipeline::ScheduleEntry],
+            ) -> domain::store::Result<()> {
+                use $crate::store::pipeline_sql as sql;
+                use $crate::store::sql_store::map_error;
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(|e| map_error(e, "schedule", repository_id))?;
+                let existing: Vec<sql::ScheduleRow> = sqlx::query_as(sql::SCHEDULES_OF)
+                    .bind(repository_id.0)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(|e| map_error(e, "schedule", repository_id))?;
+                let kept: std::collections::HashMap<(String, String), i64> = existing
+                    .into_iter()
+                    .map(domain::pipeline::ScheduleEntry::from)
+                    .map(|e| ((e.cron, e.branch), e.next_at_ms))
+                    .collect();
+                sqlx::query(sql::DELETE_SCHEDULES)
+                    .bind(repository_id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_error(e, "schedule", repository_id))?;
+                for entry in schedules {
+                    let next = kept
+                        .get(&(entry.cron.clone(), entry.branch.clone()))
+                        .copied()
+                        .unwrap_or(entry.next_at_ms);
+                    sqlx::query(sql::INSERT_SCHEDULE)
+                        .bind(repository_id.0)
+                        .bind(&entry.cron)
+                        .bind(&entry.branch)
+                        .bind(next)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| map_error(e, "schedule", &entry.cron))?;
+                }
+                tx.commit()
+                    .await
+                    .map_err(|e| map_error(e, "schedule", repository_id))?;
+                Ok(())
+            }
+
+            async fn due_schedules(
+                &self,
+                now_ms: i64,
+            ) -> domain::store::Result<Vec<domain::pipeline::ScheduleEntry>> {
+                let rows: Vec<$crate::store::pipeline_sql::ScheduleRow> =
+                    sqlx::query_as($crate::store::pipeline_sql::DUE_SCHEDULES)
+                        .bind(now_ms)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "schedule", "*"))?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn advance_schedule(
+                &self,
+                entry: &domain::pipeline::ScheduleEntry,
+                next_ms: i64,
+            ) -> domain::store::Result<bool> {
+                let done = sqlx::query($crate::store::pipeline_sql::ADVANCE_SCHEDULE)
+                    .bind(entry.repository_id.0)
+                    .bind(&entry.cron)
+                    .bind(&entry.branch)
+                    .bind(entry.next_at_ms)
+                    .bind(next_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "schedule", &entry.cron))?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn list_pipelines(

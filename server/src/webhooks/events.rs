@@ -1,12 +1,14 @@
 //! What each delivery means for Slipway: `ping` is acknowledged; `pull_request` events record
 //! the pull request (never rolling it back to an older description) and whether it wants a
-//! preview at its head commit; `installation` and `installation_repositories` add and remove
-//! repositories. Other events and actions are recorded only, saying why.
+//! preview at its head commit, and queue a pipeline run there; `push` queues a run for the
+//! pushed branch; `installation` and `installation_repositories` add and remove repositories.
+//! Other events and actions are recorded only, saying why.
 
 use domain::pull_request::{PullRequestSnapshot, Recorded};
 use domain::{DeliveryStatus, Store};
 use serde_json::Value;
 
+use super::pipeline_triggers;
 use super::rules::PreviewRules;
 
 /// `pull_request` actions that change what a pull request wants.
@@ -99,7 +101,15 @@ async fn pull_request(store: &dyn Store, action: &str, payload: &Value, now_ms: 
     };
     let verdict = rules.verdict(&snapshot);
     match store.record_pull_request(&snapshot, &verdict, now_ms).await {
-        Ok(Recorded::Applied) => (DeliveryStatus::Processed, None),
+        Ok(Recorded::Applied) => {
+            match pipeline_triggers::on_pull_request(store, &snapshot, action, now_ms).await {
+                Ok(note) => (DeliveryStatus::Processed, note),
+                Err(error) => (
+                    DeliveryStatus::Failed,
+                    Some(format!("could not queue a pipeline: {error}")),
+                ),
+            }
+        }
         Ok(Recorded::Stale) => (
             DeliveryStatus::Processed,
             Some(format!(
@@ -208,10 +218,7 @@ pub async fn handle(store: &dyn Store, event: &str, payload: &str, now_ms: i64) 
             DeliveryStatus::Ignored,
             Some(format!("installation `{other}` changes no repositories")),
         ),
-        ("push", _) => (
-            DeliveryStatus::Ignored,
-            Some("pushes will start pipelines; pipelines are not built yet".into()),
-        ),
+        ("push", _) => pipeline_triggers::on_push(store, &payload, now_ms).await,
         (other, _) => (
             DeliveryStatus::Ignored,
             Some(format!("Slipway does not use `{other}` events")),

@@ -1,9 +1,10 @@
 //! GitHub webhooks: verified intake at `POST /webhooks/github`, recording each delivery once,
 //! and the worker that processes queued deliveries after the answer: pull requests and their
-//! preview intents, repositories from installations.
+//! preview intents, pipeline runs for pushes and pull requests, repositories from installations.
 
 pub(crate) mod events;
 pub(crate) mod intake;
+pub(crate) mod pipeline_triggers;
 pub mod rules;
 pub mod signature;
 pub mod worker;

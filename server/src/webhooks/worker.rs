@@ -31,8 +31,12 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
             return;
         }
     }
+    let mut event = String::new();
     let (status, error) = match store.get_delivery(delivery_id).await {
-        Ok((delivery, payload)) => events::handle(store, &delivery.event, &payload, now_ms()).await,
+        Ok((delivery, payload)) => {
+            event = delivery.event;
+            events::handle(store, &event, &payload, now_ms()).await
+        }
         Err(error) => (
             DeliveryStatus::Failed,
             Some(format!(
@@ -56,6 +60,14 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
     };
     if let Err(error) = bus.publish(&changed).await {
         tracing::warn!(error = %app::error::error_chain(&error), "could not announce a processed delivery");
+    }
+    // Pushes and pull requests may have queued pipeline runs: start them now, not at the
+    // executor's next look.
+    if status == DeliveryStatus::Processed && matches!(event.as_str(), "push" | "pull_request") {
+        let wake = BusEvent::Wake {
+            worker: app::pipeline_actions::PIPELINE_WORKER.to_owned(),
+        };
+        let _ = bus.publish(&wake).await;
     }
 }
 

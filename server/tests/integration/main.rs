@@ -19,6 +19,7 @@ mod github;
 mod http;
 mod objects;
 mod pipeline_support;
+mod pipeline_triggers;
 mod pipelines_local;
 mod reconcile;
 mod store;

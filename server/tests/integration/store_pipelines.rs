@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use domain::pipeline::parse::parse_pipeline;
 use domain::pipeline::{
-    NewPipeline, PipelineFilter, PipelineId, PipelineStatus, StepOutcome, StepStatus, TriggerKind,
+    NewPipeline, PipelineFilter, PipelineId, PipelineStatus, ScheduleEntry, StepOutcome,
+    StepStatus, TriggerKind,
 };
 use domain::{NewRepository, Store, StoreError};
 use server::store::{PostgresStore, SqliteStore};
@@ -26,6 +27,7 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         git_ref: git_ref.to_owned(),
         commit_sha: None,
         trigger,
+        trigger_detail: None,
         pr_number: None,
         retry_of: None,
     };
@@ -278,6 +280,76 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
             ..
         })
     ));
+
+    // A newer push to a pull request supersedes its runs that have not ended.
+    let mut pr_run = new("feature", TriggerKind::PullRequest);
+    pr_run.pr_number = Some(7);
+    pr_run.trigger_detail = Some("synchronize".into());
+    let older = store
+        .create_pipeline(&pr_run, 30_000)
+        .await
+        .expect("create");
+    assert_eq!(older.trigger_detail.as_deref(), Some("synchronize"));
+    let superseded = store
+        .supersede_pull_request_runs(repo.id, 7, 31_000)
+        .await
+        .expect("supersede");
+    assert_eq!(superseded, 1);
+    let older = store.get_pipeline(older.id).await.expect("get");
+    assert_eq!(older.status, PipelineStatus::Cancelled);
+    assert_eq!(
+        older.reason.as_deref(),
+        Some("superseded by a newer push to the pull request")
+    );
+
+    // A run its `on:` does not want leaves no trace.
+    let unwanted = store
+        .create_pipeline(&new("docs", TriggerKind::Push), 32_000)
+        .await
+        .expect("create");
+    store.discard_pipeline(unwanted.id).await.expect("discard");
+    assert!(matches!(
+        store.get_pipeline(unwanted.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Schedules: replaced as a whole, unchanged ones keep their time, and each due time is
+    // advanced by exactly one of the replicas racing for it.
+    let entry = |cron: &str, next| ScheduleEntry {
+        repository_id: repo.id,
+        cron: cron.into(),
+        branch: "main".into(),
+        next_at_ms: next,
+    };
+    store
+        .set_schedules(
+            repo.id,
+            &[entry("0 3 * * *", 40_000), entry("0 4 * * *", 50_000)],
+        )
+        .await
+        .expect("set");
+    store
+        .set_schedules(repo.id, &[entry("0 3 * * *", 99_000)])
+        .await
+        .expect("replace");
+    let due = store.due_schedules(45_000).await.expect("due");
+    assert_eq!(
+        due,
+        [entry("0 3 * * *", 40_000)],
+        "kept its time; the 4 o'clock one is gone"
+    );
+    let races = (0..5).map(|_| {
+        let (store, due) = (store.clone(), due[0].clone());
+        async move {
+            store
+                .advance_schedule(&due, 140_000)
+                .await
+                .expect("advance")
+        }
+    });
+    let won = futures::future::join_all(races).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    assert!(store.due_schedules(45_000).await.expect("due").is_empty());
 }
 
 #[tokio::test]

@@ -1,0 +1,143 @@
+//! Pipeline runs from GitHub events: a push to a branch queues a run at the pushed commit; a
+//! pull request event queues one at the head commit and cancels that pull request's older runs.
+//! Whether the pipeline's `on:` section wants the event is decided by the run once it has read
+//! `.platform.yaml` at that commit (a run it does not want is discarded, leaving no trace).
+
+use domain::pipeline::{NewPipeline, TriggerKind};
+use domain::pull_request::PullRequestSnapshot;
+use domain::{DeliveryStatus, Store};
+use serde_json::Value;
+
+use super::events::Outcome;
+
+/// Pull request actions that can run a pipeline (the `on.mr.actions` a file may list).
+const RUNNING_ACTIONS: [&str; 6] = [
+    "opened",
+    "synchronize",
+    "reopened",
+    "ready_for_review",
+    "labeled",
+    "edited",
+];
+
+fn is_commit(sha: &str) -> bool {
+    sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// A `push` delivery: queues a run for a pushed branch of a repository Slipway builds.
+pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome {
+    let git_ref = payload["ref"].as_str().unwrap_or_default();
+    let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
+        return (
+            DeliveryStatus::Ignored,
+            Some(format!(
+                "`{git_ref}` is not a branch; only branch pushes run pipelines"
+            )),
+        );
+    };
+    if payload["deleted"].as_bool() == Some(true) {
+        return (
+            DeliveryStatus::Ignored,
+            Some(format!("branch `{branch}` was deleted")),
+        );
+    }
+    let sha = payload["after"].as_str().unwrap_or_default();
+    let name = payload["repository"]["full_name"]
+        .as_str()
+        .unwrap_or_default();
+    if !is_commit(sha) || name.is_empty() {
+        return (
+            DeliveryStatus::Failed,
+            Some("the payload lacks `after` (a commit) or repository.full_name".into()),
+        );
+    }
+    let repository = match store.get_repository_named(name).await {
+        Ok(Some(repository)) => repository,
+        Ok(None) => {
+            return (
+                DeliveryStatus::Ignored,
+                Some(format!(
+                    "{name} is not a repository Slipway builds; add it in Settings"
+                )),
+            );
+        }
+        Err(error) => {
+            return (
+                DeliveryStatus::Failed,
+                Some(format!(
+                    "could not read the repository: {}",
+                    app::error::error_chain(&error)
+                )),
+            );
+        }
+    };
+    let new = NewPipeline {
+        repository_id: repository.id,
+        git_ref: branch.to_owned(),
+        commit_sha: Some(sha.to_owned()),
+        trigger: TriggerKind::Push,
+        trigger_detail: None,
+        pr_number: None,
+        retry_of: None,
+    };
+    match store.create_pipeline(&new, now_ms).await {
+        Ok(run) => (
+            DeliveryStatus::Processed,
+            Some(format!(
+                "pipeline {} queued for `{branch}` at {}",
+                run.id,
+                &sha[..12]
+            )),
+        ),
+        Err(error) => (
+            DeliveryStatus::Failed,
+            Some(format!(
+                "could not queue a pipeline: {}",
+                app::error::error_chain(&error)
+            )),
+        ),
+    }
+}
+
+/// After a pull request event was recorded: queues a run at its head commit (cancelling its
+/// older runs). Returns a note for the delivery, or an error message.
+pub async fn on_pull_request(
+    store: &dyn Store,
+    snapshot: &PullRequestSnapshot,
+    action: &str,
+    now_ms: i64,
+) -> Result<Option<String>, String> {
+    if !snapshot.open || !RUNNING_ACTIONS.contains(&action) || !is_commit(&snapshot.head_sha) {
+        return Ok(None);
+    }
+    let repository = match store.get_repository_named(&snapshot.repository).await {
+        Ok(Some(repository)) => repository,
+        Ok(None) => return Ok(None),
+        Err(error) => return Err(app::error::error_chain(&error)),
+    };
+    let superseded = store
+        .supersede_pull_request_runs(repository.id, snapshot.number, now_ms)
+        .await
+        .map_err(|e| app::error::error_chain(&e))?;
+    let new = NewPipeline {
+        repository_id: repository.id,
+        git_ref: snapshot.head_ref.clone(),
+        commit_sha: Some(snapshot.head_sha.clone()),
+        trigger: TriggerKind::PullRequest,
+        trigger_detail: Some(action.to_owned()),
+        pr_number: Some(snapshot.number),
+        retry_of: None,
+    };
+    let run = store
+        .create_pipeline(&new, now_ms)
+        .await
+        .map_err(|e| app::error::error_chain(&e))?;
+    let mut note = format!("pipeline {} queued at {}", run.id, &snapshot.head_sha[..12]);
+    if superseded > 0 {
+        note.push_str(&format!(
+            "; {superseded} older run(s) of #{} cancelled",
+            snapshot.number
+        ));
+    }
+    Ok(Some(note))
+}
