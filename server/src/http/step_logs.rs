@@ -9,16 +9,17 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
-use domain::pipeline::{LogLine, PipelineId, StepRun, step_log_key, step_log_stream};
+use domain::pipeline::{LogLine, PipelineId, StepRun, StepStatus, step_log_key, step_log_stream};
 use domain::{BusEvent, ObjectKey, Objects};
 
 use super::AppState;
@@ -27,6 +28,8 @@ use crate::pipelines::logs::{LiveLog, parse_stored};
 
 /// A viewer not told of a change looks again this often.
 const RECHECK: Duration = Duration::from_secs(2);
+/// A quiet stream sends a comment this often, so proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Deserialize, Default)]
 pub struct LogQuery {
@@ -50,6 +53,16 @@ pub async fn step_log(
         Ok(run) => run,
         Err(error) => return store_failure(&error, "step logs").into_response(),
     };
+    let wants_stream = query.follow
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/event-stream"));
+    // A run that has not read its file yet has no steps: a follower waits for them.
+    if wants_stream && run.steps.is_empty() && !run.status.is_finished() {
+        let after = last_event_id(&headers);
+        return follow(state, id, step, after, query.tail).await;
+    }
     let Some(step_run) = run.steps.iter().find(|s| s.name == step).cloned() else {
         let known: Vec<&str> = run.steps.iter().map(|s| s.name.as_str()).collect();
         let message = if known.is_empty() {
@@ -66,16 +79,8 @@ pub async fn step_log(
         )
             .into_response();
     };
-    let wants_stream = query.follow
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/event-stream"));
     if wants_stream {
-        let after = headers
-            .get("last-event-id")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let after = last_event_id(&headers);
         return follow(state, id, step, after, query.tail).await;
     }
     let lines = match current_lines(&state, id, &step_run).await {
@@ -165,7 +170,7 @@ async fn follow(
     after: Option<u64>,
     tail: Option<usize>,
 ) -> Response {
-    let (sender, receiver) = mpsc::channel(256);
+    let (sender, receiver) = mpsc::channel::<Bytes>(64);
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         let mut writer = Writer {
@@ -175,14 +180,26 @@ async fn follow(
         };
         let _ = follow_step(&state, id, &step, &mut writer).await;
     });
-    Sse::new(receiver.take_until(shutdown.cancelled_owned()))
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    let body = receiver
+        .map(Ok::<_, Infallible>)
+        .take_until(shutdown.cancelled_owned());
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Proxies such as nginx would otherwise hold the stream back.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
 }
 
-/// Sends lines with numbers above `last`, once each.
+/// Writes the event stream: lines with numbers above `last`, once each. Every line is its own
+/// SSE event, but the lines available at once go out in one write, so a fast log costs one
+/// chunk per batch rather than one per line.
 struct Writer {
-    sender: mpsc::Sender<Result<Event, Infallible>>,
+    sender: mpsc::Sender<Bytes>,
     last: u64,
     /// For the first batch only: send just its last N lines.
     tail: Option<usize>,
@@ -198,23 +215,17 @@ impl Writer {
             .tail
             .take()
             .map_or(0, |tail| fresh.len().saturating_sub(tail));
+        let mut chunk = String::new();
         for line in &fresh[skip..] {
-            self.line(line).await?;
+            self.last = line.seq;
+            let data = serde_json::to_string(line).map_err(|_| Gone)?;
+            chunk.push_str(&format!("event: line\nid: {}\ndata: {data}\n\n", line.seq));
         }
-        Ok(())
+        self.send(chunk).await
     }
 
     async fn line(&mut self, line: &LogLine) -> Result<(), Gone> {
-        if line.seq <= self.last {
-            return Ok(());
-        }
-        self.last = line.seq;
-        let event = Event::default()
-            .event("line")
-            .id(line.seq.to_string())
-            .json_data(line)
-            .map_err(|_| Gone)?;
-        self.sender.send(Ok(event)).await.map_err(|_| Gone)
+        self.lines(std::slice::from_ref(line)).await
     }
 
     async fn end(&mut self, step: &StepRun) -> Result<(), Gone> {
@@ -223,11 +234,19 @@ impl Writer {
             "exit_code": step.exit_code,
             "reason": step.reason,
         });
-        let event = Event::default()
-            .event("end")
-            .json_data(data)
-            .map_err(|_| Gone)?;
-        self.sender.send(Ok(event)).await.map_err(|_| Gone)
+        self.send(format!("event: end\ndata: {data}\n\n")).await
+    }
+
+    /// A comment, so connections through proxies stay open while nothing happens.
+    async fn keep_alive(&mut self) -> Result<(), Gone> {
+        self.send(": keep-alive\n\n".to_owned()).await
+    }
+
+    async fn send(&mut self, chunk: String) -> Result<(), Gone> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.sender.send(Bytes::from(chunk)).await.map_err(|_| Gone)
     }
 }
 
@@ -237,21 +256,42 @@ async fn follow_step(
     step: &str,
     out: &mut Writer,
 ) -> Result<(), Gone> {
-    // Subscribed before reading anything, so no line falls between what is read and what is heard.
     let stream = step_log_stream(id, step);
-    let mut bus = match state.services.bus.subscribe().await {
-        Ok(events) => events,
-        Err(_) => futures::stream::pending().boxed(),
-    };
+    let mut bus = None;
     loop {
         if let Some(live) = state.log_hub.live(id, step) {
             follow_live(&live, out).await?;
         }
+        // Subscribed before reading the Store, so no line falls between what is read and what
+        // is heard (only now: a log followed in this process needs no bus).
+        if bus.is_none() {
+            bus = Some(match state.services.bus.subscribe().await {
+                Ok(events) => events,
+                Err(_) => futures::stream::pending().boxed(),
+            });
+        }
+        let Some(bus) = bus.as_mut() else {
+            return Ok(());
+        };
         let Ok(run) = state.services.store.get_pipeline(id).await else {
             return Ok(());
         };
-        let Some(step_run) = run.steps.into_iter().find(|s| s.name == step) else {
-            return Ok(());
+        let found = run.steps.iter().find(|s| s.name == step).cloned();
+        let step_run = match found {
+            Some(step_run) => step_run,
+            // The run ended before it had this step (say, its file was not valid).
+            None if run.status.is_finished() => {
+                let reason = format!(
+                    "the run ended ({}) without running `{step}`",
+                    run.status.as_str()
+                );
+                return out
+                    .end(&unplanned(step, StepStatus::Skipped, Some(reason)))
+                    .await;
+            }
+            None if !run.steps.is_empty() => return Ok(()),
+            // Not planned yet: wait below, as for a step that has not started.
+            None => unplanned(step, StepStatus::Pending, None),
         };
         if step_run.status.is_finished() {
             if let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, step).await {
@@ -265,6 +305,7 @@ async fn follow_step(
             out.lines(&lines).await?;
         }
         // Running elsewhere (or not started): follow the bus until something changes.
+        out.keep_alive().await?;
         let recheck = tokio::time::sleep(RECHECK);
         tokio::pin!(recheck);
         loop {
@@ -295,10 +336,36 @@ async fn follow_live(live: &Arc<LiveLog>, out: &mut Writer) -> Result<(), Gone> 
         if finished {
             return Ok(());
         }
-        if progress.changed().await.is_err() {
-            return Ok(());
+        tokio::select! {
+            changed = progress.changed() => if changed.is_err() {
+                return Ok(());
+            },
+            () = tokio::time::sleep(KEEP_ALIVE) => out.keep_alive().await?,
         }
     }
+}
+
+/// A step the run has no record of (yet).
+fn unplanned(step: &str, status: StepStatus, reason: Option<String>) -> StepRun {
+    StepRun {
+        name: step.to_owned(),
+        image: String::new(),
+        depends_on: Vec::new(),
+        status,
+        exit_code: None,
+        reason,
+        log_key: None,
+        started_at_ms: None,
+        finished_at_ms: None,
+    }
+}
+
+/// The line a reconnecting client saw last.
+fn last_event_id(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 fn timestamp(at_ms: i64) -> String {

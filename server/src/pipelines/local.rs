@@ -1,8 +1,10 @@
 //! The local runner (embedded default): each step is a `sh -c` process in a fresh checkout of
 //! the commit, in its own process group so that a timeout or cancel kills everything it
 //! started. The step's image is ignored. It runs repository code on this host, with a clean
-//! environment (Slipway's own settings and secrets are not inherited).
+//! environment (Slipway's own settings and secrets are not inherited), at a lower priority than
+//! Slipway and with small output pipes, so that live logs stay live under load.
 
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,6 +21,12 @@ use super::source::checkout_workspace;
 
 /// Longer lines are cut here (a minified file printed by mistake must not fill memory).
 const MAX_LINE_BYTES: usize = 16 * 1024;
+/// The step's output pipes hold at most this much: a step printing faster than Slipway reads
+/// waits for it (instead of its lines reaching viewers seconds late).
+const PIPE_BYTES: usize = 4096;
+/// Steps run at this lower priority (`nice`), so a busy build cannot starve Slipway itself:
+/// its logs, pages and API stay responsive.
+const STEP_NICENESS: i32 = 10;
 /// After the step ends, output still in the pipes is read for at most this long.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -101,6 +109,20 @@ impl Runner for LocalRunner {
             .spawn()
             .map_err(|e| RunnerError::with_source("cannot start `sh`", e))?;
         let group = ProcessGroup(child.id());
+        if let Some(pid) = group.pid() {
+            // Best effort; what the step starts inherits it.
+            let _ = rustix::process::setpriority_process(Some(pid), STEP_NICENESS);
+        }
+        for pipe in [
+            child.stdout.as_ref().map(|p| p.as_fd()),
+            child.stderr.as_ref().map(|p| p.as_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            // Best effort: the default (64 KiB) only makes live logs lag more.
+            let _ = rustix::pipe::fcntl_setpipe_size(pipe, PIPE_BYTES);
+        }
         let pumps = [
             child
                 .stdout
@@ -185,12 +207,14 @@ async fn pump(stream: impl AsyncRead + Unpin, mut output: mpsc::Sender<String>) 
 struct ProcessGroup(Option<u32>);
 
 impl ProcessGroup {
-    fn kill(&self) {
-        let pid = self
-            .0
+    fn pid(&self) -> Option<rustix::process::Pid> {
+        self.0
             .and_then(|id| i32::try_from(id).ok())
-            .and_then(rustix::process::Pid::from_raw);
-        if let Some(pid) = pid {
+            .and_then(rustix::process::Pid::from_raw)
+    }
+
+    fn kill(&self) {
+        if let Some(pid) = self.pid() {
             // ESRCH (already gone) is the usual, harmless outcome.
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }

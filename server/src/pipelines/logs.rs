@@ -36,10 +36,11 @@ impl LiveLog {
         }
     }
 
-    fn append(&self, line: LogLine) {
+    /// Adds lines and wakes viewers once for all of them.
+    fn append(&self, new: impl IntoIterator<Item = LogLine>) {
         let count = {
             let mut lines = self.lines.write().unwrap_or_else(|e| e.into_inner());
-            lines.push(line);
+            lines.extend(new);
             lines.len()
         };
         self.progress.send_modify(|p| p.0 = count);
@@ -137,25 +138,37 @@ impl StepLog {
 
     /// Redacts, numbers, shows and (soon) stores one line.
     pub async fn push(&mut self, raw: &str) {
-        let text = self.redactor.line(raw);
-        self.seq += 1;
-        let line = LogLine {
-            seq: self.seq,
-            at_ms: now_ms(),
-            text,
-        };
-        self.unwritten.push_str(&stored_line(&line));
-        self.live.append(line.clone());
+        self.push_all([raw]).await;
+    }
+
+    /// Redacts, numbers, shows and (soon) stores lines that arrived together; viewers are woken
+    /// once for the batch.
+    pub async fn push_all<S: AsRef<str>>(&mut self, raw: impl IntoIterator<Item = S>) {
+        let at_ms = now_ms();
+        let mut batch = Vec::new();
+        for raw in raw {
+            self.seq += 1;
+            let line = LogLine {
+                seq: self.seq,
+                at_ms,
+                text: self.redactor.line(raw.as_ref()),
+            };
+            self.unwritten.push_str(&stored_line(&line));
+            batch.push(line);
+        }
+        self.live.append(batch.iter().cloned());
         // Live viewers elsewhere follow the bus; losing a message there only delays them
         // until the stored log catches up.
-        let _ = self
-            .bus
-            .publish(&BusEvent::LogLine {
-                stream: self.stream.clone(),
-                seq: line.seq,
-                line: line.text,
-            })
-            .await;
+        for line in batch {
+            let _ = self
+                .bus
+                .publish(&BusEvent::LogLine {
+                    stream: self.stream.clone(),
+                    seq: line.seq,
+                    line: line.text,
+                })
+                .await;
+        }
         if self.unwritten.len() >= FLUSH_BYTES {
             self.flush().await;
         }

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 /// What a hidden value becomes.
 pub const MASK: &str = "***";
@@ -14,27 +14,33 @@ pub const MASK: &str = "***";
 const MIN_SECRET_LEN: usize = 4;
 
 /// `(pattern, replacement)`; replacements keep the part that says what was hidden.
+const RULES: [(&str, &str); 6] = [
+    // GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server (ghs_),
+    // refresh (ghr_) and fine-grained personal tokens.
+    (r"\bgh[opusr]_[A-Za-z0-9]{20,}", MASK),
+    (r"\bgithub_pat_[A-Za-z0-9_]{20,}", MASK),
+    // AWS access key ids and secret keys written as assignments.
+    (r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", MASK),
+    (
+        r#"(AWS_SECRET_ACCESS_KEY["']?\s*[=:]\s*["']?)[^\s"']+"#,
+        "${1}***",
+    ),
+    // HTTP bearer tokens.
+    (r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*", "${1}***"),
+    // Credentials in URLs: scheme://user:password@host.
+    (r"([a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^/\s@]+@", "${1}***@"),
+];
+
 static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    [
-        // GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server (ghs_),
-        // refresh (ghr_) and fine-grained personal tokens.
-        (r"\bgh[opusr]_[A-Za-z0-9]{20,}", MASK),
-        (r"\bgithub_pat_[A-Za-z0-9_]{20,}", MASK),
-        // AWS access key ids and secret keys written as assignments.
-        (r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", MASK),
-        (
-            r#"(AWS_SECRET_ACCESS_KEY["']?\s*[=:]\s*["']?)[^\s"']+"#,
-            "${1}***",
-        ),
-        // HTTP bearer tokens.
-        (r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*", "${1}***"),
-        // Credentials in URLs: scheme://user:password@host.
-        (r"([a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^/\s@]+@", "${1}***@"),
-    ]
-    .into_iter()
-    .filter_map(|(pattern, replacement)| Regex::new(pattern).ok().map(|re| (re, replacement)))
-    .collect()
+    RULES
+        .into_iter()
+        .filter_map(|(pattern, replacement)| Regex::new(pattern).ok().map(|re| (re, replacement)))
+        .collect()
 });
+
+/// All patterns in one automaton: most lines match none, and are checked in a single pass.
+static ANY_PATTERN: LazyLock<Option<RegexSet>> =
+    LazyLock::new(|| RegexSet::new(RULES.iter().map(|(pattern, _)| *pattern)).ok());
 
 /// Redacts one log stream, line by line (it remembers being inside a private key block).
 #[derive(Debug, Clone)]
@@ -77,9 +83,13 @@ impl Redactor {
                 text = text.replace(secret.as_str(), MASK);
             }
         }
-        for (pattern, replacement) in PATTERNS.iter() {
-            if let std::borrow::Cow::Owned(replaced) = pattern.replace_all(&text, *replacement) {
-                text = replaced;
+        let candidate = ANY_PATTERN.as_ref().is_none_or(|set| set.is_match(&text));
+        if candidate {
+            for (pattern, replacement) in PATTERNS.iter() {
+                if let std::borrow::Cow::Owned(replaced) = pattern.replace_all(&text, *replacement)
+                {
+                    text = replaced;
+                }
             }
         }
         text

@@ -412,7 +412,8 @@ async fn attempt_step(
     let stop = futures::FutureExt::shared(stop);
     let mut attempt = 0;
     loop {
-        let (sender, mut lines) = mpsc::channel::<String>(1024);
+        // Small: lines wait in the step's pipe rather than here, so viewers see them promptly.
+        let (sender, mut lines) = mpsc::channel::<String>(64);
         let runner = ctx
             .runner
             .run_step(spec.clone(), sender, Box::pin(stop.clone()));
@@ -421,7 +422,17 @@ async fn attempt_step(
         let result = loop {
             tokio::select! {
                 result = &mut runner => break result,
-                Some(line) = lines.next() => log.push(&line).await,
+                Some(line) = lines.next() => {
+                    // Take every line already waiting, so viewers are woken once for them.
+                    let mut batch = vec![line];
+                    while batch.len() < 256 {
+                        match lines.try_recv() {
+                            Ok(line) => batch.push(line),
+                            Err(_) => break,
+                        }
+                    }
+                    log.push_all(batch).await;
+                }
                 _ = flush.tick() => if log.flush_due() { log.flush().await },
             }
         };

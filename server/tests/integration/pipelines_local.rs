@@ -331,10 +331,13 @@ async fn a_log_stream_delivers_every_line_once_in_order_from_the_first() {
     let project = add_project(&server, "demo", &repo).await;
     let mut watcher = RunWatcher::new(&server).await;
     let id = trigger(&server, project, "main").await;
-    watcher.until_step_runs(&server, id, "count").await;
 
-    // Connected while the step runs: earlier lines first, then the rest, then the outcome.
-    let live = follow_log(&server, id, "count", None).await;
+    // One viewer connects before the run has read its file, another while the step runs:
+    // both get the earlier lines first, then the rest, then the outcome.
+    let (early, live) = tokio::join!(follow_log(&server, id, "count", None), async {
+        watcher.until_step_runs(&server, id, "count").await;
+        follow_log(&server, id, "count", None).await
+    });
     let (lines, end) = live.split_at(live.len() - 1);
     assert_eq!(end[0].event, "end");
     assert_eq!(end[0].data["status"], "succeeded");
@@ -356,6 +359,12 @@ async fn a_log_stream_delivers_every_line_once_in_order_from_the_first() {
             .iter()
             .all(|e| e.id.as_deref() == Some(e.data["seq"].to_string().as_str()))
     );
+    let early_texts: Vec<&str> = early
+        .iter()
+        .filter(|e| e.event == "line")
+        .map(|e| e.data["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(early_texts, texts, "the early viewer saw the same log");
 
     // After the end: the stored log, the same lines; a reconnect continues after its last id.
     let replay = follow_log(&server, id, "count", None).await;
