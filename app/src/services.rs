@@ -35,6 +35,8 @@ pub struct Services {
     pub webhook_secrets: usize,
     /// GitHub, when Slipway has a token to write to it with.
     pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
+    /// Seals and opens repository secrets.
+    pub secret_box: crate::secret_box::SecretBox,
 }
 
 impl std::fmt::Debug for Services {

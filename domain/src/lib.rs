@@ -15,6 +15,7 @@ pub mod preview_comment;
 pub mod pull_request;
 pub mod quantity;
 pub mod repository;
+pub mod secrets;
 pub mod store;
 pub mod time;
 

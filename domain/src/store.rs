@@ -7,6 +7,7 @@ use crate::delivery::DeliveryStore;
 use crate::pipeline::PipelineStore;
 use crate::pull_request::PullRequestStore;
 use crate::repository::{NewRepository, Repository, RepositoryId};
+use crate::secrets::SecretStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -25,7 +26,9 @@ pub enum StoreError {
 
 /// Persistent state. Every method is one transaction.
 #[async_trait]
-pub trait Store: DeliveryStore + PullRequestStore + PipelineStore + Send + Sync + 'static {
+pub trait Store:
+    DeliveryStore + PullRequestStore + PipelineStore + SecretStore + Send + Sync + 'static
+{
     /// Short name of the backend, as `/readyz` reports it (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -54,22 +54,7 @@ impl UrlSigner {
         key: Option<&SecretString>,
         data_dir: &Path,
     ) -> std::io::Result<Self> {
-        if let Some(key) = key {
-            return Self::new(key);
-        }
-        let path = data_dir.join(KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(existing) if existing.trim().len() >= 32 => {
-                return Self::new(&existing.trim().to_owned().into());
-            }
-            Ok(_) | Err(_) => {}
-        }
-        std::fs::create_dir_all(data_dir)?;
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let key = hex::encode(bytes);
-        write_private(&path, &key)?;
-        Self::new(&key.into())
+        Self::new(&key_or_generated(key, data_dir, KEY_FILE)?)
     }
 
     fn mac(&self, path: &str, expires: u64) -> HmacSha256 {
@@ -108,6 +93,31 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default()
+}
+
+/// `key` when configured, else the key kept in `data_dir/file`, generated (256 random bits,
+/// hex, mode 0600) on first use and read back on every start after.
+pub fn key_or_generated(
+    key: Option<&SecretString>,
+    data_dir: &Path,
+    file: &str,
+) -> std::io::Result<SecretString> {
+    if let Some(key) = key {
+        return Ok(key.clone());
+    }
+    let path = data_dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing.trim().len() >= 32 => {
+            return Ok(existing.trim().to_owned().into());
+        }
+        Ok(_) | Err(_) => {}
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let key = hex::encode(bytes);
+    write_private(&path, &key)?;
+    Ok(key.into())
 }
 
 #[cfg(unix)]

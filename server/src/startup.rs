@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
+
+use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 
 use app::services::ClusterEntry;
@@ -38,6 +40,8 @@ pub enum StartupError {
     Bus(#[from] RedisOpenError),
     #[error("cannot read or create the signing key in {0} (SLIPWAY_DATA_DIR, SLIPWAY_SIGNING_KEY)")]
     SigningKey(String, #[source] std::io::Error),
+    #[error("cannot read or create the secrets key in {0} (SLIPWAY_DATA_DIR, SLIPWAY_SECRETS_KEY)")]
+    SecretsKey(String, #[source] std::io::Error),
     #[error("cluster `{name}` is not usable ({setting})")]
     Cluster {
         name: String,
@@ -58,6 +62,8 @@ pub struct Adapters {
     pub objects: Arc<dyn Objects>,
     pub bus: Arc<dyn Bus>,
     pub signer: UrlSigner,
+    /// Seals and opens repository secrets.
+    pub secret_box: app::secret_box::SecretBox,
     pub clusters: Vec<ClusterEntry>,
     /// GitHub, when a token is configured.
     pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
@@ -135,6 +141,13 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
     let deadline = Instant::now() + config.startup_retry;
     let signer = UrlSigner::from_config_or_data_dir(config.signing_key.as_ref(), &config.data_dir)
         .map_err(|e| StartupError::SigningKey(config.data_dir.display().to_string(), e))?;
+    let secrets_key = crate::signing::key_or_generated(
+        config.secrets_key.as_ref(),
+        &config.data_dir,
+        "secrets.key",
+    )
+    .map_err(|e| StartupError::SecretsKey(config.data_dir.display().to_string(), e))?;
+    let secret_box = app::secret_box::SecretBox::new(secrets_key.expose_secret());
 
     let store = retry(
         "database",
@@ -195,6 +208,7 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
         objects,
         bus,
         signer,
+        secret_box,
         clusters,
         git_host,
         redis,

@@ -78,6 +78,7 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         }),
         LOG => Some(c.log_filter.clone()),
         SIGNING_KEY => redacted(c.signing_key.as_ref()),
+        SECRETS_KEY => redacted(c.secrets_key.as_ref()),
         GITHUB_WEBHOOK_SECRET => redacted(c.webhook_secrets.first()),
         GITHUB_TOKEN => redacted(c.github_token.as_ref()),
         GITHUB_API_URL => Some(c.github_api_url.clone()),

@@ -100,6 +100,8 @@ pub struct Config {
     pub log_filter: String,
     /// Key for Slipway's own signed URLs; `None` means "generate one in the data dir".
     pub signing_key: Option<SecretString>,
+    /// Key repository secrets are sealed with; `None` means "generate one in the data dir".
+    pub secrets_key: Option<SecretString>,
     /// Secrets GitHub webhook signatures are checked against (more than one while rotating);
     /// empty means webhooks are refused.
     pub webhook_secrets: Vec<SecretString>,

@@ -113,6 +113,11 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
             (s.len() >= MIN_SIGNING_KEY_LEN).then_some(s.to_owned())
         })
         .map(SecretString::from);
+    let secrets_key = r
+        .parsed(SECRETS_KEY, "at least 32 characters", |s| {
+            (s.len() >= MIN_SIGNING_KEY_LEN).then_some(s.to_owned())
+        })
+        .map(SecretString::from);
     let webhook_secrets: Vec<SecretString> = r
         .text(GITHUB_WEBHOOK_SECRET)
         .map(|list| {
@@ -198,6 +203,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         log_format,
         log_filter,
         signing_key,
+        secrets_key,
         webhook_secrets,
         github_token,
         github_api_url,

@@ -44,6 +44,7 @@ pub const S3_PATH_STYLE: &str = "SLIPWAY_S3_PATH_STYLE";
 pub const LOG_FORMAT: &str = "SLIPWAY_LOG_FORMAT";
 pub const LOG: &str = "SLIPWAY_LOG";
 pub const SIGNING_KEY: &str = "SLIPWAY_SIGNING_KEY";
+pub const SECRETS_KEY: &str = "SLIPWAY_SECRETS_KEY";
 pub const STARTUP_RETRY_SECONDS: &str = "SLIPWAY_STARTUP_RETRY_SECONDS";
 pub const SHUTDOWN_GRACE_SECONDS: &str = "SLIPWAY_SHUTDOWN_GRACE_SECONDS";
 pub const CLUSTER: &str = "SLIPWAY_CLUSTER";
@@ -126,6 +127,11 @@ pub const SETTINGS: &[Setting] = &[
         SIGNING_KEY,
         "(generated in the data dir)",
         "Key (at least 32 characters) for Slipway's signed download URLs.",
+    ),
+    secret(
+        SECRETS_KEY,
+        "(generated in the data dir)",
+        "Key (at least 32 characters) repository secrets are encrypted with in the database. Changing it makes stored secrets unreadable.",
     ),
     setting(
         STARTUP_RETRY_SECONDS,

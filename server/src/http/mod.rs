@@ -8,6 +8,7 @@ mod events;
 mod health;
 mod metrics;
 mod pipelines;
+mod secrets;
 mod step_logs;
 
 use axum::Router;
@@ -84,6 +85,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/projects/{id}/pipelines",
             get(pipelines::list_for_project).post(pipelines::trigger),
+        )
+        .route("/api/projects/{id}/secrets", get(secrets::list))
+        .route(
+            "/api/projects/{id}/secrets/{name}",
+            axum::routing::put(secrets::put).delete(secrets::delete),
         )
         .route("/api/pipelines", get(pipelines::list))
         .route("/api/pipelines/{id}", get(pipelines::show))

@@ -1,11 +1,10 @@
 //! A step's environment: the variables Slipway sets for every step, the step's own, and
-//! `${{ secrets.NAME }}` references resolved (Slipway has no secret store yet, so a reference
-//! fails the step with a message naming the secret).
+//! `${{ secrets.NAME }}` references in its values replaced by the repository's secrets (a
+//! reference to a secret the repository does not have fails the step, naming it).
 
 use std::collections::BTreeMap;
 
 use domain::Repository;
-use domain::pipeline::parse::secret_references;
 use domain::pipeline::{PipelineRun, StepDefinition};
 
 /// What a step's environment depends on besides the step itself.
@@ -17,6 +16,8 @@ pub struct RunContext<'a> {
     pub registry: &'a str,
     /// The pull request's preview URL, for pull request runs.
     pub preview_url: Option<String>,
+    /// The repository's secrets, by name, opened.
+    pub secrets: &'a BTreeMap<String, String>,
 }
 
 /// The step's complete environment, or the message explaining which secret is missing.
@@ -46,15 +47,36 @@ pub fn step_environment(
         set("PREVIEW_URL", url.clone());
     }
     for (key, value) in &step.environment {
-        if let Some(name) = secret_references(value).first() {
-            return Err(format!(
-                "`{key}` refers to secret `{name}`, which is not set for {}",
-                context.repository.name
-            ));
-        }
-        env.insert(key.clone(), value.clone());
+        env.insert(key.clone(), resolve_secrets(context, key, value)?);
     }
     Ok(env)
+}
+
+/// `value` with each `${{ secrets.NAME }}` replaced by the secret's value (other `${{ }}`
+/// expressions are left as written).
+fn resolve_secrets(context: &RunContext<'_>, key: &str, value: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${{") {
+        let after = &rest[start + 3..];
+        let Some(end) = after.find("}}") else { break };
+        out.push_str(&rest[..start]);
+        match after[..end].trim().strip_prefix("secrets.").map(str::trim) {
+            Some(name) => match context.secrets.get(name) {
+                Some(secret) => out.push_str(secret),
+                None => {
+                    return Err(format!(
+                        "`{key}` refers to secret `{name}`, which is not set for {}",
+                        context.repository.name
+                    ));
+                }
+            },
+            None => out.push_str(&rest[start..start + 3 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// The image name part of `$REGISTRY/$PROJECT:$COMMIT_SHA`: the repository name, lower-cased,

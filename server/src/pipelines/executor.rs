@@ -38,6 +38,8 @@ pub struct PipelineContext {
     pub bus: Arc<dyn Bus>,
     pub runner: Arc<dyn Runner>,
     pub hub: LogHub,
+    /// Opens the repository's secrets for its runs.
+    pub secret_box: app::secret_box::SecretBox,
     /// Where sources and workspaces are checked out.
     pub work_root: PathBuf,
     pub registry: String,

@@ -3,6 +3,7 @@
 //! step skipping what depends on it, per-step timeouts and the pipeline deadline — and record
 //! how every step and the run ended.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,6 +89,10 @@ async fn execute_run(
             )));
         }
     };
+    let secrets = match open_secrets(ctx, &repository).await {
+        Ok(secrets) => secrets,
+        Err(message) => return Ok(RunEnd::failed(message)),
+    };
     let source = match fetch_source(ctx, &repository, run).await {
         Ok(source) => source,
         Err(message) => return Ok(RunEnd::failed(message)),
@@ -122,6 +127,7 @@ async fn execute_run(
         definition,
         sha,
         clone_url,
+        secrets,
     };
     Ok(run_steps(ctx, Arc::new(plan), stops).await)
 }
@@ -197,6 +203,29 @@ struct Plan {
     definition: PipelineDefinition,
     sha: String,
     clone_url: String,
+    /// The repository's secrets, opened: for steps' environments, and masked in every log.
+    secrets: BTreeMap<String, String>,
+}
+
+/// The repository's secrets, decrypted for this run.
+async fn open_secrets(
+    ctx: &PipelineContext,
+    repository: &Repository,
+) -> Result<BTreeMap<String, String>, String> {
+    let sealed = ctx
+        .store
+        .sealed_secrets(repository.id)
+        .await
+        .map_err(|e| format!("cannot read the repository's secrets: {e}"))?;
+    sealed
+        .iter()
+        .map(|secret| {
+            ctx.secret_box
+                .open(secret)
+                .map(|value| (secret.name.clone(), value))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> RunEnd {
@@ -341,7 +370,7 @@ async fn run_step(
         ctx.bus.clone(),
         id,
         &step.name,
-        Redactor::new(Vec::new()),
+        Redactor::new(plan.secrets.values().cloned()),
     );
     let context = RunContext {
         repository: &plan.repository,
@@ -349,6 +378,7 @@ async fn run_step(
         commit_sha: &plan.sha,
         registry: &ctx.registry,
         preview_url: None,
+        secrets: &plan.secrets,
     };
     let outcome = match step_environment(&context, step) {
         Err(message) => {

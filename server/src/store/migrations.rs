@@ -51,6 +51,11 @@ pub(super) const SQLITE: Embedded = &[
         "pipeline_triggers",
         include_str!("../../../migrations/sqlite/0008_pipeline_triggers.sql"),
     ),
+    (
+        9,
+        "repository_secrets",
+        include_str!("../../../migrations/sqlite/0009_repository_secrets.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -93,6 +98,11 @@ pub(super) const POSTGRES: Embedded = &[
         8,
         "pipeline_triggers",
         include_str!("../../../migrations/postgres/0008_pipeline_triggers.sql"),
+    ),
+    (
+        9,
+        "repository_secrets",
+        include_str!("../../../migrations/postgres/0009_repository_secrets.sql"),
     ),
 ];
 

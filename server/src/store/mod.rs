@@ -6,6 +6,7 @@ mod migrations;
 mod pipeline_sql;
 mod postgres;
 mod pull_request_sql;
+mod secret_sql;
 mod sql_store;
 mod sqlite;
 

@@ -10,6 +10,7 @@ use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, POSTGRES};
 use super::pipeline_sql::impl_pipeline_store;
 use super::pull_request_sql::impl_pull_request_store;
+use super::secret_sql::impl_secret_store;
 use super::sql_store::impl_store;
 
 /// The Store on a PostgreSQL database.
@@ -37,3 +38,4 @@ impl_store!(PostgresStore, "postgres");
 impl_delivery_store!(PostgresStore);
 impl_pull_request_store!(PostgresStore);
 impl_pipeline_store!(PostgresStore);
+impl_secret_store!(PostgresStore);

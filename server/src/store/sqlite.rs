@@ -13,6 +13,7 @@ use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, SQLITE};
 use super::pipeline_sql::impl_pipeline_store;
 use super::pull_request_sql::impl_pull_request_store;
+use super::secret_sql::impl_secret_store;
 use super::sql_store::impl_store;
 
 /// The Store on a SQLite file.
@@ -54,3 +55,4 @@ impl_store!(SqliteStore, "sqlite");
 impl_delivery_store!(SqliteStore);
 impl_pull_request_store!(SqliteStore);
 impl_pipeline_store!(SqliteStore);
+impl_secret_store!(SqliteStore);

@@ -258,6 +258,7 @@ async fn a_schedule_read_on_the_default_branch_runs_once_per_occurrence() {
         public_url: server.base.clone(),
         webhook_secrets: 0,
         git_host: None,
+        secret_box: adapters.secret_box.clone(),
     };
     let at = next[0].next_at_ms;
     futures::join!(

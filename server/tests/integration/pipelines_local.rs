@@ -3,6 +3,7 @@
 //! codes, parallel steps, skipped dependants, timeouts, cancel, logs (redacted, stored, followed
 //! live exactly once) and a restart in the middle of a run.
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::pipeline_support::{
@@ -419,4 +420,104 @@ async fn a_run_interrupted_by_a_restart_is_marked_and_retried_once() {
         .await;
     assert_eq!(run["status"], "succeeded", "{run}");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_secret_reaches_its_step_but_never_a_log_the_bus_or_the_database() {
+    const SECRET: &str = "s3cr3t-value-9f8e7d";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(
+        dir.path(),
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: deploy\n      image: alpine\n      environment:\n        TOKEN: ${{ secrets.API_TOKEN }}\n        URL: https://deploy:${{secrets.API_TOKEN}}@example.com\n      commands:\n        - echo \"token=$TOKEN\"\n        - echo \"url=$URL\"\n        - test ${#TOKEN} -eq 19\n    - name: other\n      image: alpine\n      environment:\n        KEY: ${{ secrets.MISSING }}\n      commands: [echo never]\n",
+        )],
+    );
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let put = server
+        .http
+        .put(server.url(&format!("/api/projects/{project}/secrets/API_TOKEN")))
+        .json(&json!({ "value": SECRET }))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), 200);
+    let bad = server
+        .http
+        .put(server.url(&format!("/api/projects/{project}/secrets/bad-name")))
+        .json(&json!({ "value": "x" }))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(bad.status(), 400);
+    let listed: Value = server
+        .http
+        .get(server.url(&format!("/api/projects/{project}/secrets")))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["items"][0]["name"], "API_TOKEN");
+    assert!(
+        !listed.to_string().contains(SECRET),
+        "values are never shown back"
+    );
+
+    let mut bus = server.running.adapters.bus.subscribe().await.expect("bus");
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, id, &["succeeded", "failed"]).await;
+
+    let deploy = step(&run, "deploy");
+    assert_eq!(
+        deploy["status"], "succeeded",
+        "the step had the value: {run}"
+    );
+    let other = step(&run, "other");
+    assert_eq!(other["status"], "failed");
+    assert_eq!(
+        other["reason"],
+        "`KEY` refers to secret `MISSING`, which is not set for demo"
+    );
+    let log = log_text(&server, id, "deploy").await;
+    assert!(
+        log.contains("token=***") && log.contains("url=https://deploy:***@example.com"),
+        "{log}"
+    );
+    assert!(!log.contains(SECRET), "{log}");
+
+    // Nothing on the bus carried it.
+    let mut lines = 0;
+    while let Ok(Some(event)) =
+        tokio::time::timeout(std::time::Duration::from_millis(50), bus.next()).await
+    {
+        if let domain::BusEvent::LogLine { line, .. } = &event {
+            lines += 1;
+            assert!(!line.contains(SECRET), "{line}");
+        }
+    }
+    assert!(lines > 0, "the log lines went over the bus");
+    // Neither the stored log nor the database holds it in clear.
+    let stored = server
+        .running
+        .adapters
+        .objects
+        .get(&domain::ObjectKey::new(&format!("logs/pipelines/{id}/deploy.log")).expect("key"))
+        .await
+        .expect("stored");
+    assert!(!String::from_utf8_lossy(&stored).contains(SECRET));
+    let data = server.stop_keeping_data().await;
+    for entry in std::fs::read_dir(data.path()).expect("data dir").flatten() {
+        if entry.path().is_file() {
+            let bytes = std::fs::read(entry.path()).expect("read");
+            assert!(
+                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+                "{} holds the secret in clear",
+                entry.path().display()
+            );
+        }
+    }
 }
