@@ -20,8 +20,8 @@ pub use definition::{
     StepDefinition, StepResources, Triggers,
 };
 pub use run::{
-    LogLine, NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, ScheduleEntry,
-    StepOutcome, StepRun, TriggerKind, step_log_key, step_log_stream,
+    LogLine, NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, PublishedImage,
+    ScheduleEntry, StepOutcome, StepRun, TriggerKind, step_log_key, step_log_stream,
 };
 pub use runner::{Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal};
 pub use store::PipelineStore;

@@ -213,3 +213,14 @@ pub struct ScheduleEntry {
     pub branch: String,
     pub next_at_ms: i64,
 }
+
+/// The image a pipeline published for a commit: what a preview of that commit deploys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedImage {
+    pub repository_id: RepositoryId,
+    pub commit_sha: String,
+    /// `$REGISTRY/$PROJECT:$COMMIT_SHA`.
+    pub image_ref: String,
+    pub pipeline_id: PipelineId,
+    pub published_at_ms: i64,
+}

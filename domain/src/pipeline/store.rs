@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::definition::PipelineDefinition;
 use super::run::{
-    NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, ScheduleEntry,
-    StepOutcome,
+    NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, PublishedImage,
+    ScheduleEntry, StepOutcome,
 };
 use crate::repository::RepositoryId;
 use crate::store::Result;
@@ -87,6 +87,17 @@ pub trait PipelineStore: Send + Sync {
     /// Moves a schedule from `expected_ms` to `next_ms`; `false` when another replica already
     /// did (so each occurrence starts one run, whatever the number of replicas).
     async fn advance_schedule(&self, entry: &ScheduleEntry, next_ms: i64) -> Result<bool>;
+
+    /// Records the image a run published for a commit (a later run of the same commit replaces
+    /// it: it is the same tag, pushed again).
+    async fn record_published_image(&self, image: &PublishedImage) -> Result<()>;
+
+    /// The image published for a repository's commit, if any.
+    async fn published_image(
+        &self,
+        repository_id: RepositoryId,
+        commit_sha: &str,
+    ) -> Result<Option<PublishedImage>>;
 
     /// Runs, newest first, without their steps.
     async fn list_pipelines(&self, filter: &PipelineFilter) -> Result<Vec<PipelineRun>>;

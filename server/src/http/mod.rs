@@ -86,6 +86,10 @@ pub fn router(state: AppState) -> Router {
             "/api/projects/{id}/pipelines",
             get(pipelines::list_for_project).post(pipelines::trigger),
         )
+        .route(
+            "/api/projects/{id}/images/{sha}",
+            get(pipelines::published_image),
+        )
         .route("/api/projects/{id}/secrets", get(secrets::list))
         .route(
             "/api/projects/{id}/secrets/{name}",

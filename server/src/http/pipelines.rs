@@ -1,7 +1,8 @@
 //! Repositories ("projects") and their pipeline runs as JSON:
 //! `GET|POST /api/projects`, `GET|POST /api/projects/{id}/pipelines` (list, trigger with
 //! `git_ref`), `GET /api/pipelines` (all repositories), `GET /api/pipelines/{id}` (with steps),
-//! `POST /api/pipelines/{id}/cancel` and `POST /api/pipelines/{id}/retry`.
+//! `POST /api/pipelines/{id}/cancel`, `POST /api/pipelines/{id}/retry`, and
+//! `GET /api/projects/{id}/images/{sha}` (the image a run published for a commit).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -168,6 +169,28 @@ async fn list_runs(state: &AppState, repository: Option<RepositoryId>, query: Li
             )
         }
         Err(error) => store_failure(&error, "pipelines"),
+    }
+}
+
+/// The image a pipeline published for the repository's commit `sha` (what its preview deploys).
+pub async fn published_image(
+    State(state): State<AppState>,
+    Path((project, sha)): Path<(i64, String)>,
+) -> Answer {
+    match state
+        .services
+        .store
+        .published_image(RepositoryId(project), &sha)
+        .await
+    {
+        Ok(Some(image)) => (StatusCode::OK, Json(json!(image))),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(
+                json!({ "error": format!("no pipeline of repository {project} published an image for {sha}") }),
+            ),
+        ),
+        Err(error) => store_failure(&error, "images"),
     }
 }
 

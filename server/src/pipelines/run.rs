@@ -427,8 +427,35 @@ async fn run_step(
     {
         tracing::error!(pipeline.id = %id, step = %step.name, error = %error, "cannot record how a step ended");
     }
+    if status == StepStatus::Succeeded && step.publishes_image {
+        record_image(ctx, plan).await;
+    }
     ctx.announce(id, "running").await;
     status
+}
+
+/// Records `$REGISTRY/$PROJECT:$COMMIT_SHA` as the image previews of this commit deploy.
+async fn record_image(ctx: &PipelineContext, plan: &Plan) {
+    let image = domain::pipeline::PublishedImage {
+        repository_id: plan.repository.id,
+        commit_sha: plan.sha.clone(),
+        image_ref: format!(
+            "{}/{}:{}",
+            ctx.registry,
+            super::environment::project_name(&plan.repository.name),
+            plan.sha
+        ),
+        pipeline_id: plan.run.id,
+        published_at_ms: now_ms(),
+    };
+    match ctx.store.record_published_image(&image).await {
+        Ok(()) => {
+            tracing::info!(pipeline.id = %plan.run.id, image = %image.image_ref, "image published")
+        }
+        Err(error) => {
+            tracing::error!(pipeline.id = %plan.run.id, error = %error, "cannot record a published image")
+        }
+    }
 }
 
 /// Runs the step through the runner, relaying its output to the log; infrastructure errors

@@ -56,6 +56,11 @@ pub(super) const SQLITE: Embedded = &[
         "repository_secrets",
         include_str!("../../../migrations/sqlite/0009_repository_secrets.sql"),
     ),
+    (
+        10,
+        "published_images",
+        include_str!("../../../migrations/sqlite/0010_published_images.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -103,6 +108,11 @@ pub(super) const POSTGRES: Embedded = &[
         9,
         "repository_secrets",
         include_str!("../../../migrations/postgres/0009_repository_secrets.sql"),
+    ),
+    (
+        10,
+        "published_images",
+        include_str!("../../../migrations/postgres/0010_published_images.sql"),
     ),
 ];
 

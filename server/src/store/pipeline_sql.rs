@@ -54,6 +54,12 @@ pub(super) const DUE_SCHEDULES: &str = "SELECT repository_id, cron, branch, next
      FROM pipeline_schedules WHERE next_at_ms <= $1 ORDER BY next_at_ms";
 pub(super) const ADVANCE_SCHEDULE: &str = "UPDATE pipeline_schedules SET next_at_ms = $5 \
      WHERE repository_id = $1 AND cron = $2 AND branch = $3 AND next_at_ms = $4";
+pub(super) const RECORD_IMAGE: &str = "INSERT INTO published_images \
+     (repository_id, commit_sha, image_ref, pipeline_id, published_at_ms) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (repository_id, commit_sha) DO UPDATE SET image_ref = excluded.image_ref, \
+     pipeline_id = excluded.pipeline_id, published_at_ms = excluded.published_at_ms";
+pub(super) const PUBLISHED_IMAGE: &str = "SELECT repository_id, commit_sha, image_ref, pipeline_id, \
+     published_at_ms FROM published_images WHERE repository_id = $1 AND commit_sha = $2";
 pub(super) const STEPS: &str = "SELECT name, image, depends_on, status, exit_code, reason, log_key, \
      started_at_ms, finished_at_ms FROM pipeline_steps WHERE pipeline_id = $1 ORDER BY step_order";
 
@@ -118,6 +124,27 @@ impl From<PipelineRow> for PipelineRun {
             started_at_ms: row.started_at_ms,
             finished_at_ms: row.finished_at_ms,
             steps: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ImageRow {
+    repository_id: i64,
+    commit_sha: String,
+    image_ref: String,
+    pipeline_id: i64,
+    published_at_ms: i64,
+}
+
+impl From<ImageRow> for domain::pipeline::PublishedImage {
+    fn from(row: ImageRow) -> Self {
+        Self {
+            repository_id: RepositoryId(row.repository_id),
+            commit_sha: row.commit_sha,
+            image_ref: row.image_ref,
+            pipeline_id: PipelineId(row.pipeline_id),
+            published_at_ms: row.published_at_ms,
         }
     }
 }
@@ -535,6 +562,39 @@ macro_rules! impl_pipeline_store {
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "schedule", &entry.cron))?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn record_published_image(
+                &self,
+                image: &domain::pipeline::PublishedImage,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::pipeline_sql::RECORD_IMAGE)
+                    .bind(image.repository_id.0)
+                    .bind(&image.commit_sha)
+                    .bind(&image.image_ref)
+                    .bind(image.pipeline_id.0)
+                    .bind(image.published_at_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "image", &image.image_ref)
+                    })?;
+                Ok(())
+            }
+
+            async fn published_image(
+                &self,
+                repository_id: domain::RepositoryId,
+                commit_sha: &str,
+            ) -> domain::store::Result<Option<domain::pipeline::PublishedImage>> {
+                let row: Option<$crate::store::pipeline_sql::ImageRow> =
+                    sqlx::query_as($crate::store::pipeline_sql::PUBLISHED_IMAGE)
+                        .bind(repository_id.0)
+                        .bind(commit_sha)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "image", commit_sha))?;
+                Ok(row.map(Into::into))
             }
 
             async fn list_pipelines(

@@ -521,3 +521,47 @@ async fn a_secret_reaches_its_step_but_never_a_log_the_bus_or_the_database() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_step_that_builds_an_image_records_it_for_previews() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, sha) = sample_repository(
+        dir.path(),
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: build-image\n      image: gcr.io/kaniko-project/executor:latest\n      commands: [echo \"pushing $REGISTRY/$PROJECT:$COMMIT_SHA\"]\n    - name: other-image\n      image: alpine\n      publishes: image\n      commands: [exit 1]\n",
+        )],
+    );
+    let server =
+        TestServer::start(&[("SLIPWAY_REGISTRY", "registry.example.com/acme".to_owned())]).await;
+    let project = add_project(&server, "Demo.App", &repo).await;
+    let url = server.url(&format!("/api/projects/{project}/images/{sha}"));
+    assert_eq!(
+        server.http.get(&url).send().await.expect("get").status(),
+        404,
+        "nothing published yet"
+    );
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, id, &["succeeded", "failed"]).await;
+    assert_eq!(step(&run, "build-image")["status"], "succeeded");
+
+    let image: Value = server
+        .http
+        .get(&url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let expected = format!("registry.example.com/acme/demo.app:{sha}");
+    assert_eq!(image["image_ref"], expected.as_str());
+    assert_eq!(image["pipeline_id"], id);
+    let log = log_text(&server, id, "build-image").await;
+    assert!(
+        log.contains(&format!("pushing {expected}")),
+        "the step pushed what was recorded: {log}"
+    );
+    server.stop().await;
+}
