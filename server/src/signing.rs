@@ -68,10 +68,12 @@ impl UrlSigner {
     /// `(expires, signature)` for `path`, valid for `ttl` from now.
     pub fn sign(&self, path: &str, ttl: Duration) -> (u64, String) {
         let expires = unix_now().saturating_add(ttl.as_secs().max(1));
-        (
-            expires,
-            hex::encode(self.mac(path, expires).finalize().into_bytes()),
-        )
+        (expires, self.sign_until(path, expires))
+    }
+
+    /// The signature of `path` valid until `expires` (seconds since the epoch).
+    pub fn sign_until(&self, path: &str, expires: u64) -> String {
+        hex::encode(self.mac(path, expires).finalize().into_bytes())
     }
 
     /// Checks a signature in constant time, then the expiry.

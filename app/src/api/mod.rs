@@ -12,8 +12,8 @@ pub use deliveries::{
 };
 pub use instance::{InstanceInfo, get_instance_info};
 pub use pipelines::{
-    CancelPipeline, PAGE as PIPELINE_PAGE, PipelineQuery, RetryPipeline, TriggerInput,
-    TriggerPipeline, get_pipeline, list_pipelines,
+    ArtifactLink, CancelPipeline, PAGE as PIPELINE_PAGE, PipelineQuery, RetryPipeline,
+    TriggerInput, TriggerPipeline, get_pipeline, list_artifacts, list_pipelines,
 };
 pub use repositories::{
     AddRepository, AddRepositoryInput, PreviewRulesInput, RemoveRepository, SetPreviewRules,

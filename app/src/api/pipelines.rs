@@ -75,6 +75,46 @@ pub async fn get_pipeline(id: i64) -> Result<PipelineRun, AppError> {
         .await?)
 }
 
+/// One artifact file with a short-lived download link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactLink {
+    pub artifact: String,
+    pub path: String,
+    pub size: i64,
+    pub sha256: String,
+    pub expires_at_ms: i64,
+    pub download_url: Option<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "list_artifacts", input = GetUrl)]
+pub async fn list_artifacts(id: i64) -> Result<Vec<ArtifactLink>, AppError> {
+    let services = crate::services::services()?;
+    let files = services
+        .store
+        .list_artifact_files(domain::pipeline::PipelineId(id))
+        .await?;
+    let mut links = Vec::new();
+    for file in files {
+        let download_url = match domain::ObjectKey::new(&file.object_key) {
+            Ok(key) => services
+                .objects
+                .download_url(&key, std::time::Duration::from_secs(15 * 60))
+                .await
+                .ok(),
+            Err(_) => None,
+        };
+        links.push(ArtifactLink {
+            artifact: file.artifact,
+            path: file.path,
+            size: file.size,
+            sha256: file.sha256,
+            expires_at_ms: file.expires_at_ms,
+            download_url,
+        });
+    }
+    Ok(links)
+}
+
 #[server(prefix = "/rpc", endpoint = "trigger_pipeline")]
 pub async fn trigger_pipeline(input: TriggerInput) -> Result<PipelineRun, AppError> {
     use crate::error::ErrorKind;

@@ -7,7 +7,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::{CancelPipeline, RetryPipeline, get_pipeline};
+use crate::api::{CancelPipeline, RetryPipeline, get_pipeline, list_artifacts};
 use crate::components::log_viewer::LogViewer;
 use crate::components::status_badge::{duration, tone};
 use crate::components::{ErrorNotice, Loading, PageHeader, StatusBadge};
@@ -53,6 +53,7 @@ pub fn PipelinePage() -> impl IntoView {
                             {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
                             {move || retry.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
                             <StepGraph run=run.clone() selected=selected.clone() />
+                            <Artifacts id=run.id.0 />
                             {selected.map(|step| view! { <LogViewer pipeline=run.id.0 step /> })}
                         }.into_any()
                     }
@@ -214,4 +215,36 @@ fn columns(steps: &[StepRun]) -> Vec<Vec<StepRun>> {
         columns[d.unwrap_or(0)].push(step.clone());
     }
     columns
+}
+
+/// The run's artifact files, each with a download link; nothing when it has none.
+#[component]
+fn Artifacts(id: i64) -> impl IntoView {
+    let files = Resource::new(move || id, list_artifacts);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let files = files.await.ok().filter(|f| !f.is_empty())?;
+                Some(view! {
+                    <section class=format!("{CARD} mb-6 p-4") data-testid="artifacts">
+                        <h2 class="mb-2 text-sm font-semibold">"Artifacts"</h2>
+                        <ul class="space-y-1 text-sm">
+                            {files.into_iter().map(|file| {
+                                let label = format!("{}/{}", file.artifact, file.path);
+                                view! {
+                                    <li class="flex flex-wrap items-baseline gap-3">
+                                        {match file.download_url {
+                                            Some(url) => view! { <a href=url class="font-mono text-indigo-600 hover:underline dark:text-indigo-400">{label}</a> }.into_any(),
+                                            None => view! { <span class="font-mono">{label}</span> }.into_any(),
+                                        }}
+                                        <span class="text-xs text-slate-500">{format!("{} bytes · sha256 {}… · expires {}", file.size, file.sha256.get(..12).unwrap_or_default(), domain::time::utc(file.expires_at_ms))}</span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
 }

@@ -2,6 +2,7 @@
 //! and — with the `platform-file` feature, which the server enables and the wasm dashboard does
 //! not — how the file is parsed, validated and described as a JSON Schema.
 
+pub mod artifact;
 pub mod dag;
 pub mod definition;
 #[cfg(feature = "platform-file")]
@@ -23,7 +24,7 @@ pub use run::{
     LogLine, NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, PublishedImage,
     ScheduleEntry, StepOutcome, StepRun, TriggerKind, step_log_key, step_log_stream,
 };
-pub use runner::{Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal};
+pub use runner::{ArtifactSink, Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal};
 pub use store::PipelineStore;
 
 /// The JSON Schema of `.platform.yaml`, for editors (`slipway schema pipeline`).

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 
-use super::definition::StepDefinition;
+use super::definition::{ArtifactDefinition, StepDefinition};
 use super::run::PipelineId;
 
 /// Everything a runner needs to run one step.
@@ -21,6 +21,8 @@ pub struct StepSpec {
     pub commit_sha: String,
     /// The step's complete environment: Slipway's variables, the step's own, secrets resolved.
     pub environment: BTreeMap<String, String>,
+    /// The artifacts this step produces, collected after it succeeds.
+    pub artifacts: Vec<ArtifactDefinition>,
 }
 
 /// Why a step was stopped before it ended by itself.
@@ -55,10 +57,18 @@ impl std::fmt::Display for StopReason {
     }
 }
 
-/// `90` → `1m30s`, `600` → `10m`.
+/// `90` → `1m30s`, `600` → `10m`, `172800` → `2d`.
 pub fn human_secs(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
     let mut out = String::new();
+    if d > 0 {
+        out.push_str(&format!("{d}d"));
+    }
     if h > 0 {
         out.push_str(&format!("{h}h"));
     }
@@ -107,6 +117,18 @@ impl RunnerError {
     }
 }
 
+/// Where a runner puts the files of a step's artifacts.
+#[async_trait]
+pub trait ArtifactSink: Send + Sync {
+    /// Keeps one file of `artifact`; `path` is relative to the artifact's `path`.
+    async fn store(
+        &self,
+        artifact: &ArtifactDefinition,
+        path: &str,
+        content: bytes::Bytes,
+    ) -> Result<(), RunnerError>;
+}
+
 /// Resolves when the step must stop, saying why.
 pub type StopSignal = BoxFuture<'static, StopReason>;
 
@@ -122,11 +144,13 @@ pub trait Runner: Send + Sync + 'static {
     }
 
     /// Runs the step, sending every output line (stdout and stderr, unredacted: the caller
-    /// redacts) to `output`, until it ends or `stop` resolves.
+    /// redacts) to `output`, until it ends or `stop` resolves; when it succeeds, hands the
+    /// files of its artifacts to `artifacts`.
     async fn run_step(
         &self,
         spec: StepSpec,
         output: mpsc::Sender<String>,
         stop: StopSignal,
+        artifacts: std::sync::Arc<dyn ArtifactSink>,
     ) -> Result<StepExit, RunnerError>;
 }

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use super::artifact::{ArtifactFile, NewArtifactFile};
 use super::definition::PipelineDefinition;
 use super::run::{
     NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, PublishedImage,
@@ -98,6 +99,18 @@ pub trait PipelineStore: Send + Sync {
         repository_id: RepositoryId,
         commit_sha: &str,
     ) -> Result<Option<PublishedImage>>;
+
+    /// Records a stored artifact file (replacing one at the same artifact and path).
+    async fn add_artifact_file(&self, file: &NewArtifactFile) -> Result<ArtifactFile>;
+
+    /// A run's artifact files, by artifact and path.
+    async fn list_artifact_files(&self, pipeline: PipelineId) -> Result<Vec<ArtifactFile>>;
+
+    /// Artifact files that expired at or before `now_ms`, oldest first, at most `limit`.
+    async fn expired_artifact_files(&self, now_ms: i64, limit: u32) -> Result<Vec<ArtifactFile>>;
+
+    /// Forgets an artifact file (after its object was deleted).
+    async fn delete_artifact_file(&self, id: i64) -> Result<()>;
 
     /// Runs, newest first, without their steps.
     async fn list_pipelines(&self, filter: &PipelineFilter) -> Result<Vec<PipelineRun>>;

@@ -52,7 +52,7 @@ pub async fn download(
                 [
                     (
                         header::CONTENT_TYPE,
-                        HeaderValue::from_static(content_type(key.as_str())),
+                        HeaderValue::from_static(crate::objects::content_type(key.as_str())),
                     ),
                     (header::CONTENT_DISPOSITION, disposition),
                     (
@@ -73,14 +73,5 @@ pub async fn download(
             )
                 .into_response()
         }
-    }
-}
-
-fn content_type(key: &str) -> &'static str {
-    match key.rsplit('.').next() {
-        Some("log" | "txt") => "text/plain; charset=utf-8",
-        Some("json") => "application/json",
-        // Anything else, HTML included, is served as opaque bytes so it never runs on our origin.
-        _ => "application/octet-stream",
     }
 }

@@ -2,6 +2,7 @@
 //! downloads, and the Leptos dashboard with its server functions.
 
 mod answer;
+mod artifacts;
 mod deliveries;
 mod downloads;
 mod events;
@@ -97,6 +98,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/pipelines", get(pipelines::list))
         .route("/api/pipelines/{id}", get(pipelines::show))
+        .route("/api/pipelines/{id}/artifacts", get(artifacts::list))
+        .route(
+            "/api/artifacts/{pipeline}/{artifact}/{*path}",
+            axum::routing::put(artifacts::upload)
+                .layer(DefaultBodyLimit::max(artifacts::MAX_UPLOAD)),
+        )
         .route("/api/pipelines/{id}/cancel", post(pipelines::cancel))
         .route("/api/pipelines/{id}/retry", post(pipelines::retry))
         .route(

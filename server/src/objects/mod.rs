@@ -235,3 +235,13 @@ impl Objects for OpendalObjects {
         }
     }
 }
+
+/// The content type an object is served with, from its name. Anything but plain text and JSON,
+/// HTML included, is served as opaque bytes so it never runs on Slipway's origin.
+pub fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next() {
+        Some("log" | "txt") => "text/plain; charset=utf-8",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}

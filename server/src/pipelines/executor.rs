@@ -27,6 +27,8 @@ const POLL: Duration = Duration::from_secs(5);
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A running run not heard of for this long lost its executor.
 const STALE_AFTER: Duration = Duration::from_secs(60);
+/// How often expired artifacts are removed.
+const ARTIFACT_SWEEP: Duration = Duration::from_secs(60);
 /// What an interrupted run's reason starts with.
 const INTERRUPTED: &str = "interrupted";
 
@@ -66,8 +68,14 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
     let max_runs = ctx.step_slots.available_permits().max(1);
     let in_flight = Arc::new(Semaphore::new(max_runs));
     let interrupt = stop.child_token();
+    let mut next_sweep = std::time::Instant::now();
     loop {
         recover_interrupted(&ctx).await;
+        if std::time::Instant::now() >= next_sweep {
+            super::artifacts::sweep_expired(ctx.store.as_ref(), ctx.objects.as_ref(), now_ms())
+                .await;
+            next_sweep = std::time::Instant::now() + ARTIFACT_SWEEP;
+        }
         while let Ok(permit) = in_flight.clone().try_acquire_owned() {
             let claimed = match ctx.store.claim_pipeline(&ctx.worker_id, now_ms()).await {
                 Ok(Some(run)) => run,

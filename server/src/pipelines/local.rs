@@ -15,8 +15,9 @@ use futures::channel::mpsc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
-use domain::pipeline::{Runner, RunnerError, StepExit, StepSpec, StopSignal};
+use domain::pipeline::{ArtifactSink, Runner, RunnerError, StepExit, StepSpec, StopSignal};
 
+use super::collect::collect_artifacts;
 use super::source::checkout_workspace;
 
 /// Longer lines are cut here (a minified file printed by mistake must not fill memory).
@@ -57,6 +58,7 @@ impl Runner for LocalRunner {
         spec: StepSpec,
         mut output: mpsc::Sender<String>,
         stop: StopSignal,
+        artifacts: std::sync::Arc<dyn ArtifactSink>,
     ) -> Result<StepExit, RunnerError> {
         tokio::fs::create_dir_all(&self.work_root)
             .await
@@ -149,6 +151,9 @@ impl Runner for LocalRunner {
         group.kill();
         for pump in pumps.into_iter().flatten() {
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, pump).await;
+        }
+        if exit == StepExit::Exited(0) && !spec.artifacts.is_empty() {
+            collect_artifacts(&checkout, &spec.artifacts, &artifacts, &mut output).await?;
         }
         Ok(exit)
     }

@@ -3,6 +3,8 @@
 //! executor, and run step by step through the Runner with their logs redacted, streamed live
 //! and stored.
 
+pub mod artifacts;
+pub mod collect;
 pub mod environment;
 pub mod executor;
 pub mod local;

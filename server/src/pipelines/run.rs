@@ -21,6 +21,7 @@ use domain::pipeline::{
 };
 use domain::{BusEvent, EntityKind, Repository};
 
+use super::artifacts::ArtifactStorage;
 use super::environment::{RunContext, step_environment};
 use super::executor::PipelineContext;
 use super::logs::{FLUSH_EVERY, StepLog};
@@ -392,6 +393,13 @@ async fn run_step(
                 clone_url: plan.clone_url.clone(),
                 commit_sha: plan.sha.clone(),
                 environment,
+                artifacts: plan
+                    .definition
+                    .artifacts
+                    .iter()
+                    .filter(|artifact| artifact.step == step.name)
+                    .cloned()
+                    .collect(),
             };
             attempt_step(ctx, spec, &mut log, stop).await
         }
@@ -471,9 +479,14 @@ async fn attempt_step(
     loop {
         // Small: lines wait in the step's pipe rather than here, so viewers see them promptly.
         let (sender, mut lines) = mpsc::channel::<String>(64);
+        let sink = Arc::new(ArtifactStorage {
+            store: ctx.store.clone(),
+            objects: ctx.objects.clone(),
+            pipeline: spec.pipeline_id,
+        });
         let runner = ctx
             .runner
-            .run_step(spec.clone(), sender, Box::pin(stop.clone()));
+            .run_step(spec.clone(), sender, Box::pin(stop.clone()), sink);
         tokio::pin!(runner);
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let result = loop {

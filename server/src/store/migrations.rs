@@ -61,6 +61,11 @@ pub(super) const SQLITE: Embedded = &[
         "published_images",
         include_str!("../../../migrations/sqlite/0010_published_images.sql"),
     ),
+    (
+        11,
+        "artifacts",
+        include_str!("../../../migrations/sqlite/0011_artifacts.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -113,6 +118,11 @@ pub(super) const POSTGRES: Embedded = &[
         10,
         "published_images",
         include_str!("../../../migrations/postgres/0010_published_images.sql"),
+    ),
+    (
+        11,
+        "artifacts",
+        include_str!("../../../migrations/postgres/0011_artifacts.sql"),
     ),
 ];
 

@@ -565,3 +565,128 @@ async fn a_step_that_builds_an_image_records_it_for_previews() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn artifacts_are_kept_listed_downloaded_uploaded_with_a_scoped_link_and_swept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(
+        dir.path(),
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: build\n      image: alpine\n      commands:\n        - mkdir -p out/sub\n        - echo hello > out/a.txt\n        - echo world > out/sub/b.log\n        - ln -s /etc/hostname out/link\n  artifacts:\n    - name: out\n      path: out\n      expires: 2d\n    - name: missing\n      path: nowhere\n",
+        )],
+    );
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, id, &["succeeded", "failed"]).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let log = log_text(&server, id, "build").await;
+    assert!(
+        log.contains("slipway: artifact `out`: 2 files (12 B) kept for 2d"),
+        "{log}"
+    );
+    assert!(
+        log.contains("slipway: artifact `missing`: `nowhere` does not exist; nothing kept"),
+        "{log}"
+    );
+
+    let list = |server: &TestServer| {
+        let url = server.url(&format!("/api/pipelines/{id}/artifacts"));
+        let http = server.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .expect("list")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let listed = list(&server).await;
+    let items = listed["items"].as_array().expect("items");
+    let paths: Vec<&str> = items
+        .iter()
+        .map(|i| i["path"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        paths,
+        ["a.txt", "sub/b.log"],
+        "regular files only, links not followed"
+    );
+    let first = &items[0];
+    assert_eq!(first["size"], 6);
+    assert_eq!(first["content_type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        first["sha256"],
+        "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+    );
+    assert_eq!(first["object_key"], format!("artifacts/{id}/out/a.txt"));
+    let url = first["download_url"].as_str().expect("download url");
+    let downloaded = server.http.get(url).send().await.expect("download");
+    assert_eq!(downloaded.status(), 200);
+    assert_eq!(downloaded.text().await.expect("text"), "hello\n");
+
+    // A pod's upload: a link scoped to this pipeline and artifact, expiring.
+    let signer = &server.running.adapters.signer;
+    let (base, query) = server::pipelines::artifacts::upload_url(
+        signer,
+        &server.base,
+        domain::pipeline::PipelineId(id),
+        "out",
+        std::time::Duration::from_secs(60),
+    );
+    let put = |url: String| {
+        let http = server.http.clone();
+        async move {
+            http.put(url)
+                .body("uploaded\n")
+                .send()
+                .await
+                .expect("put")
+                .status()
+        }
+    };
+    assert_eq!(put(format!("{base}extra.txt?{query}")).await, 201);
+    assert_eq!(
+        put(format!("{base}extra.txt?expires=4102444800&signature=00ff")).await,
+        403,
+        "wrong signature"
+    );
+    let other = format!("{}/api/artifacts/{id}/missing/x.txt?{query}", server.base);
+    assert_eq!(put(other).await, 403, "the link is for `out` only");
+    let scope = server::pipelines::artifacts::upload_scope(domain::pipeline::PipelineId(id), "out");
+    let past = 1_000_000_000;
+    let expired = format!(
+        "{base}late.txt?expires={past}&signature={}",
+        signer.sign_until(&scope, past)
+    );
+    assert_eq!(put(expired).await, 403, "expired links are refused");
+    assert_eq!(
+        list(&server).await["items"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    // Past their expiry, files are removed from storage and the list.
+    let store = server.running.adapters.store.clone();
+    let objects = server.running.adapters.objects.clone();
+    let in_three_days = server::pipelines::now_ms() + 3 * 24 * 3600 * 1000;
+    let removed = server::pipelines::artifacts::sweep_expired(
+        store.as_ref(),
+        objects.as_ref(),
+        in_three_days,
+    )
+    .await;
+    assert_eq!(removed, 3);
+    assert_eq!(
+        list(&server).await["items"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let gone = objects
+        .get(&domain::ObjectKey::new(&format!("artifacts/{id}/out/a.txt")).expect("key"))
+        .await;
+    assert!(matches!(gone, Err(domain::ObjectsError::NotFound(_))));
+    server.stop().await;
+}
