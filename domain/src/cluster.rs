@@ -80,6 +80,8 @@ pub struct ContainerRun {
     pub env: Vec<(String, String)>,
     /// CPU and memory limits, e.g. `("500m", "512Mi")`; requests are set equal.
     pub limits: Option<(String, String)>,
+    /// A Secret whose keys become environment variables (values kept out of the pod spec).
+    pub env_from_secret: Option<String>,
 }
 
 /// A pod that runs its containers once: init containers in order, then the main ones.

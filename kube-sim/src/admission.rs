@@ -12,7 +12,8 @@ use crate::selector::Selector;
 use crate::status::ApiError;
 use crate::store::name_of;
 
-fn kind(plural: &str) -> Option<&'static ResourceType> {
+/// The core (group-less) resource type with this plural name.
+pub(crate) fn kind(plural: &str) -> Option<&'static ResourceType> {
     ALL.iter()
         .copied()
         .find(|r| r.group.is_empty() && r.plural == plural)

@@ -381,7 +381,8 @@ impl Pod {
         } else {
             let processes = &self.sim.processes;
             let started = |group| processes.started(&self.namespace, &self.name, &name, group);
-            let exit = run_process(&argv, container, scratch, &log, cancel, started).await;
+            let env = secret_env(&self.sim, &self.namespace, container);
+            let exit = run_process(&argv, container, &env, scratch, &log, cancel, started).await;
             processes.ended(&self.namespace, &self.name, &name);
             exit
         };
@@ -402,9 +403,37 @@ async fn pump(reader: impl AsyncRead + Unpin, log: Arc<LogBuffer>) {
     }
 }
 
+/// Variables from the Secrets a container's `envFrom` names (missing Secrets add nothing, as
+/// with `optional: true`).
+fn secret_env(sim: &Sim, namespace: &str, container: &Value) -> Vec<(String, String)> {
+    let Some(secrets) = crate::admission::kind("secrets") else {
+        return Vec::new();
+    };
+    let mut env = Vec::new();
+    for source in container["envFrom"].as_array().into_iter().flatten() {
+        let Some(name) = source["secretRef"]["name"].as_str() else {
+            continue;
+        };
+        let Ok(stored) = sim.store.get(secrets, namespace, name) else {
+            continue;
+        };
+        let Ok(secret) =
+            serde_json::from_value::<k8s_openapi::api::core::v1::Secret>((*stored).clone())
+        else {
+            continue;
+        };
+        for (key, value) in secret.data.unwrap_or_default() {
+            env.push((key, String::from_utf8_lossy(&value.0).into_owned()));
+        }
+        env.extend(secret.string_data.unwrap_or_default());
+    }
+    env
+}
+
 async fn run_process(
     argv: &[String],
     container: &Value,
+    secret_env: &[(String, String)],
     scratch: &PathBuf,
     log: &Arc<LogBuffer>,
     cancel: &CancellationToken,
@@ -420,6 +449,7 @@ async fn run_process(
         .kill_on_drop(true);
     #[cfg(unix)]
     command.process_group(0);
+    command.envs(secret_env.iter().map(|(k, v)| (k, v)));
     for variable in container["env"].as_array().cloned().unwrap_or_default() {
         if let (Some(key), Some(value)) = (variable["name"].as_str(), variable["value"].as_str()) {
             command.env(key, value);

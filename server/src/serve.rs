@@ -16,6 +16,7 @@ use app::services::Services;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::pipelines::executor::PipelineContext;
+use crate::pipelines::kubernetes::KubernetesRunner;
 use crate::pipelines::local::LocalRunner;
 use crate::pipelines::logs::LogHub;
 use crate::startup::{self, Adapters, StartupError};
@@ -168,19 +169,31 @@ async fn run_with_grace(
     }
 }
 
-/// The pipeline executor's dependencies. Steps run as local processes: repository code runs on
-/// this host, so Slipway says so once at startup.
+/// The pipeline executor's dependencies. Steps run as pods on the default cluster, or without
+/// one as local processes: repository code then runs on this host, so Slipway says so.
 fn pipeline_context(config: &Config, adapters: &Adapters, hub: &LogHub) -> PipelineContext {
     let work_root = config.data_dir.join("workspaces");
-    tracing::warn!(
-        workspaces = %work_root.display(),
-        "pipeline steps run as local processes on this host (the local runner): use it only with repositories you trust"
-    );
+    let runner: Arc<dyn domain::pipeline::Runner> = match adapters.clusters.first() {
+        Some(cluster) => {
+            tracing::info!(cluster = %cluster.name, namespace = %config.pipelines_namespace, "pipeline steps run as pods");
+            Arc::new(KubernetesRunner::new(
+                cluster.cluster.clone(),
+                config.pipelines_namespace.clone(),
+            ))
+        }
+        None => {
+            tracing::warn!(
+                workspaces = %work_root.display(),
+                "pipeline steps run as local processes on this host (the local runner): use it only with repositories you trust"
+            );
+            Arc::new(LocalRunner::new(work_root.clone()))
+        }
+    };
     PipelineContext {
         store: adapters.store.clone(),
         objects: adapters.objects.clone(),
         bus: adapters.bus.clone(),
-        runner: Arc::new(LocalRunner::new(work_root.clone())),
+        runner,
         hub: hub.clone(),
         secret_box: adapters.secret_box.clone(),
         work_root,

@@ -87,6 +87,8 @@ pub enum StepExit {
     /// The commands ran to the end; 0 is success.
     Exited(i32),
     Stopped(StopReason),
+    /// The step could not run at all, and why (an image that cannot be pulled, a failed clone).
+    Refused(String),
 }
 
 /// A failure of the machinery, not of the step: worth retrying.

@@ -48,6 +48,9 @@ fn container(run: &ContainerRun) -> Value {
     if !run.command.is_empty() {
         container["command"] = json!(run.command);
     }
+    if let Some(secret) = &run.env_from_secret {
+        container["envFrom"] = json!([{ "secretRef": { "name": secret } }]);
+    }
     if let Some((cpu, memory)) = &run.limits {
         let amounts = json!({ "cpu": cpu, "memory": memory });
         container["resources"] = json!({ "limits": amounts, "requests": amounts });

@@ -90,6 +90,7 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         RECONCILE_SECONDS => Some(c.reconcile_every.as_secs().to_string()),
         REGISTRY => Some(c.registry.clone()),
         PIPELINE_STEPS => Some(c.pipeline_steps.to_string()),
+        PIPELINES_NAMESPACE => Some(c.pipelines_namespace.clone()),
         STARTUP_RETRY_SECONDS => Some(c.startup_retry.as_secs().to_string()),
         SHUTDOWN_GRACE_SECONDS => Some(c.shutdown_grace.as_secs().to_string()),
         CLUSTER | KUBECONFIG | KUBE_CONTEXT => default_cluster(c, env),

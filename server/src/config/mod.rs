@@ -116,6 +116,8 @@ pub struct Config {
     pub registry: String,
     /// Steps this instance runs at once, across all pipelines.
     pub pipeline_steps: usize,
+    /// Namespace step pods run in.
+    pub pipelines_namespace: String,
     pub startup_retry: Duration,
     pub shutdown_grace: Duration,
 }

@@ -178,6 +178,21 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
             s.parse::<usize>().ok().filter(|n| (1..=256).contains(n))
         })
         .unwrap_or(4);
+    let pipelines_namespace = r
+        .parsed(
+            PIPELINES_NAMESPACE,
+            "a DNS-1123 label such as slipway-pipelines",
+            |s| {
+                let valid = !s.is_empty()
+                    && s.len() <= 63
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !s.starts_with('-')
+                    && !s.ends_with('-');
+                valid.then(|| s.to_owned())
+            },
+        )
+        .unwrap_or_else(|| "slipway-pipelines".to_owned());
     let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
     let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
@@ -211,6 +226,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         reconcile_every,
         registry,
         pipeline_steps,
+        pipelines_namespace,
         startup_retry,
         shutdown_grace,
     })

@@ -58,6 +58,7 @@ pub const GITHUB_API_URL: &str = "SLIPWAY_GITHUB_API_URL";
 pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
 pub const REGISTRY: &str = "SLIPWAY_REGISTRY";
 pub const PIPELINE_STEPS: &str = "SLIPWAY_PIPELINE_STEPS";
+pub const PIPELINES_NAMESPACE: &str = "SLIPWAY_PIPELINES_NAMESPACE";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -192,6 +193,11 @@ pub const SETTINGS: &[Setting] = &[
         PIPELINE_STEPS,
         "4",
         "How many pipeline steps this instance runs at once, across all pipelines.",
+    ),
+    setting(
+        PIPELINES_NAMESPACE,
+        "slipway-pipelines",
+        "Namespace pipeline step pods run in, on the default cluster (with no cluster, steps run as local processes).",
     ),
     setting(
         SHUTDOWN_GRACE_SECONDS,

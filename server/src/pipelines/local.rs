@@ -160,7 +160,7 @@ impl Runner for LocalRunner {
 }
 
 /// The commands as one script: each is echoed (`+ command`) and the first failure ends it.
-fn script(commands: &[String]) -> String {
+pub fn script(commands: &[String]) -> String {
     let mut script = String::from("set -e\n");
     for command in commands {
         let quoted = command.replace('\'', r"'\''");

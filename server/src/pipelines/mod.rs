@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod collect;
 pub mod environment;
 pub mod executor;
+pub mod kubernetes;
 pub mod local;
 pub mod logs;
 pub mod redact;

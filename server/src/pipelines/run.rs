@@ -525,6 +525,10 @@ async fn attempt_step(
             Ok(StepExit::Stopped(reason)) => {
                 return (StepStatus::Failed, None, Some(reason.to_string()));
             }
+            Ok(StepExit::Refused(why)) => {
+                log.push(&format!("slipway: {why}")).await;
+                return (StepStatus::Failed, None, Some(why));
+            }
             Err(error) if attempt < RETRY_PAUSES.len() => {
                 let pause = RETRY_PAUSES[attempt];
                 log.push(&format!(

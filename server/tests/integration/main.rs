@@ -20,6 +20,7 @@ mod http;
 mod objects;
 mod pipeline_support;
 mod pipeline_triggers;
+mod pipelines_kubernetes;
 mod pipelines_local;
 mod reconcile;
 mod store;

@@ -1,0 +1,289 @@
+//! The Kubernetes runner: one Pod per step in the pipelines namespace. An init container clones
+//! the repository at the commit into the pod's `/workspace` (an emptyDir); the step's container
+//! runs its commands there in the step's image, under the "restricted" security profile (see
+//! `cluster::pods`), with the step's resources and timeout (`activeDeadlineSeconds`). The step's
+//! environment (secrets included) lives in a Secret of its own, never in the pod spec. Its log
+//! is followed line by line; the pod and its Secret are deleted only once the log has been read
+//! to the end.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::OnceCell;
+
+use domain::cluster::{
+    Cluster, ContainerRun, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, NamespaceSpec, ObjectKind,
+    PIPELINE_LABEL, PodRun, STEP_LABEL,
+};
+use domain::pipeline::{
+    ArtifactSink, Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal,
+};
+
+/// The image of the init container that clones the repository.
+pub const CLONE_IMAGE: &str = "alpine/git:2.47.2";
+/// Output still unread when the pod ends is read for at most this long.
+const LOG_DRAIN: Duration = Duration::from_secs(10);
+/// A pod may take this long beyond its step's timeout to be scheduled and cloned.
+const START_ALLOWANCE: Duration = Duration::from_secs(300);
+
+/// Runs steps as pods on a cluster.
+pub struct KubernetesRunner {
+    cluster: Arc<dyn Cluster>,
+    namespace: String,
+    namespace_ready: OnceCell<()>,
+}
+
+impl KubernetesRunner {
+    pub fn new(cluster: Arc<dyn Cluster>, namespace: String) -> Self {
+        Self {
+            cluster,
+            namespace,
+            namespace_ready: OnceCell::new(),
+        }
+    }
+
+    /// Deletes a step's pod and its environment Secret (both Slipway's, by label).
+    async fn clean_up(&self, pod: &PodRun) {
+        if let Err(error) = self.cluster.delete_pod(&pod.namespace, &pod.name).await {
+            tracing::warn!(pod = %pod.name, error = %error, "cannot delete a step's pod");
+        }
+        if let Err(error) = self
+            .cluster
+            .delete_object(&pod.namespace, SECRET_KIND, &pod.name)
+            .await
+        {
+            tracing::warn!(pod = %pod.name, error = %error, "cannot delete a step's environment");
+        }
+    }
+
+    async fn ensure_namespace(&self) -> Result<(), RunnerError> {
+        self.namespace_ready
+            .get_or_try_init(|| async {
+                let spec = NamespaceSpec {
+                    name: self.namespace.clone(),
+                    labels: [(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned())].into(),
+                    annotations: BTreeMap::new(),
+                };
+                self.cluster
+                    .ensure_namespace(&spec)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        RunnerError::with_source(
+                            format!("cannot prepare namespace `{}`", self.namespace),
+                            e,
+                        )
+                    })
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The pod of one step, named so that retries never collide.
+pub fn step_pod(spec: &StepSpec, namespace: &str, attempt_suffix: &str) -> PodRun {
+    let step = &spec.step;
+    let clone = format!(
+        "git clone --quiet --no-checkout -- {} src && git -C src checkout --quiet --detach {}",
+        shell_quote(&spec.clone_url),
+        shell_quote(&spec.commit_sha)
+    );
+    let limits = match (&step.resources.cpu, &step.resources.memory) {
+        (None, None) => None,
+        (cpu, memory) => Some((
+            cpu.clone().unwrap_or_else(|| "1".to_owned()),
+            memory.clone().unwrap_or_else(|| "1Gi".to_owned()),
+        )),
+    };
+    let name: String = format!("pl-{}-{}-{attempt_suffix}", spec.pipeline_id, step.name)
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let pod_name = name
+        .chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned();
+    PodRun {
+        namespace: namespace.to_owned(),
+        name: pod_name.clone(),
+        labels: [
+            (PIPELINE_LABEL.to_owned(), spec.pipeline_id.to_string()),
+            (STEP_LABEL.to_owned(), step.name.clone()),
+        ]
+        .into(),
+        init_containers: vec![ContainerRun {
+            name: "clone".into(),
+            image: CLONE_IMAGE.into(),
+            command: vec!["sh".into(), "-c".into(), clone],
+            env: vec![("HOME".into(), "/tmp".into())],
+            ..ContainerRun::default()
+        }],
+        containers: vec![ContainerRun {
+            name: "step".into(),
+            image: step.image.clone(),
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                format!("cd src\n{}", super::local::script(&step.commands)),
+            ],
+            env: vec![("HOME".to_owned(), "/tmp".to_owned())],
+            limits,
+            // The Secret of the same name holds the step's environment.
+            env_from_secret: Some(pod_name.clone()),
+        }],
+        deadline: Some(Duration::from_secs(step.timeout_secs)),
+    }
+}
+
+/// The Secret holding a step's environment, named like its pod.
+pub fn environment_secret(spec: &StepSpec, pod: &PodRun) -> Manifest {
+    Manifest(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": { "name": pod.name, "labels": pod.labels },
+        "type": "Opaque",
+        "stringData": spec.environment,
+    }))
+}
+
+const SECRET_KIND: ObjectKind<'static> = ObjectKind {
+    api_version: "v1",
+    kind: "Secret",
+};
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[async_trait]
+impl Runner for KubernetesRunner {
+    fn kind(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    async fn run_step(
+        &self,
+        spec: StepSpec,
+        mut output: mpsc::Sender<String>,
+        stop: StopSignal,
+        _artifacts: Arc<dyn ArtifactSink>,
+    ) -> Result<StepExit, RunnerError> {
+        self.ensure_namespace().await?;
+        let pod = step_pod(
+            &spec,
+            &self.namespace,
+            &format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
+        );
+        self.cluster
+            .apply_manifest(&pod.namespace, &environment_secret(&spec, &pod))
+            .await
+            .map_err(|e| RunnerError::with_source("cannot store the step's environment", e))?;
+        if let Err(error) = self.cluster.create_pod(&pod).await {
+            self.clean_up(&pod).await;
+            return Err(RunnerError::with_source(
+                format!("cannot create pod `{}`", pod.name),
+                error,
+            ));
+        }
+        let _ = output
+            .send(format!(
+                "slipway: step runs in pod {}/{} ({})",
+                pod.namespace, pod.name, spec.step.image
+            ))
+            .await;
+
+        // The log is read as the step writes it, in the background of the wait below.
+        let cluster = self.cluster.clone();
+        let (namespace, name) = (pod.namespace.clone(), pod.name.clone());
+        let mut log_output = output.clone();
+        let logs = tokio::spawn(async move {
+            match cluster.follow_logs(&namespace, &name, "step").await {
+                Ok(mut lines) => {
+                    while let Some(line) = lines.next().await {
+                        match line {
+                            Ok(line) => {
+                                if log_output.send(line).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(error) => {
+                                let _ = log_output
+                                    .send(format!("slipway: the log stream broke: {error}"))
+                                    .await;
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    let _ = log_output
+                        .send(format!("slipway: cannot read the step's log: {error}"))
+                        .await;
+                }
+            }
+        });
+
+        let limit = Duration::from_secs(spec.step.timeout_secs) + START_ALLOWANCE;
+        let finished = self
+            .cluster
+            .wait_pod_finished(&pod.namespace, &pod.name, limit);
+        let outcome = tokio::select! {
+            outcome = finished => Some(outcome),
+            reason = stop => {
+                self.clean_up(&pod).await;
+                logs.abort();
+                return Ok(StepExit::Stopped(reason));
+            }
+        };
+        let _ = tokio::time::timeout(LOG_DRAIN, logs).await;
+        // The log has been read to its end (or given up on): the pod can go.
+        self.clean_up(&pod).await;
+        let outcome = match outcome {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(error)) => {
+                return Err(RunnerError::with_source(
+                    format!("lost track of pod `{}`", pod.name),
+                    error,
+                ));
+            }
+            None => return Err(RunnerError::new("the pod did not finish")),
+        };
+        if outcome.reason.as_deref() == Some("DeadlineExceeded") {
+            return Ok(StepExit::Stopped(StopReason::TimedOut {
+                after_secs: spec.step.timeout_secs,
+            }));
+        }
+        if let Some(step) = outcome.containers.iter().find(|c| c.name == "step") {
+            return Ok(StepExit::Exited(step.exit_code));
+        }
+        let why = outcome
+            .containers
+            .iter()
+            .find(|c| c.name == "clone" && c.exit_code != 0)
+            .map(|c| format!("cloning the repository failed (exit code {})", c.exit_code))
+            .or_else(|| {
+                outcome
+                    .reason
+                    .clone()
+                    .map(|reason| match outcome.message.as_deref() {
+                        Some(message) => format!("{reason}: {message}"),
+                        None => reason,
+                    })
+            })
+            .unwrap_or_else(|| "the pod ended without running the step".to_owned());
+        Ok(StepExit::Refused(why))
+    }
+}

@@ -1,0 +1,124 @@
+//! Pipelines on the Kubernetes runner, through kube-sim (real kube-rs over HTTP): each step is
+//! a pod in the pipelines namespace that clones the commit and runs the commands; exit codes,
+//! timeouts and logs reach the run, and no pod is left behind.
+
+use domain::cluster::ObjectKind;
+use serde_json::Value;
+
+use crate::pipeline_support::{
+    RunWatcher, add_project, log_text, sample_repository, step, trigger,
+};
+use crate::support::TestServer;
+
+const PLATFORM: &str = r#"
+pipeline:
+  steps:
+    - name: build
+      image: rust:1.85-slim
+      environment:
+        GREETING: hello
+        TOKEN: ${{ secrets.API_TOKEN }}
+      commands:
+        - test -f README.md
+        - test "$TOKEN" = kube-secret-value
+        - echo "token=$TOKEN"
+        - echo "$GREETING from $STEP_NAME at $COMMIT_SHA"
+    - name: fails
+      image: alpine
+      commands: [echo before, exit 4]
+    - name: slow
+      image: alpine
+      timeout: 1s
+      commands: [sleep 30]
+"#;
+
+#[tokio::test]
+async fn steps_run_as_pods_with_their_exit_codes_timeouts_and_logs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, sha) = sample_repository(
+        dir.path(),
+        &[(".platform.yaml", PLATFORM), ("README.md", "# demo\n")],
+    );
+    let server = TestServer::start(&[("SLIPWAY_CLUSTER", "sim".to_owned())]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let put = server
+        .http
+        .put(server.url(&format!("/api/projects/{project}/secrets/API_TOKEN")))
+        .json(&serde_json::json!({ "value": "kube-secret-value" }))
+        .send()
+        .await
+        .expect("put secret");
+    assert_eq!(put.status(), 200);
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    let run: Value = watcher.until(&server, id, &["succeeded", "failed"]).await;
+
+    assert_eq!(run["status"], "failed", "{run}");
+    let build = step(&run, "build");
+    assert_eq!(
+        (build["status"].as_str(), build["exit_code"].as_i64()),
+        (Some("succeeded"), Some(0)),
+        "{run}"
+    );
+    let log = log_text(&server, id, "build").await;
+    assert!(
+        log.contains(&format!(
+            "slipway: step runs in pod slipway-pipelines/pl-{id}-build-"
+        )),
+        "{log}"
+    );
+    assert!(log.contains(&format!("hello from build at {sha}")), "{log}");
+    assert!(
+        log.contains("+ test -f README.md"),
+        "the checkout is the commit's: {log}"
+    );
+
+    let fails = step(&run, "fails");
+    assert_eq!(
+        (fails["exit_code"].as_i64(), fails["reason"].as_str()),
+        (Some(4), Some("exited with code 4"))
+    );
+    assert!(log_text(&server, id, "fails").await.contains("before"));
+    let slow = step(&run, "slow");
+    assert_eq!(slow["reason"], "timed out after 1s", "{slow}");
+
+    // Every pod was deleted once its log had been read.
+    let cluster = server.running.adapters.clusters[0].cluster.clone();
+    let pods = cluster
+        .list_objects(
+            "slipway-pipelines",
+            ObjectKind {
+                api_version: "v1",
+                kind: "Pod",
+            },
+            &format!("slipway.dev/pipeline={id}"),
+        )
+        .await
+        .expect("list pods");
+    assert!(pods.is_empty(), "{pods:?}");
+    let secrets = cluster
+        .list_objects(
+            "slipway-pipelines",
+            ObjectKind {
+                api_version: "v1",
+                kind: "Secret",
+            },
+            &format!("slipway.dev/pipeline={id}"),
+        )
+        .await
+        .expect("list secrets");
+    assert!(
+        secrets.is_empty(),
+        "each step's environment Secret went with its pod: {secrets:?}"
+    );
+    let namespace = cluster
+        .get_namespace("slipway-pipelines")
+        .await
+        .expect("namespace")
+        .expect("exists");
+    assert!(
+        namespace.is_managed(),
+        "the pipelines namespace is labelled as Slipway's"
+    );
+    server.stop().await;
+}
