@@ -29,7 +29,7 @@ pub struct Repository {
     pub created_at_ms: i64,
 }
 
-/// Which pull requests of a repository get previews.
+/// Which pull requests of a repository get previews, and whether forks are trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PreviewRulesConfig {
@@ -40,6 +40,9 @@ pub struct PreviewRulesConfig {
     pub labels_required: Vec<String>,
     /// Labels that rule a preview out, any of them.
     pub labels_excluded: Vec<String>,
+    /// Pull requests from forks run this repository's pipeline (their code, on your runners).
+    /// Off by default: a fork's pull request is untrusted code.
+    pub trust_forks: bool,
 }
 
 impl Default for PreviewRulesConfig {
@@ -49,6 +52,7 @@ impl Default for PreviewRulesConfig {
             ignore_drafts: true,
             labels_required: Vec::new(),
             labels_excluded: Vec::new(),
+            trust_forks: false,
         }
     }
 }
@@ -68,6 +72,7 @@ impl PreviewRulesConfig {
             ignore_drafts,
             labels_required: list(required),
             labels_excluded: list(excluded),
+            trust_forks: false,
         }
     }
 }

@@ -58,17 +58,22 @@ pub struct PreviewRulesInput {
     pub labels_excluded: String,
     #[serde(default)]
     pub ignore_drafts: Option<String>,
+    #[serde(default)]
+    pub trust_forks: Option<String>,
 }
 
 #[server(prefix = "/rpc", endpoint = "set_preview_rules")]
 pub async fn set_preview_rules(input: PreviewRulesInput) -> Result<Repository, AppError> {
     use crate::error::ErrorKind;
-    let rules = domain::repository::PreviewRulesConfig::from_lists(
-        &input.target_branches,
-        &input.labels_required,
-        &input.labels_excluded,
-        input.ignore_drafts.is_some(),
-    );
+    let rules = domain::repository::PreviewRulesConfig {
+        trust_forks: input.trust_forks.is_some(),
+        ..domain::repository::PreviewRulesConfig::from_lists(
+            &input.target_branches,
+            &input.labels_required,
+            &input.labels_excluded,
+            input.ignore_drafts.is_some(),
+        )
+    };
     for branch in &rules.target_branches {
         globset::Glob::new(branch).map_err(|e| {
             AppError::new(

@@ -129,7 +129,7 @@ fn PreviewRulesForm(
     let error = move || rules.value().get().and_then(Result::err);
     view! {
         <details class="mt-2 text-sm" data-testid="preview-rules">
-            <summary class="cursor-pointer text-xs font-medium text-slate-600 dark:text-slate-400">"Preview rules"</summary>
+            <summary class="cursor-pointer text-xs font-medium text-slate-600 dark:text-slate-400">"Pull request rules"</summary>
             <ActionForm action=rules attr:class="mt-3 grid gap-3 sm:grid-cols-3">
                 <input type="hidden" name="input[id]" value=id />
                 <label class="block text-xs font-medium">
@@ -148,7 +148,11 @@ fn PreviewRulesForm(
                     <input type="checkbox" name="input[ignore_drafts]" checked=current.ignore_drafts />
                     "Ignore draft pull requests"
                 </label>
-                <div class="sm:col-span-2 flex items-center justify-end">
+                <label class="flex items-center gap-2 text-xs font-medium" title="A fork's pull request is someone else's code; it runs on your runners only when you trust forks.">
+                    <input type="checkbox" name="input[trust_forks]" checked=current.trust_forks data-testid="trust-forks" />
+                    "Run pipelines for pull requests from forks"
+                </label>
+                <div class="flex items-center justify-end">
                     <button type="submit" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-indigo-500">"Save rules"</button>
                 </div>
                 {move || error().map(|error| view! { <div class="sm:col-span-3"><ErrorNotice error /></div> })}

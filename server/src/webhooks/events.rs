@@ -102,7 +102,8 @@ async fn pull_request(store: &dyn Store, action: &str, payload: &Value, now_ms: 
     let verdict = rules.verdict(&snapshot);
     match store.record_pull_request(&snapshot, &verdict, now_ms).await {
         Ok(Recorded::Applied) => {
-            match pipeline_triggers::on_pull_request(store, &snapshot, action, now_ms).await {
+            let fork = pipeline_triggers::from_fork(payload);
+            match pipeline_triggers::on_pull_request(store, &snapshot, action, fork, now_ms).await {
                 Ok(note) => (DeliveryStatus::Processed, note),
                 Err(error) => (
                     DeliveryStatus::Failed,

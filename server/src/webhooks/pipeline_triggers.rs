@@ -24,6 +24,13 @@ fn is_commit(sha: &str) -> bool {
     sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// Whether a `pull_request` payload's head lives in another repository (a fork; a deleted fork
+/// counts as one).
+pub fn from_fork(payload: &Value) -> bool {
+    let head = payload["pull_request"]["head"]["repo"]["full_name"].as_str();
+    head != payload["repository"]["full_name"].as_str()
+}
+
 /// A `push` delivery: queues a run for a pushed branch of a repository Slipway builds.
 pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome {
     let git_ref = payload["ref"].as_str().unwrap_or_default();
@@ -100,11 +107,13 @@ pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome
 }
 
 /// After a pull request event was recorded: queues a run at its head commit (cancelling its
-/// older runs). Returns a note for the delivery, or an error message.
+/// older runs), unless it comes from a fork the repository does not trust. Returns a note for
+/// the delivery, or an error message.
 pub async fn on_pull_request(
     store: &dyn Store,
     snapshot: &PullRequestSnapshot,
     action: &str,
+    from_fork: bool,
     now_ms: i64,
 ) -> Result<Option<String>, String> {
     if !snapshot.open || !RUNNING_ACTIONS.contains(&action) || !is_commit(&snapshot.head_sha) {
@@ -115,6 +124,12 @@ pub async fn on_pull_request(
         Ok(None) => return Ok(None),
         Err(error) => return Err(app::error::error_chain(&error)),
     };
+    if from_fork && !repository.preview_rules.trust_forks {
+        return Ok(Some(format!(
+            "no pipeline: #{} comes from a fork, and {} does not trust forks (Settings → Pull request rules)",
+            snapshot.number, repository.name
+        )));
+    }
     let superseded = store
         .supersede_pull_request_runs(repository.id, snapshot.number, now_ms)
         .await

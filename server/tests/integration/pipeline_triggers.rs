@@ -99,6 +99,7 @@ fn pull_request(action: &str, branch: &str, sha: &str, updated_at: &str) -> Valu
     let mut payload = example("pull_request.opened.payload.json");
     payload["action"] = action.into();
     payload["repository"]["full_name"] = "acme/shop".into();
+    payload["pull_request"]["head"]["repo"]["full_name"] = "acme/shop".into();
     payload["pull_request"]["head"]["ref"] = branch.into();
     payload["pull_request"]["head"]["sha"] = sha.into();
     payload["pull_request"]["updated_at"] = updated_at.into();
@@ -204,6 +205,40 @@ async fn pushes_and_pull_requests_run_the_pipeline_as_its_on_section_says() {
     let log = crate::pipeline_support::log_text(&server, second, "check").await;
     assert!(log.contains("checked feature pr=2"), "{log}");
     assert_eq!(step(&run, "check")["status"], "succeeded");
+
+    // A pull request from a fork is someone else's code: no run until the repository trusts forks.
+    let mut forked = pull_request("opened", "feature", &newer_sha, "2026-11-25T10:07:00Z");
+    forked["number"] = 9.into();
+    forked["pull_request"]["number"] = 9.into();
+    forked["pull_request"]["head"]["repo"]["full_name"] = "mallory/shop".into();
+    let (status, note) = deliver(&server, &mut events, 6, "pull_request", &forked).await;
+    assert_eq!(status, "processed");
+    assert_eq!(
+        note.as_deref(),
+        Some(
+            "no pipeline: #9 comes from a fork, and acme/shop does not trust forks (Settings → Pull request rules)"
+        )
+    );
+    let store = server.running.adapters.store.clone();
+    let repository = store
+        .get_repository_named("acme/shop")
+        .await
+        .expect("get")
+        .expect("exists");
+    let trusting = domain::repository::PreviewRulesConfig {
+        trust_forks: true,
+        ..repository.preview_rules.clone()
+    };
+    store
+        .set_preview_rules(repository.id, &trusting)
+        .await
+        .expect("trust forks");
+    forked["pull_request"]["updated_at"] = "2026-11-25T10:08:00Z".into();
+    let (_, note) = deliver(&server, &mut events, 7, "pull_request", &forked).await;
+    let trusted = queued(&note);
+    watcher
+        .until(&server, trusted, &["succeeded", "failed"])
+        .await;
 
     // A label change is not in on.mr.actions: the queued run is discarded.
     let (_, note) = deliver(
