@@ -179,6 +179,8 @@ fn pipeline_context(config: &Config, adapters: &Adapters, hub: &LogHub) -> Pipel
             Arc::new(KubernetesRunner::new(
                 cluster.cluster.clone(),
                 config.pipelines_namespace.clone(),
+                adapters.signer.clone(),
+                config.public_url.as_str().trim_end_matches('/').to_owned(),
             ))
         }
         None => {

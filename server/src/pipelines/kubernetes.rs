@@ -4,7 +4,8 @@
 //! `cluster::pods`), with the step's resources and timeout (`activeDeadlineSeconds`). The step's
 //! environment (secrets included) lives in a Secret of its own, never in the pod spec. Its log
 //! is followed line by line; the pod and its Secret are deleted only once the log has been read
-//! to the end.
+//! to the end. After the commands succeed, the pod uploads its artifacts with `curl` through
+//! links signed for this pipeline and artifact.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::OnceCell;
 
+use super::artifacts::upload_url;
+use crate::signing::UrlSigner;
 use domain::cluster::{
     Cluster, ContainerRun, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, NamespaceSpec, ObjectKind,
     PIPELINE_LABEL, PodRun, STEP_LABEL,
@@ -35,15 +38,49 @@ pub struct KubernetesRunner {
     cluster: Arc<dyn Cluster>,
     namespace: String,
     namespace_ready: OnceCell<()>,
+    /// Signs the links pods upload artifacts through.
+    signer: UrlSigner,
+    /// Where pods reach Slipway.
+    public_url: String,
 }
 
 impl KubernetesRunner {
-    pub fn new(cluster: Arc<dyn Cluster>, namespace: String) -> Self {
+    pub fn new(
+        cluster: Arc<dyn Cluster>,
+        namespace: String,
+        signer: UrlSigner,
+        public_url: String,
+    ) -> Self {
         Self {
             cluster,
             namespace,
             namespace_ready: OnceCell::new(),
+            signer,
+            public_url,
         }
+    }
+
+    /// Environment variables holding each artifact's signed upload link (kept in the step's
+    /// Secret, like every credential), valid a little longer than the step may run.
+    fn upload_links(&self, spec: &StepSpec) -> Vec<(String, String)> {
+        let ttl = Duration::from_secs(spec.step.timeout_secs) + START_ALLOWANCE;
+        spec.artifacts
+            .iter()
+            .enumerate()
+            .flat_map(|(index, artifact)| {
+                let (url, query) = upload_url(
+                    &self.signer,
+                    &self.public_url,
+                    spec.pipeline_id,
+                    &artifact.name,
+                    ttl,
+                );
+                [
+                    (format!("SLIPWAY_ARTIFACT_{index}_URL"), url),
+                    (format!("SLIPWAY_ARTIFACT_{index}_QUERY"), query),
+                ]
+            })
+            .collect()
     }
 
     /// Deletes a step's pod and its environment Secret (both Slipway's, by label).
@@ -137,7 +174,11 @@ pub fn step_pod(spec: &StepSpec, namespace: &str, attempt_suffix: &str) -> PodRu
             command: vec![
                 "sh".into(),
                 "-c".into(),
-                format!("cd src\n{}", super::local::script(&step.commands)),
+                format!(
+                    "cd src\n{}{}",
+                    super::local::script(&step.commands),
+                    upload_script(&spec.artifacts)
+                ),
             ],
             env: vec![("HOME".to_owned(), "/tmp".to_owned())],
             limits,
@@ -148,14 +189,36 @@ pub fn step_pod(spec: &StepSpec, namespace: &str, attempt_suffix: &str) -> PodRu
     }
 }
 
-/// The Secret holding a step's environment, named like its pod.
-pub fn environment_secret(spec: &StepSpec, pod: &PodRun) -> Manifest {
+/// After the commands succeed, uploads each artifact's files with `curl` through its signed
+/// link (`SLIPWAY_ARTIFACT_{n}_URL`/`_QUERY`, from the step's Secret).
+fn upload_script(artifacts: &[domain::pipeline::ArtifactDefinition]) -> String {
+    let mut script = String::new();
+    for (index, artifact) in artifacts.iter().enumerate() {
+        let (name, path) = (shell_quote(&artifact.name), shell_quote(&artifact.path));
+        script.push_str(&format!(
+            r#"if ! command -v curl >/dev/null; then echo "slipway: artifact "{name}": curl is not in the image; nothing kept"
+elif [ ! -e {path} ]; then echo "slipway: artifact "{name}": "{path}" does not exist; nothing kept"
+else n=0; for f in $(find {path} -type f); do rel=${{f#{path}/}}; [ -f {path} ] && rel=$(basename {path}); curl -fsS -X PUT --data-binary @"$f" "$SLIPWAY_ARTIFACT_{index}_URL$rel?$SLIPWAY_ARTIFACT_{index}_QUERY" >/dev/null; n=$((n+1)); done; echo "slipway: artifact "{name}": $n file(s) uploaded"; fi
+"#
+        ));
+    }
+    script
+}
+
+/// The Secret holding a step's environment (and its artifact upload links), named like its pod.
+pub fn environment_secret(
+    spec: &StepSpec,
+    pod: &PodRun,
+    uploads: Vec<(String, String)>,
+) -> Manifest {
+    let mut environment = spec.environment.clone();
+    environment.extend(uploads);
     Manifest(serde_json::json!({
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": { "name": pod.name, "labels": pod.labels },
         "type": "Opaque",
-        "stringData": spec.environment,
+        "stringData": environment,
     }))
 }
 
@@ -188,7 +251,10 @@ impl Runner for KubernetesRunner {
             &format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
         );
         self.cluster
-            .apply_manifest(&pod.namespace, &environment_secret(&spec, &pod))
+            .apply_manifest(
+                &pod.namespace,
+                &environment_secret(&spec, &pod, self.upload_links(&spec)),
+            )
             .await
             .map_err(|e| RunnerError::with_source("cannot store the step's environment", e))?;
         if let Err(error) = self.cluster.create_pod(&pod).await {

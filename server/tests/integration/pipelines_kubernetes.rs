@@ -22,6 +22,7 @@ pipeline:
         - test -f README.md
         - test "$TOKEN" = kube-secret-value
         - echo "token=$TOKEN"
+        - mkdir -p out && echo "report of $COMMIT_SHA" > out/report.txt
         - echo "$GREETING from $STEP_NAME at $COMMIT_SHA"
     - name: fails
       image: alpine
@@ -30,6 +31,10 @@ pipeline:
       image: alpine
       timeout: 1s
       commands: [sleep 30]
+  artifacts:
+    - name: reports
+      path: out
+      step: build
 "#;
 
 #[tokio::test]
@@ -71,6 +76,37 @@ async fn steps_run_as_pods_with_their_exit_codes_timeouts_and_logs() {
     assert!(
         log.contains("+ test -f README.md"),
         "the checkout is the commit's: {log}"
+    );
+
+    assert!(
+        log.contains("slipway: artifact reports: 1 file(s) uploaded"),
+        "{log}"
+    );
+    let artifacts: Value = server
+        .http
+        .get(server.url(&format!("/api/pipelines/{id}/artifacts")))
+        .send()
+        .await
+        .expect("artifacts")
+        .json()
+        .await
+        .expect("json");
+    let report = &artifacts["items"][0];
+    assert_eq!(report["path"], "report.txt", "{artifacts}");
+    let url = report["download_url"].as_str().expect("download url");
+    let content = server
+        .http
+        .get(url)
+        .send()
+        .await
+        .expect("download")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        content,
+        format!("report of {sha}\n"),
+        "the pod uploaded through its signed link"
     );
 
     let fails = step(&run, "fails");
