@@ -41,8 +41,13 @@ impl Services {
         Ok(run)
     }
 
-    /// Runs a finished pipeline again, at the same commit.
-    pub async fn retry_pipeline(&self, id: PipelineId) -> Result<PipelineRun, AppError> {
+    /// Runs a finished pipeline again, at the same commit: every step, or with `failed_only`
+    /// only those that did not succeed (the others keep their outcome and log).
+    pub async fn retry_pipeline(
+        &self,
+        id: PipelineId,
+        failed_only: bool,
+    ) -> Result<PipelineRun, AppError> {
         let run = self.store.get_pipeline(id).await?;
         if !run.status.is_finished() {
             return Err(AppError::new(
@@ -58,7 +63,7 @@ impl Services {
             git_ref: run.git_ref.clone(),
             commit_sha: run.commit_sha.clone(),
             trigger: TriggerKind::Retry,
-            trigger_detail: None,
+            trigger_detail: failed_only.then(|| domain::pipeline::RETRY_FAILED_STEPS.to_owned()),
             pr_number: run.pr_number,
             retry_of: Some(run.id),
         };

@@ -152,10 +152,11 @@ pub async fn cancel_pipeline(id: i64) -> Result<PipelineRun, AppError> {
         .await
 }
 
+/// `failed_only`: a checkbox ("on") or absent.
 #[server(prefix = "/rpc", endpoint = "retry_pipeline")]
-pub async fn retry_pipeline(id: i64) -> Result<PipelineRun, AppError> {
+pub async fn retry_pipeline(id: i64, failed_only: Option<String>) -> Result<PipelineRun, AppError> {
     let services = crate::services::services()?;
     services
-        .retry_pipeline(domain::pipeline::PipelineId(id))
+        .retry_pipeline(domain::pipeline::PipelineId(id), failed_only.is_some())
         .await
 }

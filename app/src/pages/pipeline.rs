@@ -91,6 +91,12 @@ fn RunHeader(
             <Confirm label="Retry" question="Run this pipeline again at the same commit?" testid="retry">
                 <ActionForm action=retry>
                     <input type="hidden" name="id" value=id.clone() />
+                    {(run.status == domain::pipeline::PipelineStatus::Failed).then(|| view! {
+                        <label class="mb-3 flex items-center gap-2 text-xs">
+                            <input type="checkbox" name="failed_only" checked=true data-testid="retry-failed-only" />
+                            "Only the steps that did not succeed"
+                        </label>
+                    })}
                     <button type="submit" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-500" data-testid="retry-confirm">"Yes, run again"</button>
                 </ActionForm>
             </Confirm>

@@ -22,7 +22,8 @@ pub use definition::{
 };
 pub use run::{
     LogLine, NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, PublishedImage,
-    ScheduleEntry, StepOutcome, StepRun, TriggerKind, step_log_key, step_log_stream,
+    RETRY_FAILED_STEPS, ScheduleEntry, StepOutcome, StepRun, TriggerKind, step_log_key,
+    step_log_stream,
 };
 pub use runner::{ArtifactSink, Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal};
 pub use store::PipelineStore;

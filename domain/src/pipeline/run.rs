@@ -93,6 +93,9 @@ impl TriggerKind {
     }
 }
 
+/// `trigger_detail` of a retry that runs only what did not succeed the first time.
+pub const RETRY_FAILED_STEPS: &str = "failed steps";
+
 /// A run to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewPipeline {

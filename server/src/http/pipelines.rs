@@ -209,9 +209,24 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<i64>) -> Answe
     }
 }
 
-/// Runs a finished pipeline again at the same commit.
-pub async fn retry(State(state): State<AppState>, Path(id): Path<i64>) -> Answer {
-    match state.services.retry_pipeline(PipelineId(id)).await {
+#[derive(Debug, Deserialize, Default)]
+pub struct RetryQuery {
+    /// Run only the steps that did not succeed.
+    #[serde(default)]
+    failed_only: bool,
+}
+
+/// Runs a finished pipeline again at the same commit (`?failed_only=true`: only what failed).
+pub async fn retry(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(query): Query<RetryQuery>,
+) -> Answer {
+    match state
+        .services
+        .retry_pipeline(PipelineId(id), query.failed_only)
+        .await
+    {
         Ok(run) => (StatusCode::CREATED, Json(json!(run))),
         Err(error) => app_failure(&error),
     }

@@ -124,7 +124,7 @@ async fn current_lines(
     if let Some(live) = state.log_hub.live(id, &step.name) {
         return Ok(live.lines_from(0));
     }
-    stored_lines(state.services.objects.as_ref(), id, &step.name)
+    stored_lines(state.services.objects.as_ref(), id, step)
         .await
         .map_err(|message| {
             (
@@ -139,10 +139,15 @@ async fn current_lines(
 async fn stored_lines(
     objects: &dyn Objects,
     id: PipelineId,
-    step: &str,
+    step: &StepRun,
 ) -> Result<Vec<LogLine>, String> {
     let unavailable = |e: domain::ObjectsError| format!("cannot read the log: {e}");
-    let whole = ObjectKey::new(&step_log_key(id, step)).map_err(unavailable)?;
+    // A step kept from a retried run points at that run's log.
+    let key = step
+        .log_key
+        .clone()
+        .unwrap_or_else(|| step_log_key(id, &step.name));
+    let whole = ObjectKey::new(&key).map_err(unavailable)?;
     match objects.get(&whole).await {
         Ok(bytes) => return Ok(parse_stored(&String::from_utf8_lossy(&bytes))),
         Err(domain::ObjectsError::NotFound(_)) => {}
@@ -150,7 +155,7 @@ async fn stored_lines(
     }
     let mut text = Vec::new();
     for part in objects
-        .list(&format!("logs/pipelines/{id}/{step}.parts/"))
+        .list(&format!("logs/pipelines/{id}/{}.parts/", step.name))
         .await
         .map_err(unavailable)?
     {
@@ -294,13 +299,13 @@ async fn follow_step(
             None => unplanned(step, StepStatus::Pending, None),
         };
         if step_run.status.is_finished() {
-            if let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, step).await {
+            if let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, &step_run).await {
                 out.lines(&lines).await?;
             }
             return out.end(&step_run).await;
         }
         if step_run.started_at_ms.is_some()
-            && let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, step).await
+            && let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, &step_run).await
         {
             out.lines(&lines).await?;
         }

@@ -233,6 +233,7 @@ async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> 
     let steps = &plan.definition.steps;
     let dag = Dag::new(&plan.definition);
     let mut statuses = vec![StepStatus::Pending; steps.len()];
+    keep_succeeded_steps(ctx, &plan, &mut statuses).await;
     let deadline_secs = plan.definition.timeout_secs;
     let deadline = Instant::now() + Duration::from_secs(deadline_secs);
     let mut running: JoinSet<(usize, StepStatus)> = JoinSet::new();
@@ -330,6 +331,45 @@ async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> 
         RunEnd::failed(format!("step `{}` failed", failed.join("`, `")))
     } else {
         RunEnd::failed("the pipeline did not finish")
+    }
+}
+
+/// For a retry of failed steps: the steps that succeeded in the retried run keep that outcome
+/// (and its log) instead of running again.
+async fn keep_succeeded_steps(ctx: &PipelineContext, plan: &Plan, statuses: &mut [StepStatus]) {
+    let run = &plan.run;
+    let (Some(previous), Some(domain::pipeline::RETRY_FAILED_STEPS)) =
+        (run.retry_of, run.trigger_detail.as_deref())
+    else {
+        return;
+    };
+    let Ok(previous) = ctx.store.get_pipeline(previous).await else {
+        return;
+    };
+    // Only a retry of the same commit can reuse what succeeded.
+    if previous.commit_sha.as_deref() != Some(plan.sha.as_str()) {
+        return;
+    }
+    for (index, step) in plan.definition.steps.iter().enumerate() {
+        let kept = previous
+            .steps
+            .iter()
+            .find(|s| s.name == step.name && s.status == StepStatus::Succeeded);
+        let Some(kept) = kept else { continue };
+        let outcome = StepOutcome {
+            status: StepStatus::Succeeded,
+            exit_code: kept.exit_code,
+            reason: Some(format!("succeeded in run #{}; not run again", previous.id)),
+            log_key: kept.log_key.clone(),
+        };
+        if ctx
+            .store
+            .finish_step(run.id, &step.name, &outcome, now_ms())
+            .await
+            .is_ok()
+        {
+            statuses[index] = StepStatus::Succeeded;
+        }
     }
 }
 

@@ -690,3 +690,59 @@ async fn artifacts_are_kept_listed_downloaded_uploaded_with_a_scoped_link_and_sw
     assert!(matches!(gone, Err(domain::ObjectsError::NotFound(_))));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_retry_of_failed_steps_keeps_what_succeeded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `flaky` fails until a file exists outside the checkout; `stable` always succeeds.
+    let marker = dir.path().join("fixed");
+    let platform = format!(
+        "pipeline:\n  steps:\n    - name: stable\n      image: alpine\n      commands: [echo stable ran]\n    - name: flaky\n      image: alpine\n      commands: ['test -f {}']\n    - name: after\n      image: alpine\n      depends_on: [stable, flaky]\n      commands: [echo after ran]\n",
+        marker.display()
+    );
+    let (repo, _) = sample_repository(dir.path(), &[(".platform.yaml", platform.as_str())]);
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let first = trigger(&server, project, "main").await;
+    let run = watcher
+        .until(&server, first, &["succeeded", "failed"])
+        .await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(step(&run, "after")["status"], "skipped");
+
+    std::fs::write(&marker, "").expect("fix");
+    let retried: Value = server
+        .http
+        .post(server.url(&format!("/api/pipelines/{first}/retry?failed_only=true")))
+        .send()
+        .await
+        .expect("retry")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(retried["trigger_detail"], "failed steps");
+    let second = retried["id"].as_i64().expect("id");
+    let run = watcher
+        .until(&server, second, &["succeeded", "failed"])
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let stable = step(&run, "stable");
+    assert_eq!(
+        stable["reason"],
+        format!("succeeded in run #{first}; not run again")
+    );
+    assert_eq!(step(&run, "flaky")["reason"], Value::Null, "it ran again");
+    assert!(
+        log_text(&server, second, "stable")
+            .await
+            .contains("stable ran"),
+        "the kept step shows its log"
+    );
+    assert!(
+        log_text(&server, second, "after")
+            .await
+            .contains("after ran")
+    );
+    server.stop().await;
+}
