@@ -145,6 +145,9 @@ pub trait Runner: Send + Sync + 'static {
         false
     }
 
+    /// Frees what a finished step still holds, once its log is stored (a pod, its Secret).
+    async fn release(&self, _pipeline: PipelineId, _step: &str) {}
+
     /// Runs the step, sending every output line (stdout and stderr, unredacted: the caller
     /// redacts) to `output`, until it ends or `stop` resolves; when it succeeds, hands the
     /// files of its artifacts to `artifacts`.

@@ -3,8 +3,8 @@
 //! runs its commands there in the step's image, under the "restricted" security profile (see
 //! `cluster::pods`), with the step's resources and timeout (`activeDeadlineSeconds`). The step's
 //! environment (secrets included) lives in a Secret of its own, never in the pod spec. Its log
-//! is followed line by line; the pod and its Secret are deleted only once the log has been read
-//! to the end. After the commands succeed, the pod uploads its artifacts with `curl` through
+//! is followed line by line; the pod and its Secret are deleted only once the log is stored
+//! (`release`), or at once when the step is stopped. After the commands succeed, the pod uploads its artifacts with `curl` through
 //! links signed for this pipeline and artifact.
 
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use domain::cluster::{
     PIPELINE_LABEL, PodRun, STEP_LABEL,
 };
 use domain::pipeline::{
-    ArtifactSink, Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal,
+    ArtifactSink, PipelineId, Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal,
 };
 
 /// The image of the init container that clones the repository.
@@ -222,6 +222,11 @@ pub fn environment_secret(
     }))
 }
 
+const POD_KIND: ObjectKind<'static> = ObjectKind {
+    api_version: "v1",
+    kind: "Pod",
+};
+
 const SECRET_KIND: ObjectKind<'static> = ObjectKind {
     api_version: "v1",
     kind: "Secret",
@@ -235,6 +240,37 @@ fn shell_quote(text: &str) -> String {
 impl Runner for KubernetesRunner {
     fn kind(&self) -> &'static str {
         "kubernetes"
+    }
+
+    async fn release(&self, pipeline: PipelineId, step: &str) {
+        let selector = format!("{PIPELINE_LABEL}={pipeline},{STEP_LABEL}={step}");
+        for kind in [POD_KIND, SECRET_KIND] {
+            match self
+                .cluster
+                .list_objects(&self.namespace, kind, &selector)
+                .await
+            {
+                Ok(objects) => {
+                    for object in objects {
+                        let deleted = if kind.kind == "Pod" {
+                            self.cluster
+                                .delete_pod(&self.namespace, object.name())
+                                .await
+                        } else {
+                            self.cluster
+                                .delete_object(&self.namespace, kind, object.name())
+                                .await
+                        };
+                        if let Err(error) = deleted {
+                            tracing::warn!(object = %object.name(), error = %error, "cannot delete what a step used");
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(pipeline.id = %pipeline, step, error = %error, "cannot find what a step used")
+                }
+            }
+        }
     }
 
     async fn run_step(
@@ -315,11 +351,11 @@ impl Runner for KubernetesRunner {
             }
         };
         let _ = tokio::time::timeout(LOG_DRAIN, logs).await;
-        // The log has been read to its end (or given up on): the pod can go.
-        self.clean_up(&pod).await;
+        // The pod stays until its log is stored (`release`).
         let outcome = match outcome {
             Some(Ok(outcome)) => outcome,
             Some(Err(error)) => {
+                self.clean_up(&pod).await;
                 return Err(RunnerError::with_source(
                     format!("lost track of pod `{}`", pod.name),
                     error,

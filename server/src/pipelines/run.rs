@@ -462,6 +462,8 @@ async fn run_step(
             None
         }
     };
+    // Only now that the log is stored may the step's pod go.
+    ctx.runner.release(id, &step.name).await;
     let outcome = StepOutcome {
         status,
         exit_code,

@@ -174,6 +174,27 @@ impl RunWatcher {
     }
 }
 
+impl RunWatcher {
+    /// Waits until a line containing `text` is published for the run's step `step`.
+    pub async fn until_log_line(&mut self, id: i64, step: &str, text: &str) {
+        let stream = format!("pipeline/{id}/{step}");
+        let wait = async {
+            loop {
+                match self.events.next().await {
+                    Some(BusEvent::LogLine {
+                        stream: s, line, ..
+                    }) if s == stream && line.contains(text) => return,
+                    Some(_) => {}
+                    None => panic!("the bus ended"),
+                }
+            }
+        };
+        tokio::time::timeout(RUN_LIMIT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("step {step} of pipeline {id} never printed {text:?}"));
+    }
+}
+
 pub async fn detail(server: &TestServer, id: i64) -> Value {
     let response = server
         .http

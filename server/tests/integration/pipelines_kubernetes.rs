@@ -158,3 +158,51 @@ async fn steps_run_as_pods_with_their_exit_codes_timeouts_and_logs() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn cancelling_a_run_deletes_its_running_pod() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(
+        dir.path(),
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: wait\n      image: alpine\n      commands: [echo waiting, sleep 60]\n",
+        )],
+    );
+    let server = TestServer::start(&[("SLIPWAY_CLUSTER", "sim".to_owned())]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    // The pod's command runs: its first line arrived.
+    watcher.until_log_line(id, "wait", "waiting").await;
+    let cluster = server.running.adapters.clusters[0].cluster.clone();
+    let selector = format!("slipway.dev/pipeline={id}");
+    let pod_kind = ObjectKind {
+        api_version: "v1",
+        kind: "Pod",
+    };
+    let pods = cluster
+        .list_objects("slipway-pipelines", pod_kind, &selector)
+        .await
+        .expect("pods");
+    assert_eq!(pods.len(), 1, "{pods:?}");
+
+    let cancelled = server
+        .http
+        .post(server.url(&format!("/api/pipelines/{id}/cancel")))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(cancelled.status(), 202);
+    let run = watcher
+        .until(&server, id, &["cancelled", "failed", "succeeded"])
+        .await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(step(&run, "wait")["status"], "cancelled");
+    let pods = cluster
+        .list_objects("slipway-pipelines", pod_kind, &selector)
+        .await
+        .expect("pods");
+    assert!(pods.is_empty(), "{pods:?}");
+    server.stop().await;
+}
