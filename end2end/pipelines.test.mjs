@@ -96,3 +96,19 @@ test("a pipeline started from the page streams its log live", async () => {
   await page.getByTestId("pipeline-detail").getByRole("link", { name: "#1" }).waitFor();
   assert.deepEqual(page.problems, []);
 });
+
+test("a secret set on the Settings page is listed by name, never by value", async () => {
+  const page = await newPage(browser);
+  await openHydrated(page, `${slipway.base}/settings`);
+  const secrets = page.getByTestId("secrets");
+  await secrets.locator("summary").click();
+  await secrets.getByTestId("secret-name").fill("DEPLOY_TOKEN");
+  await secrets.getByTestId("secret-value").fill("e2e-very-secret-value");
+  await secrets.getByRole("button", { name: "Set secret" }).click();
+  await secrets.getByTestId("secret-list").getByText("DEPLOY_TOKEN").waitFor();
+  assert.equal(await page.content().then((html) => html.includes("e2e-very-secret-value")), false);
+  const listed = await fetch(`${slipway.base}/api/projects/1/secrets`).then((r) => r.json());
+  assert.deepEqual(listed.items.map((s) => s.name), ["DEPLOY_TOKEN"]);
+  await page.screenshot({ path: join(screenshotDir, "settings-secrets.png"), fullPage: true });
+  assert.deepEqual(page.problems, []);
+});

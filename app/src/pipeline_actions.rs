@@ -82,7 +82,8 @@ impl Services {
     }
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, as the Store records times.
+pub(crate) fn now_ms() -> i64 {
     let elapsed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

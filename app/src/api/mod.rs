@@ -16,6 +16,7 @@ pub use pipelines::{
     TriggerInput, TriggerPipeline, get_pipeline, list_artifacts, list_pipelines,
 };
 pub use repositories::{
-    AddRepository, AddRepositoryInput, PreviewRulesInput, RemoveRepository, SetPreviewRules,
-    add_repository, list_repositories, remove_repository, set_preview_rules,
+    AddRepository, AddRepositoryInput, PreviewRulesInput, RemoveRepository, RemoveSecret,
+    SecretInput, SetPreviewRules, SetSecret, add_repository, list_repositories, list_secrets,
+    remove_repository, set_preview_rules,
 };

@@ -116,6 +116,45 @@ pub async fn remove_repository(id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The add-secret form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretInput {
+    pub repository_id: i64,
+    pub name: String,
+    pub value: String,
+}
+
+#[server(prefix = "/rpc", endpoint = "list_secrets", input = GetUrl)]
+pub async fn list_secrets(
+    repository_id: i64,
+) -> Result<Vec<domain::secrets::SecretInfo>, AppError> {
+    let services = crate::services::services()?;
+    Ok(services
+        .store
+        .list_secrets(domain::RepositoryId(repository_id))
+        .await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "set_secret")]
+pub async fn set_secret(input: SecretInput) -> Result<domain::secrets::SecretInfo, AppError> {
+    let services = crate::services::services()?;
+    services
+        .set_secret(
+            domain::RepositoryId(input.repository_id),
+            &input.name,
+            &input.value,
+        )
+        .await
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_secret")]
+pub async fn remove_secret(repository_id: i64, name: String) -> Result<(), AppError> {
+    let services = crate::services::services()?;
+    services
+        .remove_secret(domain::RepositoryId(repository_id), &name)
+        .await
+}
+
 /// Tells other pages and replicas; the Store already holds the change, so a bus failure is only logged.
 #[cfg(feature = "ssr")]
 async fn announce(

@@ -6,6 +6,7 @@ mod operator;
 mod pipeline;
 mod pipelines;
 mod previews;
+mod secrets;
 mod settings;
 
 pub use deliveries::{DeliveriesPage, DeliveryPage};

@@ -1,5 +1,5 @@
-//! Settings: the repositories Slipway builds (added by clone URL, no GitHub needed) and facts
-//! about this instance.
+//! Settings: the repositories Slipway builds (added by clone URL, no GitHub needed), their pull
+//! request rules and secrets, and facts about this instance.
 
 use domain::Repository;
 use leptos::form::ActionForm;
@@ -115,6 +115,7 @@ fn RepositoryRow(
             </Show>
         </div>
         <PreviewRulesForm id current rules />
+        <super::secrets::SecretsForm repository_id=id />
         </li>
     }
 }
