@@ -26,6 +26,39 @@ impl Services {
         Ok(run)
     }
 
+    /// Starts a run of a repository's pipeline at `git_ref` (a branch, tag or commit).
+    pub async fn trigger_pipeline(
+        &self,
+        repository: domain::RepositoryId,
+        git_ref: &str,
+    ) -> Result<PipelineRun, AppError> {
+        let git_ref = git_ref.trim();
+        if git_ref.is_empty() {
+            return Err(AppError::new(
+                ErrorKind::InvalidInput,
+                "git_ref is required: a branch, tag or commit, e.g. main",
+            ));
+        }
+        if git_ref.starts_with('-') || git_ref.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(AppError::new(
+                ErrorKind::InvalidInput,
+                format!("git_ref `{git_ref}` is not a valid branch, tag or commit"),
+            ));
+        }
+        let repository = self.store.get_repository(repository).await?;
+        let new = NewPipeline {
+            repository_id: repository.id,
+            git_ref: git_ref.to_owned(),
+            commit_sha: None,
+            trigger: TriggerKind::Api,
+            trigger_detail: None,
+            pr_number: None,
+            retry_of: None,
+        };
+        self.start_pipeline(&new).await
+    }
+
     /// Stops a run: a pending run ends at once, a running one within seconds.
     pub async fn cancel_pipeline(&self, id: PipelineId) -> Result<PipelineRun, AppError> {
         let run = self.store.get_pipeline(id).await?;

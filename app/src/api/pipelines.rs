@@ -117,31 +117,10 @@ pub async fn list_artifacts(id: i64) -> Result<Vec<ArtifactLink>, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "trigger_pipeline")]
 pub async fn trigger_pipeline(input: TriggerInput) -> Result<PipelineRun, AppError> {
-    use crate::error::ErrorKind;
-    use domain::RepositoryId;
-    use domain::pipeline::{NewPipeline, TriggerKind};
-    let git_ref = input.git_ref.trim().to_owned();
-    if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(char::is_whitespace) {
-        return Err(AppError::new(
-            ErrorKind::InvalidInput,
-            "enter a branch, tag or commit to run, e.g. main",
-        ));
-    }
     let services = crate::services::services()?;
-    let repository = services
-        .store
-        .get_repository(RepositoryId(input.repository_id))
-        .await?;
-    let new = NewPipeline {
-        repository_id: repository.id,
-        git_ref,
-        commit_sha: None,
-        trigger: TriggerKind::Api,
-        trigger_detail: None,
-        pr_number: None,
-        retry_of: None,
-    };
-    services.start_pipeline(&new).await
+    services
+        .trigger_pipeline(domain::RepositoryId(input.repository_id), &input.git_ref)
+        .await
 }
 
 #[server(prefix = "/rpc", endpoint = "cancel_pipeline")]

@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use domain::pipeline::{NewPipeline, PipelineFilter, PipelineId, PipelineStatus, TriggerKind};
+use domain::pipeline::{PipelineFilter, PipelineId, PipelineStatus, TriggerKind};
 use domain::{BusEvent, EntityKind, NewRepository, RepositoryId};
 use serde::Deserialize;
 use serde_json::json;
@@ -69,34 +69,12 @@ pub async fn trigger(
     Path(project): Path<i64>,
     Json(body): Json<Trigger>,
 ) -> Answer {
-    let Some(git_ref) = body
-        .git_ref
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty())
-    else {
-        return bad_request(
-            "git_ref is required: a branch, tag or commit, e.g. {\"git_ref\": \"main\"}",
-        );
-    };
-    if git_ref.starts_with('-') || git_ref.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad_request(format!(
-            "git_ref `{git_ref}` is not a valid branch, tag or commit"
-        ));
-    }
-    let store = state.services.store.as_ref();
-    if let Err(error) = store.get_repository(RepositoryId(project)).await {
-        return store_failure(&error, "pipelines");
-    }
-    let new = NewPipeline {
-        repository_id: RepositoryId(project),
-        git_ref,
-        commit_sha: None,
-        trigger: TriggerKind::Api,
-        trigger_detail: None,
-        pr_number: None,
-        retry_of: None,
-    };
-    match state.services.start_pipeline(&new).await {
+    let git_ref = body.git_ref.unwrap_or_default();
+    match state
+        .services
+        .trigger_pipeline(RepositoryId(project), &git_ref)
+        .await
+    {
         Ok(run) => (StatusCode::CREATED, Json(json!(run))),
         Err(error) => app_failure(&error),
     }

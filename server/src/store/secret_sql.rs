@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use domain::secrets::{SealedSecret, SecretInfo};
+use domain::secrets::SealedSecret;
 
 pub(super) const PUT: &str = "INSERT INTO repository_secrets \
      (repository_id, name, nonce, ciphertext, updated_at_ms) VALUES ($1, $2, $3, $4, $5) \
@@ -24,13 +24,6 @@ pub(super) struct SecretRow {
 }
 
 impl SecretRow {
-    pub(super) fn info(&self) -> SecretInfo {
-        SecretInfo {
-            name: self.name.clone(),
-            updated_at_ms: self.updated_at_ms,
-        }
-    }
-
     /// Undecodable text stays empty: opening it then fails, naming the secret.
     pub(super) fn sealed(self) -> SealedSecret {
         SealedSecret {
@@ -75,15 +68,14 @@ macro_rules! impl_secret_store {
                 &self,
                 repository: domain::RepositoryId,
             ) -> domain::store::Result<Vec<domain::secrets::SecretInfo>> {
-                let rows: Vec<$crate::store::secret_sql::SecretRow> =
-                    sqlx::query_as($crate::store::secret_sql::LIST)
-                        .bind(repository.0)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(|e| {
-                            $crate::store::sql_store::map_error(e, "secret", repository)
-                        })?;
-                Ok(rows.iter().map(|row| row.info()).collect())
+                let sealed = domain::secrets::SecretStore::sealed_secrets(self, repository).await?;
+                Ok(sealed
+                    .into_iter()
+                    .map(|secret| domain::secrets::SecretInfo {
+                        name: secret.name,
+                        updated_at_ms: secret.updated_at_ms,
+                    })
+                    .collect())
             }
 
             async fn sealed_secrets(

@@ -3,22 +3,13 @@
 //! Whether the pipeline's `on:` section wants the event is decided by the run once it has read
 //! `.platform.yaml` at that commit (a run it does not want is discarded, leaving no trace).
 
+use domain::pipeline::parse::PULL_REQUEST_ACTIONS;
 use domain::pipeline::{NewPipeline, TriggerKind};
 use domain::pull_request::PullRequestSnapshot;
 use domain::{DeliveryStatus, Store};
 use serde_json::Value;
 
 use super::events::Outcome;
-
-/// Pull request actions that can run a pipeline (the `on.mr.actions` a file may list).
-const RUNNING_ACTIONS: [&str; 6] = [
-    "opened",
-    "synchronize",
-    "reopened",
-    "ready_for_review",
-    "labeled",
-    "edited",
-];
 
 fn is_commit(sha: &str) -> bool {
     sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit())
@@ -116,7 +107,7 @@ pub async fn on_pull_request(
     from_fork: bool,
     now_ms: i64,
 ) -> Result<Option<String>, String> {
-    if !snapshot.open || !RUNNING_ACTIONS.contains(&action) || !is_commit(&snapshot.head_sha) {
+    if !snapshot.open || !PULL_REQUEST_ACTIONS.contains(&action) || !is_commit(&snapshot.head_sha) {
         return Ok(None);
     }
     let repository = match store.get_repository_named(&snapshot.repository).await {

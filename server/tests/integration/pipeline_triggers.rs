@@ -77,6 +77,22 @@ async fn deliver(
     }
 }
 
+/// Waits until the run is announced as discarded (its `on:` did not want the event).
+async fn until_discarded(events: &mut futures::stream::BoxStream<'static, BusEvent>, run: i64) {
+    loop {
+        if let Some(BusEvent::Changed {
+            entity: EntityKind::Pipeline,
+            id,
+            status,
+        }) = events.next().await
+            && id == run.to_string()
+            && status == "discarded"
+        {
+            return;
+        }
+    }
+}
+
 /// The run id in a delivery note such as "pipeline 3 queued …".
 fn queued(note: &Option<String>) -> i64 {
     note.as_deref()
@@ -138,18 +154,7 @@ async fn pushes_and_pull_requests_run_the_pipeline_as_its_on_section_says() {
     )
     .await;
     let discarded = queued(&note);
-    loop {
-        if let Some(BusEvent::Changed {
-            entity: EntityKind::Pipeline,
-            id,
-            status,
-        }) = events.next().await
-            && id == discarded.to_string()
-            && status == "discarded"
-        {
-            break;
-        }
-    }
+    until_discarded(&mut events, discarded).await;
     let gone = server
         .http
         .get(server.url(&format!("/api/pipelines/{discarded}")))
@@ -250,18 +255,7 @@ async fn pushes_and_pull_requests_run_the_pipeline_as_its_on_section_says() {
     )
     .await;
     let labeled = queued(&note);
-    loop {
-        if let Some(BusEvent::Changed {
-            entity: EntityKind::Pipeline,
-            id,
-            status,
-        }) = events.next().await
-            && id == labeled.to_string()
-            && status == "discarded"
-        {
-            break;
-        }
-    }
+    until_discarded(&mut events, labeled).await;
     server.stop().await;
 }
 
