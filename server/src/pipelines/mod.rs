@@ -14,6 +14,7 @@ pub mod redact;
 pub mod run;
 pub mod scheduler;
 pub mod source;
+pub mod step;
 
 /// Milliseconds since the Unix epoch, as the Store records times.
 pub fn now_ms() -> i64 {
