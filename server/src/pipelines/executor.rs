@@ -67,6 +67,8 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
     let runs = TaskTracker::new();
     let max_runs = ctx.step_slots.available_permits().max(1);
     let in_flight = Arc::new(Semaphore::new(max_runs));
+    // A finished run frees a place: look for the next pending one at once.
+    let freed = Arc::new(tokio::sync::Notify::new());
     let interrupt = stop.child_token();
     let mut next_sweep = std::time::Instant::now();
     loop {
@@ -85,15 +87,17 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
                     break;
                 }
             };
-            let (ctx, interrupt) = (ctx.clone(), interrupt.clone());
+            let (ctx, interrupt, freed) = (ctx.clone(), interrupt.clone(), freed.clone());
             runs.spawn(async move {
                 run_one(&ctx, claimed, interrupt).await;
                 drop(permit);
+                freed.notify_one();
             });
         }
         tokio::select! {
             () = stop.cancelled() => break,
             _ = wakes.next() => {}
+            () = freed.notified() => {}
             () = tokio::time::sleep(POLL) => {}
         }
     }

@@ -136,23 +136,14 @@ pub fn step_pod(spec: &StepSpec, namespace: &str, attempt_suffix: &str) -> PodRu
             memory.clone().unwrap_or_else(|| "1Gi".to_owned()),
         )),
     };
-    let name: String = format!("pl-{}-{}-{attempt_suffix}", spec.pipeline_id, step.name)
+    // DNS-1123, at most 63 characters, the attempt suffix always kept (so retries never collide).
+    let prefix: String = format!("pl-{}-{}", spec.pipeline_id, step.name)
         .to_ascii_lowercase()
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(63 - 1 - attempt_suffix.len())
         .collect();
-    let pod_name = name
-        .chars()
-        .take(63)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_owned();
+    let pod_name = format!("{}-{attempt_suffix}", prefix.trim_end_matches('-'));
     PodRun {
         namespace: namespace.to_owned(),
         name: pod_name.clone(),
@@ -387,5 +378,46 @@ impl Runner for KubernetesRunner {
             })
             .unwrap_or_else(|| "the pod ended without running the step".to_owned());
         Ok(StepExit::Refused(why))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::pipeline::{PipelineId, StepDefinition, StepResources};
+
+    #[test]
+    fn pod_names_are_dns_labels_that_keep_their_attempt_suffix() {
+        let spec = StepSpec {
+            pipeline_id: PipelineId(12),
+            step: StepDefinition {
+                name: format!("Build_{}", "x".repeat(70)),
+                image: "alpine".into(),
+                commands: vec!["true".into()],
+                environment: BTreeMap::new(),
+                depends_on: Vec::new(),
+                timeout_secs: 60,
+                resources: StepResources::default(),
+                publishes_image: false,
+            },
+            clone_url: "https://example.com/r.git".into(),
+            commit_sha: "a".repeat(40),
+            environment: [("TOKEN".to_owned(), "secret".to_owned())].into(),
+            artifacts: Vec::new(),
+        };
+        let pod = step_pod(&spec, "ns", "abc123");
+        assert!(
+            pod.name.len() <= 63 && pod.name.ends_with("-abc123"),
+            "{}",
+            pod.name
+        );
+        assert!(pod.name.starts_with("pl-12-build-xxx"), "{}", pod.name);
+        let step = &pod.containers[0];
+        assert!(
+            step.env.iter().all(|(k, _)| k != "TOKEN"),
+            "the environment is in the Secret, not the pod spec"
+        );
+        assert_eq!(step.env_from_secret.as_deref(), Some(pod.name.as_str()));
+        assert_eq!(pod.deadline, Some(Duration::from_secs(60)));
     }
 }
