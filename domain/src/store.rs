@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::delivery::DeliveryStore;
-use crate::pipeline::PipelineStore;
+use crate::pipeline::{PipelineOutputStore, PipelineStore, ScheduleStore};
 use crate::pull_request::PullRequestStore;
 use crate::repository::{NewRepository, Repository, RepositoryId};
 use crate::secrets::SecretStore;
@@ -27,7 +27,15 @@ pub enum StoreError {
 /// Persistent state. Every method is one transaction.
 #[async_trait]
 pub trait Store:
-    DeliveryStore + PullRequestStore + PipelineStore + SecretStore + Send + Sync + 'static
+    DeliveryStore
+    + PullRequestStore
+    + PipelineStore
+    + ScheduleStore
+    + PipelineOutputStore
+    + SecretStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Short name of the backend, as `/readyz` reports it (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

@@ -26,7 +26,7 @@ pub use run::{
     step_log_stream,
 };
 pub use runner::{ArtifactSink, Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal};
-pub use store::PipelineStore;
+pub use store::{PipelineOutputStore, PipelineStore, ScheduleStore};
 
 /// The JSON Schema of `.platform.yaml`, for editors (`slipway schema pipeline`).
 #[cfg(feature = "platform-file")]

@@ -1,4 +1,5 @@
-//! The part of the Store port that keeps pipeline runs and their steps.
+//! The parts of the Store port that keep pipeline runs and their steps, schedules, and what runs
+//! leave behind (published images, artifact files).
 
 use async_trait::async_trait;
 
@@ -75,6 +76,16 @@ pub trait PipelineStore: Send + Sync {
     /// Removes a run that turned out not to be wanted (its `on:` does not match the event).
     async fn discard_pipeline(&self, id: PipelineId) -> Result<()>;
 
+    /// Runs, newest first, without their steps.
+    async fn list_pipelines(&self, filter: &PipelineFilter) -> Result<Vec<PipelineRun>>;
+
+    /// One run with its steps; `NotFound` when there is none.
+    async fn get_pipeline(&self, id: PipelineId) -> Result<PipelineRun>;
+}
+
+/// Cron schedules read from repositories' `.platform.yaml`, fired once per occurrence.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
     /// Replaces a repository's cron schedules, keeping the next time of those that stay.
     async fn set_schedules(
         &self,
@@ -88,7 +99,11 @@ pub trait PipelineStore: Send + Sync {
     /// Moves a schedule from `expected_ms` to `next_ms`; `false` when another replica already
     /// did (so each occurrence starts one run, whatever the number of replicas).
     async fn advance_schedule(&self, entry: &ScheduleEntry, next_ms: i64) -> Result<bool>;
+}
 
+/// What runs leave behind: published images and artifact files.
+#[async_trait]
+pub trait PipelineOutputStore: Send + Sync {
     /// Records the image a run published for a commit (a later run of the same commit replaces
     /// it: it is the same tag, pushed again).
     async fn record_published_image(&self, image: &PublishedImage) -> Result<()>;
@@ -111,10 +126,4 @@ pub trait PipelineStore: Send + Sync {
 
     /// Forgets an artifact file (after its object was deleted).
     async fn delete_artifact_file(&self, id: i64) -> Result<()>;
-
-    /// Runs, newest first, without their steps.
-    async fn list_pipelines(&self, filter: &PipelineFilter) -> Result<Vec<PipelineRun>>;
-
-    /// One run with its steps; `NotFound` when there is none.
-    async fn get_pipeline(&self, id: PipelineId) -> Result<PipelineRun>;
 }

@@ -3,9 +3,11 @@
 
 mod delivery_sql;
 mod migrations;
+mod pipeline_output_sql;
 mod pipeline_sql;
 mod postgres;
 mod pull_request_sql;
+mod schedule_sql;
 mod secret_sql;
 mod sql_store;
 mod sqlite;

@@ -8,8 +8,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::OpenError;
 use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, POSTGRES};
+use super::pipeline_output_sql::impl_pipeline_output_store;
 use super::pipeline_sql::impl_pipeline_store;
 use super::pull_request_sql::impl_pull_request_store;
+use super::schedule_sql::impl_schedule_store;
 use super::secret_sql::impl_secret_store;
 use super::sql_store::impl_store;
 
@@ -38,4 +40,6 @@ impl_store!(PostgresStore, "postgres");
 impl_delivery_store!(PostgresStore);
 impl_pull_request_store!(PostgresStore);
 impl_pipeline_store!(PostgresStore);
+impl_schedule_store!(PostgresStore);
+impl_pipeline_output_store!(PostgresStore);
 impl_secret_store!(PostgresStore);

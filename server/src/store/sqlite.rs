@@ -11,8 +11,10 @@ use sqlx::sqlite::{
 use super::OpenError;
 use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, SQLITE};
+use super::pipeline_output_sql::impl_pipeline_output_store;
 use super::pipeline_sql::impl_pipeline_store;
 use super::pull_request_sql::impl_pull_request_store;
+use super::schedule_sql::impl_schedule_store;
 use super::secret_sql::impl_secret_store;
 use super::sql_store::impl_store;
 
@@ -55,4 +57,6 @@ impl_store!(SqliteStore, "sqlite");
 impl_delivery_store!(SqliteStore);
 impl_pull_request_store!(SqliteStore);
 impl_pipeline_store!(SqliteStore);
+impl_schedule_store!(SqliteStore);
+impl_pipeline_output_store!(SqliteStore);
 impl_secret_store!(SqliteStore);
