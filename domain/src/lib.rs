@@ -12,6 +12,7 @@ pub mod health;
 pub mod objects;
 pub mod pipeline;
 pub mod preview_comment;
+pub mod preview_namespace;
 pub mod pull_request;
 pub mod quantity;
 pub mod repository;
