@@ -24,7 +24,8 @@ use domain::{BusEvent, ObjectKey, Objects};
 
 use super::AppState;
 use super::answer::store_failure;
-use crate::pipelines::logs::{LiveLog, parse_stored};
+use crate::pipelines::logs::{LiveLog, parse_stored, rfc3339};
+use crate::pipelines::now_ms;
 
 /// A viewer not told of a change looks again this often.
 const RECHECK: Duration = Duration::from_secs(2);
@@ -93,7 +94,7 @@ pub async fn step_log(
     let mut text = String::new();
     for line in &lines[start..] {
         if query.timestamps {
-            text.push_str(&timestamp(line.at_ms));
+            text.push_str(&rfc3339(line.at_ms));
             text.push(' ');
         }
         text.push_str(&line.text);
@@ -371,14 +372,4 @@ fn last_event_id(headers: &HeaderMap) -> Option<u64> {
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-}
-
-fn timestamp(at_ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(at_ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }

@@ -17,6 +17,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::OnceCell;
 
 use super::artifacts::upload_url;
+use super::local::shell_quote;
 use crate::signing::UrlSigner;
 use domain::cluster::{
     Cluster, ContainerRun, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, NamespaceSpec, ObjectKind,
@@ -222,10 +223,6 @@ const SECRET_KIND: ObjectKind<'static> = ObjectKind {
     api_version: "v1",
     kind: "Secret",
 };
-
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
 
 #[async_trait]
 impl Runner for KubernetesRunner {

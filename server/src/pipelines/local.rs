@@ -163,10 +163,15 @@ impl Runner for LocalRunner {
 pub fn script(commands: &[String]) -> String {
     let mut script = String::from("set -e\n");
     for command in commands {
-        let quoted = command.replace('\'', r"'\''");
-        script.push_str(&format!("printf '+ %s\\n' '{quoted}'\n{command}\n"));
+        let quoted = shell_quote(command);
+        script.push_str(&format!("printf '+ %s\\n' {quoted}\n{command}\n"));
     }
     script
+}
+
+/// `text` as one single-quoted shell word.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Exit code, or 128 + signal number as shells report a killed process.

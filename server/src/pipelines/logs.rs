@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use domain::pipeline::{LogLine, PipelineId, step_log_key, step_log_stream};
 use domain::{Bus, BusEvent, ObjectKey, Objects, ObjectsError};
 
+use super::now_ms;
 use super::redact::Redactor;
 
 /// Unwritten output is stored at least this often.
@@ -226,12 +227,16 @@ impl StepLog {
     }
 }
 
+/// `at_ms` as RFC 3339 (`2026-11-25T14:03:05.123Z`), as stored logs and `timestamps=true` show it.
+pub fn rfc3339(at_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(at_ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 /// A line as stored: RFC 3339 time, a space, the text.
 fn stored_line(line: &LogLine) -> String {
-    let at = jiff::Timestamp::from_millisecond(line.at_ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
-    format!("{at} {}\n", line.text)
+    format!("{} {}\n", rfc3339(line.at_ms), line.text)
 }
 
 /// Lines of a stored log, numbered from 1 (the reverse of [`stored_line`]).
@@ -254,10 +259,6 @@ pub fn parse_stored(text: &str) -> Vec<LogLine> {
             }
         })
         .collect()
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 #[cfg(test)]

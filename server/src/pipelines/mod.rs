@@ -17,6 +17,4 @@ pub mod source;
 pub mod step;
 
 /// Milliseconds since the Unix epoch, as the Store records times.
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
+pub use crate::webhooks::intake::now_ms;

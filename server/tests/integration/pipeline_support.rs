@@ -117,10 +117,38 @@ impl RunWatcher {
     }
 
     pub async fn until(&mut self, server: &TestServer, id: i64, statuses: &[&str]) -> Value {
+        let reached = |detail: &Value| statuses.contains(&detail["status"].as_str().unwrap_or(""));
+        self.until_detail(server, id, reached)
+            .await
+            .unwrap_or_else(|| panic!("pipeline {id} did not reach {statuses:?} in time"))
+    }
+
+    /// Waits until the run's step `step` is running.
+    pub async fn until_step_runs(&mut self, server: &TestServer, id: i64, step: &str) {
+        let running = |detail: &Value| {
+            detail["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["name"] == step && s["status"] == "running")
+        };
+        if self.until_detail(server, id, running).await.is_none() {
+            panic!("step {step} of pipeline {id} never ran");
+        }
+    }
+
+    /// The run's detail once `done` holds for it, looking again at each announced change of the
+    /// run; `None` past [`RUN_LIMIT`].
+    async fn until_detail(
+        &mut self,
+        server: &TestServer,
+        id: i64,
+        done: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
         let wait = async {
             loop {
                 let detail = detail(server, id).await;
-                if statuses.contains(&detail["status"].as_str().unwrap_or("")) {
+                if done(&detail) {
                     return detail;
                 }
                 // Wait for the next change of this run, then look again.
@@ -137,40 +165,7 @@ impl RunWatcher {
                 }
             }
         };
-        tokio::time::timeout(RUN_LIMIT, wait)
-            .await
-            .unwrap_or_else(|_| panic!("pipeline {id} did not reach {statuses:?} in time"))
-    }
-
-    /// Waits until the run's step `step` is running.
-    pub async fn until_step_runs(&mut self, server: &TestServer, id: i64, step: &str) {
-        let wait = async {
-            loop {
-                let detail = detail(server, id).await;
-                let running = detail["steps"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|s| s["name"] == step && s["status"] == "running");
-                if running {
-                    return;
-                }
-                loop {
-                    match self.events.next().await {
-                        Some(BusEvent::Changed {
-                            entity: EntityKind::Pipeline,
-                            id: changed,
-                            ..
-                        }) if changed == id.to_string() => break,
-                        Some(BusEvent::LogLine { .. }) | Some(_) => {}
-                        None => panic!("the bus ended"),
-                    }
-                }
-            }
-        };
-        tokio::time::timeout(RUN_LIMIT, wait)
-            .await
-            .unwrap_or_else(|_| panic!("step {step} of pipeline {id} never ran"));
+        tokio::time::timeout(RUN_LIMIT, wait).await.ok()
     }
 }
 
