@@ -9,6 +9,8 @@ mod pages;
 #[cfg(feature = "ssr")]
 pub mod pipeline_actions;
 #[cfg(feature = "ssr")]
+pub mod preview_actions;
+#[cfg(feature = "ssr")]
 pub mod secret_actions;
 #[cfg(feature = "ssr")]
 pub mod secret_box;

@@ -167,6 +167,17 @@ pub struct PodUsage {
     pub memory_bytes: u64,
 }
 
+/// Which part of a container's log to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogOptions {
+    /// Only the last lines; `None`: all.
+    pub tail: Option<u32>,
+    /// Each line starts with the kubelet's RFC 3339 time.
+    pub timestamps: bool,
+    /// Keep reading new lines until the container stops.
+    pub follow: bool,
+}
+
 /// Something the cluster recorded about an object in a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterEvent {
@@ -217,6 +228,16 @@ pub trait Cluster: Send + Sync + 'static {
         namespace: &str,
         pod: &str,
         container: &str,
+    ) -> Result<BoxStream<'static, Result<String>>>;
+
+    /// A container's log as `options` say (the pod's only container when `container` is
+    /// `None`).
+    async fn read_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        options: LogOptions,
     ) -> Result<BoxStream<'static, Result<String>>>;
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> Result<()>;

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use crate::delivery::DeliveryStore;
 use crate::pipeline::{PipelineOutputStore, PipelineStore, ScheduleStore};
+use crate::preview::PreviewStore;
 use crate::pull_request::PullRequestStore;
 use crate::repository::{NewRepository, Repository, RepositoryId};
 use crate::secrets::SecretStore;
@@ -33,6 +34,7 @@ pub trait Store:
     + ScheduleStore
     + PipelineOutputStore
     + SecretStore
+    + PreviewStore
     + Send
     + Sync
     + 'static

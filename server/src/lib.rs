@@ -10,6 +10,7 @@ pub mod http;
 pub mod objects;
 pub mod pipelines;
 pub mod platform_file;
+pub mod previews;
 pub mod reconcile;
 pub mod serve;
 pub mod signing;

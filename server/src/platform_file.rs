@@ -5,8 +5,10 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use domain::pipeline::PipelineDefinition;
 use domain::pipeline::parse::parse_pipeline;
+use domain::pipeline::{DefinitionError, PipelineDefinition};
+use domain::preview::parse::parse_preview;
+use domain::preview::{PreviewDefinition, PreviewKind};
 
 /// Prints `FILE:line:column: message` for every problem (stderr) or a summary (stdout).
 /// Exit codes: 0 valid, 1 problems found, 2 the file cannot be read.
@@ -18,27 +20,58 @@ pub fn validate(file: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match parse_pipeline(&text) {
-        Ok(Some(definition)) => {
-            println!("{label}: ok: {}", summary(&definition));
-            ExitCode::SUCCESS
-        }
-        Ok(None) => {
-            println!("{label}: ok: no `pipeline:` section, so no pipeline runs");
-            ExitCode::SUCCESS
-        }
-        Err(errors) => {
-            for error in &errors.0 {
-                eprintln!("{label}:{error}");
+    let pipeline = parse_pipeline(&text);
+    let preview = parse_preview(&text);
+    let mut problems: Vec<DefinitionError> = Vec::new();
+    for errors in [pipeline.as_ref().err(), preview.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
+        for error in &errors.0 {
+            // A syntax error is found by both parsers: say it once.
+            if !problems.contains(error) {
+                problems.push(error.clone());
             }
-            let count = errors.0.len();
-            eprintln!(
-                "{label}: {count} problem{}",
-                if count == 1 { "" } else { "s" }
-            );
-            ExitCode::FAILURE
         }
     }
+    if problems.is_empty() {
+        let pipeline = match pipeline {
+            Ok(Some(definition)) => summary(&definition),
+            _ => "no `pipeline:` section, so no pipeline runs".to_owned(),
+        };
+        let preview = match preview {
+            Ok(Some(definition)) => preview_summary(&definition),
+            _ => "no `preview:` section, so pull requests get no preview".to_owned(),
+        };
+        println!("{label}: ok: {pipeline}");
+        println!("{label}: ok: {preview}");
+        return ExitCode::SUCCESS;
+    }
+    problems.sort_by_key(|error| (error.line, error.column));
+    for error in &problems {
+        eprintln!("{label}:{error}");
+    }
+    let count = problems.len();
+    eprintln!(
+        "{label}: {count} problem{}",
+        if count == 1 { "" } else { "s" }
+    );
+    ExitCode::FAILURE
+}
+
+/// One line saying what a pull request's preview deploys and for how long.
+fn preview_summary(definition: &PreviewDefinition) -> String {
+    let what = match &definition.kind {
+        PreviewKind::App(app) => format!(
+            "the built-in app ({}, port {})",
+            app.image.as_deref().unwrap_or("the pipeline's image"),
+            app.port
+        ),
+        PreviewKind::Manifests(m) => format!("the manifests in {}", m.path),
+        PreviewKind::Chart(_) => "a Helm chart".to_owned(),
+    };
+    let ttl = humantime::format_duration(std::time::Duration::from_secs(definition.ttl_secs));
+    format!("previews deploy {what}, removed {ttl} after the last push")
 }
 
 /// Prints the JSON Schema of `.platform.yaml`.

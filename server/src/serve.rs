@@ -13,12 +13,14 @@ use tokio_util::task::TaskTracker;
 
 use app::services::Services;
 
-use crate::config::Config;
+use crate::config::{ClusterSource, Config};
 use crate::http::{self, AppState};
 use crate::pipelines::executor::PipelineContext;
 use crate::pipelines::kubernetes::KubernetesRunner;
 use crate::pipelines::local::LocalRunner;
 use crate::pipelines::logs::LogHub;
+use crate::previews::PreviewContext;
+use crate::previews::helm::KubeAccess;
 use crate::startup::{self, Adapters, StartupError};
 use crate::webhooks::{self, WebhookSecrets};
 
@@ -113,6 +115,10 @@ pub async fn start_on(
         shutdown.clone(),
     ));
     workers.spawn(crate::pipelines::executor::run(pipelines, shutdown.clone()));
+    workers.spawn(crate::previews::worker::run(
+        preview_context(&config, services.clone()),
+        shutdown.clone(),
+    ));
     workers.spawn(crate::pipelines::scheduler::run(services, shutdown.clone()));
     if let Some(github) = &adapters.git_host {
         workers.spawn(crate::reconcile::run(
@@ -207,6 +213,30 @@ fn pipeline_context(config: &Config, adapters: &Adapters, hub: &LogHub) -> Pipel
             rand::random::<u32>()
         ),
     }
+}
+
+/// The preview worker's dependencies; helm reaches kubeconfig clusters with their file.
+fn preview_context(config: &Config, services: Services) -> PreviewContext {
+    let helm_access = config
+        .clusters
+        .iter()
+        .filter_map(|cluster| match &cluster.source {
+            ClusterSource::Kubeconfig { path, context } => Some((
+                cluster.name.clone(),
+                KubeAccess {
+                    kubeconfig: Some(path.clone()),
+                    context: context.clone(),
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    PreviewContext::new(
+        services,
+        config.previews.clone(),
+        config.data_dir.join("previews"),
+        helm_access,
+    )
 }
 
 fn leptos_options(config: &Config, address: SocketAddr) -> LeptosOptions {

@@ -16,6 +16,9 @@ pub struct PlatformFile {
     /// The pipeline Slipway runs on pushes, pull requests, schedules and API calls.
     #[schemars(with = "Option<PipelineSection>")]
     pub pipeline: Option<Spanned<PipelineSection>>,
+    /// The environment every pull request gets.
+    #[schemars(with = "Option<crate::preview::file::PreviewSection>")]
+    pub preview: Option<Spanned<crate::preview::file::PreviewSection>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

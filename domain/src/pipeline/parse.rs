@@ -42,9 +42,12 @@ pub fn parse_pipeline(text: &str) -> Result<Option<PipelineDefinition>, Definiti
     }
 }
 
-fn read_file(text: &str) -> Result<PlatformFile, DefinitionErrors> {
+pub(crate) fn read_file(text: &str) -> Result<PlatformFile, DefinitionErrors> {
     if text.trim().is_empty() {
-        return Ok(PlatformFile { pipeline: None });
+        return Ok(PlatformFile {
+            pipeline: None,
+            preview: None,
+        });
     }
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::from_str_with_options(text, options).map_err(|error| {
@@ -79,13 +82,14 @@ fn clamp(value: u64) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
 }
 
+/// Collects every problem of a file, with its position.
 #[derive(Default)]
-struct Checker {
-    errors: Vec<DefinitionError>,
+pub(crate) struct Checker {
+    pub(crate) errors: Vec<DefinitionError>,
 }
 
 impl Checker {
-    fn error(&mut self, at: Location, message: String) {
+    pub(crate) fn error(&mut self, at: Location, message: String) {
         self.errors.push(DefinitionError {
             line: clamp(at.line()),
             column: clamp(at.column()),
@@ -419,7 +423,12 @@ impl Checker {
         }
     }
 
-    fn duration(&mut self, value: Option<&Spanned<String>>, what: &str, default: u64) -> u64 {
+    pub(crate) fn duration(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        what: &str,
+        default: u64,
+    ) -> u64 {
         let Some(value) = value else {
             return default;
         };

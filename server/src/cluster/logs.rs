@@ -197,6 +197,27 @@ pub fn follow(api: Api<Pod>, pod: &str, container: &str) -> BoxStream<'static, R
     .boxed()
 }
 
+/// A container's log as `options` say, line by line (one read; no reopening).
+pub async fn read(
+    api: Api<Pod>,
+    pod: &str,
+    container: Option<&str>,
+    options: domain::cluster::LogOptions,
+) -> Result<BoxStream<'static, Result<String>>> {
+    let params = LogParams {
+        container: container.map(str::to_owned),
+        follow: options.follow,
+        timestamps: options.timestamps,
+        tail_lines: options.tail.map(i64::from),
+        ..LogParams::default()
+    };
+    let reader = retrying_for("read a log", "pod", pod, || api.log_stream(pod, &params)).await?;
+    Ok(reader
+        .lines()
+        .map(|line| line.map_err(|e| ClusterError::Unavailable(Box::new(e))))
+        .boxed())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,3 +266,4 @@ mod tests {
         assert!(split("no timestamp").is_none());
     }
 }
+

@@ -59,6 +59,12 @@ impl KubeCluster {
         }
     }
 
+    /// The kube-rs client, for what the Cluster port does not cover (tests set up clusters
+    /// with it).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
     /// A client from a kubeconfig file, using `context` or the file's current context.
     pub async fn from_kubeconfig_file(
         path: &Path,
@@ -150,6 +156,18 @@ impl Cluster for KubeCluster {
         container: &str,
     ) -> Result<BoxStream<'static, Result<String>>> {
         pods::follow_logs(&self.client, namespace, pod, container).await
+    }
+
+    async fn read_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        options: domain::cluster::LogOptions,
+    ) -> Result<BoxStream<'static, Result<String>>> {
+        let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+            kube::Api::namespaced(self.client.clone(), namespace);
+        logs::read(api, pod, container, options).await
     }
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> Result<()> {

@@ -118,8 +118,26 @@ pub struct Config {
     pub pipeline_steps: usize,
     /// Namespace step pods run in.
     pub pipelines_namespace: String,
+    pub previews: PreviewConfig,
     pub startup_retry: Duration,
     pub shutdown_grace: Duration,
+}
+
+/// How previews are deployed and reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewConfig {
+    /// Host name pattern of preview URLs (minijinja: `{{ namespace }}.preview.example.com`).
+    pub domain: String,
+    pub ingress_class: String,
+    pub ingress_namespace: String,
+    pub cert_issuer: Option<String>,
+    /// How long a rollout may take.
+    pub deadline: Duration,
+    /// The most a preview namespace may use (ResourceQuota).
+    pub quota_cpu: String,
+    pub quota_memory: String,
+    /// The helm executable: a name looked up on PATH, or a path.
+    pub helm: String,
 }
 
 /// One thing wrong with the configuration, naming the setting.

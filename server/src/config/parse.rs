@@ -10,7 +10,7 @@ use url::Url;
 use super::settings::*;
 use super::{
     BusConfig, ClusterConfig, ClusterSource, Config, ConfigError, DatabaseConfig, LogFormat,
-    ObjectsConfig, Problem, S3Config, Sources,
+    ObjectsConfig, PreviewConfig, Problem, S3Config, Sources,
 };
 
 const MIN_SIGNING_KEY_LEN: usize = 32;
@@ -193,6 +193,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
             },
         )
         .unwrap_or_else(|| "slipway-pipelines".to_owned());
+    let previews = parse_previews(&mut r);
     let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
     let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
@@ -227,9 +228,76 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         registry,
         pipeline_steps,
         pipelines_namespace,
+        previews,
         startup_retry,
         shutdown_grace,
     })
+}
+
+fn parse_previews(r: &mut Reader<'_>) -> PreviewConfig {
+    let domain = r
+        .parsed(
+            PREVIEW_DOMAIN,
+            "a host name pattern such as {{ namespace }}.preview.example.com (no scheme, no path)",
+            |s| {
+                let s = s.trim();
+                (!s.is_empty() && !s.contains("://") && !s.contains('/')).then(|| s.to_owned())
+            },
+        )
+        .unwrap_or_else(|| "{{ namespace }}.preview.localhost".to_owned());
+    let name = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && !s.chars().any(char::is_whitespace)).then(|| s.to_owned())
+    };
+    let ingress_class = r
+        .parsed(INGRESS_CLASS, "an ingress class name such as nginx", name)
+        .unwrap_or_else(|| "nginx".to_owned());
+    let ingress_namespace = r
+        .parsed(
+            INGRESS_NAMESPACE,
+            "a namespace name such as ingress-nginx",
+            name,
+        )
+        .unwrap_or_else(|| "ingress-nginx".to_owned());
+    let cert_issuer = r.parsed(
+        CERT_ISSUER,
+        "a ClusterIssuer name such as letsencrypt",
+        name,
+    );
+    let deadline = r
+        .seconds(PREVIEW_DEADLINE_SECONDS, 180)
+        .max(Duration::from_secs(1));
+    let quota_cpu = r
+        .parsed(
+            PREVIEW_QUOTA_CPU,
+            "a CPU quantity such as 2 or 1500m",
+            |s| {
+                domain::quantity::cpu_millicores(s.trim())
+                    .filter(|m| *m > 0)
+                    .map(|_| s.trim().to_owned())
+            },
+        )
+        .unwrap_or_else(|| "2".to_owned());
+    let quota_memory = r
+        .parsed(PREVIEW_QUOTA_MEMORY, "a memory quantity such as 4Gi", |s| {
+            domain::quantity::bytes(s.trim())
+                .filter(|b| *b > 0)
+                .map(|_| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "4Gi".to_owned());
+    let helm = r
+        .parsed(HELM, "an executable name or path such as helm", name)
+        .unwrap_or_else(|| "helm".to_owned());
+    PreviewConfig {
+        helm,
+        domain,
+        ingress_class,
+        ingress_namespace,
+        cert_issuer,
+        deadline,
+        quota_cpu,
+        quota_memory,
+    }
 }
 
 fn parse_database(r: &mut Reader<'_>, data_dir: &std::path::Path) -> DatabaseConfig {

@@ -59,6 +59,14 @@ pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
 pub const REGISTRY: &str = "SLIPWAY_REGISTRY";
 pub const PIPELINE_STEPS: &str = "SLIPWAY_PIPELINE_STEPS";
 pub const PIPELINES_NAMESPACE: &str = "SLIPWAY_PIPELINES_NAMESPACE";
+pub const PREVIEW_DOMAIN: &str = "SLIPWAY_PREVIEW_DOMAIN";
+pub const INGRESS_CLASS: &str = "SLIPWAY_INGRESS_CLASS";
+pub const INGRESS_NAMESPACE: &str = "SLIPWAY_INGRESS_NAMESPACE";
+pub const CERT_ISSUER: &str = "SLIPWAY_CERT_ISSUER";
+pub const PREVIEW_DEADLINE_SECONDS: &str = "SLIPWAY_PREVIEW_DEADLINE_SECONDS";
+pub const PREVIEW_QUOTA_CPU: &str = "SLIPWAY_PREVIEW_QUOTA_CPU";
+pub const PREVIEW_QUOTA_MEMORY: &str = "SLIPWAY_PREVIEW_QUOTA_MEMORY";
+pub const HELM: &str = "SLIPWAY_HELM";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -198,6 +206,46 @@ pub const SETTINGS: &[Setting] = &[
         PIPELINES_NAMESPACE,
         "slipway-pipelines",
         "Namespace pipeline step pods run in, on the default cluster (with no cluster, steps run as local processes).",
+    ),
+    setting(
+        PREVIEW_DOMAIN,
+        "{{ namespace }}.preview.localhost",
+        "Host name pattern of preview URLs (`https://` + it); `.platform.yaml` may set its own. Variables: namespace, pr_number, repository, branch, short_sha.",
+    ),
+    setting(
+        INGRESS_CLASS,
+        "nginx",
+        "Ingress class of previews' Ingress objects.",
+    ),
+    setting(
+        INGRESS_NAMESPACE,
+        "ingress-nginx",
+        "Namespace of the ingress controller, the one allowed into previews by their network policy.",
+    ),
+    setting(
+        CERT_ISSUER,
+        "(unset: no cert-manager annotation)",
+        "cert-manager ClusterIssuer that signs previews' TLS certificates.",
+    ),
+    setting(
+        PREVIEW_DEADLINE_SECONDS,
+        "180",
+        "How long a preview's rollout may take before it is reported failed.",
+    ),
+    setting(
+        PREVIEW_QUOTA_CPU,
+        "2",
+        "CPU a preview namespace may use in all (ResourceQuota); `.platform.yaml` may ask for less.",
+    ),
+    setting(
+        PREVIEW_QUOTA_MEMORY,
+        "4Gi",
+        "Memory a preview namespace may use in all (ResourceQuota); `.platform.yaml` may ask for less.",
+    ),
+    setting(
+        HELM,
+        "helm",
+        "The helm executable previews with a `chart:` are installed with: a name looked up on PATH, or a path.",
     ),
     setting(
         SHUTDOWN_GRACE_SECONDS,

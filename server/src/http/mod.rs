@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod metrics;
 mod pipelines;
+mod previews;
 mod secrets;
 mod step_logs;
 
@@ -96,6 +97,14 @@ pub fn router(state: AppState) -> Router {
             "/api/projects/{id}/secrets/{name}",
             axum::routing::put(secrets::put).delete(secrets::delete),
         )
+        .route("/api/previews", get(previews::list))
+        .route(
+            "/api/previews/{key}",
+            get(previews::show).delete(previews::delete),
+        )
+        .route("/api/previews/{key}/retry", post(previews::retry))
+        .route("/api/previews/{key}/logs", get(previews::logs))
+        .route("/api/operator/usage", get(previews::usage))
         .route("/api/pipelines", get(pipelines::list))
         .route("/api/pipelines/{id}", get(pipelines::show))
         .route("/api/pipelines/{id}/artifacts", get(artifacts::list))

@@ -66,6 +66,11 @@ pub(super) const SQLITE: Embedded = &[
         "artifacts",
         include_str!("../../../migrations/sqlite/0011_artifacts.sql"),
     ),
+    (
+        12,
+        "previews",
+        include_str!("../../../migrations/sqlite/0012_previews.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -123,6 +128,11 @@ pub(super) const POSTGRES: Embedded = &[
         11,
         "artifacts",
         include_str!("../../../migrations/postgres/0011_artifacts.sql"),
+    ),
+    (
+        12,
+        "previews",
+        include_str!("../../../migrations/postgres/0012_previews.sql"),
     ),
 ];
 

@@ -6,6 +6,7 @@ mod migrations;
 mod pipeline_output_sql;
 mod pipeline_sql;
 mod postgres;
+mod preview_sql;
 mod pull_request_sql;
 mod schedule_sql;
 mod secret_sql;

@@ -148,6 +148,16 @@ macro_rules! impl_pull_request_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
+                $crate::store::preview_sql::desire_preview!(
+                    tx,
+                    id,
+                    &snapshot.repository,
+                    snapshot.number,
+                    &snapshot.head_sha,
+                    reason,
+                    at_ms
+                )
+                .map_err(fail)?;
                 tx.commit().await.map_err(fail)?;
                 Ok(domain::pull_request::Recorded::Applied)
             }
@@ -214,6 +224,16 @@ macro_rules! impl_pull_request_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
+                $crate::store::preview_sql::desire_preview!(
+                    tx,
+                    id,
+                    repository,
+                    number,
+                    &head_sha,
+                    Some(why),
+                    at_ms
+                )
+                .map_err(fail)?;
                 tx.commit().await.map_err(fail)?;
                 Ok(())
             }

@@ -69,6 +69,13 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         };
         let _ = bus.publish(&wake).await;
     }
+    // Pull request events may have changed what previews are wanted.
+    if status == DeliveryStatus::Processed && event == "pull_request" {
+        let wake = BusEvent::Wake {
+            worker: app::preview_actions::PREVIEW_WORKER.to_owned(),
+        };
+        let _ = bus.publish(&wake).await;
+    }
 }
 
 /// Works through every queued delivery, first taking back claims a dead worker left.

@@ -1,0 +1,169 @@
+//! Removing previews: a closed, expired, unwanted or deleted preview's namespace is deleted
+//! (foreground), retried after 1, 2 and 4 s, and confirmed gone within 5 minutes before the
+//! preview is marked deleted; a failure is kept (`cleanup_failed`) for operators and retried by
+//! later passes. The orphan sweep deletes managed preview namespaces no live preview owns.
+//! Only namespaces labelled managed-by=slipway are ever deleted (the Cluster adapter refuses
+//! any other).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use domain::Cluster;
+use domain::cluster::{
+    ClusterError, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKind, PREVIEW_LABEL,
+};
+use domain::preview::Preview;
+use domain::preview::model::OrphanNamespace;
+
+use super::PreviewContext;
+use crate::pipelines::now_ms;
+
+/// How long a deleted namespace may take to disappear.
+pub const GONE_WITHIN: Duration = Duration::from_secs(5 * 60);
+const NAMESPACE: ObjectKind<'static> = ObjectKind {
+    api_version: "v1",
+    kind: "Namespace",
+};
+
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_factor(2.0)
+        .with_max_times(3)
+}
+
+/// Why a preview is being removed, in the words the page and the comment show.
+pub fn removal_reason(preview: &Preview, now_ms: i64) -> String {
+    if preview.wanted && preview.expires_at_ms.is_some_and(|at| at <= now_ms) {
+        "expired: no push within its time to live".to_owned()
+    } else {
+        preview
+            .reason
+            .clone()
+            .unwrap_or_else(|| "no longer wanted".to_owned())
+    }
+}
+
+impl PreviewContext {
+    /// Removes a preview, unless another replica already is.
+    pub(crate) async fn remove(&self, preview: Preview) {
+        let why = removal_reason(&preview, now_ms());
+        match self
+            .services
+            .store
+            .begin_preview_removal(preview.id, &why, now_ms())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot start removing a preview");
+                return;
+            }
+        }
+        self.stop_deploying(preview.id);
+        self.report(preview.id).await;
+        let failure = self.delete_namespace_of(&preview).await.err();
+        if let Some(failure) = &failure {
+            tracing::warn!(preview.id = preview.id, preview.namespace = %preview.namespace, %failure, "preview removal failed; it is retried later");
+        }
+        match self
+            .services
+            .store
+            .finish_preview_removal(preview.id, failure.as_deref(), now_ms())
+            .await
+        {
+            Ok(_) => self.report(preview.id).await,
+            Err(error) => {
+                tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot record a preview's removal")
+            }
+        }
+    }
+
+    async fn delete_namespace_of(&self, preview: &Preview) -> Result<(), String> {
+        let repository = self
+            .services
+            .store
+            .get_repository_named(&preview.repository)
+            .await
+            .map_err(|e| app::error::error_chain(&e))?;
+        let entry = match &repository {
+            Some(repository) => self
+                .services
+                .cluster_for(repository)
+                .map_err(|e| e.message)?,
+            None => self.services.clusters.first(),
+        };
+        // Without a cluster nothing was ever deployed.
+        let Some(entry) = entry else {
+            return Ok(());
+        };
+        delete_and_confirm(entry.cluster.as_ref(), &preview.namespace).await
+    }
+
+    /// Managed preview namespaces, on every cluster, that no live preview owns.
+    pub(crate) async fn orphans(&self) -> (Vec<OrphanNamespace>, Vec<String>) {
+        let mut orphans = Vec::new();
+        let mut errors = Vec::new();
+        let live: HashSet<String> = match self.services.store.live_preview_namespaces().await {
+            Ok(live) => live.into_iter().collect(),
+            Err(error) => return (orphans, vec![app::error::error_chain(&error)]),
+        };
+        let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{PREVIEW_LABEL}");
+        for entry in &self.services.clusters {
+            match entry.cluster.list_objects("", NAMESPACE, &selector).await {
+                Ok(namespaces) => orphans.extend(
+                    namespaces
+                        .iter()
+                        .map(|n| n.name().to_owned())
+                        .filter(|name| !live.contains(name))
+                        .map(|namespace| OrphanNamespace {
+                            cluster: entry.name.clone(),
+                            namespace,
+                        }),
+                ),
+                Err(error) => errors.push(format!("cluster {}: {error}", entry.name)),
+            }
+        }
+        (orphans, errors)
+    }
+
+    /// Deletes every orphan; returns how many were removed and what failed.
+    pub(crate) async fn sweep_orphans(&self) -> (usize, Vec<String>) {
+        let (orphans, mut errors) = self.orphans().await;
+        let mut removed = 0;
+        for orphan in orphans {
+            let Some(entry) = self
+                .services
+                .clusters
+                .iter()
+                .find(|c| c.name == orphan.cluster)
+            else {
+                continue;
+            };
+            match delete_and_confirm(entry.cluster.as_ref(), &orphan.namespace).await {
+                Ok(()) => {
+                    removed += 1;
+                    tracing::info!(cluster = %orphan.cluster, namespace = %orphan.namespace, "orphaned preview namespace removed");
+                }
+                Err(error) => errors.push(format!("{}: {error}", orphan.namespace)),
+            }
+        }
+        (removed, errors)
+    }
+}
+
+/// Deletes a managed namespace (retrying infrastructure failures) and waits until it is gone.
+async fn delete_and_confirm(cluster: &dyn Cluster, namespace: &str) -> Result<(), String> {
+    (|| cluster.delete_namespace(namespace))
+        .retry(backoff())
+        .when(|e: &ClusterError| matches!(e, ClusterError::Unavailable(_)))
+        .await
+        .map_err(|e| format!("cannot delete namespace {namespace}: {e}"))?;
+    (|| cluster.wait_namespace_gone(namespace, GONE_WITHIN))
+        .retry(backoff())
+        .when(|e: &ClusterError| matches!(e, ClusterError::Unavailable(_)))
+        .await
+        .map_err(|e| format!("namespace {namespace} is not gone: {e}"))
+}
