@@ -3,8 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createHmac } from "node:crypto";
-import { startSlipway, launchBrowser, newPage, openHydrated, screenshotDir, WEBHOOK_SECRET } from "./harness.mjs";
+import { startSlipway, launchBrowser, newPage, openHydrated, screenshotDir, deliver } from "./harness.mjs";
 
 let slipway;
 let browser;
@@ -109,19 +108,8 @@ test("a delivery appears on the open Deliveries page without a reload", async ()
   await openHydrated(page, slipway.base + "/deliveries");
   await page.getByText("No deliveries received").waitFor();
   await page.evaluate(() => { window.__sameDocument = true; });
-  const body = JSON.stringify({ zen: "Keep it logically awesome.", hook_id: 1 });
-  const signature = "sha256=" + createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex");
-  const answer = await fetch(slipway.base + "/webhooks/github", {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "ping",
-      "x-github-delivery": "e2e-live-1",
-      "x-hub-signature-256": signature,
-    },
-    body,
-  });
-  assert.equal(answer.status, 202);
+  const status = await deliver(slipway.base, "ping", "e2e-live-1", { zen: "Keep it logically awesome.", hook_id: 1 });
+  assert.equal(status, 202);
   await page.getByRole("link", { name: "e2e-live-1" }).waitFor();
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
   await page.screenshot({ path: join(screenshotDir, "deliveries-live.png"), fullPage: true });

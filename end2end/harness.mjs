@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHmac } from "node:crypto";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,8 +31,8 @@ function freePort() {
 /** The webhook secret the Slipway under test checks deliveries against. */
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 
-/** Starts Slipway; resolves once it logs that it is serving. */
-export async function startSlipway() {
+/** Starts Slipway (with `env` added to its settings); resolves once it logs that it is serving. */
+export async function startSlipway(env = {}) {
   const bin = process.env.SLIPWAY_BIN;
   if (!bin) throw new Error("SLIPWAY_BIN must point at the release slipway binary (scripts/test sets it)");
   const port = await freePort();
@@ -43,6 +44,7 @@ export async function startSlipway() {
       SLIPWAY_DATA_DIR: dataDir,
       SLIPWAY_LOG_FORMAT: "json",
       SLIPWAY_GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ...env,
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -89,4 +91,21 @@ export async function openHydrated(page, url) {
   const response = await page.goto(url);
   await page.locator('[data-hydrated="true"]').waitFor({ timeout: 15_000 });
   return response;
+}
+
+/** Sends a GitHub delivery signed with the test secret; resolves with the HTTP status. */
+export async function deliver(base, event, id, payload) {
+  const body = JSON.stringify(payload);
+  const signature = "sha256=" + createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex");
+  const answer = await fetch(base + "/webhooks/github", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": id,
+      "x-hub-signature-256": signature,
+    },
+    body,
+  });
+  return answer.status;
 }

@@ -25,7 +25,7 @@ use leptos_router::{SsrMode, path};
 use components::layout::Layout;
 use pages::{
     DeliveriesPage, DeliveryPage, NotFoundPage, OperatorPage, PipelinePage, PipelinesPage,
-    PreviewsPage, SettingsPage,
+    PreviewPage, PreviewsPage, SettingsPage,
 };
 
 /// Applies the saved or preferred colour theme before first paint, so dark mode never flashes.
@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=PreviewsPage ssr=SsrMode::Async />
                     <Route path=path!("/previews") view=PreviewsPage ssr=SsrMode::Async />
+                    <Route path=path!("/previews/:id") view=PreviewPage ssr=SsrMode::Async />
                     <Route path=path!("/pipelines") view=PipelinesPage ssr=SsrMode::Async />
                     <Route path=path!("/pipelines/:id") view=PipelinePage ssr=SsrMode::Async />
                     <Route path=path!("/operator") view=OperatorPage ssr=SsrMode::Async />

@@ -2,7 +2,7 @@
 //! shared by the dashboard's server functions and the JSON API so both behave (and fail) the
 //! same way.
 
-use domain::preview::model::{PreviewDetail, PreviewUsageRow, UsageReport};
+use domain::preview::model::{OrphanNamespace, PreviewDetail, PreviewUsageRow, UsageReport};
 use domain::preview::{Preview, PreviewAttempt, PreviewFilter, PreviewStatus, PreviewUsage};
 use domain::{BusEvent, EntityKind};
 
@@ -125,6 +125,7 @@ impl Services {
             events: Vec::new(),
             pods: Vec::new(),
             cluster_error: None,
+            now_ms: crate::pipeline_actions::now_ms(),
         };
         if !detail.preview.status.may_have_namespace() {
             return Ok(detail);
@@ -176,7 +177,10 @@ impl Services {
             ..PreviewFilter::default()
         };
         let previews = self.store.list_previews(&filter).await?;
-        let mut report = UsageReport::default();
+        let mut report = UsageReport {
+            now_ms: crate::pipeline_actions::now_ms(),
+            ..UsageReport::default()
+        };
         let measured = futures::future::join_all(previews.into_iter().map(|preview| async move {
             if preview.status == PreviewStatus::CleanupFailed {
                 return (preview, None);
@@ -212,13 +216,50 @@ impl Services {
                 }
             }
         }
+        let (orphans, errors) = self.orphan_namespaces().await;
+        report.orphans = orphans;
+        report.errors.extend(errors);
         Ok(report.with_totals())
+    }
+
+    /// Managed preview namespaces, on every cluster, that no live preview owns; and the
+    /// clusters that could not be asked.
+    pub async fn orphan_namespaces(&self) -> (Vec<OrphanNamespace>, Vec<String>) {
+        use domain::cluster::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, PREVIEW_LABEL};
+        let mut orphans = Vec::new();
+        let mut errors = Vec::new();
+        let live: std::collections::HashSet<String> =
+            match self.store.live_preview_namespaces().await {
+                Ok(live) => live.into_iter().collect(),
+                Err(error) => return (orphans, vec![crate::error::error_chain(&error)]),
+            };
+        let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{PREVIEW_LABEL}");
+        for entry in &self.clusters {
+            match entry.cluster.list_objects("", NAMESPACE, &selector).await {
+                Ok(namespaces) => orphans.extend(
+                    namespaces
+                        .iter()
+                        .map(|n| n.name().to_owned())
+                        .filter(|name| !live.contains(name))
+                        .map(|namespace| OrphanNamespace {
+                            cluster: entry.name.clone(),
+                            namespace,
+                        }),
+                ),
+                Err(error) => errors.push(format!("cluster {}: {error}", entry.name)),
+            }
+        }
+        (orphans, errors)
     }
 }
 
 const POD: domain::cluster::ObjectKind<'static> = domain::cluster::ObjectKind {
     api_version: "v1",
     kind: "Pod",
+};
+const NAMESPACE: domain::cluster::ObjectKind<'static> = domain::cluster::ObjectKind {
+    api_version: "v1",
+    kind: "Namespace",
 };
 const QUOTA: domain::cluster::ObjectKind<'static> = domain::cluster::ObjectKind {
     api_version: "v1",

@@ -4,6 +4,7 @@
 mod deliveries;
 mod instance;
 mod pipelines;
+mod previews;
 mod repositories;
 
 pub use deliveries::{
@@ -14,6 +15,10 @@ pub use instance::{InstanceInfo, get_instance_info};
 pub use pipelines::{
     ArtifactLink, CancelPipeline, PAGE as PIPELINE_PAGE, PipelineQuery, RetryPipeline,
     TriggerInput, TriggerPipeline, get_pipeline, list_artifacts, list_pipelines,
+};
+pub use previews::{
+    DeletePreview, PAGE as PREVIEW_PAGE, PreviewList, PreviewQuery, RetryPreview, get_preview,
+    get_usage_report, list_previews,
 };
 pub use repositories::{
     AddRepository, AddRepositoryInput, PreviewRulesInput, RemoveRepository, RemoveSecret,

@@ -1,14 +1,18 @@
 //! Building blocks shared by the pages.
 
 pub mod ansi;
+pub mod confirm;
 pub mod empty_state;
 pub mod icons;
 pub mod layout;
 pub mod log_viewer;
 pub mod page_header;
+pub mod pod_log_viewer;
 pub mod status_badge;
 pub mod theme;
+pub mod usage;
 
+pub use confirm::Confirm;
 pub use empty_state::EmptyState;
 pub use page_header::PageHeader;
 pub use status_badge::StatusBadge;

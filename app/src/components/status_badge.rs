@@ -1,4 +1,5 @@
-//! A coloured badge for a pipeline or step status (`succeeded`, `failed`, `running`, …).
+//! A coloured badge for a pipeline, step or preview status (`succeeded`, `failed`, `running`,
+//! `deploying`, …).
 
 use leptos::prelude::*;
 
@@ -8,8 +9,12 @@ pub fn tone(status: &str) -> &'static str {
         "succeeded" => {
             "bg-emerald-50 text-emerald-700 ring-emerald-600/20 dark:bg-emerald-950 dark:text-emerald-300"
         }
-        "failed" => "bg-rose-50 text-rose-700 ring-rose-600/20 dark:bg-rose-950 dark:text-rose-300",
-        "running" => "bg-sky-50 text-sky-700 ring-sky-600/20 dark:bg-sky-950 dark:text-sky-300",
+        "failed" | "cleanup_failed" => {
+            "bg-rose-50 text-rose-700 ring-rose-600/20 dark:bg-rose-950 dark:text-rose-300"
+        }
+        "running" | "deploying" | "building" | "deleting" => {
+            "bg-sky-50 text-sky-700 ring-sky-600/20 dark:bg-sky-950 dark:text-sky-300"
+        }
         "pending" => {
             "bg-amber-50 text-amber-700 ring-amber-600/20 dark:bg-amber-950 dark:text-amber-300"
         }
@@ -50,5 +55,42 @@ pub fn duration(ms: Option<i64>) -> String {
                 format!("{}h {}m", secs / 3600, secs % 3600 / 60)
             }
         }
+    }
+}
+
+/// How long ago, from `now_ms` (the server's clock, so server and browser render alike):
+/// `45s`, `12m`, `3h 5m`, `2d 4h`.
+pub fn age(now_ms: i64, then_ms: i64) -> String {
+    let secs = (now_ms - then_ms).max(0) / 1000;
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// A preview's status: a running preview is the good outcome (green), moving states pulse.
+#[component]
+pub fn PreviewBadge(status: domain::preview::PreviewStatus) -> impl IntoView {
+    use domain::preview::PreviewStatus;
+    let tone = match status {
+        PreviewStatus::Running => tone("succeeded"),
+        other => tone(other.as_str()),
+    };
+    let pulse = if status.is_active() {
+        "animate-pulse"
+    } else {
+        ""
+    };
+    view! {
+        <span
+            class=format!("inline-flex items-center gap-1 whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset {tone}")
+            data-testid="status-badge"
+            data-status=status.as_str()
+        >
+            <span class=format!("h-1.5 w-1.5 rounded-full bg-current {pulse}")></span>
+            {status.label()}
+        </span>
     }
 }

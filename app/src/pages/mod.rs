@@ -5,6 +5,7 @@ mod not_found;
 mod operator;
 mod pipeline;
 mod pipelines;
+mod preview;
 mod previews;
 mod secrets;
 mod settings;
@@ -14,6 +15,7 @@ pub use not_found::NotFoundPage;
 pub use operator::OperatorPage;
 pub use pipeline::PipelinePage;
 pub use pipelines::PipelinesPage;
+pub use preview::PreviewPage;
 pub use previews::PreviewsPage;
 pub use settings::SettingsPage;
 

@@ -10,7 +10,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use crate::api::{CancelPipeline, RetryPipeline, get_pipeline, list_artifacts};
 use crate::components::log_viewer::LogViewer;
 use crate::components::status_badge::{duration, tone};
-use crate::components::{ErrorNotice, Loading, PageHeader, StatusBadge};
+use crate::components::{Confirm, ErrorNotice, Loading, PageHeader, StatusBadge};
 
 const CARD: &str =
     "rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900";
@@ -135,25 +135,6 @@ fn RunHeader(
                 <pre class="mt-4 whitespace-pre-wrap rounded-lg bg-slate-50 px-3 py-2 font-mono text-xs dark:bg-slate-950" data-testid="pipeline-reason">{reason}</pre>
             })}
         </section>
-    }
-}
-
-/// A button that asks before it acts (a `<details>`, so it works without JavaScript too).
-#[component]
-fn Confirm(
-    label: &'static str,
-    question: &'static str,
-    testid: &'static str,
-    children: Children,
-) -> impl IntoView {
-    view! {
-        <details class="relative">
-            <summary class="cursor-pointer list-none rounded-lg border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-50 dark:border-slate-700 dark:hover:bg-slate-800" data-testid=testid>{label}</summary>
-            <div class="absolute right-0 z-10 mt-2 w-72 rounded-lg border border-slate-200 bg-white p-4 text-sm shadow-lg dark:border-slate-700 dark:bg-slate-900" role="dialog">
-                <p class="mb-3">{question}</p>
-                {children()}
-            </div>
-        </details>
     }
 }
 

@@ -141,6 +141,8 @@ pub struct PreviewDetail {
     pub pods: Vec<String>,
     /// Why usage or events could not be read.
     pub cluster_error: Option<String>,
+    /// When it was read (the server's clock, for ages).
+    pub now_ms: i64,
 }
 
 /// One row of the operator's table.
@@ -180,6 +182,8 @@ pub struct UsageReport {
     pub orphans: Vec<OrphanNamespace>,
     /// Clusters that could not be asked, and why.
     pub errors: Vec<String>,
+    /// When it was measured (the server's clock, for ages).
+    pub now_ms: i64,
 }
 
 impl UsageReport {

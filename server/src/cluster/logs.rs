@@ -266,4 +266,3 @@ mod tests {
         assert!(split("no timestamp").is_none());
     }
 }
-

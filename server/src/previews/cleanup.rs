@@ -5,26 +5,18 @@
 //! Only namespaces labelled managed-by=slipway are ever deleted (the Cluster adapter refuses
 //! any other).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use domain::Cluster;
-use domain::cluster::{
-    ClusterError, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKind, PREVIEW_LABEL,
-};
+use domain::cluster::ClusterError;
 use domain::preview::Preview;
-use domain::preview::model::OrphanNamespace;
 
 use super::PreviewContext;
 use crate::pipelines::now_ms;
 
 /// How long a deleted namespace may take to disappear.
 pub const GONE_WITHIN: Duration = Duration::from_secs(5 * 60);
-const NAMESPACE: ObjectKind<'static> = ObjectKind {
-    api_version: "v1",
-    kind: "Namespace",
-};
 
 fn backoff() -> ExponentialBuilder {
     ExponentialBuilder::default()
@@ -102,36 +94,9 @@ impl PreviewContext {
         delete_and_confirm(entry.cluster.as_ref(), &preview.namespace).await
     }
 
-    /// Managed preview namespaces, on every cluster, that no live preview owns.
-    pub(crate) async fn orphans(&self) -> (Vec<OrphanNamespace>, Vec<String>) {
-        let mut orphans = Vec::new();
-        let mut errors = Vec::new();
-        let live: HashSet<String> = match self.services.store.live_preview_namespaces().await {
-            Ok(live) => live.into_iter().collect(),
-            Err(error) => return (orphans, vec![app::error::error_chain(&error)]),
-        };
-        let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{PREVIEW_LABEL}");
-        for entry in &self.services.clusters {
-            match entry.cluster.list_objects("", NAMESPACE, &selector).await {
-                Ok(namespaces) => orphans.extend(
-                    namespaces
-                        .iter()
-                        .map(|n| n.name().to_owned())
-                        .filter(|name| !live.contains(name))
-                        .map(|namespace| OrphanNamespace {
-                            cluster: entry.name.clone(),
-                            namespace,
-                        }),
-                ),
-                Err(error) => errors.push(format!("cluster {}: {error}", entry.name)),
-            }
-        }
-        (orphans, errors)
-    }
-
     /// Deletes every orphan; returns how many were removed and what failed.
     pub(crate) async fn sweep_orphans(&self) -> (usize, Vec<String>) {
-        let (orphans, mut errors) = self.orphans().await;
+        let (orphans, mut errors) = self.services.orphan_namespaces().await;
         let mut removed = 0;
         for orphan in orphans {
             let Some(entry) = self

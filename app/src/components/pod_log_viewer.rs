@@ -1,0 +1,163 @@
+//! The log of a preview's pod, followed live: the browser opens
+//! `/api/previews/{id}/logs?follow=true` for the chosen pod, last N lines (100, 500, 1000) and
+//! timestamps (the kubelet's), and shows each new line as it comes. Without JavaScript it
+//! offers the plain-text log.
+
+use leptos::prelude::*;
+
+use super::ansi::spans;
+
+const TAILS: [u32; 3] = [100, 500, 1000];
+const CONTROL: &str = "rounded-md border border-slate-300 bg-white px-2 py-1 text-xs dark:border-slate-700 dark:bg-slate-950";
+
+#[component]
+pub fn PodLogViewer(preview: i64, pods: Vec<String>) -> impl IntoView {
+    let (pod, set_pod) = signal(pods.first().cloned().unwrap_or_default());
+    let (tail, set_tail) = signal(100u32);
+    let (timestamps, set_timestamps) = signal(false);
+    let (follow, set_follow) = signal(true);
+    let lines = RwSignal::new(Vec::<String>::new());
+    let ended = RwSignal::new(None::<String>);
+    let body = NodeRef::<leptos::html::Pre>::new();
+    let url = move || {
+        format!(
+            "/api/previews/{preview}/logs?pod={}&tail={}&timestamps={}",
+            pod.get(),
+            tail.get(),
+            timestamps.get()
+        )
+    };
+
+    #[cfg(feature = "hydrate")]
+    {
+        let source = StoredValue::new_local(None::<stream::Source>);
+        Effect::new(move |_| {
+            let url = format!("{}&follow=true", url());
+            lines.set(Vec::new());
+            ended.set(None);
+            source.update_value(|s| *s = None);
+            let limit = tail.get_untracked() as usize;
+            let opened = stream::Source::open(
+                &url,
+                move |line| {
+                    lines.try_update(|all| {
+                        all.push(line);
+                        if all.len() > limit {
+                            let extra = all.len() - limit;
+                            all.drain(..extra);
+                        }
+                    });
+                },
+                move |why| {
+                    ended.try_set(Some(why));
+                },
+            );
+            source.set_value(opened);
+        });
+        Effect::new(move |_| {
+            lines.track();
+            if follow.get_untracked()
+                && let Some(pre) = body.get()
+            {
+                pre.set_scroll_top(pre.scroll_height());
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (follow, ended);
+
+    if pods.is_empty() {
+        return view! {
+            <p class="rounded-lg bg-slate-50 px-4 py-6 text-center text-sm text-slate-500 dark:bg-slate-900 dark:text-slate-400" data-testid="no-pods">
+                "No pods are running in this preview."
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <section class="rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900" data-testid="pod-logs">
+            <div class="flex flex-wrap items-center gap-3 border-b border-slate-200 px-4 py-2 text-xs dark:border-slate-800">
+                <label class="flex items-center gap-1">
+                    "Pod"
+                    <select class=CONTROL data-testid="log-pod" on:change=move |ev| set_pod.set(event_target_value(&ev))>
+                        {pods.iter().map(|p| view! { <option value=p.clone()>{p.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label class="flex items-center gap-1">
+                    "Last"
+                    <select class=CONTROL data-testid="log-tail" on:change=move |ev| set_tail.set(event_target_value(&ev).parse().unwrap_or(100))>
+                        {TAILS.into_iter().map(|n| view! { <option value=n.to_string() selected=n == 100>{n.to_string()}</option> }).collect_view()}
+                    </select>
+                    "lines"
+                </label>
+                <label class="flex items-center gap-1">
+                    <input type="checkbox" data-testid="log-timestamps" on:change=move |ev| set_timestamps.set(event_target_checked(&ev)) />
+                    "Timestamps"
+                </label>
+                <label class="flex items-center gap-1">
+                    <input type="checkbox" checked=true data-testid="log-follow" on:change=move |ev| set_follow.set(event_target_checked(&ev)) />
+                    "Follow"
+                </label>
+                <a href=url class="ml-auto font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Raw"</a>
+            </div>
+            <pre node_ref=body class="max-h-[28rem] min-h-32 overflow-auto bg-slate-950 p-4 font-mono text-xs leading-5 text-slate-100" data-testid="log-lines">
+                {move || lines.get().into_iter().map(|line| view! {
+                    <div>{spans(&line).into_iter().map(|span| view! { <span class=span.class>{span.text}</span> }).collect_view()}</div>
+                }).collect_view()}
+            </pre>
+            <p class="border-t border-slate-200 px-4 py-2 text-xs text-slate-500 dark:border-slate-800">
+                {move || ended.get().unwrap_or_else(|| "Following the log…".to_owned())}
+            </p>
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(feature = "hydrate")]
+mod stream {
+    //! The browser's EventSource for a pod's log, closed when replaced or dropped.
+
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    pub struct Source(web_sys::EventSource);
+
+    impl Source {
+        pub fn open(
+            url: &str,
+            on_line: impl Fn(String) + 'static,
+            on_end: impl Fn(String) + 'static,
+        ) -> Option<Self> {
+            let source = web_sys::EventSource::new(url).ok()?;
+            let line = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |event: web_sys::MessageEvent| {
+                    if let Some(text) = event.data().as_string() {
+                        on_line(text);
+                    }
+                },
+            );
+            let closer = source.clone();
+            let end = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |_: web_sys::MessageEvent| {
+                    // The container stopped: stop the browser from reconnecting.
+                    closer.close();
+                    on_end("The container stopped.".to_owned());
+                },
+            );
+            source.set_onmessage(Some(line.as_ref().unchecked_ref()));
+            source
+                .add_event_listener_with_callback("end", end.as_ref().unchecked_ref())
+                .ok()?;
+            // The closures live as long as the page; the source is closed when replaced.
+            line.forget();
+            end.forget();
+            Some(Self(source))
+        }
+    }
+
+    impl Drop for Source {
+        fn drop(&mut self) {
+            self.0.close();
+        }
+    }
+}
