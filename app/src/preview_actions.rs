@@ -284,9 +284,15 @@ async fn measure(
         usage.memory_bytes = Some(pods.iter().map(|p| p.memory_bytes).sum());
     }
     if let Some(quota) = quotas.first() {
-        let status = &quota.0["status"];
+        // The quota controller copies `spec.hard` into `status.hard` and counts `status.used`;
+        // a cluster that has not yet (or a simulated one) still has the spec.
+        let quota = &quota.0;
         let read = |section: &str, key: &str, parse: fn(&str) -> Option<u64>| {
-            status[section][key].as_str().and_then(parse)
+            let field = |value: &serde_json::Value| value[key].as_str().and_then(parse);
+            match section {
+                "hard" => field(&quota["status"]["hard"]).or_else(|| field(&quota["spec"]["hard"])),
+                _ => field(&quota["status"][section]),
+            }
         };
         use domain::quantity::{bytes, cpu_millicores};
         usage.cpu_limit_millicores = read("hard", "limits.cpu", cpu_millicores);

@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text exposition of what operators alert on — whether each
-//! dependency answers, and GitHub's remaining API budget.
+//! dependency answers, previews by status (failed cleanups among them), and GitHub's remaining
+//! API budget.
 
 use std::fmt::Write;
 
@@ -14,6 +15,32 @@ fn label(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// Previews by status (failed cleanups included: operators alert on them).
+async fn preview_counts(state: &AppState, text: &mut String) {
+    use domain::preview::{PreviewFilter, PreviewStatus};
+    let _ = writeln!(
+        text,
+        "# HELP slipway_previews Preview environments by status (deleted ones not counted)."
+    );
+    let _ = writeln!(text, "# TYPE slipway_previews gauge");
+    for status in PreviewStatus::ALL
+        .into_iter()
+        .filter(|s| *s != PreviewStatus::Deleted)
+    {
+        let filter = PreviewFilter {
+            status: Some(status),
+            ..PreviewFilter::default()
+        };
+        if let Ok(count) = state.services.store.count_previews(&filter).await {
+            let _ = writeln!(
+                text,
+                "slipway_previews{{status=\"{}\"}} {count}",
+                status.as_str()
+            );
+        }
+    }
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -33,6 +60,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             u8::from(check.ok)
         );
     }
+    preview_counts(&state, &mut text).await;
     if let Some(budget) = state
         .services
         .git_host

@@ -103,6 +103,28 @@ impl Source {
         self.dir.path().join("repo")
     }
 
+    /// Fills the clone's own work tree with the commit's files (previews read manifests and
+    /// charts from it).
+    pub async fn check_out(&self) -> Result<(), SourceError> {
+        git(
+            Some(&self.path()),
+            &[
+                "checkout",
+                "--quiet",
+                "--force",
+                "--detach",
+                &self.commit_sha,
+            ],
+            None,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|detail| SourceError::Git {
+            what: format!("checkout {}", self.commit_sha),
+            detail,
+        })
+    }
+
     /// The text of `.platform.yaml` at the commit; `None` when the commit has none.
     pub async fn platform_file(&self) -> Result<Option<String>, SourceError> {
         let spec = format!("{}:.platform.yaml", self.commit_sha);

@@ -251,6 +251,12 @@ impl PreviewContext {
             )));
         }
 
+        if !matches!(definition.kind, PreviewKind::App(_)) {
+            source
+                .check_out()
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
         self.progress(preview, attempt, PreviewStatus::Deploying, None)
             .await;
         self.prepare_namespace(cluster.as_ref(), &vars, &definition)

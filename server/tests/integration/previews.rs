@@ -13,6 +13,7 @@ const APP: &str = r#"
 preview:
   app:
     image: registry.example.com/shop:1
+    command: [sh, -c, 'echo "listening on 3000"; exec sleep 600']
     port: 3000
     health_check: /healthz
     env:
@@ -149,6 +150,67 @@ async fn a_pull_request_gets_a_preview_that_follows_pushes_and_goes_away_on_clos
         world.statuses(&second).last().map(String::as_str),
         Some("success")
     );
+
+    // The API: lists with filters, the app's log, what it uses.
+    let list: Value = world
+        .server
+        .http
+        .get(world.server.url("/api/previews?status=running"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (
+            list["total"].as_u64(),
+            list["items"][0]["namespace"].as_str()
+        ),
+        (Some(1), Some(ns))
+    );
+    let bad = world
+        .server
+        .http
+        .get(world.server.url("/api/previews?status=sleeping"))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(bad.status(), 400);
+    let log = world
+        .server
+        .http
+        .get(
+            world
+                .server
+                .url(&format!("/api/previews/{ns}/logs?tail=10")),
+        )
+        .send()
+        .await
+        .expect("logs");
+    assert_eq!(log.status(), 200);
+    assert!(
+        log.text()
+            .await
+            .expect("text")
+            .contains("listening on 3000")
+    );
+    let usage: Value = world
+        .server
+        .http
+        .get(world.server.url("/api/operator/usage"))
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
+    let row = usage["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["preview"]["namespace"] == ns))
+        .expect("a usage row");
+    assert_eq!(row["usage"]["cpu_limit_millicores"], 2000);
+    assert_eq!(row["usage"]["memory_limit_bytes"], 4_u64 << 30);
 
     // The same commit delivered again deploys nothing new.
     world.pull_request("synchronize", 7, &second).await;
