@@ -76,7 +76,7 @@ test("a pull request's preview: list, detail, retry, delete with confirmation", 
   assert.equal(await row.getByTestId("preview-url").innerText(), "pr-acme-shop-12.preview.localhost");
   await page.screenshot({ path: join(screenshotDir, "previews-list.png"), fullPage: true });
 
-  await row.getByRole("link", { name: "pr-acme-shop-12" }).click();
+  await row.getByRole("link", { name: "pr-acme-shop-12", exact: true }).click();
   await page.getByTestId("preview-namespace").getByText("pr-acme-shop-12").waitFor();
   await page.getByTestId("preview-url").getByText("https://pr-acme-shop-12.preview.localhost").waitFor();
   assert.equal(await page.locator('[data-testid="attempt"]').count(), 1);

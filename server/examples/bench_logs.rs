@@ -8,12 +8,14 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/slipway.rs"]
+mod slipway;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{env_number, percentile};
 use futures::StreamExt;
-use tokio::io::AsyncBufReadExt;
+use slipway::{Slipway, repository};
 
 fn now_secs() -> f64 {
     SystemTime::now()
@@ -72,15 +74,6 @@ async fn follow(client: reqwest::Client, url: String) -> anyhow::Result<(Delays,
     anyhow::bail!("the stream of {url} ended without an end event")
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<()> {
-    let status = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .status()?;
-    anyhow::ensure!(status.success(), "git {args:?} failed");
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let steps = env_number("BENCH_STEPS", 50);
@@ -89,63 +82,22 @@ async fn main() -> anyhow::Result<()> {
 
     let work = tempfile::tempdir()?;
     let repo = work.path().join("repo");
-    std::fs::create_dir_all(&repo)?;
     let printer = format!(
         "perl -MTime::HiRes=time -e '$| = 1; for my $n (1..{lines}) {{ printf \"%.6f %d\\n\", time, $n }}'"
     );
-    std::fs::write(
-        repo.join(".platform.yaml"),
-        format!(
+    repository(
+        &repo,
+        &format!(
             "pipeline:\n  steps:\n    - name: print\n      image: perl\n      commands:\n        - \"{}\"\n",
             printer.replace('"', "\\\"")
         ),
     )?;
-    git(&repo, &["init", "--quiet", "--initial-branch=main"])?;
-    git(&repo, &["add", "--all"])?;
-    git(
-        &repo,
-        &[
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.com",
-            "commit",
-            "--quiet",
-            "-m",
-            "bench",
-        ],
-    )?;
-
-    let data = work.path().join("data");
-    let bin = std::env::var("SLIPWAY_BIN").unwrap_or_else(|_| "target/release/slipway".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = tokio::process::Command::new(&bin)
-        .arg("serve")
-        .env("SLIPWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SLIPWAY_DATA_DIR", &data)
-        .env("SLIPWAY_PIPELINE_STEPS", steps.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = server.id().unwrap_or(0);
-    let mut log = tokio::io::BufReader::new(
-        server
-            .stderr
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stderr"))?,
+    let server = Slipway::start(
+        &work.path().join("data"),
+        &[("SLIPWAY_PIPELINE_STEPS", steps.to_string())],
     )
-    .lines();
-    while let Some(line) = log.next_line().await? {
-        if line.contains("serving the dashboard") {
-            break;
-        }
-    }
-    // Keep draining the server's log so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-    let base = format!("http://127.0.0.1:{port}");
+    .await?;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
 
     let project: serde_json::Value = client
@@ -246,16 +198,7 @@ async fn main() -> anyhow::Result<()> {
         percentile(&ingest, 0.99).as_secs_f64() * 1000.0
     );
     println!("lines lost: {lost}");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .unwrap_or("VmHWM: ?");
-    println!(
-        "server peak RSS: {}",
-        peak.trim_start_matches("VmHWM:").trim()
-    );
-    server.start_kill()?;
-    server.wait().await?;
+    println!("server peak RSS: {}", server.peak_rss());
+    server.stop().await?;
     Ok(())
 }

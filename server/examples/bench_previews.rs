@@ -8,6 +8,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/slipway.rs"]
+mod slipway;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,19 +20,10 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::watcher::{self, Event};
 use server::webhooks::signature::sign;
-use tokio::io::AsyncBufReadExt;
+use slipway::{Slipway, repository};
 
 const SECRET: &str = "bench-previews-secret";
 const LIMIT: Duration = Duration::from_secs(300);
-
-fn git(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()?;
-    anyhow::ensure!(out.status.success(), "git {args:?} failed");
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
 
 fn payload(action: &str, number: usize, sha: &str, repo: &std::path::Path) -> serde_json::Value {
     serde_json::json!({
@@ -133,27 +126,10 @@ async fn main() -> anyhow::Result<()> {
 
     let work = tempfile::tempdir()?;
     let repo = work.path().join("repo");
-    std::fs::create_dir_all(&repo)?;
-    std::fs::write(
-        repo.join(".platform.yaml"),
+    let sha = repository(
+        &repo,
         "preview:\n  app:\n    image: registry.example.com/bench:1\n",
     )?;
-    git(&repo, &["init", "--quiet", "--initial-branch=main"])?;
-    git(&repo, &["add", "--all"])?;
-    git(
-        &repo,
-        &[
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.com",
-            "commit",
-            "--quiet",
-            "-m",
-            "bench",
-        ],
-    )?;
-    let sha = git(&repo, &["rev-parse", "HEAD"])?;
 
     // Every namespace event from the cluster, as it happens.
     let kube = kube::Client::try_default().await?;
@@ -176,37 +152,16 @@ async fn main() -> anyhow::Result<()> {
         }
     });
 
-    let data = work.path().join("data");
-    let bin = std::env::var("SLIPWAY_BIN").unwrap_or_else(|_| "target/release/slipway".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = tokio::process::Command::new(&bin)
-        .arg("serve")
-        .env("SLIPWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SLIPWAY_DATA_DIR", &data)
-        .env("SLIPWAY_GITHUB_WEBHOOK_SECRET", SECRET)
-        .env("SLIPWAY_KUBECONFIG", std::env::var("KUBECONFIG")?)
-        .env("SLIPWAY_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = server.id().unwrap_or(0);
-    let mut log = tokio::io::BufReader::new(
-        server
-            .stderr
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stderr"))?,
+    let server = Slipway::start(
+        &work.path().join("data"),
+        &[
+            ("SLIPWAY_GITHUB_WEBHOOK_SECRET", SECRET.to_owned()),
+            ("SLIPWAY_KUBECONFIG", std::env::var("KUBECONFIG")?),
+            ("SLIPWAY_LOG", "warn".to_owned()),
+        ],
     )
-    .lines();
-    while let Some(line) = log.next_line().await? {
-        if line.contains("serving the dashboard") {
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-    let base = format!("http://127.0.0.1:{port}");
+    .await?;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let added = client
         .post(format!("{base}/api/projects"))
@@ -275,11 +230,6 @@ async fn main() -> anyhow::Result<()> {
     deliver_all(&client, &base, closes, in_flight).await?;
     let to_clean = until(&client, &base, "deleted", previews as u64, closing).await?;
 
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .unwrap_or("VmHWM: ?");
     println!(
         "previews: {previews} pull requests opened ({} deliveries, 10% repeated), kube-sim latency {latency} ms per API call",
         previews + previews / 10
@@ -305,12 +255,8 @@ async fn main() -> anyhow::Result<()> {
         "all {previews} removed (namespaces confirmed gone) {:.1} s after the closes were sent",
         to_clean.as_secs_f64()
     );
-    println!(
-        "server peak RSS: {}",
-        peak.trim_start_matches("VmHWM:").trim()
-    );
+    println!("server peak RSS: {}", server.peak_rss());
     watch.abort();
-    server.start_kill()?;
-    server.wait().await?;
+    server.stop().await?;
     Ok(())
 }

@@ -27,8 +27,9 @@ pub fn LogViewer(pipeline: i64, #[prop(into)] step: String) -> impl IntoView {
 
     #[cfg(feature = "hydrate")]
     {
+        use super::event_stream::Source;
         let base = base.clone();
-        let source = StoredValue::new_local(None::<stream::Source>);
+        let source = StoredValue::new_local(None::<Source>);
         Effect::new(move |_| {
             let tail = tail.get();
             lines.set(Vec::new());
@@ -39,9 +40,13 @@ pub fn LogViewer(pipeline: i64, #[prop(into)] step: String) -> impl IntoView {
             } else {
                 format!("{base}?follow=true&tail={tail}")
             };
-            let opened = stream::Source::open(
+            let opened = Source::open(
                 &url,
-                move |line| {
+                "line",
+                move |data| {
+                    let Ok(line) = serde_json::from_str::<LogLine>(&data) else {
+                        return;
+                    };
                     lines.try_update(|all| {
                         all.push(line);
                         if tail > 0 && all.len() > tail {
@@ -50,8 +55,8 @@ pub fn LogViewer(pipeline: i64, #[prop(into)] step: String) -> impl IntoView {
                         }
                     });
                 },
-                move |ended| {
-                    outcome.try_set(Some(ended));
+                move |data| {
+                    outcome.try_set(Some(step_ended(&data)));
                 },
             );
             source.set_value(opened);
@@ -120,70 +125,15 @@ pub fn LogViewer(pipeline: i64, #[prop(into)] step: String) -> impl IntoView {
     }
 }
 
+/// "Step succeeded", "Step failed: exit code 2", from the `end` event's data.
 #[cfg(feature = "hydrate")]
-mod stream {
-    //! The browser's EventSource for a log stream, closed when replaced or dropped.
-
-    use domain::pipeline::LogLine;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-
-    pub struct Source(web_sys::EventSource);
-
-    impl Source {
-        pub fn open(
-            url: &str,
-            on_line: impl Fn(LogLine) + 'static,
-            on_end: impl Fn(String) + 'static,
-        ) -> Option<Self> {
-            let source = web_sys::EventSource::new(url).ok()?;
-            let line = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-                move |event: web_sys::MessageEvent| {
-                    if let Some(line) = event
-                        .data()
-                        .as_string()
-                        .and_then(|data| serde_json::from_str::<LogLine>(&data).ok())
-                    {
-                        on_line(line);
-                    }
-                },
-            );
-            let closer = source.clone();
-            let end = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-                move |event: web_sys::MessageEvent| {
-                    // The step ended: stop the browser from reconnecting.
-                    closer.close();
-                    let summary = event
-                        .data()
-                        .as_string()
-                        .and_then(|data| serde_json::from_str::<serde_json::Value>(&data).ok())
-                        .map(|v| {
-                            let status = v["status"].as_str().unwrap_or("ended").to_owned();
-                            match v["reason"].as_str() {
-                                Some(reason) => format!("Step {status}: {reason}"),
-                                None => format!("Step {status}"),
-                            }
-                        })
-                        .unwrap_or_else(|| "Step ended".to_owned());
-                    on_end(summary);
-                },
-            );
-            source
-                .add_event_listener_with_callback("line", line.as_ref().unchecked_ref())
-                .ok()?;
-            source
-                .add_event_listener_with_callback("end", end.as_ref().unchecked_ref())
-                .ok()?;
-            // The closures live as long as the page; the source is closed when replaced.
-            line.forget();
-            end.forget();
-            Some(Self(source))
-        }
-    }
-
-    impl Drop for Source {
-        fn drop(&mut self) {
-            self.0.close();
-        }
+fn step_ended(data: &str) -> String {
+    let Ok(end) = serde_json::from_str::<serde_json::Value>(data) else {
+        return "Step ended".to_owned();
+    };
+    let status = end["status"].as_str().unwrap_or("ended");
+    match end["reason"].as_str() {
+        Some(reason) => format!("Step {status}: {reason}"),
+        None => format!("Step {status}"),
     }
 }

@@ -3,6 +3,8 @@
 pub mod ansi;
 pub mod confirm;
 pub mod empty_state;
+#[cfg(feature = "hydrate")]
+pub mod event_stream;
 pub mod icons;
 pub mod layout;
 pub mod log_viewer;

@@ -30,15 +30,17 @@ pub fn PodLogViewer(preview: i64, pods: Vec<String>) -> impl IntoView {
 
     #[cfg(feature = "hydrate")]
     {
-        let source = StoredValue::new_local(None::<stream::Source>);
+        use super::event_stream::Source;
+        let source = StoredValue::new_local(None::<Source>);
         Effect::new(move |_| {
             let url = format!("{}&follow=true", url());
             lines.set(Vec::new());
             ended.set(None);
             source.update_value(|s| *s = None);
             let limit = tail.get_untracked() as usize;
-            let opened = stream::Source::open(
+            let opened = Source::open(
                 &url,
+                "message",
                 move |line| {
                     lines.try_update(|all| {
                         all.push(line);
@@ -48,8 +50,8 @@ pub fn PodLogViewer(preview: i64, pods: Vec<String>) -> impl IntoView {
                         }
                     });
                 },
-                move |why| {
-                    ended.try_set(Some(why));
+                move |data| {
+                    ended.try_set(Some(log_ended(&data)));
                 },
             );
             source.set_value(opened);
@@ -113,51 +115,11 @@ pub fn PodLogViewer(preview: i64, pods: Vec<String>) -> impl IntoView {
     .into_any()
 }
 
+/// Why a followed pod log ended, from the `end` event's data.
 #[cfg(feature = "hydrate")]
-mod stream {
-    //! The browser's EventSource for a pod's log, closed when replaced or dropped.
-
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-
-    pub struct Source(web_sys::EventSource);
-
-    impl Source {
-        pub fn open(
-            url: &str,
-            on_line: impl Fn(String) + 'static,
-            on_end: impl Fn(String) + 'static,
-        ) -> Option<Self> {
-            let source = web_sys::EventSource::new(url).ok()?;
-            let line = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-                move |event: web_sys::MessageEvent| {
-                    if let Some(text) = event.data().as_string() {
-                        on_line(text);
-                    }
-                },
-            );
-            let closer = source.clone();
-            let end = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-                move |_: web_sys::MessageEvent| {
-                    // The container stopped: stop the browser from reconnecting.
-                    closer.close();
-                    on_end("The container stopped.".to_owned());
-                },
-            );
-            source.set_onmessage(Some(line.as_ref().unchecked_ref()));
-            source
-                .add_event_listener_with_callback("end", end.as_ref().unchecked_ref())
-                .ok()?;
-            // The closures live as long as the page; the source is closed when replaced.
-            line.forget();
-            end.forget();
-            Some(Self(source))
-        }
-    }
-
-    impl Drop for Source {
-        fn drop(&mut self) {
-            self.0.close();
-        }
-    }
+fn log_ended(data: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "The container stopped.".to_owned())
 }

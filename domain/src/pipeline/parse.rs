@@ -210,24 +210,7 @@ impl Checker {
     ) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for (key, value) in environment {
-            let valid = key
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                self.error(
-                    value.referenced,
-                    format!(
-                        "step `{step}`: environment variable name `{key}` is not valid: use letters, digits and `_`, not starting with a digit"
-                    ),
-                );
-            } else if INJECTED_VARIABLES.contains(&key.as_str()) {
-                self.error(
-                    value.referenced,
-                    format!("step `{step}`: `{key}` is set by Slipway and cannot be overridden"),
-                );
-            }
+            self.env_name(&format!("step `{step}`"), &key, value.referenced);
             if let Some(bad) = secret_references(&value.value.0)
                 .into_iter()
                 .find(|name| !valid_secret_name(name))
@@ -252,13 +235,23 @@ impl Checker {
         let Some(resources) = resources else {
             return StepResources::default();
         };
+        let (cpu, memory) = self.quantities(&format!("step `{step}`"), resources);
+        StepResources { cpu, memory }
+    }
+
+    /// Checks CPU and memory quantities, naming `what` they belong to in messages.
+    pub(crate) fn quantities(
+        &mut self,
+        what: &str,
+        resources: super::file::ResourcesSection,
+    ) -> (Option<String>, Option<String>) {
         if let Some(cpu) = &resources.cpu
             && quantity::cpu_millicores(&cpu.value).is_none_or(|m| m == 0)
         {
             self.error(
                 cpu.referenced,
                 format!(
-                    "step `{step}`: cpu `{}` is not a CPU quantity: use e.g. `500m` or `2`",
+                    "{what}: cpu `{}` is not a CPU quantity: use e.g. `500m` or `2`",
                     cpu.value
                 ),
             );
@@ -269,14 +262,36 @@ impl Checker {
             self.error(
                 memory.referenced,
                 format!(
-                    "step `{step}`: memory `{}` is not a memory quantity: use e.g. `512Mi` or `2Gi`",
+                    "{what}: memory `{}` is not a memory quantity: use e.g. `512Mi` or `2Gi`",
                     memory.value
                 ),
             );
         }
-        StepResources {
-            cpu: resources.cpu.map(|c| c.value),
-            memory: resources.memory.map(|m| m.value),
+        (
+            resources.cpu.map(|c| c.value),
+            resources.memory.map(|m| m.value),
+        )
+    }
+
+    /// Checks an environment variable's name: valid, and not one Slipway sets.
+    pub(crate) fn env_name(&mut self, what: &str, key: &str, at: Location) {
+        let valid = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.error(
+                at,
+                format!(
+                    "{what}: environment variable name `{key}` is not valid: use letters, digits and `_`, not starting with a digit"
+                ),
+            );
+        } else if INJECTED_VARIABLES.contains(&key) {
+            self.error(
+                at,
+                format!("{what}: `{key}` is set by Slipway and cannot be overridden"),
+            );
         }
     }
 

@@ -10,10 +10,9 @@ use super::definition::{
     PreviewDefinition, PreviewKind, Quota,
 };
 use super::file::{AppSection, ChartSection, PreviewSection};
-use crate::pipeline::definition::{DefinitionErrors, INJECTED_VARIABLES};
-use crate::pipeline::file::{EnvValue, ResourcesSection};
+use crate::pipeline::definition::DefinitionErrors;
+use crate::pipeline::file::EnvValue;
 use crate::pipeline::parse::{Checker, read_file};
-use crate::quantity;
 
 /// Most replicas a preview may ask for.
 pub const MAX_REPLICAS: u32 = 10;
@@ -230,24 +229,7 @@ impl Checker {
     ) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for (key, value) in env {
-            let valid = key
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                self.error(
-                    value.referenced,
-                    format!(
-                        "{what}: environment variable name `{key}` is not valid: use letters, digits and `_`, not starting with a digit"
-                    ),
-                );
-            } else if INJECTED_VARIABLES.contains(&key.as_str()) {
-                self.error(
-                    value.referenced,
-                    format!("{what}: `{key}` is set by Slipway and cannot be overridden"),
-                );
-            }
+            self.env_name(what, &key, value.referenced);
             if value.value.0.contains("${{") {
                 self.error(
                     value.referenced,
@@ -259,38 +241,5 @@ impl Checker {
             out.insert(key, value.value.0);
         }
         out
-    }
-
-    fn quantities(
-        &mut self,
-        what: &str,
-        resources: ResourcesSection,
-    ) -> (Option<String>, Option<String>) {
-        if let Some(cpu) = &resources.cpu
-            && quantity::cpu_millicores(&cpu.value).is_none_or(|m| m == 0)
-        {
-            self.error(
-                cpu.referenced,
-                format!(
-                    "{what}: cpu `{}` is not a CPU quantity: use e.g. `500m` or `2`",
-                    cpu.value
-                ),
-            );
-        }
-        if let Some(memory) = &resources.memory
-            && quantity::bytes(&memory.value).is_none_or(|b| b == 0)
-        {
-            self.error(
-                memory.referenced,
-                format!(
-                    "{what}: memory `{}` is not a memory quantity: use e.g. `512Mi` or `2Gi`",
-                    memory.value
-                ),
-            );
-        }
-        (
-            resources.cpu.map(|c| c.value),
-            resources.memory.map(|m| m.value),
-        )
     }
 }

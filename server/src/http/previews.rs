@@ -145,7 +145,12 @@ pub async fn logs(
         {
             Ok(Some(pod)) => pod,
             Ok(None) => {
-                return not_found(format!("preview {} has no pods", preview.namespace));
+                let message = format!("preview {} has no pods", preview.namespace);
+                return if query.follow {
+                    ended(&message)
+                } else {
+                    not_found(message)
+                };
             }
             Err(error) => return app_failure(&error).into_response(),
         },
@@ -167,7 +172,12 @@ pub async fn logs(
     {
         Ok(lines) => lines,
         Err(domain::ClusterError::NotFound { .. }) => {
-            return not_found(format!("pod {pod} is not in {}", preview.namespace));
+            let message = format!("pod {pod} is no longer in {}", preview.namespace);
+            return if query.follow {
+                ended(&message)
+            } else {
+                not_found(message)
+            };
         }
         Err(error) => {
             return (
@@ -187,14 +197,7 @@ pub async fn logs(
                 "event: end\ndata: {}\n\n".to_owned()
             }))
             .map(|chunk| Ok::<_, Infallible>(Bytes::from(chunk)));
-        let mut response = Response::new(Body::from_stream(events));
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        return response;
+        return event_stream(Body::from_stream(events));
     }
     let text: Vec<String> = lines.filter_map(|l| async { l.ok() }).collect().await;
     let mut body = text.join("\n");
@@ -202,6 +205,24 @@ pub async fn logs(
         body.push('\n');
     }
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// A followed log that cannot be read: the stream ends at once saying why (an event stream
+/// answered with an error status would only make the browser retry).
+fn ended(message: &str) -> Response {
+    let data = json!({ "error": message });
+    event_stream(Body::from(format!("event: end\ndata: {data}\n\n")))
+}
+
+fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 fn not_found(message: String) -> Response {
