@@ -88,6 +88,16 @@ test("a pull request's preview: list, detail, retry, delete with confirmation", 
   await page.locator('[data-testid="attempt"]').nth(1).waitFor();
   await page.locator('[data-testid="attempt"][data-status="succeeded"]').nth(1).waitFor({ timeout: 30_000 });
 
+  // Operators see what it uses, against its quota.
+  const detailUrl = page.url();
+  await openHydrated(page, `${slipway.base}/operator`);
+  const usage = page.locator('[data-testid="usage-row"][data-namespace="pr-acme-shop-12"]');
+  await usage.waitFor();
+  assert.match(await usage.innerText(), /2 cores/);
+  await page.getByTestId("usage-totals").nth(1).getByText("acme/shop").waitFor();
+  await page.screenshot({ path: join(screenshotDir, "operator-usage.png"), fullPage: true });
+  await openHydrated(page, detailUrl);
+
   // Delete asks first, naming the namespace.
   await page.getByTestId("delete").click();
   await page.getByText("Delete namespace pr-acme-shop-12 and everything in it?").waitFor();

@@ -157,7 +157,6 @@ async fn main() -> anyhow::Result<()> {
         &[
             ("SLIPWAY_GITHUB_WEBHOOK_SECRET", SECRET.to_owned()),
             ("SLIPWAY_KUBECONFIG", std::env::var("KUBECONFIG")?),
-            ("SLIPWAY_LOG", "warn".to_owned()),
         ],
     )
     .await?;

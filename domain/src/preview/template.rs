@@ -121,16 +121,13 @@ pub fn namespace_spec(vars: &PreviewVariables) -> NamespaceSpec {
     NamespaceSpec {
         name: vars.namespace.clone(),
         labels,
-        annotations: BTreeMap::from([
-            (
-                "slipway.dev/pull-request-url".into(),
-                format!(
-                    "https://github.com/{}/pull/{}",
-                    vars.repository, vars.pr_number
-                ),
+        annotations: BTreeMap::from([(
+            "slipway.dev/pull-request-url".into(),
+            format!(
+                "https://github.com/{}/pull/{}",
+                vars.repository, vars.pr_number
             ),
-            ("slipway.dev/url".into(), vars.url.clone()),
-        ]),
+        )]),
     }
 }
 

@@ -8,19 +8,16 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use domain::Cluster;
-use domain::cluster::{ClusterError, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, NamespacePhase};
+use domain::cluster::{ClusterError, Manifest};
 use domain::pipeline::{PipelineFilter, PublishedImage};
 use domain::preview::definition::{DEFAULT_TTL_SECS, PreviewDefinition, PreviewKind};
 use domain::preview::namespace::is_dns_label;
 use domain::preview::parse::parse_preview;
-use domain::preview::template::{
-    self, GuardRails, IngressSettings, PreviewVariables, is_commit_sha,
-};
+use domain::preview::template::{self, IngressSettings, PreviewVariables, is_commit_sha};
 use domain::preview::{AttemptOutcome, ClaimedAttempt, Preview, PreviewAttempt, PreviewStatus};
-use domain::quantity;
 use tokio_util::sync::CancellationToken;
 
-use super::{PreviewContext, cleanup, helm, render};
+use super::{PreviewContext, helm, render};
 use crate::pipelines::now_ms;
 use crate::pipelines::source::Source;
 
@@ -35,19 +32,19 @@ const RECENT_RUNS: u32 = 20;
 pub(crate) const NO_CLUSTER: &str = "no cluster is configured, and previews need one: set SLIPWAY_KUBECONFIG, SLIPWAY_CLUSTER=sim or [[clusters]]";
 
 /// How an attempt ended.
-enum Ending {
+pub(super) enum Ending {
     Deployed { url: String },
     Skipped(String),
     Failed(String),
 }
 
 /// Infrastructure failures worth another try (the cluster did not answer).
-fn transient(error: &ClusterError) -> bool {
+pub(super) fn transient(error: &ClusterError) -> bool {
     matches!(error, ClusterError::Unavailable(_))
 }
 
 /// 1 s, 2 s, 4 s between the tries of an infrastructure step.
-fn backoff() -> ExponentialBuilder {
+pub(super) fn backoff() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_secs(1))
         .with_factor(2.0)
@@ -195,6 +192,19 @@ impl PreviewContext {
             .map_err(|e| failed(e.message))?
             .ok_or_else(|| failed(NO_CLUSTER.to_owned()))?;
         let (cluster, cluster_name) = (entry.cluster.clone(), entry.name.clone());
+        let mut vars = PreviewVariables {
+            preview_id: preview.id,
+            pr_number: preview.number,
+            branch: preview.branch.clone(),
+            sha: sha.to_owned(),
+            repository: preview.repository.clone(),
+            namespace: preview.namespace.clone(),
+            host: String::new(),
+            url: String::new(),
+            image: None,
+        };
+        // The namespace first: it needs nothing from the commit, and claims the name at once.
+        let created = self.claim_namespace(cluster.as_ref(), &vars).await?;
 
         let source = Source::fetch(
             &repository.clone_url,
@@ -212,6 +222,10 @@ impl PreviewContext {
         let definition = match parse_preview(&text) {
             Ok(Some(definition)) => definition,
             Ok(None) => {
+                if created {
+                    self.release_namespace(cluster.as_ref(), &vars.namespace)
+                        .await;
+                }
                 return Err(Ending::Skipped(format!(
                     "`.platform.yaml` at {short} has no `preview:` section, so there is nothing to deploy"
                 )));
@@ -227,17 +241,7 @@ impl PreviewContext {
         let image = self
             .image(preview, attempt, &repository, &definition)
             .await?;
-        let mut vars = PreviewVariables {
-            preview_id: preview.id,
-            pr_number: preview.number,
-            branch: preview.branch.clone(),
-            sha: sha.to_owned(),
-            repository: preview.repository.clone(),
-            namespace: preview.namespace.clone(),
-            host: String::new(),
-            url: String::new(),
-            image: image.clone(),
-        };
+        vars.image = image.clone();
         let pattern = definition
             .domain
             .as_deref()
@@ -259,7 +263,7 @@ impl PreviewContext {
         }
         self.progress(preview, attempt, PreviewStatus::Deploying, None)
             .await;
-        self.prepare_namespace(cluster.as_ref(), &vars, &definition)
+        self.guard_rails(cluster.as_ref(), &vars, &definition)
             .await?;
         let deployments = match &definition.kind {
             PreviewKind::App(app) => {
@@ -415,70 +419,7 @@ impl PreviewContext {
         })
     }
 
-    /// The namespace with its labels, then its quota, limits and network policy.
-    async fn prepare_namespace(
-        &self,
-        cluster: &dyn Cluster,
-        vars: &PreviewVariables,
-        definition: &PreviewDefinition,
-    ) -> Result<(), Ending> {
-        let existing = (|| cluster.get_namespace(&vars.namespace))
-            .retry(backoff())
-            .when(transient)
-            .await
-            .map_err(|e| {
-                Ending::Failed(format!("cannot read namespace {}: {e}", vars.namespace))
-            })?;
-        if let Some(existing) = existing {
-            if !existing.is_managed() {
-                return Err(Ending::Failed(format!(
-                    "namespace {} already exists and Slipway did not create it (no {MANAGED_BY_LABEL}={MANAGED_BY_VALUE} label): Slipway will not deploy into it or delete it",
-                    vars.namespace
-                )));
-            }
-            if existing.phase == NamespacePhase::Terminating {
-                (|| cluster.wait_namespace_gone(&vars.namespace, cleanup::GONE_WITHIN))
-                    .retry(backoff())
-                    .when(transient)
-                    .await
-                    .map_err(|e| {
-                        Ending::Failed(format!(
-                            "namespace {} is still being deleted: {e}",
-                            vars.namespace
-                        ))
-                    })?;
-            }
-        }
-        let spec = template::namespace_spec(vars);
-        (|| cluster.ensure_namespace(&spec))
-            .retry(backoff())
-            .when(transient)
-            .await
-            .map_err(|e| {
-                Ending::Failed(format!("cannot create namespace {}: {e}", vars.namespace))
-            })?;
-        let guard = GuardRails {
-            quota_cpu: at_most(
-                definition.quota.cpu.as_deref(),
-                &self.settings.quota_cpu,
-                quantity::cpu_millicores,
-            ),
-            quota_memory: at_most(
-                definition.quota.memory.as_deref(),
-                &self.settings.quota_memory,
-                quantity::bytes,
-            ),
-            ingress_namespace: self.settings.ingress_namespace.clone(),
-        };
-        self.apply_all(
-            cluster,
-            &vars.namespace,
-            &template::guard_manifests(vars, &guard),
-        )
-        .await
-    }
-
-    async fn apply_all(
+    pub(super) async fn apply_all(
         &self,
         cluster: &dyn Cluster,
         namespace: &str,
@@ -533,19 +474,5 @@ impl PreviewContext {
             reason.push_str(&outcome.log_excerpt.join("\n"));
         }
         Err(Ending::Failed(reason))
-    }
-}
-
-/// The repository's wish, capped by Slipway's setting.
-fn at_most(wanted: Option<&str>, cap: &str, measure: fn(&str) -> Option<u64>) -> String {
-    match wanted {
-        Some(wanted)
-            if measure(wanted)
-                .zip(measure(cap))
-                .is_some_and(|(w, c)| w <= c) =>
-        {
-            wanted.to_owned()
-        }
-        _ => cap.to_owned(),
     }
 }

@@ -1,11 +1,12 @@
 //! Preview environments on the cluster: the worker that turns what pull requests want into
 //! namespaces and running apps ([`worker`]), one deployment attempt ([`deploy`]), removals and
-//! the orphan sweep ([`cleanup`]), the templates ([`render`]) and Helm ([`helm`]), and telling
+//! the orphan sweep ([`cleanup`]), the namespace and its guard rails ([`namespace`]), the templates ([`render`]) and Helm ([`helm`]), and telling
 //! the Store, the bus and GitHub about every change ([`report`]).
 
 pub mod cleanup;
 pub mod deploy;
 pub mod helm;
+pub mod namespace;
 pub mod render;
 pub mod report;
 pub mod worker;

@@ -25,7 +25,7 @@ const RETRY_REMOVAL: Duration = Duration::from_secs(60);
 /// How often orphaned namespaces are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(5 * 60);
 /// Attempts one replica runs at once (each mostly waits on the cluster).
-const MAX_DEPLOYS: usize = 64;
+const MAX_DEPLOYS: usize = 256;
 
 /// Runs until `stop` is cancelled; running attempts stop with it and are claimed again later.
 pub async fn run(ctx: PreviewContext, stop: CancellationToken) {

@@ -36,6 +36,8 @@ pub struct Fake {
     /// `METHOD path` and the Authorization header of every request.
     pub requests: Mutex<Vec<(String, Option<String>)>>,
     pub rate_limit_next: AtomicBool,
+    /// Told after every answered request, for tests waiting for a write.
+    pub answered: tokio::sync::Notify,
     next_id: AtomicU64,
 }
 
@@ -86,6 +88,7 @@ async fn record(State(fake): State<Arc<Fake>>, request: Request, next: Next) -> 
             .into_response();
     }
     let mut response = next.run(request).await;
+    fake.answered.notify_waiters();
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-remaining", "4999".parse().expect("value"));
     headers.insert("x-ratelimit-limit", "5000".parse().expect("value"));
