@@ -93,14 +93,23 @@ pub(super) fn claim_query() -> String {
 pub(super) const HEARTBEAT: &str = "UPDATE preview_attempts SET heartbeat_ms = $2 \
      WHERE id = $1 AND status = 'deploying' RETURNING id";
 
-/// The preview an attempt is the current one of (its round and commit, still deploying).
-pub(super) const CURRENT_PREVIEW: &str = "SELECT p.id, p.status FROM previews p \
-     JOIN preview_attempts a ON a.preview_id = p.id \
-     WHERE a.id = $1 AND a.status = 'deploying' AND a.round = p.round AND a.sha = p.head_sha \
-     AND p.wanted";
-
-pub(super) const SET_STATUS: &str = "UPDATE previews SET status = $2, reason = $3, updated_at_ms = $4 \
-     WHERE id = $1 AND status = $5";
+/// Moves the preview of a current attempt (still deploying, of the preview's round and commit)
+/// to `$2`, when its status is one that may become it. One statement: a read followed by a
+/// write in one SQLite transaction fails when another writer commits in between.
+pub(super) fn progress_query(target: PreviewStatus) -> String {
+    let from: Vec<String> = PreviewStatus::ALL
+        .into_iter()
+        .filter(|s| *s == target || s.can_become(target))
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!(
+        "UPDATE previews SET status = $2, reason = $3, updated_at_ms = $4 \
+         WHERE wanted AND status IN ({}) AND EXISTS (SELECT 1 FROM preview_attempts a \
+             WHERE a.id = $1 AND a.preview_id = previews.id AND a.status = 'deploying' \
+             AND a.round = previews.round AND a.sha = previews.head_sha)",
+        from.join(", ")
+    )
+}
 
 pub(super) const END_ATTEMPT: &str = "UPDATE preview_attempts SET status = $2, reason = $3, \
      finished_at_ms = $4 WHERE id = $1 AND status = 'deploying' RETURNING preview_id, sha, round";
@@ -433,33 +442,16 @@ macro_rules! impl_preview_store {
                 reason: Option<&str>,
                 at_ms: i64,
             ) -> domain::store::Result<bool> {
-                use $crate::store::preview_sql as sql;
-                let fail =
-                    |e| $crate::store::sql_store::map_error(e, "preview attempt", attempt_id);
-                let mut tx = self.pool.begin().await.map_err(fail)?;
-                let current: Option<(i64, String)> = sqlx::query_as(sql::CURRENT_PREVIEW)
+                let done = sqlx::query(&$crate::store::preview_sql::progress_query(status))
                     .bind(attempt_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(fail)?;
-                let Some((preview_id, old)) = current else {
-                    return Ok(false);
-                };
-                let allowed = domain::preview::PreviewStatus::parse(&old)
-                    .is_some_and(|old| old == status || old.can_become(status));
-                if !allowed {
-                    return Ok(false);
-                }
-                let done = sqlx::query(sql::SET_STATUS)
-                    .bind(preview_id)
                     .bind(status.as_str())
                     .bind(reason)
                     .bind(at_ms)
-                    .bind(&old)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await
-                    .map_err(fail)?;
-                tx.commit().await.map_err(fail)?;
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "preview attempt", attempt_id)
+                    })?;
                 Ok(done.rows_affected() == 1)
             }
 

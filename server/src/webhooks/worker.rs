@@ -1,7 +1,8 @@
 //! The delivery worker: takes queued deliveries from the Store (woken through the bus, and by a
 //! periodic look in case a wake-up was lost), claims each atomically so that one replica
-//! processes it, and records the outcome on the delivery. Failures stay on the delivery; they
-//! never reach GitHub.
+//! processes it, and records the outcome on the delivery. Deliveries about different pull
+//! requests are processed concurrently, those about one in the order they came. Failures stay
+//! on the delivery; they never reach GitHub.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub use domain::delivery::DELIVERY_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(10);
 const BATCH: u32 = 50;
+/// Deliveries about different subjects processed at once.
+const CONCURRENCY: usize = 8;
 /// A claim older than this belongs to a worker that stopped mid-way (processing takes
 /// milliseconds to seconds).
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(300);
@@ -78,6 +81,30 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
     }
 }
 
+/// What a delivery is about: a repository and, for pull request events, the pull request.
+type Subject = Option<(String, Option<i64>)>;
+
+/// The queued deliveries grouped by what they are about (a pull request, or else a
+/// repository), oldest first within a group: groups are processed concurrently, each one in
+/// order, so two events of one pull request never overtake each other.
+async fn in_order_per_subject(store: &dyn Store, queued: &[String]) -> Vec<Vec<String>> {
+    let mut groups: Vec<(Subject, Vec<String>)> = Vec::new();
+    for id in queued {
+        let subject = match store.get_delivery(id).await {
+            Ok((delivery, _)) => delivery.repository.map(|r| (r, delivery.pull_request)),
+            Err(_) => None,
+        };
+        match groups
+            .iter_mut()
+            .find(|(s, _)| subject.is_some() && *s == subject)
+        {
+            Some((_, ids)) => ids.push(id.clone()),
+            None => groups.push((subject, vec![id.clone()])),
+        }
+    }
+    groups.into_iter().map(|(_, ids)| ids).collect()
+}
+
 /// Works through every queued delivery, first taking back claims a dead worker left.
 async fn drain(store: &dyn Store, bus: &dyn Bus) {
     let stale_before = now_ms() - CLAIM_TIMEOUT.as_millis() as i64;
@@ -96,9 +123,14 @@ async fn drain(store: &dyn Store, bus: &dyn Bus) {
                 return;
             }
         };
-        for id in &queued {
-            process(store, bus, id).await;
-        }
+        let groups = in_order_per_subject(store, &queued).await;
+        futures::stream::iter(groups)
+            .for_each_concurrent(CONCURRENCY, |group| async move {
+                for id in group {
+                    process(store, bus, &id).await;
+                }
+            })
+            .await;
         if queued.len() < BATCH as usize {
             return;
         }
