@@ -190,7 +190,9 @@ impl PreviewContext {
             .services
             .cluster_for(&repository)
             .map_err(|e| failed(e.message))?
-            .ok_or_else(|| failed(NO_CLUSTER.to_owned()))?;
+            // Without a cluster Slipway runs pipelines only: nothing failed, nothing to say on
+            // the pull request.
+            .ok_or_else(|| Ending::Skipped(NO_CLUSTER.to_owned()))?;
         let (cluster, cluster_name) = (entry.cluster.clone(), entry.name.clone());
         let mut vars = PreviewVariables {
             preview_id: preview.id,

@@ -7,6 +7,7 @@ mod pipeline_output_sql;
 mod pipeline_sql;
 mod postgres;
 mod preview_sql;
+mod preview_store;
 mod pull_request_sql;
 mod schedule_sql;
 mod secret_sql;

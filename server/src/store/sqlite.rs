@@ -13,7 +13,7 @@ use super::delivery_sql::impl_delivery_store;
 use super::migrations::{self, SQLITE};
 use super::pipeline_output_sql::impl_pipeline_output_store;
 use super::pipeline_sql::impl_pipeline_store;
-use super::preview_sql::impl_preview_store;
+use super::preview_store::impl_preview_store;
 use super::pull_request_sql::impl_pull_request_store;
 use super::schedule_sql::impl_schedule_store;
 use super::secret_sql::impl_secret_store;

@@ -63,6 +63,22 @@ impl World {
         files: &[(&str, &str)],
         extra: &[(&str, String)],
     ) -> Self {
+        Self::build(sim, cluster, files, extra, true).await
+    }
+
+    /// A world whose Slipway is given no cluster (the simulated one runs, unused).
+    pub async fn start_without_cluster(files: &[(&str, &str)]) -> Self {
+        let (sim, cluster) = start_sim().await;
+        Self::build(sim, cluster, files, &[], false).await
+    }
+
+    async fn build(
+        sim: KubeSim,
+        cluster: KubeCluster,
+        files: &[(&str, &str)],
+        extra: &[(&str, String)],
+        connect: bool,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
         sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
@@ -79,6 +95,9 @@ impl World {
             ),
         ];
         settings.extend(extra.iter().cloned());
+        if !connect {
+            settings.retain(|(name, _)| *name != "SLIPWAY_KUBECONFIG");
+        }
         let server = TestServer::start(&settings).await;
         add_project(&server, REPOSITORY, &repo).await;
         let events = server.running.adapters.bus.subscribe().await.expect("bus");

@@ -380,3 +380,21 @@ async fn orphans_are_swept_unmanaged_namespaces_are_left_alone_and_previews_expi
     );
     world.server.stop().await;
 }
+
+#[tokio::test]
+async fn without_a_cluster_a_pull_request_gets_no_preview_and_no_noise() {
+    let mut world = World::start_without_cluster(&[(".platform.yaml", APP)]).await;
+    let first = world.first_sha.clone();
+    world.pull_request("opened", 30, &first).await;
+    let detail = world.until("pr-acme-shop-30", &["skipped"], None).await;
+    assert!(
+        detail["preview"]["reason"].as_str().is_some_and(|r| r
+            .contains("no cluster is configured")
+            && r.contains("SLIPWAY_KUBECONFIG")),
+        "{detail}"
+    );
+    // Nothing failed: the pull request hears nothing.
+    assert!(world.comments(30).is_empty());
+    assert!(world.statuses(&first).is_empty());
+    world.server.stop().await;
+}
