@@ -1,7 +1,8 @@
 //! Pod admission as a real API server does it: LimitRange defaults fill in containers'
 //! missing requests and limits, then every ResourceQuota of the namespace must have room for
 //! the pod (`403 exceeded quota: ...`), and a quota on a resource requires containers to say
-//! how much of it they need.
+//! how much of it they need. A quota read back carries the status the quota controller keeps:
+//! `hard` from its spec and `used` summed over the namespace's pods.
 
 use domain::quantity;
 use serde_json::Value;
@@ -167,4 +168,27 @@ pub fn admit_pod(sim: &Sim, namespace: &str, pod: &mut Value) -> Result<(), ApiE
         }
     }
     Ok(())
+}
+
+/// `quota` with its status as the quota controller keeps it.
+pub fn with_quota_status(sim: &Sim, quota: &Value) -> Value {
+    let namespace = quota["metadata"]["namespace"].as_str().unwrap_or_default();
+    let (pods, _) = sim.store.list(&PODS, namespace, &Selector::default());
+    let mut used = serde_json::Map::new();
+    for (resource, _) in quota["spec"]["hard"].as_object().into_iter().flatten() {
+        let total: u64 = pods
+            .iter()
+            .filter(|p| counts(p))
+            .filter_map(|p| amount(p, resource))
+            .sum();
+        let shown = if resource.ends_with("cpu") {
+            format!("{total}m")
+        } else {
+            total.to_string()
+        };
+        used.insert(resource.clone(), Value::String(shown));
+    }
+    let mut quota = quota.clone();
+    quota["status"] = serde_json::json!({ "hard": quota["spec"]["hard"].clone(), "used": used });
+    quota
 }

@@ -2,6 +2,7 @@
 //! operation), and the resource operations themselves — list, watch, get, create, replace,
 //! patch (merge, strategic-merge approximated as merge, server-side apply) and delete.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde_json::{Value, json};
 use crate::Sim;
 use crate::apply;
 use crate::path::{self, Route, Target};
+use crate::resources::ResourceType;
 use crate::selector::Selector;
 use crate::status::ApiError;
 use crate::store::{metadata_mut, name_of};
@@ -61,6 +63,15 @@ fn metrics(sim: &Sim, method: &Method, target: &Target, path: &str) -> Result<Re
     }
     let namespace = target.namespace.as_deref().unwrap_or_default();
     crate::usage::respond(sim, namespace, target.name.as_deref()).map(|v| Json(v).into_response())
+}
+
+/// An object as read back: ResourceQuotas with the status their controller would keep.
+fn with_status<'a>(sim: &Sim, r: &ResourceType, object: &'a Value) -> Cow<'a, Value> {
+    if r.kind == "ResourceQuota" {
+        Cow::Owned(crate::admission::with_quota_status(sim, object))
+    } else {
+        Cow::Borrowed(object)
+    }
 }
 
 fn object(value: Arc<Value>) -> Response {
@@ -142,15 +153,17 @@ async fn resource(
         (Method::GET, None, None) => {
             let name = field_name(params)?;
             let (items, version) = sim.store.list(r, &namespace, &selector(params)?);
-            let items: Vec<&Value> = items
+            let items: Vec<Cow<'_, Value>> = items
                 .iter()
                 .map(|item| item.as_ref())
                 .filter(|o| name.as_ref().is_none_or(|n| name_of(o) == n))
+                .map(|o| with_status(sim, r, o))
                 .collect();
             Ok(Json(json!({ "kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": { "resourceVersion": version.to_string() }, "items": items })).into_response())
         }
         (Method::GET, Some(name), None | Some("status")) => {
-            Ok(object(sim.store.get(r, &namespace, &name)?))
+            let found = sim.store.get(r, &namespace, &name)?;
+            Ok(Json(with_status(sim, r, &found)).into_response())
         }
         (Method::GET, Some(name), Some("log")) if r.kind == "Pod" => {
             crate::logs::respond(sim, &namespace, &name, params).await

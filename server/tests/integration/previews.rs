@@ -216,6 +216,9 @@ async fn a_pull_request_gets_a_preview_that_follows_pushes_and_goes_away_on_clos
         .expect("a usage row");
     assert_eq!(row["usage"]["cpu_limit_millicores"], 2000);
     assert_eq!(row["usage"]["memory_limit_bytes"], 4_u64 << 30);
+    // One pod, with the LimitRange's default limits, counted against the quota.
+    assert_eq!(row["usage"]["quota_cpu_used_millicores"], 500);
+    assert_eq!(row["usage"]["quota_memory_used_bytes"], 512_u64 << 20);
 
     // The same commit delivered again deploys nothing new.
     world.pull_request("synchronize", 7, &second).await;
