@@ -72,8 +72,20 @@ impl Slipway {
                 break;
             }
         }
-        // Keep draining the server's log so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+        // Keep draining the server's log so it never blocks on a full pipe; BENCH_SERVER_LOG
+        // names a file to keep it in.
+        let mut keep = match std::env::var_os("BENCH_SERVER_LOG") {
+            Some(path) => Some(std::fs::File::create(path)?),
+            None => None,
+        };
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = log.next_line().await {
+                if let Some(file) = keep.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(file, "{line}");
+                }
+            }
+        });
         Ok(Self {
             base: format!("http://127.0.0.1:{port}"),
             pid,
