@@ -7,23 +7,16 @@
 
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use domain::Cluster;
-use domain::cluster::ClusterError;
 use domain::preview::Preview;
 
 use super::PreviewContext;
+use super::deploy::{backoff, transient};
 use crate::pipelines::now_ms;
 
 /// How long a deleted namespace may take to disappear.
 pub const GONE_WITHIN: Duration = Duration::from_secs(5 * 60);
-
-fn backoff() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(1))
-        .with_factor(2.0)
-        .with_max_times(3)
-}
 
 /// Why a preview is being removed, in the words the page and the comment show.
 pub fn removal_reason(preview: &Preview, now_ms: i64) -> String {
@@ -123,12 +116,12 @@ impl PreviewContext {
 async fn delete_and_confirm(cluster: &dyn Cluster, namespace: &str) -> Result<(), String> {
     (|| cluster.delete_namespace(namespace))
         .retry(backoff())
-        .when(|e: &ClusterError| matches!(e, ClusterError::Unavailable(_)))
+        .when(transient)
         .await
         .map_err(|e| format!("cannot delete namespace {namespace}: {e}"))?;
     (|| cluster.wait_namespace_gone(namespace, GONE_WITHIN))
         .retry(backoff())
-        .when(|e: &ClusterError| matches!(e, ClusterError::Unavailable(_)))
+        .when(transient)
         .await
         .map_err(|e| format!("namespace {namespace} is not gone: {e}"))
 }
