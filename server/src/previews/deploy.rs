@@ -206,7 +206,7 @@ impl PreviewContext {
             image: None,
         };
         // The namespace first: it needs nothing from the commit, and claims the name at once.
-        let created = self.claim_namespace(cluster.as_ref(), &vars).await?;
+        self.claim_namespace(cluster.as_ref(), &vars).await?;
 
         let source = Source::fetch(
             &repository.clone_url,
@@ -224,10 +224,9 @@ impl PreviewContext {
         let definition = match parse_preview(&text) {
             Ok(Some(definition)) => definition,
             Ok(None) => {
-                if created {
-                    self.release_namespace(cluster.as_ref(), &vars.namespace)
-                        .await;
-                }
+                // Nothing to deploy at this commit: what an earlier commit deployed goes too.
+                self.release_namespace(cluster.as_ref(), &vars.namespace)
+                    .await;
                 return Err(Ending::Skipped(format!(
                     "`.platform.yaml` at {short} has no `preview:` section, so there is nothing to deploy"
                 )));

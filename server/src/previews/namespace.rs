@@ -15,13 +15,13 @@ use super::cleanup::GONE_WITHIN;
 use super::deploy::{Ending, backoff, transient};
 
 impl PreviewContext {
-    /// Creates (or updates) the namespace; `true` when this call created it. Refuses a
-    /// namespace Slipway did not create, and waits out one still being deleted.
+    /// Creates (or updates) the namespace. Refuses a namespace Slipway did not create, and
+    /// waits out one still being deleted.
     pub(super) async fn claim_namespace(
         &self,
         cluster: &dyn Cluster,
         vars: &PreviewVariables,
-    ) -> Result<bool, Ending> {
+    ) -> Result<(), Ending> {
         let name = &vars.namespace;
         let existing = (|| cluster.get_namespace(name))
             .retry(backoff())
@@ -50,10 +50,10 @@ impl PreviewContext {
             .when(transient)
             .await
             .map_err(|e| Ending::Failed(format!("cannot create namespace {name}: {e}")))?;
-        Ok(existing.is_none_or(|e| e.phase == NamespacePhase::Terminating))
+        Ok(())
     }
 
-    /// Deletes a namespace this attempt created for nothing (the commit deploys no preview).
+    /// Deletes the namespace of a preview whose commit deploys nothing.
     pub(super) async fn release_namespace(&self, cluster: &dyn Cluster, name: &str) {
         if let Err(error) = cluster.delete_namespace(name).await {
             tracing::warn!(namespace = %name, %error, "cannot delete an unused preview namespace; the sweep or the pull request's close removes it");

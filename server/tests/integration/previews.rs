@@ -401,3 +401,34 @@ async fn without_a_cluster_a_pull_request_gets_no_preview_and_no_noise() {
     assert!(world.statuses(&first).is_empty());
     world.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_commit_that_drops_the_preview_section_removes_the_environment() {
+    let mut world = World::start(&[(".platform.yaml", APP)], &[]).await;
+    let ns = "pr-acme-shop-31";
+    let first = world.first_sha.clone();
+    world.pull_request("opened", 31, &first).await;
+    world.until(ns, &["running"], Some(&first)).await;
+    let (_, second) = commit(
+        &world.repo,
+        &[(
+            ".platform.yaml",
+            "pipeline:\n  steps:\n    - name: test\n      image: alpine\n      commands: [true]\n",
+        )],
+        "no more preview",
+    );
+    world.pull_request("synchronize", 31, &second).await;
+    let detail = world.until(ns, &["skipped"], Some(&second)).await;
+    assert!(
+        detail["preview"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("has no `preview:` section")),
+        "{detail}"
+    );
+    world
+        .cluster
+        .wait_namespace_gone(ns, std::time::Duration::from_secs(30))
+        .await
+        .expect("the namespace is removed");
+    world.server.stop().await;
+}
