@@ -1,7 +1,9 @@
 //! The browser's EventSource for a followed log: each event of one name hands its data on; the
 //! `end` event hands its data on and closes the source, so the browser does not reconnect to a
-//! log that is over. Closed when dropped (a viewer replaces it when its options change).
+//! log that is over. Closed when dropped (a viewer replaces it when its options change). Also
+//! what both log viewers do with the lines: keep the last N, and scroll along while following.
 
+use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
@@ -48,4 +50,29 @@ impl Drop for Source {
     fn drop(&mut self) {
         self.0.close();
     }
+}
+
+/// Appends `line`, keeping at most `limit` lines (0: all), the oldest dropped first.
+pub fn push_bounded<T>(all: &mut Vec<T>, line: T, limit: usize) {
+    all.push(line);
+    if limit > 0 && all.len() > limit {
+        let extra = all.len() - limit;
+        all.drain(..extra);
+    }
+}
+
+/// Scrolls `body` to its end whenever `lines` change while `follow` is on.
+pub fn scroll_along<T: Send + Sync + 'static>(
+    lines: RwSignal<Vec<T>>,
+    follow: ReadSignal<bool>,
+    body: NodeRef<leptos::html::Pre>,
+) {
+    Effect::new(move |_| {
+        lines.track();
+        if follow.get_untracked()
+            && let Some(pre) = body.get()
+        {
+            pre.set_scroll_top(pre.scroll_height());
+        }
+    });
 }

@@ -27,7 +27,7 @@ pub fn LogViewer(pipeline: i64, #[prop(into)] step: String) -> impl IntoView {
 
     #[cfg(feature = "hydrate")]
     {
-        use super::event_stream::Source;
+        use super::event_stream::{Source, push_bounded, scroll_along};
         let base = base.clone();
         let source = StoredValue::new_local(None::<Source>);
         Effect::new(move |_| {
@@ -47,13 +47,7 @@ pub fn LogViewer(pipeline: i64, #[prop(into)] step: String) -> impl IntoView {
                     let Ok(line) = serde_json::from_str::<LogLine>(&data) else {
                         return;
                     };
-                    lines.try_update(|all| {
-                        all.push(line);
-                        if tail > 0 && all.len() > tail {
-                            let extra = all.len() - tail;
-                            all.drain(..extra);
-                        }
-                    });
+                    lines.try_update(|all| push_bounded(all, line, tail));
                 },
                 move |data| {
                     outcome.try_set(Some(step_ended(&data)));
@@ -61,14 +55,7 @@ pub fn LogViewer(pipeline: i64, #[prop(into)] step: String) -> impl IntoView {
             );
             source.set_value(opened);
         });
-        Effect::new(move |_| {
-            lines.track();
-            if follow.get_untracked()
-                && let Some(pre) = body.get()
-            {
-                pre.set_scroll_top(pre.scroll_height());
-            }
-        });
+        scroll_along(lines, follow, body);
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (&base, tail, follow);

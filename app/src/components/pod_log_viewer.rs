@@ -30,7 +30,7 @@ pub fn PodLogViewer(preview: i64, pods: Vec<String>) -> impl IntoView {
 
     #[cfg(feature = "hydrate")]
     {
-        use super::event_stream::Source;
+        use super::event_stream::{Source, push_bounded, scroll_along};
         let source = StoredValue::new_local(None::<Source>);
         Effect::new(move |_| {
             let url = format!("{}&follow=true", url());
@@ -42,13 +42,7 @@ pub fn PodLogViewer(preview: i64, pods: Vec<String>) -> impl IntoView {
                 &url,
                 "message",
                 move |line| {
-                    lines.try_update(|all| {
-                        all.push(line);
-                        if all.len() > limit {
-                            let extra = all.len() - limit;
-                            all.drain(..extra);
-                        }
-                    });
+                    lines.try_update(|all| push_bounded(all, line, limit));
                 },
                 move |data| {
                     ended.try_set(Some(log_ended(&data)));
@@ -56,14 +50,7 @@ pub fn PodLogViewer(preview: i64, pods: Vec<String>) -> impl IntoView {
             );
             source.set_value(opened);
         });
-        Effect::new(move |_| {
-            lines.track();
-            if follow.get_untracked()
-                && let Some(pre) = body.get()
-            {
-                pre.set_scroll_top(pre.scroll_height());
-            }
-        });
+        scroll_along(lines, follow, body);
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (follow, ended);

@@ -24,6 +24,10 @@ use super::answer::{Answer, app_failure, bad_request, parse_choice};
 const DEFAULT_PAGE: u32 = 50;
 /// Lines a log answer holds unless `tail` says otherwise.
 const DEFAULT_TAIL: u32 = 500;
+const POD: domain::cluster::ObjectKind<'static> = domain::cluster::ObjectKind {
+    api_version: "v1",
+    kind: "Pod",
+};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
@@ -138,10 +142,11 @@ pub async fn logs(
     };
     let pod = match query.pod.filter(|p| !p.is_empty()) {
         Some(pod) => pod,
-        None => match services
-            .preview_detail(&key)
+        None => match cluster
+            .cluster
+            .list_objects(&preview.namespace, POD, "")
             .await
-            .map(|d| d.pods.into_iter().next())
+            .map(|pods| pods.first().map(|p| p.name().to_owned()))
         {
             Ok(Some(pod)) => pod,
             Ok(None) => {
@@ -152,7 +157,7 @@ pub async fn logs(
                     not_found(message)
                 };
             }
-            Err(error) => return app_failure(&error).into_response(),
+            Err(error) => return cluster_failure(&error),
         },
     };
     let options = LogOptions {
@@ -179,13 +184,7 @@ pub async fn logs(
                 not_found(message)
             };
         }
-        Err(error) => {
-            return (
-                StatusCode::BAD_GATEWAY,
-                Json(json!({ "error": format!("cannot read the log: {error}") })),
-            )
-                .into_response();
-        }
+        Err(error) => return cluster_failure(&error),
     };
     if query.follow {
         let events = lines
@@ -223,6 +222,15 @@ fn event_stream(body: Body) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The cluster could not answer: 502, saying why.
+fn cluster_failure(error: &domain::ClusterError) -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        Json(json!({ "error": format!("cannot read the log: {error}") })),
+    )
+        .into_response()
 }
 
 fn not_found(message: String) -> Response {

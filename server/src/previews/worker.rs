@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use domain::BusEvent;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -65,7 +65,10 @@ pub async fn run(ctx: PreviewContext, stop: CancellationToken) {
         }
         tokio::select! {
             () = stop.cancelled() => break,
-            _ = wakes.next() => {}
+            _ = wakes.next() => {
+                // Wake-ups that came meanwhile are answered by the same pass.
+                while let Some(Some(_)) = wakes.next().now_or_never() {}
+            }
             () = tokio::time::sleep(POLL) => {}
         }
     }

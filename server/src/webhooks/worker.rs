@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::{Bus, BusEvent, DeliveryStatus, EntityKind, Store};
+use domain::{Bus, BusEvent, Delivery, DeliveryStatus, EntityKind, Store};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -24,8 +24,16 @@ const CONCURRENCY: usize = 8;
 /// milliseconds to seconds).
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// A queued delivery as read once, before grouping: its record and payload, or why they
+/// could not be read.
+struct Queued {
+    id: String,
+    read: Result<(Delivery, String), String>,
+}
+
 /// Processes one delivery if this worker wins the claim.
-async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
+async fn process(store: &dyn Store, bus: &dyn Bus, queued: Queued) {
+    let delivery_id = queued.id.as_str();
     match store.claim_delivery(delivery_id, now_ms()).await {
         Ok(true) => {}
         Ok(false) => return,
@@ -35,17 +43,14 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         }
     }
     let mut event = String::new();
-    let (status, error) = match store.get_delivery(delivery_id).await {
+    let (status, error) = match queued.read {
         Ok((delivery, payload)) => {
             event = delivery.event;
             events::handle(store, &event, &payload, now_ms()).await
         }
         Err(error) => (
             DeliveryStatus::Failed,
-            Some(format!(
-                "could not read the delivery: {}",
-                app::error::error_chain(&error)
-            )),
+            Some(format!("could not read the delivery: {error}")),
         ),
     };
     if let Err(failure) = store
@@ -87,22 +92,32 @@ type Subject = Option<(String, Option<i64>)>;
 /// The queued deliveries grouped by what they are about (a pull request, or else a
 /// repository), oldest first within a group: groups are processed concurrently, each one in
 /// order, so two events of one pull request never overtake each other.
-async fn in_order_per_subject(store: &dyn Store, queued: &[String]) -> Vec<Vec<String>> {
-    let mut groups: Vec<(Subject, Vec<String>)> = Vec::new();
+async fn in_order_per_subject(store: &dyn Store, queued: &[String]) -> Vec<Vec<Queued>> {
+    let mut groups: Vec<(Subject, Vec<Queued>)> = Vec::new();
     for id in queued {
-        let subject = match store.get_delivery(id).await {
-            Ok((delivery, _)) => delivery.repository.map(|r| (r, delivery.pull_request)),
-            Err(_) => None,
+        let read = store
+            .get_delivery(id)
+            .await
+            .map_err(|e| app::error::error_chain(&e));
+        let subject = read.as_ref().ok().and_then(|(delivery, _)| {
+            delivery
+                .repository
+                .clone()
+                .map(|r| (r, delivery.pull_request))
+        });
+        let queued = Queued {
+            id: id.clone(),
+            read,
         };
         match groups
             .iter_mut()
             .find(|(s, _)| subject.is_some() && *s == subject)
         {
-            Some((_, ids)) => ids.push(id.clone()),
-            None => groups.push((subject, vec![id.clone()])),
+            Some((_, group)) => group.push(queued),
+            None => groups.push((subject, vec![queued])),
         }
     }
-    groups.into_iter().map(|(_, ids)| ids).collect()
+    groups.into_iter().map(|(_, group)| group).collect()
 }
 
 /// Works through every queued delivery, first taking back claims a dead worker left.
@@ -126,8 +141,8 @@ async fn drain(store: &dyn Store, bus: &dyn Bus) {
         let groups = in_order_per_subject(store, &queued).await;
         futures::stream::iter(groups)
             .for_each_concurrent(CONCURRENCY, |group| async move {
-                for id in group {
-                    process(store, bus, &id).await;
+                for queued in group {
+                    process(store, bus, queued).await;
                 }
             })
             .await;
