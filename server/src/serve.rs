@@ -19,6 +19,7 @@ use crate::pipelines::executor::PipelineContext;
 use crate::pipelines::kubernetes::KubernetesRunner;
 use crate::pipelines::local::LocalRunner;
 use crate::pipelines::logs::LogHub;
+use crate::pipelines::source::Mirrors;
 use crate::previews::PreviewContext;
 use crate::previews::helm::KubeAccess;
 use crate::startup::{self, Adapters, StartupError};
@@ -105,7 +106,9 @@ pub async fn start_on(
         shutdown: shutdown.clone(),
         log_hub: LogHub::default(),
     };
-    let pipelines = pipeline_context(&config, &adapters, &state.log_hub);
+    // One mirror per repository, shared by pipeline runs and previews.
+    let mirrors = Mirrors::new(config.data_dir.join("mirrors"));
+    let pipelines = pipeline_context(&config, &adapters, &state.log_hub, mirrors.clone());
     let services = state.services.clone();
     let router = http::router(state);
     let workers = TaskTracker::new();
@@ -116,7 +119,7 @@ pub async fn start_on(
     ));
     workers.spawn(crate::pipelines::executor::run(pipelines, shutdown.clone()));
     workers.spawn(crate::previews::worker::run(
-        preview_context(&config, services.clone()),
+        preview_context(&config, services.clone(), mirrors),
         shutdown.clone(),
     ));
     workers.spawn(crate::pipelines::scheduler::run(services, shutdown.clone()));
@@ -177,7 +180,12 @@ async fn run_with_grace(
 
 /// The pipeline executor's dependencies. Steps run as pods on the default cluster, or without
 /// one as local processes: repository code then runs on this host, so Slipway says so.
-fn pipeline_context(config: &Config, adapters: &Adapters, hub: &LogHub) -> PipelineContext {
+fn pipeline_context(
+    config: &Config,
+    adapters: &Adapters,
+    hub: &LogHub,
+    mirrors: Mirrors,
+) -> PipelineContext {
     let work_root = config.data_dir.join("workspaces");
     let runner: Arc<dyn domain::pipeline::Runner> = match adapters.clusters.first() {
         Some(cluster) => {
@@ -204,6 +212,7 @@ fn pipeline_context(config: &Config, adapters: &Adapters, hub: &LogHub) -> Pipel
         runner,
         hub: hub.clone(),
         secret_box: adapters.secret_box.clone(),
+        mirrors,
         work_root,
         registry: config.registry.clone(),
         step_slots: Arc::new(Semaphore::new(config.pipeline_steps)),
@@ -216,7 +225,7 @@ fn pipeline_context(config: &Config, adapters: &Adapters, hub: &LogHub) -> Pipel
 }
 
 /// The preview worker's dependencies; helm reaches kubeconfig clusters with their file.
-fn preview_context(config: &Config, services: Services) -> PreviewContext {
+fn preview_context(config: &Config, services: Services, mirrors: Mirrors) -> PreviewContext {
     let helm_access = config
         .clusters
         .iter()
@@ -234,6 +243,7 @@ fn preview_context(config: &Config, services: Services) -> PreviewContext {
     PreviewContext::new(
         services,
         config.previews.clone(),
+        mirrors,
         config.data_dir.join("previews"),
         helm_access,
     )

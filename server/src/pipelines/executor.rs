@@ -42,7 +42,9 @@ pub struct PipelineContext {
     pub hub: LogHub,
     /// Opens the repository's secrets for its runs.
     pub secret_box: app::secret_box::SecretBox,
-    /// Where sources and workspaces are checked out.
+    /// The repositories' mirrors, where sources are read from.
+    pub mirrors: super::source::Mirrors,
+    /// Where workspaces are checked out.
     pub work_root: PathBuf,
     pub registry: String,
     /// Steps this instance runs at once.

@@ -95,7 +95,15 @@ async fn execute_run(
     let sha = source.commit_sha().to_owned();
     let definition = match read_definition(&source).await {
         Ok(definition) => definition,
-        Err(message) => return Ok(RunEnd::failed(message)),
+        // A repository without a pipeline (only previews, say) runs nothing on its events.
+        Err(Unreadable::NoPipeline(why))
+            if matches!(run.trigger, TriggerKind::Push | TriggerKind::PullRequest) =>
+        {
+            return Err(why);
+        }
+        Err(Unreadable::NoPipeline(message) | Unreadable::Invalid(message)) => {
+            return Ok(RunEnd::failed(message));
+        }
     };
     if let Some(why) = not_wanted(run, &definition) {
         return Err(why);
@@ -153,10 +161,10 @@ async fn fetch_source(
     let mut attempt = 0;
     loop {
         match Source::fetch(
+            &ctx.mirrors,
             &repository.clone_url,
             &run.git_ref,
             run.commit_sha.as_deref(),
-            &ctx.work_root,
         )
         .await
         {
@@ -175,19 +183,29 @@ async fn fetch_source(
     }
 }
 
-async fn read_definition(source: &Source) -> Result<PipelineDefinition, String> {
+/// Why a commit's pipeline cannot run.
+enum Unreadable {
+    /// The commit has no `.platform.yaml`, or one without a `pipeline:` section.
+    NoPipeline(String),
+    /// The file cannot be read or is not valid.
+    Invalid(String),
+}
+
+async fn read_definition(source: &Source) -> Result<PipelineDefinition, Unreadable> {
     let short = &source.commit_sha()[..12.min(source.commit_sha().len())];
     let text = source
         .platform_file()
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("commit {short} has no .platform.yaml"))?;
+        .map_err(|e| Unreadable::Invalid(e.to_string()))?
+        .ok_or_else(|| Unreadable::NoPipeline(format!("commit {short} has no .platform.yaml")))?;
     match parse_pipeline(&text) {
         Ok(Some(definition)) => Ok(definition),
-        Ok(None) => Err(format!(
+        Ok(None) => Err(Unreadable::NoPipeline(format!(
             ".platform.yaml at {short} has no `pipeline:` section"
-        )),
-        Err(errors) => Err(format!(".platform.yaml at {short} is not valid:\n{errors}")),
+        ))),
+        Err(errors) => Err(Unreadable::Invalid(format!(
+            ".platform.yaml at {short} is not valid:\n{errors}"
+        ))),
     }
 }
 

@@ -1,18 +1,29 @@
-//! A run's source: one clone of the repository, the commit its ref resolves to, the
-//! `.platform.yaml` at that commit, and cheap per-step workspaces cloned from it. Git runs as a
-//! child process (`git` on PATH), never prompting, with credentials kept out of messages.
+//! A run's source: the commit a ref resolves to in the repository's mirror, the
+//! `.platform.yaml` at that commit, and cheap checkouts of it (per-step workspaces, a preview's
+//! manifests and charts). Every run and preview of a repository shares one bare mirror
+//! (`Mirrors`), fetched only when it lacks what is asked for: two hundred pull requests at one
+//! commit cost one fetch, not two hundred clones. Git runs as a child process (`git` on PATH),
+//! never prompting, with credentials kept out of messages and off the disk.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use tokio::process::Command;
 
 use super::redact::Redactor;
 
-/// How long one git command may take (a clone of a large repository included).
+/// How long one git command may take (a first fetch of a large repository included).
 const GIT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Fetches run at this lower priority (through coreutils' `nice`, so that the processes a
+/// fetch starts inherit it): a busy fetch must not starve Slipway's own work.
+const FETCH_NICENESS: &str = "10";
+/// What a mirror keeps of its repository (pull request heads are fetched by name, on demand).
+const MIRRORED_REFS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
 
 /// Why the source could not be prepared; the message is safe to show (credentials masked).
 #[derive(Debug, thiserror::Error)]
@@ -31,23 +42,171 @@ pub enum SourceError {
     },
 }
 
-/// A clone of a repository at one commit; removed when dropped.
+/// `.platform.yaml` files remembered per (mirror, commit): a commit's files never change, and
+/// a pipeline run and a preview of one commit both read it.
+const REMEMBERED_FILES: usize = 256;
+
+/// What was read of each commit: (mirror, commit) → its `.platform.yaml`, if it has one.
+type ReadFiles = HashMap<(PathBuf, String), Option<String>>;
+
+/// The bare mirrors of the repositories Slipway builds, one directory each under `root`;
+/// fetches into one mirror take turns.
+#[derive(Debug, Clone)]
+pub struct Mirrors {
+    root: PathBuf,
+    fetching: Arc<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>>,
+    files: Arc<Mutex<ReadFiles>>,
+}
+
+impl Mirrors {
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            fetching: Arc::default(),
+            files: Arc::default(),
+        }
+    }
+
+    fn files(&self) -> std::sync::MutexGuard<'_, ReadFiles> {
+        self.files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the commit was read before (so the mirror has it).
+    fn knows(&self, mirror: &Path, sha: &str) -> bool {
+        self.files()
+            .contains_key(&(mirror.to_owned(), sha.to_ascii_lowercase()))
+    }
+
+    fn remember(&self, mirror: &Path, sha: &str, file: Option<String>) {
+        let mut files = self.files();
+        if files.len() >= REMEMBERED_FILES {
+            files.clear();
+        }
+        files.insert((mirror.to_owned(), sha.to_owned()), file);
+    }
+
+    fn remembered(&self, mirror: &Path, sha: &str) -> Option<Option<String>> {
+        self.files()
+            .get(&(mirror.to_owned(), sha.to_owned()))
+            .cloned()
+    }
+
+    /// The mirror of `clone_url`, named by a hash of the URL without its credentials (so a
+    /// renewed token finds the same mirror).
+    fn path_for(&self, clone_url: &str) -> PathBuf {
+        let bare = match url::Url::parse(clone_url) {
+            Ok(mut url) if url.has_host() => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.to_string()
+            }
+            _ => clone_url.to_owned(),
+        };
+        let digest = Sha256::digest(bare.as_bytes());
+        let name: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        self.root.join(format!("{name}.git"))
+    }
+
+    fn turn(&self, mirror: &Path) -> Arc<tokio::sync::Mutex<()>> {
+        self.fetching
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(mirror.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
+/// A commit of a repository, read from its mirror.
 #[derive(Debug)]
 pub struct Source {
-    dir: TempDir,
+    mirrors: Mirrors,
+    mirror: PathBuf,
     commit_sha: String,
 }
 
 impl Source {
-    /// Clones `clone_url` under `work_root` and resolves `commit_sha` (when the event named
-    /// it) or else `git_ref` (branch, tag, full ref or commit).
+    /// Resolves `commit_sha` (when the event named it) or else `git_ref` (branch, tag, full
+    /// ref or commit) in the mirror of `clone_url`, fetching when the mirror lacks it.
     pub async fn fetch(
+        mirrors: &Mirrors,
         clone_url: &str,
         git_ref: &str,
         commit_sha: Option<&str>,
-        work_root: &Path,
     ) -> Result<Self, SourceError> {
+        let mirror = mirrors.path_for(clone_url);
+        let wanted = commit_sha.unwrap_or(git_ref);
+        let found = |commit_sha: String| Self {
+            mirrors: mirrors.clone(),
+            mirror: mirror.clone(),
+            commit_sha,
+        };
+        // A commit the mirror already has needs no fetch (and no turn).
+        if is_commit_id(wanted) && mirrors.knows(&mirror, wanted) {
+            return Ok(found(wanted.to_ascii_lowercase()));
+        }
+        if is_commit_id(wanted)
+            && mirror.exists()
+            && let Some(sha) = rev_parse(&mirror, wanted).await
+        {
+            return Ok(found(sha));
+        }
+        let turn = mirrors.turn(&mirror);
+        let _turn = turn.lock().await;
         let safe_url = Redactor::new(Vec::new()).line(clone_url);
+        let clone_error = |detail| SourceError::Clone {
+            url: safe_url.clone(),
+            detail,
+        };
+        if !mirror.exists() {
+            create_mirror(&mirrors.root, &mirror)
+                .await
+                .map_err(clone_error)?;
+        } else if is_commit_id(wanted)
+            && let Some(sha) = rev_parse(&mirror, wanted).await
+        {
+            // Fetched by whoever had the turn before.
+            return Ok(found(sha));
+        }
+        let mut fetch = vec![
+            "fetch",
+            "--quiet",
+            "--prune",
+            "--no-write-fetch-head",
+            "--",
+            clone_url,
+        ];
+        fetch.extend(MIRRORED_REFS);
+        niced_git(&mirror, &fetch).await.map_err(clone_error)?;
+        if let Some(sha) = resolve(&mirror, wanted).await {
+            return Ok(found(sha));
+        }
+        // Refs such as refs/pull/7/head, or commits no branch holds: ask for them.
+        let fetched = niced_git(&mirror, &["fetch", "--quiet", "--", clone_url, wanted]).await;
+        let sha = match fetched {
+            Ok(_) => rev_parse(&mirror, "FETCH_HEAD").await,
+            Err(_) => None,
+        };
+        sha.map(found).ok_or_else(|| SourceError::UnknownRef {
+            url: safe_url.clone(),
+            git_ref: wanted.to_owned(),
+        })
+    }
+
+    pub fn commit_sha(&self) -> &str {
+        &self.commit_sha
+    }
+
+    /// The repository a workspace is cloned from (it holds the commit).
+    pub fn path(&self) -> PathBuf {
+        self.mirror.clone()
+    }
+
+    /// A work tree of the commit under `work_root` (previews read manifests and charts from
+    /// it); removed when the returned directory is dropped. The files are at `<dir>/repo`.
+    pub async fn check_out(&self, work_root: &Path) -> Result<TempDir, SourceError> {
         let workspace_error = |source| SourceError::Workspace {
             path: work_root.display().to_string(),
             source,
@@ -59,90 +218,57 @@ impl Source {
             .prefix("source-")
             .tempdir_in(work_root)
             .map_err(workspace_error)?;
-        let checkout = dir.path().join("repo");
-        git(
-            None,
-            &["clone", "--quiet", "--no-checkout", "--", clone_url],
-            Some(&checkout),
-        )
-        .await
-        .map_err(|detail| SourceError::Clone {
-            url: safe_url.clone(),
-            detail,
-        })?;
-        let wanted = commit_sha.unwrap_or(git_ref);
-        let commit_sha = match resolve(&checkout, wanted).await {
-            Some(sha) => sha,
-            None => {
-                // Refs such as refs/pull/7/head, or commits no branch holds: ask for them.
-                let fetched = git(
-                    Some(&checkout),
-                    &["fetch", "--quiet", "origin", wanted],
-                    None,
-                )
-                .await;
-                match fetched {
-                    Ok(_) => rev_parse(&checkout, "FETCH_HEAD").await,
-                    Err(_) => None,
-                }
-                .ok_or_else(|| SourceError::UnknownRef {
-                    url: safe_url.clone(),
-                    git_ref: wanted.to_owned(),
-                })?
-            }
-        };
-        Ok(Self { dir, commit_sha })
-    }
-
-    pub fn commit_sha(&self) -> &str {
-        &self.commit_sha
-    }
-
-    /// The clone's path, which a local workspace can be cloned from.
-    pub fn path(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    /// Fills the clone's own work tree with the commit's files (previews read manifests and
-    /// charts from it).
-    pub async fn check_out(&self) -> Result<(), SourceError> {
-        git(
-            Some(&self.path()),
-            &[
-                "checkout",
-                "--quiet",
-                "--force",
-                "--detach",
-                &self.commit_sha,
-            ],
-            None,
-        )
-        .await
-        .map(|_| ())
-        .map_err(|detail| SourceError::Git {
-            what: format!("checkout {}", self.commit_sha),
-            detail,
-        })
+        checkout_workspace(&self.mirror, &self.commit_sha, &dir.path().join("repo")).await?;
+        Ok(dir)
     }
 
     /// The text of `.platform.yaml` at the commit; `None` when the commit has none.
     pub async fn platform_file(&self) -> Result<Option<String>, SourceError> {
-        let spec = format!("{}:.platform.yaml", self.commit_sha);
-        let exists = git(Some(&self.path()), &["cat-file", "-e", &spec], None).await;
-        if exists.is_err() {
-            return Ok(None);
+        if let Some(file) = self.mirrors.remembered(&self.mirror, &self.commit_sha) {
+            return Ok(file);
         }
-        git(Some(&self.path()), &["show", &spec], None)
-            .await
-            .map(Some)
-            .map_err(|detail| SourceError::Git {
-                what: "show .platform.yaml".into(),
-                detail,
-            })
+        let spec = format!("{}:.platform.yaml", self.commit_sha);
+        let file = match git(Some(&self.mirror), &["cat-file", "blob", &spec], None).await {
+            Ok(text) => Some(text),
+            // The commit is in the mirror (it was resolved there): only the file is missing.
+            Err(detail) if detail.contains("does not exist") => None,
+            Err(detail) => {
+                return Err(SourceError::Git {
+                    what: "read .platform.yaml".into(),
+                    detail,
+                });
+            }
+        };
+        self.mirrors
+            .remember(&self.mirror, &self.commit_sha, file.clone());
+        Ok(file)
     }
 }
 
-/// Makes `dest` a checkout of `commit_sha` from the clone at `source` (shares its objects).
+/// A new, empty bare mirror at `mirror` (made in a temporary directory and renamed, so a
+/// half-made one is never seen).
+async fn create_mirror(root: &Path, mirror: &Path) -> Result<(), String> {
+    tokio::fs::create_dir_all(root)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let building = tempfile::Builder::new()
+        .prefix("mirror-")
+        .tempdir_in(root)
+        .map_err(|e| format!("cannot create a directory in {}: {e}", root.display()))?;
+    git(None, &["init", "--quiet", "--bare"], Some(building.path())).await?;
+    let building = building.keep();
+    tokio::fs::rename(&building, mirror).await.map_err(|e| {
+        let _ = std::fs::remove_dir_all(&building);
+        format!("cannot create {}: {e}", mirror.display())
+    })
+}
+
+fn is_commit_id(wanted: &str) -> bool {
+    wanted.len() == 40 && wanted.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Makes `dest` a checkout of `commit_sha` from the repository at `source` (shares its
+/// objects).
 pub async fn checkout_workspace(
     source: &Path,
     commit_sha: &str,
@@ -179,27 +305,27 @@ pub async fn checkout_workspace(
     Ok(())
 }
 
-/// The commit `wanted` names in the clone: a remote branch, a tag, or a commit.
-async fn resolve(checkout: &Path, wanted: &str) -> Option<String> {
+/// The commit `wanted` names in the mirror: a branch, a tag, or a commit.
+async fn resolve(mirror: &Path, wanted: &str) -> Option<String> {
     let branch = wanted.strip_prefix("refs/heads/").unwrap_or(wanted);
     let tag = wanted.strip_prefix("refs/tags/").unwrap_or(wanted);
     let candidates = [
-        format!("refs/remotes/origin/{branch}"),
+        format!("refs/heads/{branch}"),
         format!("refs/tags/{tag}"),
         wanted.to_owned(),
     ];
     for candidate in candidates {
-        if let Some(sha) = rev_parse(checkout, &candidate).await {
+        if let Some(sha) = rev_parse(mirror, &candidate).await {
             return Some(sha);
         }
     }
     None
 }
 
-async fn rev_parse(checkout: &Path, name: &str) -> Option<String> {
+async fn rev_parse(repository: &Path, name: &str) -> Option<String> {
     let spec = format!("{name}^{{commit}}");
     git(
-        Some(checkout),
+        Some(repository),
         &["rev-parse", "--verify", "--quiet", &spec],
         None,
     )
@@ -209,15 +335,25 @@ async fn rev_parse(checkout: &Path, name: &str) -> Option<String> {
     .filter(|sha| sha.len() == 40)
 }
 
+/// Runs git at a lower priority (fetches: the heavy part).
+async fn niced_git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let mut command = Command::new("nice");
+    command.args(["-n", FETCH_NICENESS, "git"]).args(args);
+    run(command, Some(dir)).await
+}
+
 /// Runs git; `Ok(stdout)` or `Err(the last lines of stderr, credentials masked)`.
 async fn git(dir: Option<&Path>, args: &[&str], last_arg: Option<&Path>) -> Result<String, String> {
     let mut command = Command::new("git");
+    command.args(args).args(last_arg);
+    run(command, dir).await
+}
+
+async fn run(mut command: Command, dir: Option<&Path>) -> Result<String, String> {
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
     command
-        .args(args)
-        .args(last_arg)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "true")
         .stdin(Stdio::null())

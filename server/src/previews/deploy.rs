@@ -209,10 +209,10 @@ impl PreviewContext {
         self.claim_namespace(cluster.as_ref(), &vars).await?;
 
         let source = Source::fetch(
+            &self.mirrors,
             &repository.clone_url,
             &preview.branch,
             Some(sha),
-            &self.work_root,
         )
         .await
         .map_err(|e| failed(e.to_string()))?;
@@ -256,12 +256,20 @@ impl PreviewContext {
             )));
         }
 
-        if !matches!(definition.kind, PreviewKind::App(_)) {
-            source
-                .check_out()
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-        }
+        // Manifests and charts are read from a work tree of the commit (removed when dropped).
+        let work_tree = match definition.kind {
+            PreviewKind::App(_) => None,
+            _ => Some(
+                source
+                    .check_out(&self.work_root)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+        };
+        let files = work_tree
+            .as_ref()
+            .map(|dir| dir.path().join("repo"))
+            .unwrap_or_default();
         self.progress(preview, attempt, PreviewStatus::Deploying, None)
             .await;
         self.guard_rails(cluster.as_ref(), &vars, &definition)
@@ -283,7 +291,7 @@ impl PreviewContext {
             }
             PreviewKind::Manifests(folder) => {
                 let manifests = render::manifests(
-                    &source.path().join(&folder.path),
+                    &files.join(&folder.path),
                     &folder.path,
                     &vars,
                     &definition.env,
@@ -312,7 +320,7 @@ impl PreviewContext {
                     .unwrap_or_default();
                 let args = helm::arguments(
                     chart,
-                    &source.path(),
+                    &files,
                     &vars,
                     &definition.env,
                     self.settings.deadline,

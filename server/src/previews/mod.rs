@@ -19,13 +19,16 @@ use app::services::Services;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::PreviewConfig;
+use crate::pipelines::source::Mirrors;
 
 /// What the preview worker needs.
 #[derive(Clone)]
 pub struct PreviewContext {
     pub services: Services,
     pub settings: PreviewConfig,
-    /// Where sources are cloned to read `.platform.yaml`, manifests and charts.
+    /// The repositories' mirrors, where `.platform.yaml` is read.
+    pub mirrors: Mirrors,
+    /// Where manifests and charts are checked out.
     pub work_root: PathBuf,
     /// How helm reaches each cluster, by cluster name.
     pub helm_access: HashMap<String, helm::KubeAccess>,
@@ -38,12 +41,14 @@ impl PreviewContext {
     pub fn new(
         services: Services,
         settings: PreviewConfig,
+        mirrors: Mirrors,
         work_root: PathBuf,
         helm_access: HashMap<String, helm::KubeAccess>,
     ) -> Self {
         Self {
             services,
             settings,
+            mirrors,
             work_root,
             helm_access,
             deploying: Arc::default(),

@@ -256,6 +256,25 @@ async fn pushes_and_pull_requests_run_the_pipeline_as_its_on_section_says() {
     .await;
     let labeled = queued(&note);
     until_discarded(&mut events, labeled).await;
+
+    // A commit whose file describes only a preview has no pipeline: its push runs nothing
+    // (rather than a failed run on every push).
+    git(&repo, &["checkout", "--quiet", "main"]);
+    let (_, preview_only) = commit(
+        &repo,
+        &[(".platform.yaml", "preview:\n  app:\n    image: nginx\n")],
+        "previews only",
+    );
+    let (_, note) = deliver(
+        &server,
+        &mut events,
+        8,
+        "push",
+        &push("main", &preview_only),
+    )
+    .await;
+    let nothing = queued(&note);
+    until_discarded(&mut events, nothing).await;
     server.stop().await;
 }
 
