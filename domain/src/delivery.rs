@@ -127,8 +127,8 @@ pub trait DeliveryStore: Send + Sync {
     /// Queues a delivery again ("process again"); `NotFound` for an unknown id.
     async fn requeue_delivery(&self, delivery_id: &str) -> Result<()>;
 
-    /// Ids of queued deliveries, oldest first.
-    async fn queued_deliveries(&self, limit: u32) -> Result<Vec<String>>;
+    /// Queued deliveries (without their payloads), oldest first.
+    async fn queued_deliveries(&self, limit: u32) -> Result<Vec<Delivery>>;
 }
 
 /// Keys whose values are never shown: these words, or keys ending in them (`client_secret`),

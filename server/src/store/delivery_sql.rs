@@ -19,8 +19,6 @@ pub(super) const FINISH: &str =
     "UPDATE deliveries SET status = $2, error = $3, processed_at_ms = $4 WHERE delivery_id = $1";
 pub(super) const REQUEUE: &str = "UPDATE deliveries SET status = 'queued', error = NULL, \
      processed_at_ms = NULL WHERE delivery_id = $1";
-pub(super) const QUEUED: &str =
-    "SELECT delivery_id FROM deliveries WHERE status = 'queued' ORDER BY seq LIMIT $1";
 
 pub(super) fn list_query() -> String {
     format!(
@@ -29,6 +27,10 @@ pub(super) fn list_query() -> String {
          AND ($3 IS NULL OR repository = $3) AND ($4 IS NULL OR seq < $4) \
          ORDER BY seq DESC LIMIT $5"
     )
+}
+
+pub(super) fn queued_query() -> String {
+    format!("SELECT {COLUMNS} FROM deliveries WHERE status = 'queued' ORDER BY seq LIMIT $1")
 }
 
 pub(super) fn get_query() -> String {
@@ -199,13 +201,17 @@ macro_rules! impl_delivery_store {
                 Ok(())
             }
 
-            async fn queued_deliveries(&self, limit: u32) -> domain::store::Result<Vec<String>> {
-                let ids: Vec<(String,)> = sqlx::query_as($crate::store::delivery_sql::QUEUED)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
-                Ok(ids.into_iter().map(|(id,)| id).collect())
+            async fn queued_deliveries(
+                &self,
+                limit: u32,
+            ) -> domain::store::Result<Vec<domain::Delivery>> {
+                let rows: Vec<$crate::store::delivery_sql::DeliveryRow> =
+                    sqlx::query_as(&$crate::store::delivery_sql::queued_query())
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
+                Ok(rows.into_iter().map(Into::into).collect())
             }
         }
     };

@@ -5,7 +5,7 @@
 //! Other events and actions are recorded only, saying why.
 
 use domain::pull_request::{PullRequestSnapshot, Recorded};
-use domain::{DeliveryStatus, Store};
+use domain::{Bus, BusEvent, DeliveryStatus, Store};
 use serde_json::Value;
 
 use super::pipeline_triggers;
@@ -70,7 +70,13 @@ pub fn snapshot(payload: &Value) -> Result<PullRequestSnapshot, String> {
     })
 }
 
-async fn pull_request(store: &dyn Store, action: &str, payload: &Value, now_ms: i64) -> Outcome {
+async fn pull_request(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    action: &str,
+    payload: &Value,
+    now_ms: i64,
+) -> Outcome {
     if !PULL_REQUEST_ACTIONS.contains(&action) {
         return (
             DeliveryStatus::Ignored,
@@ -83,11 +89,23 @@ async fn pull_request(store: &dyn Store, action: &str, payload: &Value, now_ms: 
         Ok(snapshot) => snapshot,
         Err(error) => return (DeliveryStatus::Failed, Some(error)),
     };
-    let rules = match store.get_repository_named(&snapshot.repository).await {
-        Ok(Some(repository)) => PreviewRules::from_config(&repository.preview_rules),
-        Ok(None) => Ok(PreviewRules::default()),
-        Err(error) => Err(app::error::error_chain(&error)),
+    let repository = match store.get_repository_named(&snapshot.repository).await {
+        Ok(repository) => repository,
+        Err(error) => {
+            return (
+                DeliveryStatus::Failed,
+                Some(format!(
+                    "could not read the repository: {}",
+                    app::error::error_chain(&error)
+                )),
+            );
+        }
     };
+    let rules = repository
+        .as_ref()
+        .map_or(Ok(PreviewRules::default()), |r| {
+            PreviewRules::from_config(&r.preview_rules)
+        });
     let rules = match rules {
         Ok(rules) => rules,
         Err(error) => {
@@ -102,8 +120,26 @@ async fn pull_request(store: &dyn Store, action: &str, payload: &Value, now_ms: 
     let verdict = rules.verdict(&snapshot);
     match store.record_pull_request(&snapshot, &verdict, now_ms).await {
         Ok(Recorded::Applied) => {
+            // What previews are wanted may have changed: the preview worker starts now, while
+            // the pipeline run is queued.
+            let wake = BusEvent::Wake {
+                worker: app::preview_actions::PREVIEW_WORKER.to_owned(),
+            };
+            let _ = bus.publish(&wake).await;
+            let Some(repository) = repository else {
+                return (DeliveryStatus::Processed, None);
+            };
             let fork = pipeline_triggers::from_fork(payload);
-            match pipeline_triggers::on_pull_request(store, &snapshot, action, fork, now_ms).await {
+            match pipeline_triggers::on_pull_request(
+                store,
+                &repository,
+                &snapshot,
+                action,
+                fork,
+                now_ms,
+            )
+            .await
+            {
                 Ok(note) => (DeliveryStatus::Processed, note),
                 Err(error) => (
                     DeliveryStatus::Failed,
@@ -174,7 +210,13 @@ async fn add_and_remove(
 }
 
 /// Processes one delivery's event.
-pub async fn handle(store: &dyn Store, event: &str, payload: &str, now_ms: i64) -> Outcome {
+pub async fn handle(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    event: &str,
+    payload: &str,
+    now_ms: i64,
+) -> Outcome {
     let payload: Value = match serde_json::from_str(payload) {
         Ok(payload) => payload,
         Err(error) => {
@@ -187,7 +229,7 @@ pub async fn handle(store: &dyn Store, event: &str, payload: &str, now_ms: i64) 
     let action = payload["action"].as_str().unwrap_or_default();
     match (event, action) {
         ("ping", _) => (DeliveryStatus::Processed, None),
-        ("pull_request", action) => pull_request(store, action, &payload, now_ms).await,
+        ("pull_request", action) => pull_request(store, bus, action, &payload, now_ms).await,
         ("installation", "created") => {
             add_and_remove(
                 store,

@@ -6,7 +6,7 @@
 use domain::pipeline::parse::PULL_REQUEST_ACTIONS;
 use domain::pipeline::{NewPipeline, TriggerKind};
 use domain::pull_request::PullRequestSnapshot;
-use domain::{DeliveryStatus, Store};
+use domain::{DeliveryStatus, Repository, Store};
 use serde_json::Value;
 
 use super::events::Outcome;
@@ -102,6 +102,7 @@ pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome
 /// the delivery, or an error message.
 pub async fn on_pull_request(
     store: &dyn Store,
+    repository: &Repository,
     snapshot: &PullRequestSnapshot,
     action: &str,
     from_fork: bool,
@@ -110,11 +111,6 @@ pub async fn on_pull_request(
     if !snapshot.open || !PULL_REQUEST_ACTIONS.contains(&action) || !is_commit(&snapshot.head_sha) {
         return Ok(None);
     }
-    let repository = match store.get_repository_named(&snapshot.repository).await {
-        Ok(Some(repository)) => repository,
-        Ok(None) => return Ok(None),
-        Err(error) => return Err(app::error::error_chain(&error)),
-    };
     if from_fork && !repository.preview_rules.trust_forks {
         return Ok(Some(format!(
             "no pipeline: #{} comes from a fork, and {} does not trust forks (Settings → Pull request rules)",

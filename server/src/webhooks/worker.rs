@@ -1,15 +1,19 @@
 //! The delivery worker: takes queued deliveries from the Store (woken through the bus, and by a
 //! periodic look in case a wake-up was lost), claims each atomically so that one replica
-//! processes it, and records the outcome on the delivery. Deliveries about different pull
-//! requests are processed concurrently, those about one in the order they came. Failures stay
-//! on the delivery; they never reach GitHub.
+//! processes it, and records the outcome on the delivery. Deliveries start as soon as they are
+//! seen: those about different pull requests run concurrently (up to a bound), those about one
+//! pull request in a lane of their own, in the order they came. Failures stay on the delivery;
+//! they never reach GitHub.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::{Bus, BusEvent, Delivery, DeliveryStatus, EntityKind, Store};
 use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::events;
 use super::intake::now_ms;
@@ -17,23 +21,16 @@ use super::intake::now_ms;
 pub use domain::delivery::DELIVERY_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(10);
-const BATCH: u32 = 50;
-/// Deliveries about different subjects processed at once.
-const CONCURRENCY: usize = 8;
+/// Queued deliveries read at a time.
+const BATCH: u32 = 100;
+/// Deliveries processed at once.
+const CONCURRENCY: usize = 32;
 /// A claim older than this belongs to a worker that stopped mid-way (processing takes
 /// milliseconds to seconds).
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A queued delivery as read once, before grouping: its record and payload, or why they
-/// could not be read.
-struct Queued {
-    id: String,
-    read: Result<(Delivery, String), String>,
-}
-
 /// Processes one delivery if this worker wins the claim.
-async fn process(store: &dyn Store, bus: &dyn Bus, queued: Queued) {
-    let delivery_id = queued.id.as_str();
+async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
     match store.claim_delivery(delivery_id, now_ms()).await {
         Ok(true) => {}
         Ok(false) => return,
@@ -43,14 +40,17 @@ async fn process(store: &dyn Store, bus: &dyn Bus, queued: Queued) {
         }
     }
     let mut event = String::new();
-    let (status, error) = match queued.read {
+    let (status, error) = match store.get_delivery(delivery_id).await {
         Ok((delivery, payload)) => {
             event = delivery.event;
-            events::handle(store, &event, &payload, now_ms()).await
+            events::handle(store, bus, &event, &payload, now_ms()).await
         }
         Err(error) => (
             DeliveryStatus::Failed,
-            Some(format!("could not read the delivery: {error}")),
+            Some(format!(
+                "could not read the delivery: {}",
+                app::error::error_chain(&error)
+            )),
         ),
     };
     if let Err(failure) = store
@@ -77,51 +77,112 @@ async fn process(store: &dyn Store, bus: &dyn Bus, queued: Queued) {
         };
         let _ = bus.publish(&wake).await;
     }
-    // Pull request events may have changed what previews are wanted.
-    if status == DeliveryStatus::Processed && event == "pull_request" {
-        let wake = BusEvent::Wake {
-            worker: app::preview_actions::PREVIEW_WORKER.to_owned(),
-        };
-        let _ = bus.publish(&wake).await;
-    }
 }
 
-/// What a delivery is about: a repository and, for pull request events, the pull request.
-type Subject = Option<(String, Option<i64>)>;
+/// What a delivery is about: a pull request, else a repository, else only itself. Deliveries
+/// about one subject are processed one after the other, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Subject {
+    Repository(String, Option<i64>),
+    Alone(String),
+}
 
-/// The queued deliveries grouped by what they are about (a pull request, or else a
-/// repository), oldest first within a group: groups are processed concurrently, each one in
-/// order, so two events of one pull request never overtake each other.
-async fn in_order_per_subject(store: &dyn Store, queued: &[String]) -> Vec<Vec<Queued>> {
-    let mut groups: Vec<(Subject, Vec<Queued>)> = Vec::new();
-    for id in queued {
-        let read = store
-            .get_delivery(id)
-            .await
-            .map_err(|e| app::error::error_chain(&e));
-        let subject = read.as_ref().ok().and_then(|(delivery, _)| {
-            delivery
-                .repository
-                .clone()
-                .map(|r| (r, delivery.pull_request))
-        });
-        let queued = Queued {
-            id: id.clone(),
-            read,
-        };
-        match groups
-            .iter_mut()
-            .find(|(s, _)| subject.is_some() && *s == subject)
-        {
-            Some((_, group)) => group.push(queued),
-            None => groups.push((subject, vec![queued])),
+impl Subject {
+    fn of(delivery: &Delivery) -> Self {
+        match &delivery.repository {
+            Some(repository) => Self::Repository(repository.clone(), delivery.pull_request),
+            None => Self::Alone(delivery.delivery_id.clone()),
         }
     }
-    groups.into_iter().map(|(_, group)| group).collect()
 }
 
-/// Works through every queued delivery, first taking back claims a dead worker left.
-async fn drain(store: &dyn Store, bus: &dyn Bus) {
+/// The deliveries this worker has taken up and not finished.
+#[derive(Default)]
+struct Taken {
+    ids: HashSet<String>,
+    /// Per subject whose lane is running: the deliveries waiting behind the one in progress.
+    lanes: HashMap<Subject, VecDeque<String>>,
+}
+
+/// Hands queued deliveries to lanes and runs them.
+#[derive(Clone)]
+struct Dispatcher {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    taken: Arc<Mutex<Taken>>,
+    slots: Arc<Semaphore>,
+    /// Told when a delivery is done (the queue may hold more than one batch).
+    done: Arc<Notify>,
+    tasks: TaskTracker,
+}
+
+impl Dispatcher {
+    fn taken(&self) -> std::sync::MutexGuard<'_, Taken> {
+        self.taken
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes up a delivery not taken yet: it joins its subject's lane, or starts one.
+    /// `false` when it was taken already.
+    fn take(&self, delivery: &Delivery) -> bool {
+        let id = delivery.delivery_id.clone();
+        let subject = Subject::of(delivery);
+        {
+            let mut taken = self.taken();
+            if !taken.ids.insert(id.clone()) {
+                return false;
+            }
+            if let Some(waiting) = taken.lanes.get_mut(&subject) {
+                waiting.push_back(id);
+                return true;
+            }
+            taken.lanes.insert(subject.clone(), VecDeque::new());
+        }
+        let lane = self.clone();
+        self.tasks
+            .spawn(async move { lane.run_lane(subject, id).await });
+        true
+    }
+
+    /// Processes `first`, then whatever joined the lane meanwhile, one at a time.
+    async fn run_lane(&self, subject: Subject, first: String) {
+        let mut next = Some(first);
+        while let Some(id) = next {
+            if let Ok(_slot) = self.slots.acquire().await {
+                process(self.store.as_ref(), self.bus.as_ref(), &id).await;
+            }
+            let mut taken = self.taken();
+            taken.ids.remove(&id);
+            next = taken.lanes.get_mut(&subject).and_then(VecDeque::pop_front);
+            if next.is_none() {
+                taken.lanes.remove(&subject);
+            }
+            drop(taken);
+            self.done.notify_one();
+        }
+    }
+
+    /// Takes up every queued delivery it can see; returns when the queue holds nothing new.
+    async fn take_queued(&self) {
+        loop {
+            let queued = match self.store.queued_deliveries(BATCH).await {
+                Ok(queued) => queued,
+                Err(error) => {
+                    tracing::warn!(error = %app::error::error_chain(&error), "could not look for queued deliveries");
+                    return;
+                }
+            };
+            let fresh = queued.iter().filter(|d| self.take(d)).count();
+            if fresh == 0 || queued.len() < BATCH as usize {
+                return;
+            }
+        }
+    }
+}
+
+/// Queues again the deliveries a dead worker had claimed.
+async fn release_stale(store: &dyn Store) {
     let stale_before = now_ms() - CLAIM_TIMEOUT.as_millis() as i64;
     match store.release_stale_claims(stale_before).await {
         Ok(0) => {}
@@ -130,29 +191,9 @@ async fn drain(store: &dyn Store, bus: &dyn Bus) {
             tracing::warn!(error = %app::error::error_chain(&error), "could not release stale claims")
         }
     }
-    loop {
-        let queued = match store.queued_deliveries(BATCH).await {
-            Ok(queued) => queued,
-            Err(error) => {
-                tracing::warn!(error = %app::error::error_chain(&error), "could not look for queued deliveries");
-                return;
-            }
-        };
-        let groups = in_order_per_subject(store, &queued).await;
-        futures::stream::iter(groups)
-            .for_each_concurrent(CONCURRENCY, |group| async move {
-                for queued in group {
-                    process(store, bus, queued).await;
-                }
-            })
-            .await;
-        if queued.len() < BATCH as usize {
-            return;
-        }
-    }
 }
 
-/// Runs until `stop` is cancelled.
+/// Runs until `stop` is cancelled; deliveries in progress are finished first.
 pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, stop: CancellationToken) {
     let mut wakes = match bus.subscribe().await {
         Ok(events) => events
@@ -165,12 +206,28 @@ pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, stop: CancellationTok
             futures::stream::pending().boxed()
         }
     };
+    let dispatcher = Dispatcher {
+        store: store.clone(),
+        bus,
+        taken: Arc::default(),
+        slots: Arc::new(Semaphore::new(CONCURRENCY)),
+        done: Arc::new(Notify::new()),
+        tasks: TaskTracker::new(),
+    };
+    let mut polled = true;
     loop {
-        drain(store.as_ref(), bus.as_ref()).await;
+        if polled {
+            release_stale(store.as_ref()).await;
+        }
+        dispatcher.take_queued().await;
+        polled = false;
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => break,
             _ = wakes.next() => {}
-            () = tokio::time::sleep(POLL) => {}
+            () = dispatcher.done.notified() => {}
+            () = tokio::time::sleep(POLL) => polled = true,
         }
     }
+    dispatcher.tasks.close();
+    dispatcher.tasks.wait().await;
 }
