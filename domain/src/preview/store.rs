@@ -33,14 +33,16 @@ pub trait PreviewStore: Send + Sync {
     /// Its attempts, newest first.
     async fn preview_attempts(&self, preview_id: i64) -> Result<Vec<PreviewAttempt>>;
 
-    /// Atomically takes the oldest pending attempt of a wanted preview (pending → deploying),
-    /// and also attempts left deploying since before `stale_before_ms` by a replica that
-    /// stopped; `None` when nothing waits.
-    async fn claim_preview_attempt(
+    /// Atomically takes up to `limit` of the oldest pending attempts of wanted previews
+    /// (pending → deploying), and also attempts left deploying since before `stale_before_ms`
+    /// by a replica that stopped; oldest first, empty when nothing waits. Each attempt is
+    /// taken by one claimer only, however many claim at once.
+    async fn claim_preview_attempts(
         &self,
         at_ms: i64,
         stale_before_ms: i64,
-    ) -> Result<Option<ClaimedAttempt>>;
+        limit: u32,
+    ) -> Result<Vec<PreviewAttempt>>;
 
     /// Proves a claimed attempt is still alive (see `stale_before_ms`) and still wanted:
     /// `false` once it was cancelled by a newer push or a removal.

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use domain::BusEvent;
+use domain::preview::ClaimedAttempt;
 use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -119,32 +120,54 @@ async fn remove_due(
     }
 }
 
-/// Claims pending attempts while this replica has room, and runs each.
+/// Claims pending attempts while this replica has room (many in one statement), and runs each.
 async fn claim_pending(ctx: &PreviewContext, tasks: &TaskTracker, stop: &CancellationToken) {
-    while ctx.deploying_count() < MAX_DEPLOYS {
+    loop {
+        let room = MAX_DEPLOYS.saturating_sub(ctx.deploying_count());
+        if room == 0 {
+            return;
+        }
         let now = now_ms();
         let claimed = match ctx
             .services
             .store
-            .claim_preview_attempt(now, now - ABANDONED.as_millis() as i64)
+            .claim_preview_attempts(
+                now,
+                now - ABANDONED.as_millis() as i64,
+                u32::try_from(room).unwrap_or(u32::MAX),
+            )
             .await
         {
-            Ok(Some(claimed)) => claimed,
-            Ok(None) => return,
+            Ok(claimed) if claimed.is_empty() => return,
+            Ok(claimed) => claimed,
             Err(error) => {
-                tracing::warn!(error = %app::error::error_chain(&error), "cannot claim a preview attempt");
+                tracing::warn!(error = %app::error::error_chain(&error), "cannot claim preview attempts");
                 return;
             }
         };
-        let (preview, attempt) = (claimed.preview.id, claimed.attempt.id);
-        tracing::info!(preview.id = preview, attempt.id = attempt, sha = %claimed.attempt.sha, "deploying a preview");
-        let token = ctx.start_deploying(preview, attempt, stop);
-        let ctx = ctx.clone();
-        tasks.spawn(async move {
-            ctx.deploy(claimed, token).await;
-            ctx.done_deploying(preview, attempt);
-            // A slot is free: look for more work now.
-            ctx.services.wake_previews().await;
-        });
+        for attempt in claimed {
+            let (preview, attempt_id) = (attempt.preview_id, attempt.id);
+            tracing::info!(preview.id = preview, attempt.id = attempt_id, sha = %attempt.sha, "deploying a preview");
+            let token = ctx.start_deploying(preview, attempt_id, stop);
+            let ctx = ctx.clone();
+            tasks.spawn(async move {
+                match ctx.services.store.get_preview(preview).await {
+                    Ok(found) => {
+                        let claimed = ClaimedAttempt {
+                            preview: found,
+                            attempt,
+                        };
+                        ctx.deploy(claimed, token).await;
+                    }
+                    // Without heartbeats the attempt is claimed again once abandoned.
+                    Err(error) => {
+                        tracing::warn!(preview.id = preview, error = %app::error::error_chain(&error), "cannot read a claimed preview")
+                    }
+                }
+                ctx.done_deploying(preview, attempt_id);
+                // A slot is free: look for more work now.
+                ctx.services.wake_previews().await;
+            });
+        }
     }
 }

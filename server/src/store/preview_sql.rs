@@ -83,9 +83,9 @@ pub(super) fn claim_query() -> String {
     let claimable = "(a.status = 'pending' OR (a.status = 'deploying' AND a.heartbeat_ms < $2))";
     format!(
         "UPDATE preview_attempts SET status = 'deploying', started_at_ms = $1, heartbeat_ms = $1 \
-         WHERE id = (SELECT a.id FROM preview_attempts a JOIN previews p ON p.id = a.preview_id \
+         WHERE id IN (SELECT a.id FROM preview_attempts a JOIN previews p ON p.id = a.preview_id \
              WHERE p.wanted AND p.status <> 'deleting' AND a.round = p.round AND a.sha = p.head_sha \
-             AND {claimable} ORDER BY a.id LIMIT 1) \
+             AND {claimable} ORDER BY a.id LIMIT $3) \
          AND (status = 'pending' OR (status = 'deploying' AND heartbeat_ms < $2)) \
          RETURNING {ATTEMPT_COLUMNS}"
     )

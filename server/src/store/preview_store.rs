@@ -79,25 +79,25 @@ macro_rules! impl_preview_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn claim_preview_attempt(
+            async fn claim_preview_attempts(
                 &self,
                 at_ms: i64,
                 stale_before_ms: i64,
-            ) -> domain::store::Result<Option<domain::preview::ClaimedAttempt>> {
+                limit: u32,
+            ) -> domain::store::Result<Vec<domain::preview::PreviewAttempt>> {
                 use $crate::store::preview_sql as sql;
                 let fail = |e| $crate::store::sql_store::map_error(e, "preview attempt", "claim");
-                let attempt: Option<sql::AttemptRow> = sqlx::query_as(&sql::claim_query())
+                let rows: Vec<sql::AttemptRow> = sqlx::query_as(&sql::claim_query())
                     .bind(at_ms)
                     .bind(stale_before_ms)
-                    .fetch_optional(&self.pool)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
                     .await
                     .map_err(fail)?;
-                let Some(attempt) = attempt else {
-                    return Ok(None);
-                };
-                let attempt: domain::preview::PreviewAttempt = attempt.into();
-                let preview = self.get_preview(attempt.preview_id).await?;
-                Ok(Some(domain::preview::ClaimedAttempt { preview, attempt }))
+                let mut claimed: Vec<domain::preview::PreviewAttempt> =
+                    rows.into_iter().map(Into::into).collect();
+                claimed.sort_by_key(|a| a.id);
+                Ok(claimed)
             }
 
             async fn heartbeat_preview_attempt(

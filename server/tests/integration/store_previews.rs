@@ -77,13 +77,10 @@ async fn previews_conform(store: Arc<dyn Store>) {
 
     // Five workers claim at once: one wins.
     let claims =
-        futures::future::join_all((0..5).map(|_| store.claim_preview_attempt(200, 0))).await;
-    let won: Vec<_> = claims
-        .into_iter()
-        .filter_map(|c| c.expect("claim"))
-        .collect();
+        futures::future::join_all((0..5).map(|_| store.claim_preview_attempts(200, 0, 10))).await;
+    let won: Vec<_> = claims.into_iter().flat_map(|c| c.expect("claim")).collect();
     assert_eq!(won.len(), 1);
-    let first = won[0].attempt.clone();
+    let first = won[0].clone();
     assert!(
         store
             .set_attempt_progress(first.id, PreviewStatus::Deploying, None, 210)
@@ -125,30 +122,31 @@ async fn previews_conform(store: Arc<dyn Store>) {
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[1].status, AttemptStatus::Cancelled);
     assert_eq!(attempts[1].reason.as_deref(), Some("superseded by bbbbbbb"));
-    let second = store
-        .claim_preview_attempt(400, 0)
+    let claimed = store
+        .claim_preview_attempts(400, 0, 10)
         .await
-        .expect("claim")
-        .expect("the new commit");
-    assert_eq!(second.attempt.sha, sha('b'));
+        .expect("claim");
+    assert_eq!(claimed.len(), 1, "the new commit only");
+    let second = claimed[0].clone();
+    assert_eq!(second.sha, sha('b'));
     assert!(
         store
-            .claim_preview_attempt(401, 0)
+            .claim_preview_attempts(401, 0, 10)
             .await
             .expect("claim")
-            .is_none()
+            .is_empty()
     );
     // A claim whose worker stopped heartbeating is taken again.
     let again = store
-        .claim_preview_attempt(500, 450)
+        .claim_preview_attempts(500, 450, 10)
         .await
-        .expect("claim")
-        .expect("stale claim");
-    assert_eq!(again.attempt.id, second.attempt.id);
+        .expect("claim");
+    assert_eq!(again.len(), 1, "stale claim");
+    assert_eq!(again[0].id, second.id);
     assert!(
         store
             .finish_preview_attempt(
-                second.attempt.id,
+                second.id,
                 AttemptOutcome::Succeeded {
                     url: "https://pr-7.example.com"
                 },
