@@ -63,6 +63,23 @@ impl Key {
         }
     }
 
+    /// The objects of `resource` in `namespace` (`""`: all), read as one range of the
+    /// ordered map (keys sort by resource, then namespace), not by looking at every object.
+    fn range<'a>(
+        objects: &'a BTreeMap<Key, Arc<Value>>,
+        resource: &'static ResourceType,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a {
+        let start = Self {
+            group: resource.group,
+            plural: resource.plural,
+            namespace: namespace.to_owned(),
+            name: String::new(),
+        };
+        let matches = Self::of(resource, namespace);
+        objects.range(start..).take_while(move |(k, _)| matches(k))
+    }
+
     fn of<'a>(resource: &'a ResourceType, namespace: &'a str) -> impl Fn(&Key) -> bool + 'a {
         move |k| {
             k.group == resource.group
@@ -310,11 +327,8 @@ impl Store {
         selector: &Selector,
     ) -> (Vec<Arc<Value>>, u64) {
         let state = self.lock();
-        let matches = Key::of(resource, namespace);
-        let items = state
-            .objects
-            .iter()
-            .filter(|(k, v)| matches(k) && selector.matches(&labels_of(v)))
+        let items = Key::range(&state.objects, resource, namespace)
+            .filter(|(_, v)| selector.matches(&labels_of(v)))
             .map(|(_, v)| v.clone())
             .collect();
         (items, state.resource_version)
@@ -518,12 +532,8 @@ impl Store {
                 .or_insert_with(|| broadcast::channel(RESOURCE_CHANNEL).0)
                 .subscribe()
         };
-        let matches = Key::of(resource, namespace);
         let initial = match from {
-            None | Some(0) => state
-                .objects
-                .iter()
-                .filter(|(k, _)| matches(k))
+            None | Some(0) => Key::range(&state.objects, resource, namespace)
                 .map(|(k, o)| Event {
                     resource,
                     namespace: k.namespace.clone(),
