@@ -1,8 +1,9 @@
 //! What each delivery means for Slipway: `ping` is acknowledged; `pull_request` events record
 //! the pull request (never rolling it back to an older description) and whether it wants a
-//! preview at its head commit, and queue a pipeline run there; `push` queues a run for the
-//! pushed branch; `installation` and `installation_repositories` add and remove repositories.
-//! Other events and actions are recorded only, saying why.
+//! preview at its head commit (waking the preview worker at once), and queue a pipeline run
+//! there; `push` queues a run for the pushed branch; `installation` and
+//! `installation_repositories` add and remove repositories. Other events and actions are
+//! recorded only, saying why.
 
 use domain::pull_request::{PullRequestSnapshot, Recorded};
 use domain::{Bus, BusEvent, DeliveryStatus, Store};
