@@ -119,10 +119,14 @@ pub async fn start_on(
     ));
     workers.spawn(crate::pipelines::executor::run(pipelines, shutdown.clone()));
     workers.spawn(crate::previews::worker::run(
-        preview_context(&config, services.clone(), mirrors),
+        preview_context(&config, services.clone(), mirrors.clone()),
         shutdown.clone(),
     ));
-    workers.spawn(crate::pipelines::scheduler::run(services, shutdown.clone()));
+    workers.spawn(crate::pipelines::scheduler::run(
+        services,
+        mirrors,
+        shutdown.clone(),
+    ));
     if let Some(github) = &adapters.git_host {
         workers.spawn(crate::reconcile::run(
             adapters.store.clone(),

@@ -105,15 +105,16 @@ async fn execute_run(
             return Ok(RunEnd::failed(message));
         }
     };
-    if let Some(why) = not_wanted(run, &definition) {
-        return Err(why);
-    }
+    // Even a run its `on:` does not want tells the default branch's schedules.
     if run.branch() == repository.default_branch {
         let schedules =
             super::scheduler::entries(&repository, &definition.triggers.schedules, now_ms());
         if let Err(error) = ctx.store.set_schedules(repository.id, &schedules).await {
             tracing::warn!(pipeline.id = %run.id, error = %error, "cannot record the repository's schedules");
         }
+    }
+    if let Some(why) = not_wanted(run, &definition) {
+        return Err(why);
     }
     if let Err(error) = ctx.store.plan_pipeline(run.id, &sha, &definition).await {
         return Ok(RunEnd::failed(format!("cannot record the plan: {error}")));

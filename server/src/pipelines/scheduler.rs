@@ -1,27 +1,79 @@
 //! Cron schedules: every few seconds, the schedules whose time has come start a run on their
 //! branch. Each replica may look; advancing a schedule is a compare-and-set in the Store, so an
 //! occurrence starts exactly one run. Schedules come from `.platform.yaml` on the repository's
-//! default branch, recorded whenever a run reads it there.
+//! default branch: read again every few minutes (and at start) from each repository's mirror,
+//! and whenever a run reads the file there.
 
 use std::time::Duration;
 
+use domain::pipeline::parse::parse_pipeline;
 use domain::pipeline::trigger::next_occurrence_ms;
 use domain::pipeline::{NewPipeline, ScheduleEntry, TriggerKind};
 use tokio_util::sync::CancellationToken;
 
 use super::now_ms;
+use super::source::{Mirrors, Source};
 use app::services::Services;
 
 /// How often due schedules are looked for.
 const TICK: Duration = Duration::from_secs(15);
+/// How often each repository's default branch is read again for its schedules.
+const REFRESH: Duration = Duration::from_secs(5 * 60);
 
 /// Runs until `stop` is cancelled.
-pub async fn run(services: Services, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(TICK);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => fire_due(&services, now_ms()).await,
+pub async fn run(services: Services, mirrors: Mirrors, stop: CancellationToken) {
+    let firing = async {
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tick.tick().await;
+            fire_due(&services, now_ms()).await;
+        }
+    };
+    // A slow fetch must not hold up schedules that are due: the two run side by side.
+    let refreshing = async {
+        let mut tick = tokio::time::interval(REFRESH);
+        loop {
+            tick.tick().await;
+            refresh_schedules(&services, &mirrors, now_ms()).await;
+        }
+    };
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = firing => {}
+        () = refreshing => {}
+    }
+}
+
+/// Records each repository's schedules as `.platform.yaml` at the head of its default branch
+/// says (none when it has no pipeline), so a schedule runs without a run having read the file
+/// first, and a removed one stops. A repository that cannot be fetched, or whose file is not
+/// valid, keeps what was recorded.
+pub async fn refresh_schedules(services: &Services, mirrors: &Mirrors, now: i64) {
+    let repositories = match services.store.list_repositories().await {
+        Ok(repositories) => repositories,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot list repositories to read their schedules");
+            return;
+        }
+    };
+    for repository in repositories {
+        let branch = &repository.default_branch;
+        let file = match Source::fetch(mirrors, &repository.clone_url, branch, None).await {
+            Ok(source) => source.platform_file().await,
+            Err(error) => Err(error),
+        };
+        let schedules = match file.map(|text| text.map(|t| parse_pipeline(&t))) {
+            Ok(Some(Ok(Some(definition)))) => definition.triggers.schedules,
+            Ok(None | Some(Ok(None))) => Vec::new(),
+            Ok(Some(Err(_))) => continue,
+            Err(error) => {
+                tracing::warn!(repository = %repository.name, error = %error, "cannot read the default branch's schedules");
+                continue;
+            }
+        };
+        let entries = entries(&repository, &schedules, now);
+        if let Err(error) = services.store.set_schedules(repository.id, &entries).await {
+            tracing::warn!(repository = %repository.name, error = %error, "cannot record schedules");
         }
     }
 }

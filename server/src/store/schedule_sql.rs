@@ -5,7 +5,8 @@
 use domain::RepositoryId;
 
 pub(super) const SCHEDULES_OF: &str = "SELECT repository_id, cron, branch, next_at_ms FROM pipeline_schedules WHERE repository_id = $1";
-pub(super) const DELETE_SCHEDULES: &str = "DELETE FROM pipeline_schedules WHERE repository_id = $1";
+pub(super) const DELETE_SCHEDULE: &str = "DELETE FROM pipeline_schedules \
+     WHERE repository_id = $1 AND cron = $2 AND branch = $3";
 pub(super) const INSERT_SCHEDULE: &str = "INSERT INTO pipeline_schedules \
      (repository_id, cron, branch, next_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 pub(super) const DUE_SCHEDULES: &str = "SELECT repository_id, cron, branch, next_at_ms \
@@ -49,31 +50,37 @@ macro_rules! impl_schedule_store {
                     .begin()
                     .await
                     .map_err(|e| map_error(e, "schedule", repository_id))?;
+                // Only what changed is written: a schedule kept as it was keeps its row (and
+                // its next time), so a replica advancing it meanwhile is never undone.
                 let existing: Vec<sql::ScheduleRow> = sqlx::query_as(sql::SCHEDULES_OF)
                     .bind(repository_id.0)
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(|e| map_error(e, "schedule", repository_id))?;
-                let kept: std::collections::HashMap<(String, String), i64> = existing
+                for gone in existing
                     .into_iter()
                     .map(domain::pipeline::ScheduleEntry::from)
-                    .map(|e| ((e.cron, e.branch), e.next_at_ms))
-                    .collect();
-                sqlx::query(sql::DELETE_SCHEDULES)
-                    .bind(repository_id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| map_error(e, "schedule", repository_id))?;
+                {
+                    let kept = schedules
+                        .iter()
+                        .any(|s| s.cron == gone.cron && s.branch == gone.branch);
+                    if kept {
+                        continue;
+                    }
+                    sqlx::query(sql::DELETE_SCHEDULE)
+                        .bind(repository_id.0)
+                        .bind(&gone.cron)
+                        .bind(&gone.branch)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| map_error(e, "schedule", &gone.cron))?;
+                }
                 for entry in schedules {
-                    let next = kept
-                        .get(&(entry.cron.clone(), entry.branch.clone()))
-                        .copied()
-                        .unwrap_or(entry.next_at_ms);
                     sqlx::query(sql::INSERT_SCHEDULE)
                         .bind(repository_id.0)
                         .bind(&entry.cron)
                         .bind(&entry.branch)
-                        .bind(next)
+                        .bind(entry.next_at_ms)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| map_error(e, "schedule", &entry.cron))?;

@@ -92,15 +92,7 @@ async fn pull_request(
     };
     let repository = match store.get_repository_named(&snapshot.repository).await {
         Ok(repository) => repository,
-        Err(error) => {
-            return (
-                DeliveryStatus::Failed,
-                Some(format!(
-                    "could not read the repository: {}",
-                    app::error::error_chain(&error)
-                )),
-            );
-        }
+        Err(error) => return pipeline_triggers::unreadable_repository(&error),
     };
     let rules = repository
         .as_ref()

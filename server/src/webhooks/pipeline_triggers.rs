@@ -22,6 +22,17 @@ pub fn from_fork(payload: &Value) -> bool {
     head != payload["repository"]["full_name"].as_str()
 }
 
+/// The outcome of a delivery whose repository could not be read.
+pub fn unreadable_repository(error: &domain::StoreError) -> Outcome {
+    (
+        DeliveryStatus::Failed,
+        Some(format!(
+            "could not read the repository: {}",
+            app::error::error_chain(error)
+        )),
+    )
+}
+
 /// A `push` delivery: queues a run for a pushed branch of a repository Slipway builds.
 pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome {
     let git_ref = payload["ref"].as_str().unwrap_or_default();
@@ -59,15 +70,7 @@ pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome
                 )),
             );
         }
-        Err(error) => {
-            return (
-                DeliveryStatus::Failed,
-                Some(format!(
-                    "could not read the repository: {}",
-                    app::error::error_chain(&error)
-                )),
-            );
-        }
+        Err(error) => return unreadable_repository(&error),
     };
     let new = NewPipeline {
         repository_id: repository.id,

@@ -278,6 +278,57 @@ async fn pushes_and_pull_requests_run_the_pipeline_as_its_on_section_says() {
     server.stop().await;
 }
 
+/// What a second replica's workers would use.
+fn services(server: &TestServer) -> app::services::Services {
+    let adapters = &server.running.adapters;
+    app::services::Services {
+        store: adapters.store.clone(),
+        objects: adapters.objects.clone(),
+        bus: adapters.bus.clone(),
+        clusters: Vec::new(),
+        public_url: server.base.clone(),
+        webhook_secrets: 0,
+        git_host: None,
+        secret_box: adapters.secret_box.clone(),
+    }
+}
+
+#[tokio::test]
+async fn schedules_follow_the_default_branch_without_waiting_for_a_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[(".platform.yaml", PLATFORM)]);
+    let server = TestServer::start(&[]).await;
+    add_project(&server, "acme/shop", &repo).await;
+    let store = server.running.adapters.store.clone();
+    let crons = || async {
+        let due = store.due_schedules(i64::MAX - 1).await.expect("schedules");
+        due.into_iter().map(|s| s.cron).collect::<Vec<_>>()
+    };
+    assert!(crons().await.is_empty(), "no run has read the file");
+
+    let mirrors = server::pipelines::source::Mirrors::new(dir.path().join("mirrors"));
+    let services = services(&server);
+    let refresh = || {
+        server::pipelines::scheduler::refresh_schedules(
+            &services,
+            &mirrors,
+            server::pipelines::now_ms(),
+        )
+    };
+    refresh().await;
+    assert_eq!(crons().await, ["0 3 * * *"]);
+
+    // The default branch stops asking for it: the schedule goes.
+    commit(
+        &repo,
+        &[(".platform.yaml", "preview:\n  app:\n    image: nginx\n")],
+        "previews only",
+    );
+    refresh().await;
+    assert!(crons().await.is_empty());
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_schedule_read_on_the_default_branch_runs_once_per_occurrence() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -297,17 +348,7 @@ async fn a_schedule_read_on_the_default_branch_runs_once_per_occurrence() {
     );
 
     // Two replicas find it due at once: one run starts.
-    let adapters = &server.running.adapters;
-    let services = app::services::Services {
-        store: adapters.store.clone(),
-        objects: adapters.objects.clone(),
-        bus: adapters.bus.clone(),
-        clusters: Vec::new(),
-        public_url: server.base.clone(),
-        webhook_secrets: 0,
-        git_host: None,
-        secret_box: adapters.secret_box.clone(),
-    };
+    let services = services(&server);
     let at = next[0].next_at_ms;
     futures::join!(
         server::pipelines::scheduler::fire_due(&services, at),
