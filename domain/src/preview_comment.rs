@@ -16,8 +16,17 @@ const EXCERPT_CHARS: usize = 2_000;
 pub enum PreviewState {
     Building,
     Deploying,
-    Ready { url: String },
-    Failed { reason: String },
+    Ready {
+        url: String,
+    },
+    Failed {
+        reason: String,
+    },
+    /// The head commit asks for no preview (say, `.platform.yaml` lost its `preview:` section):
+    /// what an earlier commit deployed was removed.
+    NotConfigured {
+        reason: String,
+    },
     Removed,
 }
 
@@ -126,6 +135,7 @@ pub fn render(comment: &PreviewComment) -> String {
         PreviewState::Deploying => ("🚀", "Deploying"),
         PreviewState::Ready { .. } => ("✅", "Ready"),
         PreviewState::Failed { .. } => ("❌", "Failed"),
+        PreviewState::NotConfigured { .. } => ("➖", "Not configured"),
         PreviewState::Removed => ("🧹", "Removed"),
     };
     let short_sha: String = comment.sha.chars().take(7).collect();
@@ -135,6 +145,12 @@ pub fn render(comment: &PreviewComment) -> String {
     }
     if comment.state == PreviewState::Removed {
         text.push_str("The preview environment was removed.\n\n");
+    }
+    if let PreviewState::NotConfigured { reason } = &comment.state {
+        text.push_str(&format!(
+            "No preview at this commit: {}. What an earlier commit deployed was removed.\n\n",
+            excerpt(reason.lines().next().unwrap_or_default())
+        ));
     }
     text.push_str(&format!(
         "| Commit | Updated | Details |\n| --- | --- | --- |\n| `{short_sha}` | {} | [Slipway dashboard]({}) |\n",
@@ -174,6 +190,19 @@ mod tests {
         assert!(text.contains("`ec26c3e`"));
         assert!(text.contains("2026-11-24 19:24:05 UTC"));
         assert!(text.contains("(https://slipway.example/previews/7)"));
+    }
+
+    #[test]
+    fn a_commit_without_a_preview_says_so_and_that_the_old_one_is_gone() {
+        let text = render(&comment(PreviewState::NotConfigured {
+            reason: "`.platform.yaml` at ec26c3e has no `preview:` section".into(),
+        }));
+        assert!(text.contains("➖ Preview: Not configured"), "{text}");
+        assert!(
+            text.contains("No preview at this commit: `.platform.yaml` at ec26c3e has no `preview:` section. What an earlier commit deployed was removed."),
+            "{text}"
+        );
+        assert!(!text.contains("**URL:**"));
     }
 
     #[test]

@@ -92,6 +92,10 @@ fn comment_state(preview: &Preview) -> Option<PreviewState> {
             reason: preview.reason.clone().unwrap_or_else(|| "unknown".into()),
         },
         PreviewStatus::Deleted if preview.comment_id.is_some() => PreviewState::Removed,
+        // Said only where a comment already tells of an earlier commit's environment.
+        PreviewStatus::Skipped if preview.comment_id.is_some() => PreviewState::NotConfigured {
+            reason: preview.reason.clone().unwrap_or_default(),
+        },
         PreviewStatus::Deleted
         | PreviewStatus::Skipped
         | PreviewStatus::Deleting
@@ -112,7 +116,7 @@ fn commit_status(state: &PreviewState, target_url: String) -> Option<CommitStatu
                 preview_comment::excerpt(reason.lines().next().unwrap_or_default())
             ),
         ),
-        PreviewState::Removed => return None,
+        PreviewState::NotConfigured { .. } | PreviewState::Removed => return None,
     };
     Some(CommitStatus {
         state,

@@ -430,5 +430,16 @@ async fn a_commit_that_drops_the_preview_section_removes_the_environment() {
         .wait_namespace_gone(ns, std::time::Duration::from_secs(30))
         .await
         .expect("the namespace is removed");
+    // The pull request's comment no longer shows the removed environment's URL.
+    world
+        .until_github("the comment saying there is no preview", |w| {
+            w.comments(31)
+                .iter()
+                .any(|c| c.contains("Not configured") && c.contains("has no `preview:` section"))
+        })
+        .await;
+    let comments = world.comments(31);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(!comments[0].contains("**URL:**"), "{}", comments[0]);
     world.server.stop().await;
 }
