@@ -29,14 +29,14 @@ const CONCURRENCY: usize = 32;
 /// milliseconds to seconds).
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Processes one delivery if this worker wins the claim.
-async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
+/// Processes one delivery if this worker wins the claim; whether it did.
+async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) -> bool {
     match store.claim_delivery(delivery_id, now_ms()).await {
         Ok(true) => {}
-        Ok(false) => return,
+        Ok(false) => return false,
         Err(error) => {
             tracing::warn!(delivery.id = %delivery_id, error = %app::error::error_chain(&error), "could not claim a delivery");
-            return;
+            return false;
         }
     }
     let mut event = String::new();
@@ -58,7 +58,7 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         .await
     {
         tracing::error!(delivery.id = %delivery_id, error = %app::error::error_chain(&failure), "could not record how a delivery ended");
-        return;
+        return true;
     }
     tracing::info!(delivery.id = %delivery_id, status = status.as_str(), "delivery processed");
     let changed = BusEvent::Changed {
@@ -77,6 +77,7 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         };
         let _ = bus.publish(&wake).await;
     }
+    true
 }
 
 /// What a delivery is about: a pull request, else a repository, else only itself. Deliveries
@@ -149,9 +150,10 @@ impl Dispatcher {
     async fn run_lane(&self, subject: Subject, first: String) {
         let mut next = Some(first);
         while let Some(id) = next {
-            if let Ok(_slot) = self.slots.acquire().await {
-                process(self.store.as_ref(), self.bus.as_ref(), &id).await;
-            }
+            let processed = match self.slots.acquire().await {
+                Ok(_slot) => process(self.store.as_ref(), self.bus.as_ref(), &id).await,
+                Err(_) => false,
+            };
             let mut taken = self.taken();
             taken.ids.remove(&id);
             next = taken.lanes.get_mut(&subject).and_then(VecDeque::pop_front);
@@ -159,7 +161,10 @@ impl Dispatcher {
                 taken.lanes.remove(&subject);
             }
             drop(taken);
-            self.done.notify_one();
+            // One that could not even be claimed waits for the next look, not a busy loop.
+            if processed {
+                self.done.notify_one();
+            }
         }
     }
 
