@@ -81,6 +81,17 @@ pub trait GitHost: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<crate::pull_request::PullRequestSnapshot>>;
 
+    /// A token git can fetch `repository` (`owner/name`) from `clone_url` with over HTTP(S),
+    /// valid for at least `valid_for` more (an installation token, or the configured token);
+    /// `None` when `clone_url` is not one of this host's remotes (a token is never sent
+    /// elsewhere).
+    async fn clone_token(
+        &self,
+        repository: &str,
+        clone_url: &str,
+        valid_for: std::time::Duration,
+    ) -> Result<Option<String>>;
+
     /// The API budget from the last answer, if any was seen.
     fn rate_budget(&self) -> Option<RateBudget>;
 }

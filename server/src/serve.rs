@@ -216,6 +216,7 @@ fn pipeline_context(
         runner,
         hub: hub.clone(),
         secret_box: adapters.secret_box.clone(),
+        git_host: adapters.git_host.clone(),
         mirrors,
         work_root,
         registry: config.registry.clone(),

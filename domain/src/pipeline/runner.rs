@@ -23,6 +23,9 @@ pub struct StepSpec {
     pub environment: BTreeMap<String, String>,
     /// The artifacts this step produces, collected after it succeeds.
     pub artifacts: Vec<ArtifactDefinition>,
+    /// A short-lived token to clone `clone_url` with, for runners that clone it themselves
+    /// (never part of the step's environment).
+    pub clone_token: Option<String>,
 }
 
 /// Why a step was stopped before it ended by itself.

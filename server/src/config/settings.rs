@@ -170,7 +170,7 @@ pub const SETTINGS: &[Setting] = &[
     secret(
         GITHUB_TOKEN,
         "(unset: Slipway does not write to GitHub)",
-        "Token Slipway comments, sets commit statuses and reads `.platform.yaml` with (a personal or installation token with `repo` scope).",
+        "Token Slipway comments, sets commit statuses and clones repositories with (a personal or installation token with `repo` scope).",
     ),
     setting(
         GITHUB_APP_ID,

@@ -8,9 +8,14 @@ use std::sync::Arc;
 use domain::git_host::{GitHostError, Result};
 use octocrab::Octocrab;
 use octocrab::models::InstallationId;
+use secrecy::{ExposeSecret, SecretString};
 
 pub enum Auth {
-    Token(Arc<Octocrab>),
+    Token {
+        client: Arc<Octocrab>,
+        /// Also what git clones with.
+        token: SecretString,
+    },
     App {
         /// Authenticated as the App itself (JWT).
         app: Arc<Octocrab>,
@@ -32,7 +37,7 @@ impl Auth {
     /// The client to call `path` with.
     pub async fn client_for(&self, path: &str) -> Result<Arc<Octocrab>> {
         let (app, installations) = match self {
-            Self::Token(client) => return Ok(client.clone()),
+            Self::Token { client, .. } => return Ok(client.clone()),
             Self::App { app, installations } => (app, installations),
         };
         let Some(repository) = repository_of(path) else {
@@ -63,10 +68,26 @@ impl Auth {
         Ok(client)
     }
 
+    /// A token git can fetch `repository` (`owner/name`) with over HTTPS: the configured
+    /// token, or an installation token valid for at least `valid_for` more.
+    pub async fn git_token(&self, repository: &str, valid_for: chrono::Duration) -> Result<String> {
+        match self {
+            Self::Token { token, .. } => Ok(token.expose_secret().to_owned()),
+            Self::App { .. } => {
+                let client = self.client_for(&format!("/repos/{repository}")).await?;
+                let token = client
+                    .installation_token_with_buffer(valid_for)
+                    .await
+                    .map_err(|e| GitHostError::Unavailable(Box::new(e)))?;
+                Ok(token.expose_secret().to_owned())
+            }
+        }
+    }
+
     /// The path that proves the credentials work.
     pub fn check_path(&self) -> &'static str {
         match self {
-            Self::Token(_) => "/rate_limit",
+            Self::Token { .. } => "/rate_limit",
             Self::App { .. } => "/app",
         }
     }

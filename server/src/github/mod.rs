@@ -3,6 +3,7 @@
 //! waited out rather than failed on, and the budget kept for the dashboard.
 
 mod auth;
+mod clone_access;
 mod comments;
 mod contents;
 mod pulls;
@@ -24,6 +25,9 @@ const DESCRIPTION_MAX: usize = 140;
 /// GitHub through octocrab.
 pub struct GitHub {
     auth: auth::Auth,
+    /// Scheme and host of the git remotes this GitHub serves (`https://github.com` for
+    /// `https://api.github.com`): only clones from there get a token.
+    git_origin: Option<(String, String)>,
     budget: Mutex<Option<RateBudget>>,
     /// Rate-limit waits longer than this fail instead (`RateLimited`).
     longest_wait: Duration,
@@ -61,7 +65,11 @@ impl GitHub {
             .personal_token(token.expose_secret().to_owned())
             .build()
             .map_err(GitHubConfigError::Client)?;
-        Ok(Self::new(auth::Auth::Token(Arc::new(client)), longest_wait))
+        let auth = auth::Auth::Token {
+            client: Arc::new(client),
+            token: token.clone(),
+        };
+        Ok(Self::new(auth, api_url, longest_wait))
     }
 
     /// A client acting as the GitHub App `app_id`, with the private key in `key_file`.
@@ -86,12 +94,13 @@ impl GitHub {
             app: Arc::new(app),
             installations: tokio::sync::Mutex::default(),
         };
-        Ok(Self::new(auth, longest_wait))
+        Ok(Self::new(auth, api_url, longest_wait))
     }
 
-    fn new(auth: auth::Auth, longest_wait: Duration) -> Self {
+    fn new(auth: auth::Auth, api_url: &str, longest_wait: Duration) -> Self {
         Self {
             auth,
+            git_origin: clone_access::git_origin(api_url),
             budget: Mutex::new(None),
             longest_wait,
         }
@@ -180,6 +189,23 @@ impl GitHost for GitHub {
         limit: usize,
     ) -> Result<Vec<domain::pull_request::PullRequestSnapshot>> {
         pulls::open(self, repository, limit).await
+    }
+
+    async fn clone_token(
+        &self,
+        repository: &str,
+        clone_url: &str,
+        valid_for: Duration,
+    ) -> Result<Option<String>> {
+        let served = self
+            .git_origin
+            .as_ref()
+            .is_some_and(|origin| clone_access::serves(origin, clone_url));
+        if !served {
+            return Ok(None);
+        }
+        let valid_for = chrono::Duration::from_std(valid_for).unwrap_or(chrono::Duration::MAX);
+        self.auth.git_token(repository, valid_for).await.map(Some)
     }
 
     fn rate_budget(&self) -> Option<RateBudget> {

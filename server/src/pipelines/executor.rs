@@ -42,6 +42,8 @@ pub struct PipelineContext {
     pub hub: LogHub,
     /// Opens the repository's secrets for its runs.
     pub secret_box: app::secret_box::SecretBox,
+    /// Mints the tokens repositories on GitHub are cloned with, when GitHub is configured.
+    pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
     /// The repositories' mirrors, where sources are read from.
     pub mirrors: super::source::Mirrors,
     /// Where workspaces are checked out.

@@ -18,10 +18,11 @@ use tokio::sync::OnceCell;
 
 use super::artifacts::upload_url;
 use super::local::shell_quote;
+use super::source::token_config;
 use crate::signing::UrlSigner;
 use domain::cluster::{
-    Cluster, ContainerRun, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, NamespaceSpec, ObjectKind,
-    PIPELINE_LABEL, PodRun, STEP_LABEL,
+    Cluster, ClusterError, ContainerRun, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest,
+    NamespaceSpec, ObjectKind, PIPELINE_LABEL, PodRun, STEP_LABEL,
 };
 use domain::pipeline::{
     ArtifactSink, PipelineId, Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal,
@@ -89,12 +90,17 @@ impl KubernetesRunner {
         if let Err(error) = self.cluster.delete_pod(&pod.namespace, &pod.name).await {
             tracing::warn!(pod = %pod.name, error = %error, "cannot delete a step's pod");
         }
-        if let Err(error) = self
-            .cluster
-            .delete_object(&pod.namespace, SECRET_KIND, &pod.name)
-            .await
-        {
-            tracing::warn!(pod = %pod.name, error = %error, "cannot delete a step's environment");
+        for secret in [pod.name.clone(), clone_secret_name(&pod.name)] {
+            match self
+                .cluster
+                .delete_object(&pod.namespace, SECRET_KIND, &secret)
+                .await
+            {
+                Ok(_) | Err(ClusterError::NotFound { .. }) => {}
+                Err(error) => {
+                    tracing::warn!(secret = %secret, error = %error, "cannot delete a step's Secret")
+                }
+            }
         }
     }
 
@@ -158,6 +164,11 @@ pub fn step_pod(spec: &StepSpec, namespace: &str, attempt_suffix: &str) -> PodRu
             image: CLONE_IMAGE.into(),
             command: vec!["sh".into(), "-c".into(), clone],
             env: vec![("HOME".into(), "/tmp".into())],
+            // Git reads its credentials from there (`clone_secret`); the step never sees them.
+            env_from_secret: spec
+                .clone_token
+                .as_ref()
+                .map(|_| clone_secret_name(&pod_name)),
             ..ContainerRun::default()
         }],
         containers: vec![ContainerRun {
@@ -211,6 +222,23 @@ pub fn environment_secret(
         "metadata": { "name": pod.name, "labels": pod.labels },
         "type": "Opaque",
         "stringData": environment,
+    }))
+}
+
+fn clone_secret_name(pod: &str) -> String {
+    format!("{pod}-git")
+}
+
+/// The Secret holding the clone's credentials, as the git configuration the init container
+/// reads from its environment (basic auth with the token, for HTTP(S) remotes only).
+pub fn clone_secret(pod: &PodRun, token: &str) -> Manifest {
+    let config: BTreeMap<&str, String> = token_config(token).into_iter().collect();
+    Manifest(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": { "name": clone_secret_name(&pod.name), "labels": pod.labels },
+        "type": "Opaque",
+        "stringData": config,
     }))
 }
 
@@ -281,6 +309,18 @@ impl Runner for KubernetesRunner {
             )
             .await
             .map_err(|e| RunnerError::with_source("cannot store the step's environment", e))?;
+        if let Some(token) = &spec.clone_token
+            && let Err(error) = self
+                .cluster
+                .apply_manifest(&pod.namespace, &clone_secret(&pod, token))
+                .await
+        {
+            self.clean_up(&pod).await;
+            return Err(RunnerError::with_source(
+                "cannot store the clone's credentials",
+                error,
+            ));
+        }
         if let Err(error) = self.cluster.create_pod(&pod).await {
             self.clean_up(&pod).await;
             return Err(RunnerError::with_source(
@@ -401,6 +441,7 @@ mod tests {
             commit_sha: "a".repeat(40),
             environment: [("TOKEN".to_owned(), "secret".to_owned())].into(),
             artifacts: Vec::new(),
+            clone_token: Some("ghs_installation".into()),
         };
         let pod = step_pod(&spec, "ns", "abc123");
         assert!(
@@ -416,5 +457,28 @@ mod tests {
         );
         assert_eq!(step.env_from_secret.as_deref(), Some(pod.name.as_str()));
         assert_eq!(pod.deadline, Some(Duration::from_secs(60)));
+
+        // Only the clone reads the clone's credentials, from a Secret of their own.
+        let clone = &pod.init_containers[0];
+        let credentials = format!("{}-git", pod.name);
+        assert_eq!(clone.env_from_secret.as_deref(), Some(credentials.as_str()));
+        let secret = clone_secret(&pod, "ghs_installation").0;
+        assert_eq!(secret["metadata"]["name"], credentials.as_str());
+        assert_eq!(
+            secret["metadata"]["labels"][STEP_LABEL],
+            pod.labels[STEP_LABEL].as_str()
+        );
+        let data = &secret["stringData"];
+        assert_eq!(
+            (
+                data["GIT_CONFIG_KEY_0"].as_str(),
+                data["GIT_CONFIG_VALUE_0"].as_str()
+            ),
+            (
+                Some("http.extraHeader"),
+                // base64("x-access-token:ghs_installation")
+                Some("Authorization: Basic eC1hY2Nlc3MtdG9rZW46Z2hzX2luc3RhbGxhdGlvbg==")
+            )
+        );
     }
 }

@@ -159,11 +159,13 @@ async fn fetch_source(
     repository: &Repository,
     run: &PipelineRun,
 ) -> Result<Source, String> {
+    let token = super::source::clone_token(ctx.git_host.as_deref(), repository).await?;
     let mut attempt = 0;
     loop {
         match Source::fetch(
             &ctx.mirrors,
             &repository.clone_url,
+            token.as_deref(),
             &run.git_ref,
             run.commit_sha.as_deref(),
         )

@@ -12,7 +12,7 @@ use domain::pipeline::{NewPipeline, ScheduleEntry, TriggerKind};
 use tokio_util::sync::CancellationToken;
 
 use super::now_ms;
-use super::source::{Mirrors, Source};
+use super::source::{Mirrors, Source, clone_token};
 use app::services::Services;
 
 /// How often due schedules are looked for.
@@ -58,8 +58,14 @@ pub async fn refresh_schedules(services: &Services, mirrors: &Mirrors, now: i64)
     };
     for repository in repositories {
         let branch = &repository.default_branch;
-        let file = match Source::fetch(mirrors, &repository.clone_url, branch, None).await {
-            Ok(source) => source.platform_file().await,
+        let file = match clone_token(services.git_host.as_deref(), &repository).await {
+            Ok(token) => {
+                let url = &repository.clone_url;
+                match Source::fetch(mirrors, url, token.as_deref(), branch, None).await {
+                    Ok(source) => source.platform_file().await.map_err(|e| e.to_string()),
+                    Err(error) => Err(error.to_string()),
+                }
+            }
             Err(error) => Err(error),
         };
         let schedules = match file.map(|text| text.map(|t| parse_pipeline(&t))) {

@@ -16,6 +16,8 @@ use tempfile::TempDir;
 use tokio::process::Command;
 
 use super::redact::Redactor;
+use domain::Repository;
+use domain::git_host::GitHost;
 
 /// How long one git command may take (a first fetch of a large repository included).
 const GIT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -133,6 +135,7 @@ impl Source {
     pub async fn fetch(
         mirrors: &Mirrors,
         clone_url: &str,
+        token: Option<&str>,
         git_ref: &str,
         commit_sha: Option<&str>,
     ) -> Result<Self, SourceError> {
@@ -179,12 +182,19 @@ impl Source {
             clone_url,
         ];
         fetch.extend(MIRRORED_REFS);
-        niced_git(&mirror, &fetch).await.map_err(clone_error)?;
+        niced_git(&mirror, &fetch, token)
+            .await
+            .map_err(clone_error)?;
         if let Some(sha) = resolve(&mirror, wanted).await {
             return Ok(found(sha));
         }
         // Refs such as refs/pull/7/head, or commits no branch holds: ask for them.
-        let fetched = niced_git(&mirror, &["fetch", "--quiet", "--", clone_url, wanted]).await;
+        let fetched = niced_git(
+            &mirror,
+            &["fetch", "--quiet", "--", clone_url, wanted],
+            token,
+        )
+        .await;
         let sha = match fetched {
             Ok(_) => rev_parse(&mirror, "FETCH_HEAD").await,
             Err(_) => None,
@@ -243,6 +253,29 @@ impl Source {
             .remember(&self.mirror, &self.commit_sha, file.clone());
         Ok(file)
     }
+}
+
+/// How long a clone token must stay valid: enough to schedule a step's pod and clone.
+const TOKEN_VALID_FOR: Duration = Duration::from_secs(10 * 60);
+
+/// The token to fetch `repository` with, when it lives on the configured GitHub (`None`
+/// otherwise: local paths and other hosts are fetched as they are).
+pub async fn clone_token(
+    git_host: Option<&dyn GitHost>,
+    repository: &Repository,
+) -> Result<Option<String>, String> {
+    let Some(host) = git_host else {
+        return Ok(None);
+    };
+    host.clone_token(&repository.name, &repository.clone_url, TOKEN_VALID_FOR)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot get a token to clone {}: {}",
+                repository.name,
+                app::error::error_chain(&e)
+            )
+        })
 }
 
 /// A new, empty bare mirror at `mirror` (made in a temporary directory and renamed, so a
@@ -335,11 +368,30 @@ async fn rev_parse(repository: &Path, name: &str) -> Option<String> {
     .filter(|sha| sha.len() == 40)
 }
 
-/// Runs git at a lower priority (fetches: the heavy part).
-async fn niced_git(dir: &Path, args: &[&str]) -> Result<String, String> {
+/// Runs git at a lower priority (fetches: the heavy part), authenticating HTTP(S) requests
+/// with `token` when there is one.
+async fn niced_git(dir: &Path, args: &[&str], token: Option<&str>) -> Result<String, String> {
     let mut command = Command::new("nice");
     command.args(["-n", FETCH_NICENESS, "git"]).args(args);
+    if let Some(token) = token {
+        command.envs(token_config(token));
+    }
     run(command, Some(dir)).await
+}
+
+/// Git configuration, as environment variables (never on a command line others can read, never
+/// written to disk), that sends `token` as GitHub expects: basic auth as `x-access-token`.
+pub fn token_config(token: &str) -> [(&'static str, String); 3] {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+    [
+        ("GIT_CONFIG_COUNT", "1".to_owned()),
+        ("GIT_CONFIG_KEY_0", "http.extraHeader".to_owned()),
+        (
+            "GIT_CONFIG_VALUE_0",
+            format!("Authorization: Basic {basic}"),
+        ),
+    ]
 }
 
 /// Runs git; `Ok(stdout)` or `Err(the last lines of stderr, credentials masked)`.

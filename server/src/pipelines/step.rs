@@ -48,12 +48,19 @@ pub(super) async fn run_step(
         preview_url: None,
         secrets: &plan.secrets,
     };
-    let outcome = match step_environment(&context, step) {
+    // A runner that clones from the repository itself (pods) needs the credentials Slipway's
+    // mirror used.
+    let clone_token = if ctx.runner.clones_from_local_source() {
+        Ok(None)
+    } else {
+        super::source::clone_token(ctx.git_host.as_deref(), &plan.repository).await
+    };
+    let outcome = match step_environment(&context, step).and_then(|e| Ok((e, clone_token?))) {
         Err(message) => {
             log.push(&format!("slipway: {message}")).await;
             (StepStatus::Failed, None, Some(message))
         }
-        Ok(environment) => {
+        Ok((environment, clone_token)) => {
             let spec = StepSpec {
                 pipeline_id: id,
                 step: step.clone(),
@@ -67,6 +74,7 @@ pub(super) async fn run_step(
                     .filter(|artifact| artifact.step == step.name)
                     .cloned()
                     .collect(),
+                clone_token,
             };
             attempt_step(ctx, spec, &mut log, stop).await
         }

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{PreviewContext, helm, render};
 use crate::pipelines::now_ms;
-use crate::pipelines::source::Source;
+use crate::pipelines::source::{Source, clone_token};
 
 /// How often a deploying attempt proves it is alive.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -208,9 +208,13 @@ impl PreviewContext {
         // The namespace first: it needs nothing from the commit, and claims the name at once.
         self.claim_namespace(cluster.as_ref(), &vars).await?;
 
+        let token = clone_token(self.services.git_host.as_deref(), &repository)
+            .await
+            .map_err(failed)?;
         let source = Source::fetch(
             &self.mirrors,
             &repository.clone_url,
+            token.as_deref(),
             &preview.branch,
             Some(sha),
         )

@@ -220,4 +220,29 @@ async fn as_a_github_app_each_repository_uses_its_installation_token() {
             .is_some_and(|a| a.ends_with("ghs_installation_957387")),
         "{comments:?}"
     );
+
+    // Git clones this GitHub's remotes with the installation's token, and nothing else gets it.
+    let remote = format!("{url}/acme/shop.git");
+    let minutes = Duration::from_secs(600);
+    assert_eq!(
+        github
+            .clone_token(REPO, &remote, minutes)
+            .await
+            .expect("token")
+            .as_deref(),
+        Some("ghs_installation_957387")
+    );
+    for elsewhere in [
+        "https://gitlab.example.com/acme/shop.git",
+        "/srv/git/acme/shop",
+    ] {
+        assert_eq!(
+            github
+                .clone_token(REPO, elsewhere, minutes)
+                .await
+                .expect("no token"),
+            None,
+            "{elsewhere}"
+        );
+    }
 }
