@@ -30,8 +30,6 @@ pub(super) async fn run_step(
     let _slot = ctx.step_slots.acquire().await;
     let started = now_ms();
     let _ = ctx.store.start_step(id, &step.name, started).await;
-    ctx.announce(id, "running").await;
-
     let mut log = StepLog::open(
         &ctx.hub,
         ctx.objects.clone(),
@@ -40,6 +38,9 @@ pub(super) async fn run_step(
         &step.name,
         Redactor::new(plan.secrets.values().cloned()),
     );
+    // Announced once the live log exists: a viewer woken by it follows the log from memory at
+    // once, instead of waiting for its next look.
+    ctx.announce(id, "running").await;
     let context = RunContext {
         repository: &plan.repository,
         run: &plan.run,
