@@ -170,6 +170,13 @@ impl World {
 
     /// The preview's detail (`GET /api/previews/{key}`).
     pub async fn preview(&self, key: &str) -> Value {
+        let (status, detail) = self.fetch_preview(key).await;
+        assert_eq!(status, 200, "preview {key}");
+        detail
+    }
+
+    /// The answer to `GET /api/previews/{key}`: its status and body (`null` unless JSON).
+    async fn fetch_preview(&self, key: &str) -> (u16, Value) {
         let response = self
             .server
             .http
@@ -177,8 +184,8 @@ impl World {
             .send()
             .await
             .expect("get preview");
-        assert_eq!(response.status(), 200, "preview {key}");
-        response.json().await.expect("json")
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// Waits until the preview is in one of `statuses` (and, if given, at commit `sha`),
@@ -190,18 +197,9 @@ impl World {
         };
         let wait = async {
             loop {
-                let response = self
-                    .server
-                    .http
-                    .get(self.server.url(&format!("/api/previews/{key}")))
-                    .send()
-                    .await
-                    .expect("get preview");
-                if response.status() == 200 {
-                    let detail: Value = response.json().await.expect("json");
-                    if reached(&detail) {
-                        return detail;
-                    }
+                let (status, detail) = self.fetch_preview(key).await;
+                if status == 200 && reached(&detail) {
+                    return detail;
                 }
                 loop {
                     match self.events.next().await {
