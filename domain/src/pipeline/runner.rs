@@ -39,7 +39,9 @@ pub enum StopReason {
     Deadline {
         after_secs: u64,
     },
-    /// Slipway is stopping; the run is retried when it is back.
+    /// Slipway is stopping. A runner whose steps survive restarts leaves the step running (it
+    /// is followed again once Slipway is back, `Runner::resume_step`); others stop it, and the
+    /// run is retried.
     Interrupted,
 }
 
@@ -150,6 +152,25 @@ pub trait Runner: Send + Sync + 'static {
 
     /// Frees what a finished step still holds, once its log is stored (a pod, its Secret).
     async fn release(&self, _pipeline: PipelineId, _step: &str) {}
+
+    /// Whether steps go on while Slipway is away (pods do, local processes do not): a run that
+    /// a restart interrupted is then followed again (`resume_step`) instead of failed.
+    fn survives_restart(&self) -> bool {
+        false
+    }
+
+    /// Follows a step started before Slipway restarted, sending its output from the very first
+    /// line, until it ends or `stop` resolves. `None` when nothing of it is left to follow (it
+    /// was never started, or was removed): the caller runs it again.
+    async fn resume_step(
+        &self,
+        _pipeline: PipelineId,
+        _step: &StepDefinition,
+        _output: mpsc::Sender<String>,
+        _stop: StopSignal,
+    ) -> Result<Option<StepExit>, RunnerError> {
+        Ok(None)
+    }
 
     /// Runs the step, sending every output line (stdout and stderr, unredacted: the caller
     /// redacts) to `output`, until it ends or `stop` resolves; when it succeeds, hands the

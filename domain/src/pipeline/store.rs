@@ -60,6 +60,20 @@ pub trait PipelineStore: Send + Sync {
     /// Running runs whose executor has not proved alive since `stale_before_ms`.
     async fn interrupted_pipelines(&self, stale_before_ms: i64) -> Result<Vec<PipelineRun>>;
 
+    /// Lets go of a running run whose steps go on without its executor (Slipway stopping while
+    /// pods run): any executor may take it over at once ([`Self::take_over_pipeline`]).
+    async fn let_go_pipeline(&self, id: PipelineId) -> Result<()>;
+
+    /// Takes a running run whose executor has not proved alive since `stale_before_ms` over for
+    /// `worker`, to follow its steps again; whether this caller got it (one racer does).
+    async fn take_over_pipeline(
+        &self,
+        id: PipelineId,
+        worker: &str,
+        at_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<bool>;
+
     /// Asks for a run to stop: a pending run is cancelled at once, a running one is flagged for
     /// its executor. Returns the run as it now is.
     async fn request_cancel(&self, id: PipelineId, at_ms: i64) -> Result<PipelineRun>;

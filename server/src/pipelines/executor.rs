@@ -1,7 +1,9 @@
 //! The pipeline executor: claims pending runs (woken through the bus, and by a periodic look in
 //! case a wake-up was lost), runs each with heartbeats and a watch for cancel requests, records
-//! how it ended, and finds runs whose executor died (stale heartbeats): those are marked failed
-//! ("interrupted") and started again once.
+//! how it ended, and finds runs whose executor died (stale heartbeats). On a runner whose steps
+//! run on without Slipway (pods), such a run is taken over and its steps followed again — and
+//! when Slipway stops, its runs are let go of for that; on the others (local processes) it is
+//! marked failed ("interrupted") and started again once.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,7 +57,8 @@ pub struct PipelineContext {
     pub worker_id: String,
 }
 
-/// Runs until `stop` is cancelled; runs in flight are then interrupted (and retried later).
+/// Runs until `stop` is cancelled; runs in flight are then left to their pods (followed again
+/// after the restart) or interrupted (and retried later).
 pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
     let mut wakes = match ctx.bus.subscribe().await {
         Ok(events) => events
@@ -76,7 +79,18 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
     let interrupt = stop.child_token();
     let mut next_sweep = std::time::Instant::now();
     loop {
-        recover_interrupted(&ctx).await;
+        for run in recover_interrupted(&ctx).await {
+            let (ctx, interrupt, freed) = (ctx.clone(), interrupt.clone(), freed.clone());
+            let in_flight = in_flight.clone();
+            runs.spawn(async move {
+                let Ok(permit) = in_flight.acquire_owned().await else {
+                    return;
+                };
+                run_one(&ctx, run, interrupt, true).await;
+                drop(permit);
+                freed.notify_one();
+            });
+        }
         if std::time::Instant::now() >= next_sweep {
             super::artifacts::sweep_expired(ctx.store.as_ref(), ctx.objects.as_ref(), now_ms())
                 .await;
@@ -93,7 +107,7 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
             };
             let (ctx, interrupt, freed) = (ctx.clone(), interrupt.clone(), freed.clone());
             runs.spawn(async move {
-                run_one(&ctx, claimed, interrupt).await;
+                run_one(&ctx, claimed, interrupt, false).await;
                 drop(permit);
                 freed.notify_one();
             });
@@ -109,18 +123,35 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
     runs.wait().await;
 }
 
-/// Runs one claimed pipeline and records its end.
-async fn run_one(ctx: &PipelineContext, run: PipelineRun, interrupt: CancellationToken) {
+/// Runs one claimed (or, `resumed`, taken over) pipeline and records its end.
+async fn run_one(
+    ctx: &PipelineContext,
+    run: PipelineRun,
+    interrupt: CancellationToken,
+    resumed: bool,
+) {
     let id = run.id;
-    tracing::info!(pipeline.id = %id, repository = %run.repository, git_ref = %run.git_ref, "pipeline started");
+    if !resumed {
+        tracing::info!(pipeline.id = %id, repository = %run.repository, git_ref = %run.git_ref, "pipeline started");
+    }
     ctx.announce(id, "running").await;
     let stops = RunStops {
         cancel: CancellationToken::new(),
         interrupt,
     };
     let watcher = tokio::spawn(watch_run(ctx.clone(), id, stops.cancel.clone()));
-    let end = match execute(ctx, &run, &stops).await {
+    let end = match execute(ctx, &run, &stops, resumed).await {
         Outcome::Ended(end) => end,
+        Outcome::LeftRunning => {
+            // No heartbeat may land after the run is let go of.
+            watcher.abort();
+            let _ = watcher.await;
+            tracing::info!(pipeline.id = %id, "Slipway is stopping; the pipeline's pods run on and are followed again after the restart");
+            if let Err(error) = ctx.store.let_go_pipeline(id).await {
+                tracing::warn!(pipeline.id = %id, error = %error, "cannot let go of a pipeline; it is taken over once its heartbeat is stale");
+            }
+            return;
+        }
         Outcome::NotWanted(why) => {
             watcher.abort();
             tracing::info!(pipeline.id = %id, reason = %why, "pipeline not wanted; discarded");
@@ -168,13 +199,36 @@ async fn watch_run(
     }
 }
 
-/// Marks runs whose executor went quiet as interrupted, and starts each again once.
-async fn recover_interrupted(ctx: &PipelineContext) {
+/// Runs whose executor went quiet: on a runner whose steps run on without Slipway, those this
+/// executor took over (returned, with their steps, to be followed again); on the others, each
+/// is marked interrupted and started again once.
+async fn recover_interrupted(ctx: &PipelineContext) -> Vec<PipelineRun> {
     let stale_before = now_ms() - STALE_AFTER.as_millis() as i64;
     let Ok(stale) = ctx.store.interrupted_pipelines(stale_before).await else {
-        return;
+        return Vec::new();
     };
+    let mut taken = Vec::new();
     for run in stale {
+        if ctx.runner.survives_restart() {
+            match ctx
+                .store
+                .take_over_pipeline(run.id, &ctx.worker_id, now_ms(), stale_before)
+                .await
+            {
+                Ok(true) => match ctx.store.get_pipeline(run.id).await {
+                    Ok(run) => taken.push(run),
+                    // Its heartbeat goes stale again, and it is taken over later.
+                    Err(error) => {
+                        tracing::warn!(pipeline.id = %run.id, error = %error, "cannot read a pipeline taken over")
+                    }
+                },
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(pipeline.id = %run.id, error = %error, "cannot take a pipeline over")
+                }
+            }
+            continue;
+        }
         let reason = "interrupted: the Slipway instance running it stopped";
         if let Ok(true) = ctx
             .store
@@ -186,6 +240,7 @@ async fn recover_interrupted(ctx: &PipelineContext) {
             retry_once(ctx, &run).await;
         }
     }
+    taken
 }
 
 /// Starts an interrupted run again, unless it was itself the retry of an interrupted run.

@@ -182,9 +182,8 @@ impl StepLog {
             return;
         }
         let Ok(key) = ObjectKey::new(&format!(
-            "logs/pipelines/{}/{}.parts/{:06}",
-            self.id,
-            self.step,
+            "{}{:06}",
+            self.parts_prefix(),
             self.parts.len() + 1
         )) else {
             return;
@@ -203,6 +202,35 @@ impl StepLog {
     /// Whether a periodic flush is due.
     pub fn flush_due(&self) -> bool {
         self.last_flush.elapsed() >= FLUSH_EVERY
+    }
+
+    /// The prefix of this log's stored parts.
+    fn parts_prefix(&self) -> String {
+        format!("logs/pipelines/{}/{}.parts/", self.id, self.step)
+    }
+
+    /// Removes the parts an earlier follower of this step stored: the step's output is read
+    /// again from its start, and replaces them.
+    pub async fn forget_stored_parts(&self) {
+        let stored = match self.objects.list(&self.parts_prefix()).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(pipeline.id = %self.id, step = %self.step, error = %error, "cannot list a log's earlier parts");
+                return;
+            }
+        };
+        for part in stored {
+            if let Ok(key) = ObjectKey::new(&part.key) {
+                let _ = self.objects.delete(&key).await;
+            }
+        }
+    }
+
+    /// Stores what is unwritten and ends the live log, leaving the parts for whoever follows
+    /// the step next (Slipway stopping while the step runs on).
+    pub async fn detach(mut self) {
+        self.flush().await;
+        self.hub.close(&self.stream);
     }
 
     /// Joins the parts into the step's log object and ends the live log; returns its key.

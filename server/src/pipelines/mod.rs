@@ -15,6 +15,7 @@ pub mod run;
 pub mod scheduler;
 pub mod source;
 pub mod step;
+pub mod step_pod;
 
 /// Milliseconds since the Unix epoch, as the Store records times.
 pub use crate::webhooks::intake::now_ms;

@@ -1,7 +1,8 @@
 //! One pipeline run, start to end: fetch the source and resolve the commit, read and validate
 //! `.platform.yaml`, record the plan, then run the DAG — independent steps in parallel, a failed
 //! step skipping what depends on it, per-step timeouts and the pipeline deadline — and record
-//! how the run ended (each step runs in `step`).
+//! how the run ended (each step runs in `step`). A run taken over after a restart goes on from
+//! its stored plan: finished steps stay as they were, running ones are followed again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -61,36 +62,80 @@ pub enum Outcome {
     Ended(RunEnd),
     /// Its `on:` section does not want the event that queued it, and why.
     NotWanted(String),
+    /// Slipway stopped while steps ran on (pods): the run is still running, to be followed again.
+    LeftRunning,
 }
 
-/// Runs a claimed pipeline to its end (without recording the end: the caller does).
-pub async fn execute(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) -> Outcome {
+/// Runs a claimed pipeline to its end (without recording the end: the caller does). A run
+/// taken over after a restart (`resumed`, read with its steps) keeps what its steps did and
+/// follows those still running.
+pub async fn execute(
+    ctx: &PipelineContext,
+    run: &PipelineRun,
+    stops: &RunStops,
+    resumed: bool,
+) -> Outcome {
+    if resumed && let Some(outcome) = resume_run(ctx, run, stops).await {
+        return outcome;
+    }
     match execute_run(ctx, run, stops).await {
-        Ok(end) => Outcome::Ended(end),
+        Ok(outcome) => outcome,
         Err(why) => Outcome::NotWanted(why),
     }
+}
+
+/// Goes on with a run planned before a restart, on a runner that clones by itself (a stored
+/// plan needs no source); `None` when it must start from the beginning instead.
+async fn resume_run(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) -> Option<Outcome> {
+    if ctx.runner.clones_from_local_source() {
+        return None;
+    }
+    let sha = run.commit_sha.clone()?;
+    let definition = ctx.store.pipeline_definition(run.id).await.ok()??;
+    let repository = match ctx.store.get_repository(run.repository_id).await {
+        Ok(repository) => repository,
+        Err(error) => {
+            return Some(Outcome::Ended(RunEnd::failed(format!(
+                "cannot read the repository: {error}"
+            ))));
+        }
+    };
+    let secrets = match open_secrets(ctx, &repository).await {
+        Ok(secrets) => secrets,
+        Err(message) => return Some(Outcome::Ended(RunEnd::failed(message))),
+    };
+    tracing::info!(pipeline.id = %run.id, "pipeline taken over after a restart; following its steps again");
+    let plan = Plan {
+        run: run.clone(),
+        clone_url: repository.clone_url.clone(),
+        repository,
+        definition,
+        sha,
+        secrets,
+    };
+    Some(run_steps(ctx, Arc::new(plan), stops).await)
 }
 
 async fn execute_run(
     ctx: &PipelineContext,
     run: &PipelineRun,
     stops: &RunStops,
-) -> Result<RunEnd, String> {
+) -> Result<Outcome, String> {
     let repository = match ctx.store.get_repository(run.repository_id).await {
         Ok(repository) => repository,
         Err(error) => {
-            return Ok(RunEnd::failed(format!(
+            return Ok(Outcome::Ended(RunEnd::failed(format!(
                 "cannot read the repository: {error}"
-            )));
+            ))));
         }
     };
     let secrets = match open_secrets(ctx, &repository).await {
         Ok(secrets) => secrets,
-        Err(message) => return Ok(RunEnd::failed(message)),
+        Err(message) => return Ok(Outcome::Ended(RunEnd::failed(message))),
     };
     let source = match fetch_source(ctx, &repository, run).await {
         Ok(source) => source,
-        Err(message) => return Ok(RunEnd::failed(message)),
+        Err(message) => return Ok(Outcome::Ended(RunEnd::failed(message))),
     };
     let sha = source.commit_sha().to_owned();
     let definition = match read_definition(&source).await {
@@ -102,7 +147,7 @@ async fn execute_run(
             return Err(why);
         }
         Err(Unreadable::NoPipeline(message) | Unreadable::Invalid(message)) => {
-            return Ok(RunEnd::failed(message));
+            return Ok(Outcome::Ended(RunEnd::failed(message)));
         }
     };
     // Even a run its `on:` does not want tells the default branch's schedules.
@@ -117,7 +162,9 @@ async fn execute_run(
         return Err(why);
     }
     if let Err(error) = ctx.store.plan_pipeline(run.id, &sha, &definition).await {
-        return Ok(RunEnd::failed(format!("cannot record the plan: {error}")));
+        return Ok(Outcome::Ended(RunEnd::failed(format!(
+            "cannot record the plan: {error}"
+        ))));
     }
     ctx.announce(run.id, "running").await;
     let clone_url = if ctx.runner.clones_from_local_source() {
@@ -244,14 +291,43 @@ async fn open_secrets(
         .collect()
 }
 
-async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> RunEnd {
+async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> Outcome {
     let steps = &plan.definition.steps;
     let dag = Dag::new(&plan.definition);
-    let mut statuses = vec![StepStatus::Pending; steps.len()];
+    // A run followed again after a restart keeps what its steps did; the others start pending.
+    let mut statuses: Vec<StepStatus> = steps
+        .iter()
+        .map(|step| {
+            plan.run
+                .steps
+                .iter()
+                .find(|s| s.name == step.name)
+                .map_or(StepStatus::Pending, |s| s.status)
+        })
+        .collect();
     keep_succeeded_steps(ctx, &plan, &mut statuses).await;
     let deadline_secs = plan.definition.timeout_secs;
-    let deadline = Instant::now() + Duration::from_secs(deadline_secs);
+    // The deadline counts from when the run started, before any restart.
+    let elapsed = plan
+        .run
+        .started_at_ms
+        .map_or(0, |started| now_ms().saturating_sub(started).max(0));
+    let deadline = Instant::now() + Duration::from_secs(deadline_secs)
+        - Duration::from_millis(elapsed as u64).min(Duration::from_secs(deadline_secs));
     let mut running: JoinSet<(usize, StepStatus)> = JoinSet::new();
+    for (index, status) in statuses.iter().enumerate() {
+        if *status != StepStatus::Running {
+            continue;
+        }
+        let started = plan.run.steps.iter().find(|s| s.name == steps[index].name);
+        let started = started.and_then(|s| s.started_at_ms).unwrap_or_else(now_ms);
+        let stop = stop_signal(stops, steps[index].timeout_secs, deadline, deadline_secs);
+        let (ctx, plan) = (ctx.clone(), plan.clone());
+        running.spawn(async move {
+            let status = super::step::run_step(&ctx, &plan, index, stop, Some(started)).await;
+            (index, status)
+        });
+    }
     loop {
         for index in dag.blocked(&statuses) {
             if stops.cancel.is_cancelled() {
@@ -304,7 +380,7 @@ async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> 
                 let stop = stop_signal(stops, steps[index].timeout_secs, deadline, deadline_secs);
                 let (ctx, plan) = (ctx.clone(), plan.clone());
                 running.spawn(async move {
-                    let status = super::step::run_step(&ctx, &plan, index, stop).await;
+                    let status = super::step::run_step(&ctx, &plan, index, stop, None).await;
                     (index, status)
                 });
             }
@@ -325,7 +401,11 @@ async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> 
         .filter(|(_, status)| **status == StepStatus::Failed)
         .map(|(step, _)| step.name.as_str())
         .collect();
-    if stops.interrupt.is_cancelled() {
+    let end = if stops.interrupt.is_cancelled() {
+        // Pods run on, and the steps still pending start once the run is taken over.
+        if ctx.runner.survives_restart() {
+            return Outcome::LeftRunning;
+        }
         RunEnd::failed(StopReason::Interrupted.to_string())
     } else if stops.cancel.is_cancelled() {
         RunEnd {
@@ -346,7 +426,8 @@ async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> 
         RunEnd::failed(format!("step `{}` failed", failed.join("`, `")))
     } else {
         RunEnd::failed("the pipeline did not finish")
-    }
+    };
+    Outcome::Ended(end)
 }
 
 /// For a retry of failed steps: the steps that succeeded in the retried run keep that outcome

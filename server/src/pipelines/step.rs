@@ -1,6 +1,8 @@
 //! One step of a run: its log opened with the run's secrets to mask, its environment, the
-//! runner driven with infrastructure errors retried, the outcome recorded, the published image
-//! handed to previews, and the step's resources released once its log is stored.
+//! runner driven with infrastructure errors retried (or, after a restart, the step that ran on
+//! followed again), the outcome recorded, the published image handed to previews, and the
+//! step's resources released once its log is stored. When Slipway stops while the runner's
+//! steps run on, the step is left running, its log stored so far.
 
 use std::sync::Arc;
 
@@ -8,7 +10,9 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 
 use domain::pipeline::runner::human_secs;
-use domain::pipeline::{StepExit, StepOutcome, StepSpec, StepStatus, StopReason, StopSignal};
+use domain::pipeline::{
+    StepDefinition, StepExit, StepOutcome, StepSpec, StepStatus, StopReason, StopSignal,
+};
 
 use super::artifacts::ArtifactStorage;
 use super::environment::{RunContext, step_environment};
@@ -18,18 +22,32 @@ use super::now_ms;
 use super::redact::Redactor;
 use super::run::{Plan, RETRY_PAUSES};
 
-/// Runs one step with its log, retrying infrastructure failures; returns how it ended.
+/// How a step ended: its status, exit code and reason.
+type Ending = (StepStatus, Option<i32>, Option<String>);
+/// The step's stop signal, shared by its attempts.
+type SharedStop = futures::future::Shared<StopSignal>;
+
+/// Runs one step with its log, retrying infrastructure failures; returns how it ended
+/// (`Running` when Slipway stopped and the step runs on). `resumed_from` is when a step that
+/// was running before a restart started: it is followed again instead of started.
 pub(super) async fn run_step(
     ctx: &PipelineContext,
     plan: &Plan,
     index: usize,
     stop: StopSignal,
+    resumed_from: Option<i64>,
 ) -> StepStatus {
     let step = &plan.definition.steps[index];
     let id = plan.run.id;
     let _slot = ctx.step_slots.acquire().await;
-    let started = now_ms();
-    let _ = ctx.store.start_step(id, &step.name, started).await;
+    let started = match resumed_from {
+        Some(started) => started,
+        None => {
+            let started = now_ms();
+            let _ = ctx.store.start_step(id, &step.name, started).await;
+            started
+        }
+    };
     let mut log = StepLog::open(
         &ctx.hub,
         ctx.objects.clone(),
@@ -41,46 +59,25 @@ pub(super) async fn run_step(
     // Announced once the live log exists: a viewer woken by it follows the log from memory at
     // once, instead of waiting for its next look.
     ctx.announce(id, "running").await;
-    let context = RunContext {
-        repository: &plan.repository,
-        run: &plan.run,
-        commit_sha: &plan.sha,
-        registry: &ctx.registry,
-        preview_url: None,
-        secrets: &plan.secrets,
-    };
-    // A runner that clones from the repository itself (pods) needs the credentials Slipway's
-    // mirror used.
-    let clone_token = if ctx.runner.clones_from_local_source() {
-        Ok(None)
-    } else {
-        super::source::clone_token(ctx.git_host.as_deref(), &plan.repository).await
-    };
-    let outcome = match step_environment(&context, step).and_then(|e| Ok((e, clone_token?))) {
-        Err(message) => {
-            log.push(&format!("slipway: {message}")).await;
-            (StepStatus::Failed, None, Some(message))
+    let stop = futures::FutureExt::shared(stop);
+    let resumed = match resumed_from {
+        Some(_) => {
+            // The step's output is read again from its start.
+            log.forget_stored_parts().await;
+            resume_step(ctx, plan, step, &mut log, Box::pin(stop.clone())).await
         }
-        Ok((environment, clone_token)) => {
-            let spec = StepSpec {
-                pipeline_id: id,
-                step: step.clone(),
-                clone_url: plan.clone_url.clone(),
-                commit_sha: plan.sha.clone(),
-                environment,
-                artifacts: plan
-                    .definition
-                    .artifacts
-                    .iter()
-                    .filter(|artifact| artifact.step == step.name)
-                    .cloned()
-                    .collect(),
-                clone_token,
-            };
-            attempt_step(ctx, spec, &mut log, stop).await
-        }
+        None => None,
+    };
+    let outcome = match resumed {
+        Some(ending) => ending,
+        None => start_step(ctx, plan, step, &mut log, stop).await,
     };
     let (status, exit_code, reason) = outcome;
+    if status == StepStatus::Running {
+        // Slipway is stopping and the step runs on: whoever follows it next finishes it.
+        log.detach().await;
+        return status;
+    }
     let took = human_ms(now_ms() - started);
     let summary = match status {
         StepStatus::Succeeded => format!("slipway: step `{}` succeeded in {took}", step.name),
@@ -120,6 +117,139 @@ pub(super) async fn run_step(
     status
 }
 
+/// Starts the step afresh: its environment, then the runner (infrastructure errors retried).
+async fn start_step(
+    ctx: &PipelineContext,
+    plan: &Plan,
+    step: &StepDefinition,
+    log: &mut StepLog,
+    stop: SharedStop,
+) -> Ending {
+    let context = RunContext {
+        repository: &plan.repository,
+        run: &plan.run,
+        commit_sha: &plan.sha,
+        registry: &ctx.registry,
+        preview_url: None,
+        secrets: &plan.secrets,
+    };
+    // A runner that clones from the repository itself (pods) needs the credentials Slipway's
+    // mirror used.
+    let clone_token = if ctx.runner.clones_from_local_source() {
+        Ok(None)
+    } else {
+        super::source::clone_token(ctx.git_host.as_deref(), &plan.repository).await
+    };
+    match step_environment(&context, step).and_then(|e| Ok((e, clone_token?))) {
+        Err(message) => {
+            log.push(&format!("slipway: {message}")).await;
+            (StepStatus::Failed, None, Some(message))
+        }
+        Ok((environment, clone_token)) => {
+            let spec = StepSpec {
+                pipeline_id: plan.run.id,
+                step: step.clone(),
+                clone_url: plan.clone_url.clone(),
+                commit_sha: plan.sha.clone(),
+                environment,
+                artifacts: plan
+                    .definition
+                    .artifacts
+                    .iter()
+                    .filter(|artifact| artifact.step == step.name)
+                    .cloned()
+                    .collect(),
+                clone_token,
+            };
+            attempt_step(ctx, spec, log, stop).await
+        }
+    }
+}
+
+/// Follows a step that ran on while Slipway restarted; `None` when there is nothing left of it
+/// to follow (it is then started afresh).
+async fn resume_step(
+    ctx: &PipelineContext,
+    plan: &Plan,
+    step: &StepDefinition,
+    log: &mut StepLog,
+    stop: StopSignal,
+) -> Option<Ending> {
+    let (sender, lines) = mpsc::channel::<String>(64);
+    let runner = ctx.runner.resume_step(plan.run.id, step, sender, stop);
+    match relay(runner, lines, log).await {
+        Ok(Some(exit)) => Some(ending(ctx, exit, log).await),
+        Ok(None) => {
+            log.push(
+                "slipway: the step's earlier attempt left nothing to follow; starting it again",
+            )
+            .await;
+            None
+        }
+        Err(error) => {
+            let message = format!("cannot follow the step again: {}", error.message);
+            log.push(&format!("slipway: {message}")).await;
+            Some((StepStatus::Failed, None, Some(message)))
+        }
+    }
+}
+
+/// Relays the lines a runner sends into the log until the runner is done; returns its result.
+async fn relay<T>(
+    runner: impl std::future::Future<Output = T>,
+    mut lines: mpsc::Receiver<String>,
+    log: &mut StepLog,
+) -> T {
+    tokio::pin!(runner);
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    let result = loop {
+        tokio::select! {
+            result = &mut runner => break result,
+            Some(line) = lines.next() => {
+                // Take every line already waiting, so viewers are woken once for them.
+                let mut batch = vec![line];
+                while batch.len() < 256 {
+                    match lines.try_recv() {
+                        Ok(line) => batch.push(line),
+                        Err(_) => break,
+                    }
+                }
+                log.push_all(batch).await;
+            }
+            _ = flush.tick() => if log.flush_due() { log.flush().await },
+        }
+    };
+    // Output sent just before the step ended.
+    while let Ok(line) = lines.try_recv() {
+        log.push(&line).await;
+    }
+    result
+}
+
+/// What a step's exit means for it. Interrupted by Slipway stopping, a step whose runner
+/// survives restarts is still running.
+async fn ending(ctx: &PipelineContext, exit: StepExit, log: &mut StepLog) -> Ending {
+    match exit {
+        StepExit::Exited(0) => (StepStatus::Succeeded, Some(0), None),
+        StepExit::Exited(code) => (
+            StepStatus::Failed,
+            Some(code),
+            Some(format!("exited with code {code}")),
+        ),
+        StepExit::Stopped(StopReason::Cancelled) => {
+            (StepStatus::Cancelled, None, Some("cancelled".into()))
+        }
+        StepExit::Stopped(StopReason::Interrupted) if ctx.runner.survives_restart() => {
+            (StepStatus::Running, None, None)
+        }
+        StepExit::Stopped(reason) => (StepStatus::Failed, None, Some(reason.to_string())),
+        StepExit::Refused(why) => {
+            log.push(&format!("slipway: {why}")).await;
+            (StepStatus::Failed, None, Some(why))
+        }
+    }
+}
+
 /// Records `$REGISTRY/$PROJECT:$COMMIT_SHA` as the image previews of this commit deploy.
 async fn record_image(ctx: &PipelineContext, plan: &Plan) {
     let image = domain::pipeline::PublishedImage {
@@ -150,13 +280,12 @@ async fn attempt_step(
     ctx: &PipelineContext,
     spec: StepSpec,
     log: &mut StepLog,
-    stop: StopSignal,
-) -> (StepStatus, Option<i32>, Option<String>) {
-    let stop = futures::FutureExt::shared(stop);
+    stop: SharedStop,
+) -> Ending {
     let mut attempt = 0;
     loop {
         // Small: lines wait in the step's pipe rather than here, so viewers see them promptly.
-        let (sender, mut lines) = mpsc::channel::<String>(64);
+        let (sender, lines) = mpsc::channel::<String>(64);
         let sink = Arc::new(ArtifactStorage {
             store: ctx.store.clone(),
             objects: ctx.objects.clone(),
@@ -165,48 +294,8 @@ async fn attempt_step(
         let runner = ctx
             .runner
             .run_step(spec.clone(), sender, Box::pin(stop.clone()), sink);
-        tokio::pin!(runner);
-        let mut flush = tokio::time::interval(FLUSH_EVERY);
-        let result = loop {
-            tokio::select! {
-                result = &mut runner => break result,
-                Some(line) = lines.next() => {
-                    // Take every line already waiting, so viewers are woken once for them.
-                    let mut batch = vec![line];
-                    while batch.len() < 256 {
-                        match lines.try_recv() {
-                            Ok(line) => batch.push(line),
-                            Err(_) => break,
-                        }
-                    }
-                    log.push_all(batch).await;
-                }
-                _ = flush.tick() => if log.flush_due() { log.flush().await },
-            }
-        };
-        // Output sent just before the step ended.
-        while let Ok(line) = lines.try_recv() {
-            log.push(&line).await;
-        }
-        match result {
-            Ok(StepExit::Exited(0)) => return (StepStatus::Succeeded, Some(0), None),
-            Ok(StepExit::Exited(code)) => {
-                return (
-                    StepStatus::Failed,
-                    Some(code),
-                    Some(format!("exited with code {code}")),
-                );
-            }
-            Ok(StepExit::Stopped(StopReason::Cancelled)) => {
-                return (StepStatus::Cancelled, None, Some("cancelled".into()));
-            }
-            Ok(StepExit::Stopped(reason)) => {
-                return (StepStatus::Failed, None, Some(reason.to_string()));
-            }
-            Ok(StepExit::Refused(why)) => {
-                log.push(&format!("slipway: {why}")).await;
-                return (StepStatus::Failed, None, Some(why));
-            }
+        match relay(runner, lines, log).await {
+            Ok(exit) => return ending(ctx, exit, log).await,
             Err(error) if attempt < RETRY_PAUSES.len() => {
                 let pause = RETRY_PAUSES[attempt];
                 log.push(&format!(

@@ -34,6 +34,10 @@ pub(super) const SWEEP_STEPS: &str = "UPDATE pipeline_steps SET status = $2, \
      finished_at_ms = CASE WHEN started_at_ms IS NULL THEN NULL ELSE $4 END \
      WHERE pipeline_id = $1 AND status IN ('pending', 'running')";
 pub(super) const HEARTBEAT: &str = "UPDATE pipelines SET heartbeat_ms = $2 WHERE id = $1";
+pub(super) const LET_GO: &str =
+    "UPDATE pipelines SET heartbeat_ms = 0 WHERE id = $1 AND status = 'running'";
+pub(super) const TAKE_OVER: &str = "UPDATE pipelines SET claimed_by = $2, heartbeat_ms = $3 \
+     WHERE id = $1 AND status = 'running' AND heartbeat_ms < $4";
 pub(super) const CANCEL_PENDING: &str = "UPDATE pipelines SET status = 'cancelled', \
      reason = 'cancelled before it started', cancel_requested = TRUE, finished_at_ms = $2 \
      WHERE id = $1 AND status = 'pending'";
@@ -343,6 +347,36 @@ macro_rules! impl_pipeline_store {
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", id))?;
                 Ok(())
+            }
+
+            async fn let_go_pipeline(
+                &self,
+                id: domain::pipeline::PipelineId,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::pipeline_sql::LET_GO)
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", id))?;
+                Ok(())
+            }
+
+            async fn take_over_pipeline(
+                &self,
+                id: domain::pipeline::PipelineId,
+                worker: &str,
+                at_ms: i64,
+                stale_before_ms: i64,
+            ) -> domain::store::Result<bool> {
+                let taken = sqlx::query($crate::store::pipeline_sql::TAKE_OVER)
+                    .bind(id.0)
+                    .bind(worker)
+                    .bind(at_ms)
+                    .bind(stale_before_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", id))?;
+                Ok(taken.rows_affected() == 1)
             }
 
             async fn interrupted_pipelines(

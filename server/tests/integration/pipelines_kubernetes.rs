@@ -2,7 +2,9 @@
 //! a pod in the pipelines namespace that clones the commit and runs the commands; exit codes,
 //! timeouts and logs reach the run, and no pod is left behind.
 
-use domain::cluster::ObjectKind;
+use std::time::Duration;
+
+use domain::cluster::{Cluster, ObjectKind};
 use serde_json::Value;
 
 use crate::pipeline_support::{
@@ -205,4 +207,114 @@ async fn cancelling_a_run_deletes_its_running_pod() {
         .expect("pods");
     assert!(pods.is_empty(), "{pods:?}");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_goes_on_across_a_restart_of_slipway_its_pod_followed_again() {
+    across_a_restart(false).await;
+}
+
+#[tokio::test]
+async fn a_step_that_ended_while_slipway_was_down_is_read_from_its_pod() {
+    across_a_restart(true).await;
+}
+
+/// A run whose step waits for a gate, across a restart of Slipway; the gate opens while
+/// Slipway is down (`open_while_down`, the pod then ends before anyone follows it) or after.
+async fn across_a_restart(open_while_down: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The step waits for the test to open this gate (the pod's command runs on this machine).
+    let gate = dir.path().join("gate");
+    let platform = format!(
+        "pipeline:\n  steps:\n    - name: wait\n      image: alpine\n      commands:\n        - echo before\n        - 'while [ ! -e {gate} ]; do sleep 0.05; done'\n        - echo after\n    - name: next\n      image: alpine\n      depends_on: [wait]\n      commands: [echo next ran]\n",
+        gate = gate.display()
+    );
+    let (repo, _) = sample_repository(dir.path(), &[(".platform.yaml", platform.as_str())]);
+    let (sim, cluster) = crate::preview_support::start_sim().await;
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let settings = [("SLIPWAY_KUBECONFIG", kubeconfig.display().to_string())];
+    let server = TestServer::start(&settings).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    watcher.until_log_line(id, "wait", "before").await;
+    let pod_kind = ObjectKind {
+        api_version: "v1",
+        kind: "Pod",
+    };
+    let selector = format!("slipway.dev/pipeline={id}");
+    let pods = |cluster: &server::cluster::KubeCluster| {
+        let cluster = cluster.clone();
+        let selector = selector.clone();
+        async move {
+            let pods = cluster
+                .list_objects("slipway-pipelines", pod_kind, &selector)
+                .await
+                .expect("pods");
+            pods.iter().map(|p| p.name().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    let before = pods(&cluster).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    // Slipway stops while the step runs; its pod runs on.
+    let data = server.stop_keeping_data().await;
+    assert_eq!(
+        pods(&cluster).await,
+        before,
+        "stopping Slipway kept the pod"
+    );
+    if open_while_down {
+        std::fs::write(&gate, "open").expect("open the gate");
+        let ended = cluster
+            .wait_pod_finished("slipway-pipelines", &before[0], Duration::from_secs(30))
+            .await
+            .expect("the pod ends");
+        let step = ended.containers.iter().find(|c| c.name == "step");
+        assert_eq!(step.map(|c| c.exit_code), Some(0), "{ended:?}");
+    }
+
+    let server = TestServer::start_in(data, &settings).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    assert_eq!(
+        pods(&cluster).await,
+        before,
+        "the restarted Slipway follows the same pod, it does not start another"
+    );
+    if !open_while_down {
+        std::fs::write(&gate, "open").expect("open the gate");
+    }
+    let run = watcher
+        .until(&server, id, &["succeeded", "failed", "cancelled"])
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(step(&run, "wait")["exit_code"], 0, "{run}");
+    assert_eq!(step(&run, "next")["status"], "succeeded", "{run}");
+
+    let log = log_text(&server, id, "wait").await;
+    assert!(
+        log.contains(&format!(
+            "slipway: Slipway restarted; following pod slipway-pipelines/{} again",
+            before[0]
+        )),
+        "{log}"
+    );
+    let count = |text: &str| {
+        log.lines()
+            .filter(|l| l.ends_with(text) && !l.contains("echo"))
+            .count()
+    };
+    assert_eq!(
+        (count("before"), count("after")),
+        (1, 1),
+        "the stored log is the pod's, read again once from its start: {log}"
+    );
+    assert!(
+        log_text(&server, id, "next").await.contains("next ran"),
+        "the steps after it ran"
+    );
+    assert!(pods(&cluster).await.is_empty(), "the pods went once done");
+    server.stop().await;
+    sim.stop().await;
 }

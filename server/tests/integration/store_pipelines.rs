@@ -214,6 +214,36 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         "only the run last heard of at 5 s is stale"
     );
 
+    // Taking a quiet run over: one of several racers gets it, and a run whose executor is
+    // alive is not taken.
+    let quiet = created[2];
+    let racers = (0..5).map(|n| {
+        let store = store.clone();
+        async move {
+            store
+                .take_over_pipeline(quiet, &format!("replica-{n}"), 21_000, 15_000)
+                .await
+                .expect("take over")
+        }
+    });
+    let won = futures::future::join_all(racers).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    assert!(
+        !store
+            .take_over_pipeline(created[1], "replica-9", 21_000, 15_000)
+            .await
+            .expect("take over"),
+        "a run heard of at 20 s is not stale at 15 s"
+    );
+    // Let go of (Slipway stopping while its pods run on), it is stale at once.
+    store.let_go_pipeline(created[1]).await.expect("let go");
+    assert!(
+        store
+            .take_over_pipeline(created[1], "replica-9", 22_000, 15_000)
+            .await
+            .expect("take over")
+    );
+
     let list = |filter: PipelineFilter| {
         let store = store.clone();
         async move {
