@@ -81,7 +81,8 @@ impl From<DeliveryRow> for Delivery {
     }
 }
 
-/// Implements `domain::DeliveryStore` for a struct with a `pool` field of any sqlx pool type.
+/// Implements `domain::DeliveryStore` for a struct with `pool` (writes) and `readers` (reads)
+/// fields of any sqlx pool type.
 macro_rules! impl_delivery_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -126,7 +127,7 @@ macro_rules! impl_delivery_store {
                     .bind(&filter.repository)
                     .bind(filter.before)
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -139,7 +140,7 @@ macro_rules! impl_delivery_store {
                 use $crate::store::delivery_sql as sql;
                 let found: sql::DeliveryWithPayload = sqlx::query_as(&sql::get_query())
                     .bind(delivery_id)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
                 Ok((found.row.into(), found.payload))
@@ -208,7 +209,7 @@ macro_rules! impl_delivery_store {
                 let rows: Vec<$crate::store::delivery_sql::DeliveryRow> =
                     sqlx::query_as(&$crate::store::delivery_sql::queued_query())
                         .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
                 Ok(rows.into_iter().map(Into::into).collect())

@@ -87,7 +87,8 @@ impl From<ImageRow> for domain::pipeline::PublishedImage {
     }
 }
 
-/// Implements `domain::pipeline::PipelineOutputStore` for a struct with a `pool` field.
+/// Implements `domain::pipeline::PipelineOutputStore` for a struct with `pool` (writes) and `readers`
+/// (reads) fields.
 macro_rules! impl_pipeline_output_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -119,7 +120,7 @@ macro_rules! impl_pipeline_output_store {
                     sqlx::query_as($crate::store::pipeline_output_sql::PUBLISHED_IMAGE)
                         .bind(repository_id.0)
                         .bind(commit_sha)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "image", commit_sha))?;
                 Ok(row.map(Into::into))
@@ -155,7 +156,7 @@ macro_rules! impl_pipeline_output_store {
                 let rows: Vec<$crate::store::pipeline_output_sql::ArtifactRow> =
                     sqlx::query_as(&$crate::store::pipeline_output_sql::list_artifacts_query())
                         .bind(pipeline.0)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| {
                             $crate::store::sql_store::map_error(e, "pipeline", pipeline)
@@ -172,7 +173,7 @@ macro_rules! impl_pipeline_output_store {
                     sqlx::query_as(&$crate::store::pipeline_output_sql::expired_artifacts_query())
                         .bind(now_ms)
                         .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "artifact", "*"))?;
                 Ok(rows.into_iter().map(Into::into).collect())

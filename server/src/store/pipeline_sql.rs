@@ -147,7 +147,8 @@ impl From<StepRow> for StepRun {
     }
 }
 
-/// Implements `domain::pipeline::PipelineStore` for a struct with a `pool` field.
+/// Implements `domain::pipeline::PipelineStore` for a struct with `pool` (writes) and `readers`
+/// (reads) fields.
 macro_rules! impl_pipeline_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -244,7 +245,7 @@ macro_rules! impl_pipeline_store {
                 use $crate::store::sql_store::map_error;
                 let json: Option<String> = sqlx::query_scalar(sql::DEFINITION)
                     .bind(id.0)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.readers)
                     .await
                     .map_err(|e| map_error(e, "pipeline", id))?;
                 json.map(|json| serde_json::from_str(&json))
@@ -386,7 +387,7 @@ macro_rules! impl_pipeline_store {
                 let rows: Vec<$crate::store::pipeline_sql::PipelineRow> =
                     sqlx::query_as(&$crate::store::pipeline_sql::interrupted_query())
                         .bind(stale_before_ms)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", "*"))?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -480,7 +481,7 @@ macro_rules! impl_pipeline_store {
                     .bind(filter.trigger.map(|t| t.as_str()))
                     .bind(filter.before.map(|id| id.0))
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", "*"))?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -494,12 +495,12 @@ macro_rules! impl_pipeline_store {
                 use $crate::store::sql_store::map_error;
                 let row: sql::PipelineRow = sqlx::query_as(&sql::get_query())
                     .bind(id.0)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.readers)
                     .await
                     .map_err(|e| map_error(e, "pipeline", id))?;
                 let steps: Vec<sql::StepRow> = sqlx::query_as(sql::STEPS)
                     .bind(id.0)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.readers)
                     .await
                     .map_err(|e| map_error(e, "pipeline", id))?;
                 let mut run: domain::pipeline::PipelineRun = row.into();

@@ -20,6 +20,8 @@ use super::sql_store::impl_store;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL serves reads and writes on any connection.
+    readers: PgPool,
 }
 
 impl PostgresStore {
@@ -33,7 +35,10 @@ impl PostgresStore {
             .await
             .map_err(|source| OpenError::Postgres { address, source })?;
         migrations::apply(POSTGRES, &pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            readers: pool.clone(),
+            pool,
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! `impl_preview_store!`: the `PreviewStore` implementation for either sqlx pool, over the
 //! queries and rows of `preview_sql`.
 
-/// Implements `PreviewStore` for a struct with a `pool` field of any sqlx pool type.
+/// Implements `PreviewStore` for a struct with `pool` (writes) and `readers` (reads)
+/// fields of any sqlx pool type.
 macro_rules! impl_preview_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -18,7 +19,7 @@ macro_rules! impl_preview_store {
                     .bind(filter.include_deleted)
                     .bind(i64::from(filter.limit.clamp(1, 500)))
                     .bind(i64::from(filter.offset))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", "list"))?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -34,7 +35,7 @@ macro_rules! impl_preview_store {
                     .bind(filter.repository.as_deref())
                     .bind(sql::search_pattern(filter.search.as_deref()))
                     .bind(filter.include_deleted)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", "count"))?;
                 Ok(u64::try_from(count).unwrap_or(0))
@@ -47,7 +48,7 @@ macro_rules! impl_preview_store {
                 use $crate::store::preview_sql as sql;
                 let row: sql::PreviewRow = sqlx::query_as(&sql::get_query())
                     .bind(id)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", id))?;
                 Ok(row.into())
@@ -60,7 +61,7 @@ macro_rules! impl_preview_store {
                 use $crate::store::preview_sql as sql;
                 let row: sql::PreviewRow = sqlx::query_as(&sql::by_namespace_query())
                     .bind(namespace)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", namespace))?;
                 Ok(row.into())
@@ -73,7 +74,7 @@ macro_rules! impl_preview_store {
                 use $crate::store::preview_sql as sql;
                 let rows: Vec<sql::AttemptRow> = sqlx::query_as(&sql::attempts_query())
                     .bind(preview_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", preview_id))?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -187,7 +188,7 @@ macro_rules! impl_preview_store {
                 let rows: Vec<sql::PreviewRow> = sqlx::query_as(&sql::to_remove_query())
                     .bind(at_ms)
                     .bind(retry_before_ms)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", "removals"))?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -306,7 +307,7 @@ macro_rules! impl_preview_store {
             async fn live_preview_namespaces(&self) -> domain::store::Result<Vec<String>> {
                 let rows: Vec<(String,)> =
                     sqlx::query_as($crate::store::preview_sql::LIVE_NAMESPACES)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| {
                             $crate::store::sql_store::map_error(e, "preview", "namespaces")

@@ -91,7 +91,8 @@ pub(super) fn labels_json(snapshot: &PullRequestSnapshot) -> String {
     serde_json::to_string(&snapshot.labels).unwrap_or_else(|_| "[]".into())
 }
 
-/// Implements `PullRequestStore` for a struct with a `pool` field of any sqlx pool type.
+/// Implements `PullRequestStore` for a struct with `pool` (writes) and `readers` (reads)
+/// fields of any sqlx pool type.
 macro_rules! impl_pull_request_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -171,7 +172,7 @@ macro_rules! impl_pull_request_store {
                     sqlx::query_as($crate::store::pull_request_sql::GET)
                         .bind(repository)
                         .bind(number)
-                        .fetch_one(&self.pool)
+                        .fetch_one(&self.readers)
                         .await
                         .map_err(|e| {
                             $crate::store::sql_store::map_error(
@@ -190,7 +191,7 @@ macro_rules! impl_pull_request_store {
                 let rows: Vec<(i64,)> =
                     sqlx::query_as($crate::store::pull_request_sql::OPEN_NUMBERS)
                         .bind(repository)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| {
                             $crate::store::sql_store::map_error(e, "pull request", repository)

@@ -33,7 +33,8 @@ impl From<ScheduleRow> for domain::pipeline::ScheduleEntry {
     }
 }
 
-/// Implements `domain::pipeline::ScheduleStore` for a struct with a `pool` field.
+/// Implements `domain::pipeline::ScheduleStore` for a struct with `pool` (writes) and `readers`
+/// (reads) fields.
 macro_rules! impl_schedule_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -98,7 +99,7 @@ macro_rules! impl_schedule_store {
                 let rows: Vec<$crate::store::schedule_sql::ScheduleRow> =
                     sqlx::query_as($crate::store::schedule_sql::DUE_SCHEDULES)
                         .bind(now_ms)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "schedule", "*"))?;
                 Ok(rows.into_iter().map(Into::into).collect())

@@ -39,7 +39,8 @@ pub(super) fn encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
-/// Implements `domain::secrets::SecretStore` for a struct with a `pool` field.
+/// Implements `domain::secrets::SecretStore` for a struct with `pool` (writes) and `readers`
+/// (reads) fields.
 macro_rules! impl_secret_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -85,7 +86,7 @@ macro_rules! impl_secret_store {
                 let rows: Vec<$crate::store::secret_sql::SecretRow> =
                     sqlx::query_as($crate::store::secret_sql::LIST)
                         .bind(repository.0)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| {
                             $crate::store::sql_store::map_error(e, "secret", repository)

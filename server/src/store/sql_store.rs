@@ -75,7 +75,8 @@ pub(super) fn now_ms() -> i64 {
     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Implements `domain::Store` for a struct with a `pool` field of any sqlx pool type.
+/// Implements `domain::Store` for a struct with `pool` (writes) and `readers` (reads)
+/// fields of any sqlx pool type.
 macro_rules! impl_store {
     ($store:ty, $backend:literal) => {
         #[async_trait::async_trait]
@@ -114,7 +115,7 @@ macro_rules! impl_store {
             async fn list_repositories(&self) -> domain::store::Result<Vec<domain::Repository>> {
                 let rows: Vec<$crate::store::sql_store::RepositoryRow> =
                     sqlx::query_as($crate::store::sql_store::LIST_REPOSITORIES)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "repository", "*"))?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -127,7 +128,7 @@ macro_rules! impl_store {
                 let row: $crate::store::sql_store::RepositoryRow =
                     sqlx::query_as($crate::store::sql_store::GET_REPOSITORY)
                         .bind(id.0)
-                        .fetch_one(&self.pool)
+                        .fetch_one(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "repository", id))?;
                 Ok(row.into())
@@ -140,7 +141,7 @@ macro_rules! impl_store {
                 let row: Option<$crate::store::sql_store::RepositoryRow> =
                     sqlx::query_as($crate::store::sql_store::GET_REPOSITORY_NAMED)
                         .bind(name)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "repository", name))?;
                 Ok(row.map(Into::into))

@@ -1,9 +1,10 @@
-//! The embedded default Store: one SQLite file in the data dir (WAL mode), used through one
-//! connection. SQLite lets one writer in at a time; with several connections, writers wait
-//! for each other in SQLite's busy handler, which sleeps (1, 2, 5, 10… ms) instead of queueing.
-//! Queueing in the pool is faster: with 200 pull requests opened at once, `scripts/bench
-//! previews` measured webhook → first Kubernetes write p99 ≈ 450 ms on one connection against
-//! ≈ 550 ms on eight.
+//! The embedded default Store: one SQLite file in the data dir (WAL mode). Writes go through
+//! one connection: SQLite lets one writer in at a time, and with several connections writers
+//! wait for each other in SQLite's busy handler, which sleeps (1, 2, 5, 10… ms) instead of
+//! queueing (with 200 pull requests opened at once, `scripts/bench previews` measured webhook →
+//! first Kubernetes write p99 ≈ 450 ms on one connection against ≈ 550 ms on eight). Reads go
+//! through read-only connections of their own: in WAL mode readers never wait for the writer,
+//! and a read sees every write that returned before it.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,10 +25,14 @@ use super::schedule_sql::impl_schedule_store;
 use super::secret_sql::impl_secret_store;
 use super::sql_store::impl_store;
 
+/// Read-only connections (reads wait neither for the writer nor, mostly, for each other).
+const READERS: u32 = 4;
+
 /// The Store on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    readers: SqlitePool,
 }
 
 impl SqliteStore {
@@ -51,11 +56,17 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(fail)?;
         migrations::apply(SQLITE, &pool).await?;
-        Ok(Self { pool })
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(fail)?;
+        Ok(Self { pool, readers })
     }
 }
 
