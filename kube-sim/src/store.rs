@@ -95,13 +95,19 @@ struct State {
     objects: BTreeMap<Key, Arc<Value>>,
     history: VecDeque<Event>,
     history_limit: usize,
-    /// One channel per resource type, for API watches: a watch of pods is not woken by
-    /// every event or lease written elsewhere.
-    channels: HashMap<(&'static str, &'static str), broadcast::Sender<Event>>,
+    /// One channel per resource type and namespace ("" for all namespaces), for API watches:
+    /// a watch of one namespace's pods is not woken by every pod, event or lease written
+    /// elsewhere. A channel nobody listens to any more is dropped.
+    channels: HashMap<ChannelKey, broadcast::Sender<Event>>,
 }
+
+/// A watch channel: resource group, plural, and namespace ("" for all).
+type ChannelKey = (&'static str, &'static str, String);
 
 /// Events a resource channel holds for a slow watcher before it lags (and is ended).
 const RESOURCE_CHANNEL: usize = 8_192;
+/// The same for one namespace's channel (there are many; each is allocated whole).
+const NAMESPACE_CHANNEL: usize = 1_024;
 
 /// All objects of the simulated cluster.
 pub struct Store {
@@ -213,8 +219,18 @@ impl Store {
         while state.history.len() > state.history_limit {
             state.history.pop_front();
         }
-        if let Some(channel) = state.channels.get(&(resource.group, resource.plural)) {
-            let _ = channel.send(event.clone());
+        let scopes = if namespace.is_empty() {
+            vec![String::new()]
+        } else {
+            vec![String::new(), namespace.to_owned()]
+        };
+        for scope in scopes {
+            let key = (resource.group, resource.plural, scope);
+            if let Some(channel) = state.channels.get(&key)
+                && channel.send(event.clone()).is_err()
+            {
+                state.channels.remove(&key);
+            }
         }
         let _ = self.events.send(event);
     }
@@ -528,8 +544,15 @@ impl Store {
         } else {
             state
                 .channels
-                .entry((resource.group, resource.plural))
-                .or_insert_with(|| broadcast::channel(RESOURCE_CHANNEL).0)
+                .entry((resource.group, resource.plural, namespace.to_owned()))
+                .or_insert_with(|| {
+                    let capacity = if namespace.is_empty() {
+                        RESOURCE_CHANNEL
+                    } else {
+                        NAMESPACE_CHANNEL
+                    };
+                    broadcast::channel(capacity).0
+                })
                 .subscribe()
         };
         let initial = match from {
