@@ -107,9 +107,13 @@ pub trait DeliveryStore: Send + Sync {
     /// A delivery and its payload; `NotFound` for an unknown id.
     async fn get_delivery(&self, delivery_id: &str) -> Result<(Delivery, String)>;
 
-    /// Takes a queued delivery for processing (at `at_ms`); `false` when another worker took
-    /// it first or it is not queued.
-    async fn claim_delivery(&self, delivery_id: &str, at_ms: i64) -> Result<bool>;
+    /// Takes a queued delivery for processing (at `at_ms`), returning it with its payload;
+    /// `None` when another worker took it first or it is not queued.
+    async fn claim_delivery(
+        &self,
+        delivery_id: &str,
+        at_ms: i64,
+    ) -> Result<Option<(Delivery, String)>>;
 
     /// Queues again the deliveries claimed before `before_ms` and never finished (their worker
     /// died); how many.

@@ -11,8 +11,12 @@ const COLUMNS: &str = "seq, delivery_id, event, action, repository, pull_request
 pub(super) const RECORD: &str = "INSERT INTO deliveries \
      (delivery_id, event, action, repository, pull_request, received_at_ms, payload, status, error) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (delivery_id) DO NOTHING";
-pub(super) const CLAIM: &str = "UPDATE deliveries SET status = 'processing', attempts = attempts + 1, \
-     claimed_at_ms = $2 WHERE delivery_id = $1 AND status = 'queued'";
+pub(super) fn claim_query() -> String {
+    format!(
+        "UPDATE deliveries SET status = 'processing', attempts = attempts + 1, claimed_at_ms = $2 \
+         WHERE delivery_id = $1 AND status = 'queued' RETURNING {COLUMNS}, payload"
+    )
+}
 pub(super) const RELEASE_STALE: &str = "UPDATE deliveries SET status = 'queued' \
      WHERE status = 'processing' AND claimed_at_ms < $1";
 pub(super) const FINISH: &str =
@@ -150,14 +154,15 @@ macro_rules! impl_delivery_store {
                 &self,
                 delivery_id: &str,
                 at_ms: i64,
-            ) -> domain::store::Result<bool> {
-                let done = sqlx::query($crate::store::delivery_sql::CLAIM)
+            ) -> domain::store::Result<Option<(domain::Delivery, String)>> {
+                use $crate::store::delivery_sql as sql;
+                let claimed: Option<sql::DeliveryWithPayload> = sqlx::query_as(&sql::claim_query())
                     .bind(delivery_id)
                     .bind(at_ms)
-                    .execute(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
-                Ok(done.rows_affected() == 1)
+                Ok(claimed.map(|found| (found.row.into(), found.payload)))
             }
 
             async fn release_stale_claims(&self, before_ms: i64) -> domain::store::Result<u64> {

@@ -31,28 +31,16 @@ const CLAIM_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Processes one delivery if this worker wins the claim; whether it did.
 async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) -> bool {
-    match store.claim_delivery(delivery_id, now_ms()).await {
-        Ok(true) => {}
-        Ok(false) => return false,
+    let (delivery, payload) = match store.claim_delivery(delivery_id, now_ms()).await {
+        Ok(Some(claimed)) => claimed,
+        Ok(None) => return false,
         Err(error) => {
             tracing::warn!(delivery.id = %delivery_id, error = %app::error::error_chain(&error), "could not claim a delivery");
             return false;
         }
-    }
-    let mut event = String::new();
-    let (status, error) = match store.get_delivery(delivery_id).await {
-        Ok((delivery, payload)) => {
-            event = delivery.event;
-            events::handle(store, bus, &event, &payload, now_ms()).await
-        }
-        Err(error) => (
-            DeliveryStatus::Failed,
-            Some(format!(
-                "could not read the delivery: {}",
-                app::error::error_chain(&error)
-            )),
-        ),
     };
+    let event = delivery.event;
+    let (status, error) = events::handle(store, bus, &event, &payload, now_ms()).await;
     if let Err(failure) = store
         .finish_delivery(delivery_id, status, error.as_deref(), now_ms())
         .await

@@ -103,7 +103,21 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
         store.claim_delivery("d-1", 8_000),
         store.claim_delivery("d-1", 8_000)
     );
-    assert_ne!(a.expect("claim"), b.expect("claim"));
+    let (a, b) = (a.expect("claim"), b.expect("claim"));
+    assert_ne!(a.is_some(), b.is_some(), "one of them wins");
+    let (claimed, claimed_payload) = a.or(b).expect("claimed");
+    assert_eq!(
+        (
+            claimed.delivery_id.as_str(),
+            claimed.status,
+            claimed.attempts
+        ),
+        ("d-1", DeliveryStatus::Processing, 1)
+    );
+    assert_eq!(
+        claimed_payload, r#"{"delivery":"d-1"}"#,
+        "the claim hands the payload over"
+    );
     store
         .finish_delivery("d-1", DeliveryStatus::Processed, None, 9_000)
         .await
@@ -115,7 +129,11 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
     );
     assert_eq!(payload, r#"{"delivery":"d-1"}"#);
     assert!(
-        !store.claim_delivery("d-1", 8_000).await.expect("claim"),
+        store
+            .claim_delivery("d-1", 8_000)
+            .await
+            .expect("claim")
+            .is_none(),
         "done is done"
     );
 
@@ -125,6 +143,7 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
             .claim_delivery("d-1", 8_000)
             .await
             .expect("claim again")
+            .is_some()
     );
 
     // Its worker dies mid-way: the claim is released once it is older than the cut-off.
