@@ -80,15 +80,25 @@ pub fn step_pod(spec: &StepSpec, namespace: &str, attempt_suffix: &str) -> PodRu
 }
 
 /// After the commands succeed, uploads each artifact's files with `curl` through its signed
-/// link (`SLIPWAY_ARTIFACT_{n}_URL`/`_QUERY`, from the step's Secret).
+/// link (`SLIPWAY_ARTIFACT_{n}_URL`/`_QUERY`, from the step's Secret), each file's path
+/// percent-encoded (spaces and all), counting what was kept and what failed.
 fn upload_script(artifacts: &[domain::pipeline::ArtifactDefinition]) -> String {
-    let mut script = String::new();
+    if artifacts.is_empty() {
+        return String::new();
+    }
+    let mut script = String::from(
+        r#"slipway_urlencode() { LC_ALL=C; s=$1; out=; while [ -n "$s" ]; do c=${s%"${s#?}"}; s=${s#?}; case $c in [a-zA-Z0-9._~/-]) out=$out$c ;; *) out=$out$(printf '%%%02X' "'$c") ;; esac; done; printf '%s' "$out"; }
+"#,
+    );
     for (index, artifact) in artifacts.iter().enumerate() {
         let (name, path) = (shell_quote(&artifact.name), shell_quote(&artifact.path));
         script.push_str(&format!(
             r#"if ! command -v curl >/dev/null; then echo "slipway: artifact "{name}": curl is not in the image; nothing kept"
 elif [ ! -e {path} ]; then echo "slipway: artifact "{name}": "{path}" does not exist; nothing kept"
-else n=0; for f in $(find {path} -type f); do rel=${{f#{path}/}}; [ -f {path} ] && rel=$(basename {path}); curl -fsS -X PUT --data-binary @"$f" "$SLIPWAY_ARTIFACT_{index}_URL$rel?$SLIPWAY_ARTIFACT_{index}_QUERY" >/dev/null; n=$((n+1)); done; echo "slipway: artifact "{name}": $n file(s) uploaded"; fi
+else find {path} -type f > /tmp/slipway-artifact-{index}; n=0; failed=0
+while IFS= read -r f; do rel=${{f#{path}/}}; [ -f {path} ] && rel=$(basename {path}); if curl -fsS -X PUT --data-binary @"$f" "$SLIPWAY_ARTIFACT_{index}_URL$(slipway_urlencode "$rel")?$SLIPWAY_ARTIFACT_{index}_QUERY" >/dev/null; then n=$((n+1)); else failed=$((failed+1)); fi; done < /tmp/slipway-artifact-{index}
+echo "slipway: artifact "{name}": $n file(s) uploaded"; [ "$failed" = 0 ] || echo "slipway: artifact "{name}": $failed file(s) could not be uploaded"
+fi
 "#
         ));
     }

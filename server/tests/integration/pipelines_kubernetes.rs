@@ -24,7 +24,8 @@ pipeline:
         - test -f README.md
         - test "$TOKEN" = kube-secret-value
         - echo "token=$TOKEN"
-        - mkdir -p out && echo "report of $COMMIT_SHA" > out/report.txt
+        - mkdir -p "out/weekly notes" && echo "report of $COMMIT_SHA" > out/report.txt
+        - 'echo "notes #1 & more" > "out/weekly notes/50% done?.txt"'
         - echo "$GREETING from $STEP_NAME at $COMMIT_SHA"
     - name: fails
       image: alpine
@@ -81,7 +82,7 @@ async fn steps_run_as_pods_with_their_exit_codes_timeouts_and_logs() {
     );
 
     assert!(
-        log.contains("slipway: artifact reports: 1 file(s) uploaded"),
+        log.contains("slipway: artifact reports: 2 file(s) uploaded"),
         "{log}"
     );
     let artifacts: Value = server
@@ -93,24 +94,38 @@ async fn steps_run_as_pods_with_their_exit_codes_timeouts_and_logs() {
         .json()
         .await
         .expect("json");
-    let report = &artifacts["items"][0];
-    assert_eq!(report["path"], "report.txt", "{artifacts}");
-    let url = report["download_url"].as_str().expect("download url");
-    let content = server
-        .http
-        .get(url)
-        .send()
-        .await
-        .expect("download")
-        .text()
-        .await
-        .expect("text");
+    let download = |path: &str| {
+        let item = artifacts["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|item| item["path"] == path)
+            .unwrap_or_else(|| panic!("no artifact file {path}: {artifacts}"));
+        let url = item["download_url"]
+            .as_str()
+            .expect("download url")
+            .to_owned();
+        let http = server.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .expect("download")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
     assert_eq!(
-        content,
+        download("report.txt").await,
         format!("report of {sha}\n"),
         "the pod uploaded through its signed link"
     );
-
+    assert_eq!(
+        download("weekly notes/50% done?.txt").await,
+        "notes #1 & more\n",
+        "a path with spaces and URL characters arrives whole"
+    );
     let fails = step(&run, "fails");
     assert_eq!(
         (fails["exit_code"].as_i64(), fails["reason"].as_str()),
