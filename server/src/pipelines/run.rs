@@ -92,16 +92,8 @@ async fn resume_run(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) 
     }
     let sha = run.commit_sha.clone()?;
     let definition = ctx.store.pipeline_definition(run.id).await.ok()??;
-    let repository = match ctx.store.get_repository(run.repository_id).await {
-        Ok(repository) => repository,
-        Err(error) => {
-            return Some(Outcome::Ended(RunEnd::failed(format!(
-                "cannot read the repository: {error}"
-            ))));
-        }
-    };
-    let secrets = match open_secrets(ctx, &repository).await {
-        Ok(secrets) => secrets,
+    let (repository, secrets) = match repository_and_secrets(ctx, run).await {
+        Ok(found) => found,
         Err(message) => return Some(Outcome::Ended(RunEnd::failed(message))),
     };
     tracing::info!(pipeline.id = %run.id, "pipeline taken over after a restart; following its steps again");
@@ -116,21 +108,27 @@ async fn resume_run(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) 
     Some(run_steps(ctx, Arc::new(plan), stops).await)
 }
 
+/// The run's repository and its secrets, opened; or why they cannot be had.
+async fn repository_and_secrets(
+    ctx: &PipelineContext,
+    run: &PipelineRun,
+) -> Result<(Repository, BTreeMap<String, String>), String> {
+    let repository = ctx
+        .store
+        .get_repository(run.repository_id)
+        .await
+        .map_err(|error| format!("cannot read the repository: {error}"))?;
+    let secrets = open_secrets(ctx, &repository).await?;
+    Ok((repository, secrets))
+}
+
 async fn execute_run(
     ctx: &PipelineContext,
     run: &PipelineRun,
     stops: &RunStops,
 ) -> Result<Outcome, String> {
-    let repository = match ctx.store.get_repository(run.repository_id).await {
-        Ok(repository) => repository,
-        Err(error) => {
-            return Ok(Outcome::Ended(RunEnd::failed(format!(
-                "cannot read the repository: {error}"
-            ))));
-        }
-    };
-    let secrets = match open_secrets(ctx, &repository).await {
-        Ok(secrets) => secrets,
+    let (repository, secrets) = match repository_and_secrets(ctx, run).await {
+        Ok(found) => found,
         Err(message) => return Ok(Outcome::Ended(RunEnd::failed(message))),
     };
     let source = match fetch_source(ctx, &repository, run).await {
