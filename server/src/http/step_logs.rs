@@ -319,9 +319,13 @@ async fn follow_step(
                 () = &mut recheck => break,
                 event = bus.next() => match event {
                     Some(BusEvent::LogLine { stream: s, seq, line }) if s == stream => {
-                        if seq == out.last + 1 {
-                            out.line(&LogLine { seq, at_ms: now_ms(), text: line }).await?;
+                        // Its log is live in this process now, or a line was missed (a busy
+                        // bus drops what a slow listener has not taken, announcements
+                        // included): look again at once rather than at the next recheck.
+                        if seq != out.last + 1 || state.log_hub.live(id, step).is_some() {
+                            break;
                         }
+                        out.line(&LogLine { seq, at_ms: now_ms(), text: line }).await?;
                     }
                     Some(BusEvent::Changed { id: changed, .. }) if changed == id.to_string() => break,
                     Some(_) => {}

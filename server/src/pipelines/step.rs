@@ -40,14 +40,8 @@ pub(super) async fn run_step(
     let step = &plan.definition.steps[index];
     let id = plan.run.id;
     let _slot = ctx.step_slots.acquire().await;
-    let started = match resumed_from {
-        Some(started) => started,
-        None => {
-            let started = now_ms();
-            let _ = ctx.store.start_step(id, &step.name, started).await;
-            started
-        }
-    };
+    // The live log exists before the Store says the step runs: a viewer who reads that it
+    // runs finds its lines in this process, instead of looking for them elsewhere.
     let mut log = StepLog::open(
         &ctx.hub,
         ctx.objects.clone(),
@@ -56,6 +50,14 @@ pub(super) async fn run_step(
         &step.name,
         Redactor::new(plan.secrets.values().cloned()),
     );
+    let started = match resumed_from {
+        Some(started) => started,
+        None => {
+            let started = now_ms();
+            let _ = ctx.store.start_step(id, &step.name, started).await;
+            started
+        }
+    };
     // Announced once the live log exists: a viewer woken by it follows the log from memory at
     // once, instead of waiting for its next look.
     ctx.announce(id, "running").await;
