@@ -98,11 +98,8 @@ struct State {
     /// One channel per resource type and namespace ("" for all namespaces), for API watches:
     /// a watch of one namespace's pods is not woken by every pod, event or lease written
     /// elsewhere. A channel nobody listens to any more is dropped.
-    channels: HashMap<ChannelKey, broadcast::Sender<Event>>,
+    channels: HashMap<(&'static str, &'static str), HashMap<String, broadcast::Sender<Event>>>,
 }
-
-/// A watch channel: resource group, plural, and namespace ("" for all).
-type ChannelKey = (&'static str, &'static str, String);
 
 /// Events a resource channel holds for a slow watcher before it lags (and is ended).
 const RESOURCE_CHANNEL: usize = 8_192;
@@ -219,17 +216,14 @@ impl Store {
         while state.history.len() > state.history_limit {
             state.history.pop_front();
         }
-        let scopes = if namespace.is_empty() {
-            vec![String::new()]
-        } else {
-            vec![String::new(), namespace.to_owned()]
-        };
-        for scope in scopes {
-            let key = (resource.group, resource.plural, scope);
-            if let Some(channel) = state.channels.get(&key)
-                && channel.send(event.clone()).is_err()
-            {
-                state.channels.remove(&key);
+        if let Some(channels) = state.channels.get_mut(&(resource.group, resource.plural)) {
+            let scopes = std::iter::once("").chain((!namespace.is_empty()).then_some(namespace));
+            for scope in scopes {
+                if let Some(channel) = channels.get(scope)
+                    && channel.send(event.clone()).is_err()
+                {
+                    channels.remove(scope);
+                }
             }
         }
         let _ = self.events.send(event);
@@ -544,7 +538,9 @@ impl Store {
         } else {
             state
                 .channels
-                .entry((resource.group, resource.plural, namespace.to_owned()))
+                .entry((resource.group, resource.plural))
+                .or_default()
+                .entry(namespace.to_owned())
                 .or_insert_with(|| {
                     let capacity = if namespace.is_empty() {
                         RESOURCE_CHANNEL

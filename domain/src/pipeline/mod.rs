@@ -23,7 +23,7 @@ pub use definition::{
 pub use run::{
     LogLine, NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, PublishedImage,
     RETRY_FAILED_STEPS, ScheduleEntry, StepOutcome, StepRun, TriggerKind, step_log_key,
-    step_log_stream,
+    step_log_parts_prefix, step_log_stream,
 };
 pub use runner::{ArtifactSink, Runner, RunnerError, StepExit, StepSpec, StopReason, StopSignal};
 pub use store::{PipelineOutputStore, PipelineStore, ScheduleStore};

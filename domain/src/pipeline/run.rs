@@ -208,6 +208,11 @@ pub fn step_log_key(id: PipelineId, step: &str) -> String {
     format!("logs/pipelines/{id}/{step}.log")
 }
 
+/// Where a running step's log is stored, part by part, until it ends.
+pub fn step_log_parts_prefix(id: PipelineId, step: &str) -> String {
+    format!("logs/pipelines/{id}/{step}.parts/")
+}
+
 /// A repository's cron schedule and when it next runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleEntry {

@@ -19,7 +19,9 @@ use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
-use domain::pipeline::{LogLine, PipelineId, StepRun, StepStatus, step_log_key, step_log_stream};
+use domain::pipeline::{
+    LogLine, PipelineId, StepRun, StepStatus, step_log_key, step_log_parts_prefix, step_log_stream,
+};
 use domain::{BusEvent, ObjectKey, Objects};
 
 use super::AppState;
@@ -156,7 +158,7 @@ async fn stored_lines(
     }
     let mut text = Vec::new();
     for part in objects
-        .list(&format!("logs/pipelines/{id}/{}.parts/", step.name))
+        .list(&step_log_parts_prefix(id, &step.name))
         .await
         .map_err(unavailable)?
     {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use domain::pipeline::{LogLine, PipelineId, step_log_key, step_log_stream};
+use domain::pipeline::{LogLine, PipelineId, step_log_key, step_log_parts_prefix, step_log_stream};
 use domain::{Bus, BusEvent, ObjectKey, Objects, ObjectsError};
 
 use super::now_ms;
@@ -183,7 +183,7 @@ impl StepLog {
         }
         let Ok(key) = ObjectKey::new(&format!(
             "{}{:06}",
-            self.parts_prefix(),
+            step_log_parts_prefix(self.id, &self.step),
             self.parts.len() + 1
         )) else {
             return;
@@ -204,15 +204,14 @@ impl StepLog {
         self.last_flush.elapsed() >= FLUSH_EVERY
     }
 
-    /// The prefix of this log's stored parts.
-    fn parts_prefix(&self) -> String {
-        format!("logs/pipelines/{}/{}.parts/", self.id, self.step)
-    }
-
     /// Removes the parts an earlier follower of this step stored: the step's output is read
     /// again from its start, and replaces them.
     pub async fn forget_stored_parts(&self) {
-        let stored = match self.objects.list(&self.parts_prefix()).await {
+        let stored = match self
+            .objects
+            .list(&step_log_parts_prefix(self.id, &self.step))
+            .await
+        {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(pipeline.id = %self.id, step = %self.step, error = %error, "cannot list a log's earlier parts");

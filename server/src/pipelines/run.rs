@@ -293,15 +293,13 @@ async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> 
     let steps = &plan.definition.steps;
     let dag = Dag::new(&plan.definition);
     // A run followed again after a restart keeps what its steps did; the others start pending.
-    let mut statuses: Vec<StepStatus> = steps
+    let stored: Vec<Option<&domain::pipeline::StepRun>> = steps
         .iter()
-        .map(|step| {
-            plan.run
-                .steps
-                .iter()
-                .find(|s| s.name == step.name)
-                .map_or(StepStatus::Pending, |s| s.status)
-        })
+        .map(|step| plan.run.steps.iter().find(|s| s.name == step.name))
+        .collect();
+    let mut statuses: Vec<StepStatus> = stored
+        .iter()
+        .map(|s| s.map_or(StepStatus::Pending, |s| s.status))
         .collect();
     keep_succeeded_steps(ctx, &plan, &mut statuses).await;
     let deadline_secs = plan.definition.timeout_secs;
@@ -309,16 +307,17 @@ async fn run_steps(ctx: &PipelineContext, plan: Arc<Plan>, stops: &RunStops) -> 
     let elapsed = plan
         .run
         .started_at_ms
-        .map_or(0, |started| now_ms().saturating_sub(started).max(0));
-    let deadline = Instant::now() + Duration::from_secs(deadline_secs)
-        - Duration::from_millis(elapsed as u64).min(Duration::from_secs(deadline_secs));
+        .map_or(0, |started| u64::try_from(now_ms() - started).unwrap_or(0));
+    let deadline = Instant::now()
+        + Duration::from_secs(deadline_secs).saturating_sub(Duration::from_millis(elapsed));
     let mut running: JoinSet<(usize, StepStatus)> = JoinSet::new();
     for (index, status) in statuses.iter().enumerate() {
         if *status != StepStatus::Running {
             continue;
         }
-        let started = plan.run.steps.iter().find(|s| s.name == steps[index].name);
-        let started = started.and_then(|s| s.started_at_ms).unwrap_or_else(now_ms);
+        let started = stored[index]
+            .and_then(|s| s.started_at_ms)
+            .unwrap_or_else(now_ms);
         let stop = stop_signal(stops, steps[index].timeout_secs, deadline, deadline_secs);
         let (ctx, plan) = (ctx.clone(), plan.clone());
         running.spawn(async move {
