@@ -13,6 +13,7 @@ mod schedule_sql;
 mod secret_sql;
 mod sql_store;
 mod sqlite;
+mod sqlite_writer;
 
 use std::sync::Arc;
 

@@ -24,6 +24,7 @@ use super::pull_request_sql::impl_pull_request_store;
 use super::schedule_sql::impl_schedule_store;
 use super::secret_sql::impl_secret_store;
 use super::sql_store::impl_store;
+use super::sqlite_writer::SqliteWriter;
 
 /// Read-only connections (reads wait neither for the writer nor, mostly, for each other).
 const READERS: u32 = 4;
@@ -31,7 +32,9 @@ const READERS: u32 = 4;
 /// The Store on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    /// Named like the PostgreSQL Store's pool: the shared SQL runs `&self.pool` and
+    /// `self.pool.begin()` on either.
+    pool: SqliteWriter,
     readers: SqlitePool,
 }
 
@@ -60,13 +63,19 @@ impl SqliteStore {
             .await
             .map_err(fail)?;
         migrations::apply(SQLITE, &pool).await?;
+        let writer = SqliteWriter::new(pool.acquire().await.map_err(fail)?);
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
+            // A file needs no proof of life before each read.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.read_only(true))
             .await
             .map_err(fail)?;
-        Ok(Self { pool, readers })
+        Ok(Self {
+            pool: writer,
+            readers,
+        })
     }
 }
 
