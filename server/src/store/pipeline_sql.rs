@@ -43,11 +43,15 @@ pub(super) const CANCEL_PENDING: &str = "UPDATE pipelines SET status = 'cancelle
      WHERE id = $1 AND status = 'pending'";
 pub(super) const CANCEL_RUNNING: &str =
     "UPDATE pipelines SET cancel_requested = TRUE WHERE id = $1 AND status = 'running'";
-pub(super) const SUPERSEDE_PENDING: &str = "UPDATE pipelines SET status = 'cancelled', \
-     reason = 'superseded by a newer push to the pull request', cancel_requested = TRUE, \
-     finished_at_ms = $3 WHERE repository_id = $1 AND pr_number = $2 AND status = 'pending'";
-pub(super) const SUPERSEDE_RUNNING: &str = "UPDATE pipelines SET cancel_requested = TRUE \
-     WHERE repository_id = $1 AND pr_number = $2 AND status = 'running' AND NOT cancel_requested";
+/// Cancels a pull request's pending runs and asks its running ones to stop, in one statement
+/// (every `SET` expression reads the row as it was).
+pub(super) const SUPERSEDE: &str = "UPDATE pipelines SET cancel_requested = TRUE, \
+     status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END, \
+     reason = CASE WHEN status = 'pending' THEN 'superseded by a newer push to the pull request' \
+              ELSE reason END, \
+     finished_at_ms = CASE WHEN status = 'pending' THEN $3 ELSE finished_at_ms END \
+     WHERE repository_id = $1 AND pr_number = $2 \
+     AND (status = 'pending' OR (status = 'running' AND NOT cancel_requested))";
 pub(super) const DISCARD: &str =
     "DELETE FROM pipelines WHERE id = $1 AND status IN ('pending', 'running')";
 pub(super) const STEPS: &str = "SELECT name, image, depends_on, status, exit_code, reason, log_key, \
@@ -432,28 +436,14 @@ macro_rules! impl_pipeline_store {
             ) -> domain::store::Result<u64> {
                 use $crate::store::pipeline_sql as sql;
                 use $crate::store::sql_store::map_error;
-                let mut tx = self
-                    .pool
-                    .begin()
-                    .await
-                    .map_err(|e| map_error(e, "pipeline", pr_number))?;
-                let pending = sqlx::query(sql::SUPERSEDE_PENDING)
+                let superseded = sqlx::query(sql::SUPERSEDE)
                     .bind(repository_id.0)
                     .bind(pr_number)
                     .bind(at_ms)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await
                     .map_err(|e| map_error(e, "pipeline", pr_number))?;
-                let running = sqlx::query(sql::SUPERSEDE_RUNNING)
-                    .bind(repository_id.0)
-                    .bind(pr_number)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| map_error(e, "pipeline", pr_number))?;
-                tx.commit()
-                    .await
-                    .map_err(|e| map_error(e, "pipeline", pr_number))?;
-                Ok(pending.rows_affected() + running.rows_affected())
+                Ok(superseded.rows_affected())
             }
 
             async fn discard_pipeline(

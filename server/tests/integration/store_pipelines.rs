@@ -311,10 +311,17 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         })
     ));
 
-    // A newer push to a pull request supersedes its runs that have not ended.
+    // A newer push to a pull request supersedes its runs that have not ended: a pending one
+    // is cancelled, a running one is asked to stop (once), an ended one is left as it was.
     let mut pr_run = new("feature", TriggerKind::PullRequest);
     pr_run.pr_number = Some(7);
     pr_run.trigger_detail = Some("synchronize".into());
+    let running = store
+        .create_pipeline(&pr_run, 29_000)
+        .await
+        .expect("create");
+    let claimed = store.claim_pipeline("w", 29_500).await.expect("claim");
+    assert_eq!(claimed.map(|run| run.id), Some(running.id));
     let older = store
         .create_pipeline(&pr_run, 30_000)
         .await
@@ -324,13 +331,30 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         .supersede_pull_request_runs(repo.id, 7, 31_000)
         .await
         .expect("supersede");
-    assert_eq!(superseded, 1);
+    assert_eq!(superseded, 2);
     let older = store.get_pipeline(older.id).await.expect("get");
     assert_eq!(older.status, PipelineStatus::Cancelled);
+    assert_eq!(older.finished_at_ms, Some(31_000));
     assert_eq!(
         older.reason.as_deref(),
         Some("superseded by a newer push to the pull request")
     );
+    let running = store.get_pipeline(running.id).await.expect("get");
+    assert_eq!(
+        (
+            running.status,
+            running.cancel_requested,
+            running.reason,
+            running.finished_at_ms
+        ),
+        (PipelineStatus::Running, true, None, None),
+        "a running run is asked to stop and ends through its executor"
+    );
+    let again = store
+        .supersede_pull_request_runs(repo.id, 7, 32_000)
+        .await
+        .expect("supersede");
+    assert_eq!(again, 0, "runs already told are not counted again");
 
     // A run its `on:` does not want leaves no trace.
     let unwanted = store
