@@ -131,8 +131,9 @@ pub trait DeliveryStore: Send + Sync {
     /// Queues a delivery again ("process again"); `NotFound` for an unknown id.
     async fn requeue_delivery(&self, delivery_id: &str) -> Result<()>;
 
-    /// Queued deliveries (without their payloads), oldest first.
-    async fn queued_deliveries(&self, limit: u32) -> Result<Vec<Delivery>>;
+    /// Queued deliveries (without their payloads) after position `after_seq`, oldest first: a
+    /// page of the queue, the next one starting after the last `seq` of this one.
+    async fn queued_deliveries(&self, after_seq: i64, limit: u32) -> Result<Vec<Delivery>>;
 }
 
 /// Keys whose values are never shown: these words, or keys ending in them (`client_secret`),

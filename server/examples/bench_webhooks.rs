@@ -146,7 +146,7 @@ async fn slipway(
     // Let the worker finish, then count.
     let store = running.adapters.store.clone();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !store.queued_deliveries(1).await?.is_empty() && Instant::now() < deadline {
+    while !store.queued_deliveries(0, 1).await?.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut recorded = 0;

@@ -34,7 +34,9 @@ pub(super) fn list_query() -> String {
 }
 
 pub(super) fn queued_query() -> String {
-    format!("SELECT {COLUMNS} FROM deliveries WHERE status = 'queued' ORDER BY seq LIMIT $1")
+    format!(
+        "SELECT {COLUMNS} FROM deliveries WHERE status = 'queued' AND seq > $1 ORDER BY seq LIMIT $2"
+    )
 }
 
 pub(super) fn get_query() -> String {
@@ -209,10 +211,12 @@ macro_rules! impl_delivery_store {
 
             async fn queued_deliveries(
                 &self,
+                after_seq: i64,
                 limit: u32,
             ) -> domain::store::Result<Vec<domain::Delivery>> {
                 let rows: Vec<$crate::store::delivery_sql::DeliveryRow> =
                     sqlx::query_as(&$crate::store::delivery_sql::queued_query())
+                        .bind(after_seq)
                         .bind(i64::from(limit))
                         .fetch_all(&self.readers)
                         .await

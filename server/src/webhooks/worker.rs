@@ -1,17 +1,18 @@
 //! The delivery worker: takes queued deliveries from the Store (woken through the bus, and by a
 //! periodic look in case a wake-up was lost), claims each atomically so that one replica
-//! processes it, and records the outcome on the delivery. Deliveries start as soon as they are
-//! seen: those about different pull requests run concurrently (up to a bound), those about one
-//! pull request in a lane of their own, in the order they came. Failures stay on the delivery;
-//! they never reach GitHub.
+//! processes it, and records the outcome on the delivery. A look pages through the whole queue;
+//! wake-ups that arrive during one are answered together by the next. Deliveries start as soon
+//! as they are seen: those about different pull requests run concurrently (up to a bound), those
+//! about one pull request in a lane of their own, in the order they came. Failures stay on the
+//! delivery; they never reach GitHub.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::{Bus, BusEvent, Delivery, DeliveryStatus, EntityKind, Store};
-use futures::StreamExt;
-use tokio::sync::{Notify, Semaphore};
+use futures::{FutureExt, StreamExt};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -21,7 +22,7 @@ use super::intake::now_ms;
 pub use domain::delivery::DELIVERY_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(10);
-/// Queued deliveries read at a time.
+/// Queued deliveries read at a time (a page of the queue).
 const BATCH: u32 = 100;
 /// Deliveries processed at once.
 const CONCURRENCY: usize = 32;
@@ -29,14 +30,14 @@ const CONCURRENCY: usize = 32;
 /// milliseconds to seconds).
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Processes one delivery if this worker wins the claim; whether it did.
-async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) -> bool {
+/// Processes one delivery if this worker wins the claim.
+async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
     let (delivery, payload) = match store.claim_delivery(delivery_id, now_ms()).await {
         Ok(Some(claimed)) => claimed,
-        Ok(None) => return false,
+        Ok(None) => return,
         Err(error) => {
             tracing::warn!(delivery.id = %delivery_id, error = %app::error::error_chain(&error), "could not claim a delivery");
-            return false;
+            return;
         }
     };
     let event = delivery.event;
@@ -46,7 +47,7 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) -> bool {
         .await
     {
         tracing::error!(delivery.id = %delivery_id, error = %app::error::error_chain(&failure), "could not record how a delivery ended");
-        return true;
+        return;
     }
     tracing::info!(delivery.id = %delivery_id, status = status.as_str(), "delivery processed");
     let changed = BusEvent::Changed {
@@ -65,7 +66,6 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) -> bool {
         };
         let _ = bus.publish(&wake).await;
     }
-    true
 }
 
 /// What a delivery is about: a pull request, else a repository, else only itself. Deliveries
@@ -100,8 +100,6 @@ struct Dispatcher {
     bus: Arc<dyn Bus>,
     taken: Arc<Mutex<Taken>>,
     slots: Arc<Semaphore>,
-    /// Told when a delivery is done (the queue may hold more than one batch).
-    done: Arc<Notify>,
     tasks: TaskTracker,
 }
 
@@ -113,62 +111,59 @@ impl Dispatcher {
     }
 
     /// Takes up a delivery not taken yet: it joins its subject's lane, or starts one.
-    /// `false` when it was taken already.
-    fn take(&self, delivery: &Delivery) -> bool {
+    fn take(&self, delivery: &Delivery) {
         let id = delivery.delivery_id.clone();
         let subject = Subject::of(delivery);
         {
             let mut taken = self.taken();
             if !taken.ids.insert(id.clone()) {
-                return false;
+                return;
             }
             if let Some(waiting) = taken.lanes.get_mut(&subject) {
                 waiting.push_back(id);
-                return true;
+                return;
             }
             taken.lanes.insert(subject.clone(), VecDeque::new());
         }
         let lane = self.clone();
         self.tasks
             .spawn(async move { lane.run_lane(subject, id).await });
-        true
     }
 
     /// Processes `first`, then whatever joined the lane meanwhile, one at a time.
     async fn run_lane(&self, subject: Subject, first: String) {
         let mut next = Some(first);
         while let Some(id) = next {
-            let processed = match self.slots.acquire().await {
-                Ok(_slot) => process(self.store.as_ref(), self.bus.as_ref(), &id).await,
-                Err(_) => false,
-            };
+            // One that cannot be claimed is left for the next look.
+            if let Ok(_slot) = self.slots.acquire().await {
+                process(self.store.as_ref(), self.bus.as_ref(), &id).await;
+            }
             let mut taken = self.taken();
             taken.ids.remove(&id);
             next = taken.lanes.get_mut(&subject).and_then(VecDeque::pop_front);
             if next.is_none() {
                 taken.lanes.remove(&subject);
             }
-            drop(taken);
-            // One that could not even be claimed waits for the next look, not a busy loop.
-            if processed {
-                self.done.notify_one();
-            }
         }
     }
 
-    /// Takes up every queued delivery it can see; returns when the queue holds nothing new.
+    /// Takes up every queued delivery not taken yet, reading the queue page by page.
     async fn take_queued(&self) {
+        let mut after_seq = 0;
         loop {
-            let queued = match self.store.queued_deliveries(BATCH).await {
+            let queued = match self.store.queued_deliveries(after_seq, BATCH).await {
                 Ok(queued) => queued,
                 Err(error) => {
                     tracing::warn!(error = %app::error::error_chain(&error), "could not look for queued deliveries");
                     return;
                 }
             };
-            let fresh = queued.iter().filter(|d| self.take(d)).count();
-            if fresh == 0 || queued.len() < BATCH as usize {
-                return;
+            for delivery in &queued {
+                self.take(delivery);
+            }
+            match queued.last() {
+                Some(last) if queued.len() == BATCH as usize => after_seq = last.seq,
+                _ => return,
             }
         }
     }
@@ -204,7 +199,6 @@ pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, stop: CancellationTok
         bus,
         taken: Arc::default(),
         slots: Arc::new(Semaphore::new(CONCURRENCY)),
-        done: Arc::new(Notify::new()),
         tasks: TaskTracker::new(),
     };
     let mut polled = true;
@@ -216,8 +210,10 @@ pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, stop: CancellationTok
         polled = false;
         tokio::select! {
             () = stop.cancelled() => break,
-            _ = wakes.next() => {}
-            () = dispatcher.done.notified() => {}
+            _ = wakes.next() => {
+                // Deliveries announced meanwhile are found by the same look.
+                while let Some(Some(_)) = wakes.next().now_or_never() {}
+            }
             () = tokio::time::sleep(POLL) => polled = true,
         }
     }

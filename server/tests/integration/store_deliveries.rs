@@ -93,10 +93,19 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
         .expect("filtered");
     assert_eq!(ids(filtered), ["d-3"]);
 
+    let queued = store.queued_deliveries(0, 10).await.expect("queued");
     assert_eq!(
-        ids(store.queued_deliveries(10).await.expect("queued")),
+        ids(queued.clone()),
         ["d-1", "d-2", "d-3", "d-4"],
         "oldest first"
+    );
+    assert_eq!(
+        ids(store
+            .queued_deliveries(queued[1].seq, 10)
+            .await
+            .expect("queued")),
+        ["d-3", "d-4"],
+        "the next page starts after the last position seen"
     );
     // Two workers race for one delivery: one wins.
     let (a, b) = futures::join!(
@@ -154,7 +163,7 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
     );
     assert_eq!(store.release_stale_claims(8_001).await.expect("release"), 1);
     assert!(
-        ids(store.queued_deliveries(10).await.expect("queued")).contains(&"d-1".to_owned()),
+        ids(store.queued_deliveries(0, 10).await.expect("queued")).contains(&"d-1".to_owned()),
         "queued again"
     );
     assert!(matches!(
