@@ -7,6 +7,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -17,6 +18,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Database, Describe, Either, Execute, Executor, TransactionManager};
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// How long a writer waits for its turn before it fails (as a pool's `acquire_timeout` would).
+const TURN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The write connection; `&SqliteWriter` runs queries like a pool does.
 #[derive(Debug, Clone)]
@@ -32,13 +36,15 @@ impl SqliteWriter {
         }
     }
 
-    async fn take(&self) -> OwnedMutexGuard<PoolConnection<Sqlite>> {
-        self.connection.clone().lock_owned().await
+    async fn take(&self) -> Result<OwnedMutexGuard<PoolConnection<Sqlite>>, sqlx::Error> {
+        tokio::time::timeout(TURN_TIMEOUT, self.connection.clone().lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)
     }
 
     /// Starts a transaction; other writers wait until it is committed or dropped.
     pub async fn begin(&self) -> Result<WriterTransaction, sqlx::Error> {
-        let mut connection = self.take().await;
+        let mut connection = self.take().await?;
         <Sqlite as Database>::TransactionManager::begin(&mut connection, None).await?;
         Ok(WriterTransaction {
             connection,
@@ -97,8 +103,10 @@ impl<'c> Executor<'c> for &'c SqliteWriter {
     {
         // The rows are gathered while the connection is held, then handed out.
         futures::stream::once(async move {
-            let mut connection = self.take().await;
-            let results: Vec<_> = connection.fetch_many(query).collect().await;
+            let results: Vec<_> = match self.take().await {
+                Ok(mut connection) => connection.fetch_many(query).collect().await,
+                Err(error) => vec![Err(error)],
+            };
             futures::stream::iter(results)
         })
         .flatten()
@@ -114,7 +122,7 @@ impl<'c> Executor<'c> for &'c SqliteWriter {
         E: Execute<'q, Sqlite> + 'q,
         'q: 'e,
     {
-        Box::pin(async move { self.take().await.fetch_optional(query).await })
+        Box::pin(async move { self.take().await?.fetch_optional(query).await })
     }
 
     fn prepare_with<'e, 'q>(
@@ -126,7 +134,7 @@ impl<'c> Executor<'c> for &'c SqliteWriter {
         'c: 'e,
         'q: 'e,
     {
-        Box::pin(async move { self.take().await.prepare_with(sql, parameters).await })
+        Box::pin(async move { self.take().await?.prepare_with(sql, parameters).await })
     }
 
     fn describe<'e, 'q>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Sqlite>, sqlx::Error>>
@@ -134,7 +142,7 @@ impl<'c> Executor<'c> for &'c SqliteWriter {
         'c: 'e,
         'q: 'e,
     {
-        Box::pin(async move { self.take().await.describe(sql).await })
+        Box::pin(async move { self.take().await?.describe(sql).await })
     }
 }
 
@@ -216,5 +224,19 @@ mod tests {
             (0..20).collect::<Vec<_>>(),
             "each saw all before it"
         );
+    }
+
+    #[tokio::test]
+    async fn a_writer_kept_waiting_too_long_fails_instead_of_hanging() {
+        let (writer, _dir) = writer().await;
+        let held = writer.begin().await.expect("begin");
+        let waited = sqlx::query("INSERT INTO t VALUES (3)")
+            .execute(&writer)
+            .await;
+        assert!(
+            matches!(waited, Err(sqlx::Error::PoolTimedOut)),
+            "{waited:?}"
+        );
+        held.commit().await.expect("commit");
     }
 }
