@@ -10,6 +10,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -56,14 +57,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
-            .await
-            .map_err(fail)?;
-        migrations::apply(SQLITE, &pool).await?;
-        let writer = SqliteWriter::new(pool.acquire().await.map_err(fail)?);
+        let mut writer = options.connect().await.map_err(fail)?;
+        migrations::apply(SQLITE, &mut writer).await?;
+        let writer = SqliteWriter::new(writer);
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
             // A file needs no proof of life before each read.

@@ -12,7 +12,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     Sqlite, SqliteConnection, SqliteQueryResult, SqliteRow, SqliteStatement, SqliteTypeInfo,
 };
@@ -25,18 +24,18 @@ const TURN_TIMEOUT: Duration = Duration::from_secs(5);
 /// The write connection; `&SqliteWriter` runs queries like a pool does.
 #[derive(Debug, Clone)]
 pub struct SqliteWriter {
-    connection: Arc<Mutex<PoolConnection<Sqlite>>>,
+    connection: Arc<Mutex<SqliteConnection>>,
 }
 
 impl SqliteWriter {
-    /// Holds `connection` (taken from its pool, which it keeps alive) for good.
-    pub fn new(connection: PoolConnection<Sqlite>) -> Self {
+    /// Holds `connection` for good.
+    pub fn new(connection: SqliteConnection) -> Self {
         Self {
             connection: Arc::new(Mutex::new(connection)),
         }
     }
 
-    async fn take(&self) -> Result<OwnedMutexGuard<PoolConnection<Sqlite>>, sqlx::Error> {
+    async fn take(&self) -> Result<OwnedMutexGuard<SqliteConnection>, sqlx::Error> {
         tokio::time::timeout(TURN_TIMEOUT, self.connection.clone().lock_owned())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)
@@ -55,7 +54,7 @@ impl SqliteWriter {
 
 /// A transaction on the write connection: rolled back when dropped uncommitted.
 pub struct WriterTransaction {
-    connection: OwnedMutexGuard<PoolConnection<Sqlite>>,
+    connection: OwnedMutexGuard<SqliteConnection>,
     open: bool,
 }
 
@@ -149,19 +148,15 @@ impl<'c> Executor<'c> for &'c SqliteWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
 
     async fn writer() -> (SqliteWriter, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("dir");
         let options = SqliteConnectOptions::new()
             .filename(dir.path().join("w.db"))
             .create_if_missing(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .expect("open");
-        let writer = SqliteWriter::new(pool.acquire().await.expect("connection"));
+        let writer = SqliteWriter::new(options.connect().await.expect("open"));
         sqlx::query("CREATE TABLE t (n INTEGER NOT NULL)")
             .execute(&writer)
             .await
