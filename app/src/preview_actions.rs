@@ -224,32 +224,32 @@ impl Services {
 
     /// Managed preview namespaces, on every cluster, that no live preview owns; and the
     /// clusters that could not be asked.
+    ///
+    /// The clusters are listed before the Store is read: a preview is recorded before its
+    /// namespace is created, so a namespace created while this runs is either not listed or
+    /// owned by a preview the read finds. (Reading the Store first made a namespace created in
+    /// between look orphaned, and the sweep deleted it.)
     pub async fn orphan_namespaces(&self) -> (Vec<OrphanNamespace>, Vec<String>) {
         use domain::cluster::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, PREVIEW_LABEL};
-        let mut orphans = Vec::new();
+        let mut managed = Vec::new();
         let mut errors = Vec::new();
-        let live: std::collections::HashSet<String> =
-            match self.store.live_preview_namespaces().await {
-                Ok(live) => live.into_iter().collect(),
-                Err(error) => return (orphans, vec![crate::error::error_chain(&error)]),
-            };
         let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{PREVIEW_LABEL}");
         for entry in &self.clusters {
             match entry.cluster.list_objects("", NAMESPACE, &selector).await {
-                Ok(namespaces) => orphans.extend(
-                    namespaces
-                        .iter()
-                        .map(|n| n.name().to_owned())
-                        .filter(|name| !live.contains(name))
-                        .map(|namespace| OrphanNamespace {
-                            cluster: entry.name.clone(),
-                            namespace,
-                        }),
-                ),
+                Ok(namespaces) => managed.extend(namespaces.iter().map(|n| OrphanNamespace {
+                    cluster: entry.name.clone(),
+                    namespace: n.name().to_owned(),
+                })),
                 Err(error) => errors.push(format!("cluster {}: {error}", entry.name)),
             }
         }
-        (orphans, errors)
+        let live: std::collections::HashSet<String> =
+            match self.store.live_preview_namespaces().await {
+                Ok(live) => live.into_iter().collect(),
+                Err(error) => return (Vec::new(), vec![crate::error::error_chain(&error)]),
+            };
+        managed.retain(|n| !live.contains(&n.namespace));
+        (managed, errors)
     }
 }
 
