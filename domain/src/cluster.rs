@@ -202,6 +202,11 @@ pub trait Cluster: Send + Sync + 'static {
     /// Creates or updates the namespace (server-side apply), labelled as Slipway's.
     async fn ensure_namespace(&self, spec: &NamespaceSpec) -> Result<NamespaceState>;
 
+    /// Creates the namespace, labelled as Slipway's, when no namespace has its name: true. When
+    /// one has (whoever created it, whatever its state), changes nothing: false. One round trip
+    /// where reading first and then applying takes two.
+    async fn create_namespace(&self, spec: &NamespaceSpec) -> Result<bool>;
+
     async fn get_namespace(&self, name: &str) -> Result<Option<NamespaceState>>;
 
     /// Starts deleting a namespace Slipway created (foreground); [`ClusterError::Unmanaged`]

@@ -124,6 +124,10 @@ impl Cluster for KubeCluster {
         namespaces::ensure(&self.client, spec).await
     }
 
+    async fn create_namespace(&self, spec: &NamespaceSpec) -> Result<bool> {
+        namespaces::create(&self.client, spec).await
+    }
+
     async fn get_namespace(&self, name: &str) -> Result<Option<NamespaceState>> {
         namespaces::get(&self.client, name).await
     }

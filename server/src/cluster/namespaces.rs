@@ -1,4 +1,5 @@
-//! Namespaces: ensure (server-side apply), get, guarded delete, and waiting until gone.
+//! Namespaces: ensure (server-side apply), create unless the name is taken, get, guarded
+//! delete, and waiting until gone.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use domain::cluster::{
     NamespaceState, Result,
 };
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -30,14 +31,19 @@ fn state(namespace: &Namespace) -> NamespaceState {
     }
 }
 
-pub async fn ensure(client: &Client, spec: &NamespaceSpec) -> Result<NamespaceState> {
+/// The namespace as Slipway writes it: the spec's labels plus the managed-by label.
+fn manifest(spec: &NamespaceSpec) -> serde_json::Value {
     let mut labels: BTreeMap<String, String> = spec.labels.clone();
     labels.insert(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned());
-    let manifest = json!({
+    json!({
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": { "name": spec.name, "labels": labels, "annotations": spec.annotations },
-    });
+    })
+}
+
+pub async fn ensure(client: &Client, spec: &NamespaceSpec) -> Result<NamespaceState> {
+    let manifest = manifest(spec);
     let api: Api<Namespace> = Api::all(client.clone());
     let params = PatchParams::apply(FIELD_MANAGER);
     let patch = Patch::Apply(&manifest);
@@ -46,6 +52,27 @@ pub async fn ensure(client: &Client, spec: &NamespaceSpec) -> Result<NamespaceSt
     })
     .await?;
     Ok(state(&applied))
+}
+
+pub async fn create(client: &Client, spec: &NamespaceSpec) -> Result<bool> {
+    let namespace: Namespace = serde_json::from_value(manifest(spec))
+        .map_err(|e| ClusterError::Invalid(format!("namespace `{}`: {e}", spec.name)))?;
+    let api: Api<Namespace> = Api::all(client.clone());
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    // A retry after a create that did happen meets its own namespace: `false`, and the caller
+    // reads it like any existing one.
+    match retrying_for("create a namespace", "namespace", &spec.name, || {
+        api.create(&params, &namespace)
+    })
+    .await
+    {
+        Ok(_) => Ok(true),
+        Err(ClusterError::Conflict(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
 }
 
 pub async fn get(client: &Client, name: &str) -> Result<Option<NamespaceState>> {

@@ -15,14 +15,23 @@ use super::cleanup::GONE_WITHIN;
 use super::deploy::{Ending, backoff, transient};
 
 impl PreviewContext {
-    /// Creates (or updates) the namespace. Refuses a namespace Slipway did not create, and
-    /// waits out one still being deleted.
+    /// Creates the namespace; when the name is taken, refuses a namespace Slipway did not
+    /// create, waits out one still being deleted, and updates Slipway's own.
     pub(super) async fn claim_namespace(
         &self,
         cluster: &dyn Cluster,
         vars: &PreviewVariables,
     ) -> Result<(), Ending> {
         let name = &vars.namespace;
+        let spec = template::namespace_spec(vars);
+        let created = (|| cluster.create_namespace(&spec))
+            .retry(backoff())
+            .when(transient)
+            .await
+            .map_err(|e| Ending::Failed(format!("cannot create namespace {name}: {e}")))?;
+        if created {
+            return Ok(());
+        }
         let existing = (|| cluster.get_namespace(name))
             .retry(backoff())
             .when(transient)
@@ -44,7 +53,6 @@ impl PreviewContext {
                     })?;
             }
         }
-        let spec = template::namespace_spec(vars);
         (|| cluster.ensure_namespace(&spec))
             .retry(backoff())
             .when(transient)

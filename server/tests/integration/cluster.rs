@@ -50,6 +50,58 @@ pub fn step(namespace: &str, name: &str, image: &str, script: &str) -> PodRun {
 }
 
 #[tokio::test]
+async fn a_namespace_is_created_only_while_its_name_is_free() {
+    let (sim, cluster) = start().await;
+    assert!(
+        cluster
+            .create_namespace(&spec("pr-new-1"))
+            .await
+            .expect("create"),
+        "the name was free"
+    );
+    let created = cluster
+        .get_namespace("pr-new-1")
+        .await
+        .expect("get")
+        .expect("created");
+    assert!(created.is_managed(), "{created:?}");
+    assert_eq!(
+        created
+            .labels
+            .get("slipway.dev/preview")
+            .map(String::as_str),
+        Some("42")
+    );
+    assert!(
+        !cluster
+            .create_namespace(&spec("pr-new-1"))
+            .await
+            .expect("taken"),
+        "a second create finds the name taken"
+    );
+    // Someone else's namespace is left exactly as it was.
+    assert!(
+        !cluster
+            .create_namespace(&spec("kube-system"))
+            .await
+            .expect("taken")
+    );
+    let theirs = cluster
+        .get_namespace("kube-system")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert!(!theirs.is_managed(), "{theirs:?}");
+    assert!(!theirs.labels.contains_key("slipway.dev/preview"));
+    // What Slipway created it can apply to later (a redeploy) without a field-owner conflict.
+    cluster
+        .ensure_namespace(&spec("pr-new-1"))
+        .await
+        .expect("applied after the create");
+    sim.stop().await;
+}
+
+#[tokio::test]
 async fn namespaces_are_ensured_labelled_and_deleted_even_when_deletion_takes_seconds() {
     let (sim, cluster) = start().await;
     cluster.check().await.expect("reachable");
