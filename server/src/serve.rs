@@ -89,6 +89,8 @@ pub async fn start_on(
             "dashboard assets not found (SLIPWAY_SITE_ROOT); pages render, but without styles or interactivity"
         );
     }
+    // Deliveries received and not processed yet: deploys and pipeline runs give way to them.
+    let backlog = webhooks::DeliveryBacklog::default();
     let state = AppState {
         services: Services {
             store: adapters.store.clone(),
@@ -105,21 +107,29 @@ pub async fn start_on(
         leptos_options: leptos_options(&config, address),
         shutdown: shutdown.clone(),
         log_hub: LogHub::default(),
+        backlog: backlog.clone(),
     };
     // One mirror per repository, shared by pipeline runs and previews.
     let mirrors = Mirrors::new(config.data_dir.join("mirrors"));
-    let pipelines = pipeline_context(&config, &adapters, &state.log_hub, mirrors.clone());
+    let pipelines = pipeline_context(
+        &config,
+        &adapters,
+        &state.log_hub,
+        mirrors.clone(),
+        backlog.clone(),
+    );
     let services = state.services.clone();
     let router = http::router(state);
     let workers = TaskTracker::new();
     workers.spawn(webhooks::worker::run(
         adapters.store.clone(),
         adapters.bus.clone(),
+        backlog.clone(),
         shutdown.clone(),
     ));
     workers.spawn(crate::pipelines::executor::run(pipelines, shutdown.clone()));
     workers.spawn(crate::previews::worker::run(
-        preview_context(&config, services.clone(), mirrors.clone()),
+        preview_context(&config, services.clone(), mirrors.clone(), backlog),
         shutdown.clone(),
     ));
     workers.spawn(crate::pipelines::scheduler::run(
@@ -189,6 +199,7 @@ fn pipeline_context(
     adapters: &Adapters,
     hub: &LogHub,
     mirrors: Mirrors,
+    backlog: webhooks::DeliveryBacklog,
 ) -> PipelineContext {
     let work_root = config.data_dir.join("workspaces");
     let runner: Arc<dyn domain::pipeline::Runner> = match adapters.clusters.first() {
@@ -220,6 +231,7 @@ fn pipeline_context(
         mirrors,
         work_root,
         registry: config.registry.clone(),
+        backlog,
         step_slots: Arc::new(Semaphore::new(config.pipeline_steps)),
         worker_id: format!(
             "slipway-{}-{:08x}",
@@ -230,7 +242,12 @@ fn pipeline_context(
 }
 
 /// The preview worker's dependencies; helm reaches kubeconfig clusters with their file.
-fn preview_context(config: &Config, services: Services, mirrors: Mirrors) -> PreviewContext {
+fn preview_context(
+    config: &Config,
+    services: Services,
+    mirrors: Mirrors,
+    backlog: webhooks::DeliveryBacklog,
+) -> PreviewContext {
     let helm_access = config
         .clusters
         .iter()
@@ -251,6 +268,7 @@ fn preview_context(config: &Config, services: Services, mirrors: Mirrors) -> Pre
         mirrors,
         config.data_dir.join("previews"),
         helm_access,
+        backlog,
     )
 }
 

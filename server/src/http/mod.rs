@@ -41,6 +41,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Logs of the pipeline steps running in this process, for live viewers.
     pub log_hub: crate::pipelines::logs::LogHub,
+    /// Deliveries received and not processed yet, which deploys give way to.
+    pub backlog: crate::webhooks::DeliveryBacklog,
 }
 
 impl FromRef<AppState> for WebhookState {
@@ -49,6 +51,7 @@ impl FromRef<AppState> for WebhookState {
             secrets: state.webhook_secrets.clone(),
             store: state.services.store.clone(),
             bus: state.services.bus.clone(),
+            backlog: state.backlog.clone(),
         }
     }
 }

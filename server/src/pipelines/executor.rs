@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -51,6 +51,8 @@ pub struct PipelineContext {
     /// Where workspaces are checked out.
     pub work_root: PathBuf,
     pub registry: String,
+    /// Deliveries not processed yet: runs start once they are taken up.
+    pub backlog: crate::webhooks::DeliveryBacklog,
     /// Steps this instance runs at once.
     pub step_slots: Arc<Semaphore>,
     /// Names this instance in claims.
@@ -78,8 +80,16 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
     let freed = Arc::new(tokio::sync::Notify::new());
     let interrupt = stop.child_token();
     let mut next_sweep = std::time::Instant::now();
+    // Runs go stale only after a minute: looking for them at start and on each poll is enough.
+    let mut polled = true;
     loop {
-        for run in recover_interrupted(&ctx).await {
+        let recovered = if polled {
+            recover_interrupted(&ctx).await
+        } else {
+            Vec::new()
+        };
+        polled = false;
+        for run in recovered {
             let (ctx, interrupt, freed) = (ctx.clone(), interrupt.clone(), freed.clone());
             let in_flight = in_flight.clone();
             runs.spawn(async move {
@@ -96,6 +106,8 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
                 .await;
             next_sweep = std::time::Instant::now() + ARTIFACT_SWEEP;
         }
+        // A burst of deliveries is taken up before runs start.
+        ctx.backlog.give_way().await;
         while let Ok(permit) = in_flight.clone().try_acquire_owned() {
             let claimed = match ctx.store.claim_pipeline(&ctx.worker_id, now_ms()).await {
                 Ok(Some(run)) => run,
@@ -114,9 +126,12 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
         }
         tokio::select! {
             () = stop.cancelled() => break,
-            _ = wakes.next() => {}
+            _ = wakes.next() => {
+                // Wake-ups that came meanwhile are answered by the same pass.
+                while let Some(Some(_)) = wakes.next().now_or_never() {}
+            }
             () = freed.notified() => {}
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(POLL) => polled = true,
         }
     }
     runs.close();

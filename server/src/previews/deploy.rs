@@ -207,6 +207,8 @@ impl PreviewContext {
         };
         // The namespace first: it needs nothing from the commit, and claims the name at once.
         self.claim_namespace(cluster.as_ref(), &vars).await?;
+        // The rest is the heavy part: deliveries still being taken up go first.
+        self.backlog.give_way().await;
 
         let token = clone_token(self.services.git_host.as_deref(), &repository)
             .await

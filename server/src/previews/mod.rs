@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::PreviewConfig;
 use crate::pipelines::source::Mirrors;
+use crate::webhooks::DeliveryBacklog;
 
 /// What the preview worker needs.
 #[derive(Clone)]
@@ -32,6 +33,8 @@ pub struct PreviewContext {
     pub work_root: PathBuf,
     /// How helm reaches each cluster, by cluster name.
     pub helm_access: HashMap<String, helm::KubeAccess>,
+    /// Deliveries not processed yet: deploys give way to them after claiming their namespace.
+    pub backlog: DeliveryBacklog,
     /// Deployments running on this replica: preview id → (attempt id, its stop token), to
     /// stop one when a newer attempt or a removal comes.
     deploying: Arc<Mutex<HashMap<i64, (i64, CancellationToken)>>>,
@@ -44,6 +47,7 @@ impl PreviewContext {
         mirrors: Mirrors,
         work_root: PathBuf,
         helm_access: HashMap<String, helm::KubeAccess>,
+        backlog: DeliveryBacklog,
     ) -> Self {
         Self {
             services,
@@ -51,6 +55,7 @@ impl PreviewContext {
             mirrors,
             work_root,
             helm_access,
+            backlog,
             deploying: Arc::default(),
         }
     }

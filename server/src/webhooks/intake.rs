@@ -124,7 +124,12 @@ pub async fn receive_github(
         );
     };
     let delivery = describe(delivery_id, event, &headers, &body);
-    match state.store.record_delivery(&delivery).await {
+    state.backlog.arriving();
+    let recorded = state.store.record_delivery(&delivery).await;
+    if !matches!(recorded, Ok(true)) {
+        state.backlog.settled();
+    }
+    match recorded {
         Ok(false) => answer(
             StatusCode::OK,
             format!("delivery {delivery_id} was received before; nothing to do"),

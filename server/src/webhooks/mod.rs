@@ -2,6 +2,7 @@
 //! and the worker that processes queued deliveries after the answer: pull requests and their
 //! preview intents, pipeline runs for pushes and pull requests, repositories from installations.
 
+pub mod backlog;
 pub(crate) mod events;
 pub(crate) mod intake;
 pub(crate) mod pipeline_triggers;
@@ -13,6 +14,8 @@ use std::sync::Arc;
 
 use domain::{Bus, Store};
 
+pub use backlog::DeliveryBacklog;
+
 pub use intake::{MAX_BODY, receive_github};
 pub use signature::WebhookSecrets;
 
@@ -22,4 +25,5 @@ pub struct WebhookState {
     pub secrets: WebhookSecrets,
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    pub backlog: DeliveryBacklog,
 }

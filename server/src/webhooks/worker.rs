@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::DeliveryBacklog;
 use super::events;
 use super::intake::now_ms;
 
@@ -101,6 +102,7 @@ struct Dispatcher {
     taken: Arc<Mutex<Taken>>,
     slots: Arc<Semaphore>,
     tasks: TaskTracker,
+    backlog: DeliveryBacklog,
 }
 
 impl Dispatcher {
@@ -138,6 +140,7 @@ impl Dispatcher {
             if let Ok(_slot) = self.slots.acquire().await {
                 process(self.store.as_ref(), self.bus.as_ref(), &id).await;
             }
+            self.backlog.settled();
             let mut taken = self.taken();
             taken.ids.remove(&id);
             next = taken.lanes.get_mut(&subject).and_then(VecDeque::pop_front);
@@ -158,6 +161,9 @@ impl Dispatcher {
                     return;
                 }
             };
+            if after_seq == 0 && queued.is_empty() && self.taken().ids.is_empty() {
+                self.backlog.drained();
+            }
             for delivery in &queued {
                 self.take(delivery);
             }
@@ -182,7 +188,12 @@ async fn release_stale(store: &dyn Store) {
 }
 
 /// Runs until `stop` is cancelled; deliveries in progress are finished first.
-pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, stop: CancellationToken) {
+pub async fn run(
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    backlog: DeliveryBacklog,
+    stop: CancellationToken,
+) {
     let mut wakes = match bus.subscribe().await {
         Ok(events) => events
             .filter(|e| {
@@ -200,6 +211,7 @@ pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, stop: CancellationTok
         taken: Arc::default(),
         slots: Arc::new(Semaphore::new(CONCURRENCY)),
         tasks: TaskTracker::new(),
+        backlog,
     };
     let mut polled = true;
     loop {
