@@ -91,6 +91,7 @@ pub async fn start_on(
     }
     // Deliveries received and not processed yet: deploys and pipeline runs give way to them.
     let backlog = webhooks::DeliveryBacklog::default();
+    let (arrivals, arrived) = webhooks::worker::arrivals();
     let state = AppState {
         services: Services {
             store: adapters.store.clone(),
@@ -108,6 +109,7 @@ pub async fn start_on(
         shutdown: shutdown.clone(),
         log_hub: LogHub::default(),
         backlog: backlog.clone(),
+        arrivals,
     };
     // One mirror per repository, shared by pipeline runs and previews.
     let mirrors = Mirrors::new(config.data_dir.join("mirrors"));
@@ -125,6 +127,7 @@ pub async fn start_on(
         adapters.store.clone(),
         adapters.bus.clone(),
         backlog.clone(),
+        arrived,
         shutdown.clone(),
     ));
     workers.spawn(crate::pipelines::executor::run(pipelines, shutdown.clone()));

@@ -43,6 +43,8 @@ pub struct AppState {
     pub log_hub: crate::pipelines::logs::LogHub,
     /// Deliveries received and not processed yet, which deploys give way to.
     pub backlog: crate::webhooks::DeliveryBacklog,
+    /// Where the intake hands recorded deliveries to the delivery worker.
+    pub arrivals: crate::webhooks::worker::Arrivals,
 }
 
 impl FromRef<AppState> for WebhookState {
@@ -52,6 +54,7 @@ impl FromRef<AppState> for WebhookState {
             store: state.services.store.clone(),
             bus: state.services.bus.clone(),
             backlog: state.backlog.clone(),
+            arrivals: state.arrivals.clone(),
         }
     }
 }

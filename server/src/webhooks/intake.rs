@@ -10,7 +10,7 @@ use domain::{BusEvent, NewDelivery};
 use serde_json::{Value, json};
 
 use super::WebhookState;
-use super::worker::WORKER;
+use super::worker::{Arrival, WORKER};
 
 /// GitHub's limit for a payload; larger bodies are refused with 413 before they are read.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -136,12 +136,20 @@ pub async fn receive_github(
         ),
         Ok(true) => {
             tracing::info!(delivery.id = %delivery_id, delivery.event = %event, action = ?delivery.action, "delivery recorded");
-            let wake = BusEvent::Wake {
-                worker: WORKER.to_owned(),
+            let arrival = Arrival {
+                delivery_id: delivery.delivery_id,
+                repository: delivery.repository,
+                pull_request: delivery.pull_request,
             };
-            if let Err(error) = state.bus.publish(&wake).await {
-                // The worker also polls the Store: the delivery is late, not lost.
-                tracing::warn!(error = %app::error::error_chain(&error), "could not wake the delivery worker");
+            if state.arrivals.send(arrival).is_err() {
+                // This replica's worker has stopped: another's finds the delivery in the Store.
+                let wake = BusEvent::Wake {
+                    worker: WORKER.to_owned(),
+                };
+                if let Err(error) = state.bus.publish(&wake).await {
+                    // Workers also poll the Store: the delivery is late, not lost.
+                    tracing::warn!(error = %app::error::error_chain(&error), "could not wake the delivery worker");
+                }
             }
             let status = if delivery.error.is_some() {
                 "recorded; its payload cannot be processed"

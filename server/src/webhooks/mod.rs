@@ -26,4 +26,6 @@ pub struct WebhookState {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub backlog: DeliveryBacklog,
+    /// Recorded deliveries go straight to this replica's worker.
+    pub arrivals: worker::Arrivals,
 }

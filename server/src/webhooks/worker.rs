@@ -1,7 +1,8 @@
-//! The delivery worker: takes queued deliveries from the Store (woken through the bus, and by a
-//! periodic look in case a wake-up was lost), claims each atomically so that one replica
-//! processes it, and records the outcome on the delivery. A look pages through the whole queue;
-//! wake-ups that arrive during one are answered together by the next. Deliveries start as soon
+//! The delivery worker: takes up the deliveries this replica's intake hands over as they are
+//! recorded, and looks for queued ones in the Store (woken through the bus — a redelivery —, at
+//! start, and periodically for what another replica left), claims each atomically so that one
+//! replica processes it, and records the outcome on the delivery. A look pages through the
+//! whole queue; wake-ups that arrive during one are answered together by the next. Deliveries start as soon
 //! as they are seen: those about different pull requests run concurrently (up to a bound), those
 //! about one pull request in a lane of their own, in the order they came. Failures stay on the
 //! delivery; they never reach GitHub.
@@ -10,9 +11,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::{Bus, BusEvent, Delivery, DeliveryStatus, EntityKind, Store};
+use domain::{Bus, BusEvent, DeliveryStatus, EntityKind, Store};
 use futures::{FutureExt, StreamExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -78,12 +79,30 @@ enum Subject {
 }
 
 impl Subject {
-    fn of(delivery: &Delivery) -> Self {
-        match &delivery.repository {
-            Some(repository) => Self::Repository(repository.clone(), delivery.pull_request),
-            None => Self::Alone(delivery.delivery_id.clone()),
+    fn of(delivery_id: &str, repository: Option<&str>, pull_request: Option<i64>) -> Self {
+        match repository {
+            Some(repository) => Self::Repository(repository.to_owned(), pull_request),
+            None => Self::Alone(delivery_id.to_owned()),
         }
     }
+}
+
+/// A delivery the intake has just recorded, handed straight to this replica's worker. The
+/// Store's queue stays the record: one handed over and not processed (the worker stopped) is
+/// found there by a later look.
+#[derive(Debug)]
+pub struct Arrival {
+    pub delivery_id: String,
+    pub repository: Option<String>,
+    pub pull_request: Option<i64>,
+}
+
+/// Where the intake hands arrivals over.
+pub type Arrivals = mpsc::UnboundedSender<Arrival>;
+
+/// The intake's end and the worker's end of the handover.
+pub fn arrivals() -> (Arrivals, mpsc::UnboundedReceiver<Arrival>) {
+    mpsc::unbounded_channel()
 }
 
 /// The deliveries this worker has taken up and not finished.
@@ -113,9 +132,7 @@ impl Dispatcher {
     }
 
     /// Takes up a delivery not taken yet: it joins its subject's lane, or starts one.
-    fn take(&self, delivery: &Delivery) {
-        let id = delivery.delivery_id.clone();
-        let subject = Subject::of(delivery);
+    fn take(&self, id: String, subject: Subject) {
         {
             let mut taken = self.taken();
             if !taken.ids.insert(id.clone()) {
@@ -150,6 +167,16 @@ impl Dispatcher {
         }
     }
 
+    /// Takes up what the intake handed over.
+    fn take_arrival(&self, arrival: Arrival) {
+        let subject = Subject::of(
+            &arrival.delivery_id,
+            arrival.repository.as_deref(),
+            arrival.pull_request,
+        );
+        self.take(arrival.delivery_id, subject);
+    }
+
     /// Takes up every queued delivery not taken yet, reading the queue page by page.
     async fn take_queued(&self) {
         let mut after_seq = 0;
@@ -165,7 +192,12 @@ impl Dispatcher {
                 self.backlog.drained();
             }
             for delivery in &queued {
-                self.take(delivery);
+                let subject = Subject::of(
+                    &delivery.delivery_id,
+                    delivery.repository.as_deref(),
+                    delivery.pull_request,
+                );
+                self.take(delivery.delivery_id.clone(), subject);
             }
             match queued.last() {
                 Some(last) if queued.len() == BATCH as usize => after_seq = last.seq,
@@ -192,6 +224,7 @@ pub async fn run(
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     backlog: DeliveryBacklog,
+    mut arrivals: mpsc::UnboundedReceiver<Arrival>,
     stop: CancellationToken,
 ) {
     let mut wakes = match bus.subscribe().await {
@@ -213,20 +246,29 @@ pub async fn run(
         tasks: TaskTracker::new(),
         backlog,
     };
-    let mut polled = true;
+    let (mut polled, mut look) = (true, true);
     loop {
         if polled {
             release_stale(store.as_ref()).await;
         }
-        dispatcher.take_queued().await;
-        polled = false;
+        if look {
+            dispatcher.take_queued().await;
+        }
+        (polled, look) = (false, false);
         tokio::select! {
             () = stop.cancelled() => break,
+            Some(arrival) = arrivals.recv() => {
+                dispatcher.take_arrival(arrival);
+                while let Ok(arrival) = arrivals.try_recv() {
+                    dispatcher.take_arrival(arrival);
+                }
+            }
             _ = wakes.next() => {
                 // Deliveries announced meanwhile are found by the same look.
                 while let Some(Some(_)) = wakes.next().now_or_never() {}
+                look = true;
             }
-            () = tokio::time::sleep(POLL) => polled = true,
+            () = tokio::time::sleep(POLL) => (polled, look) = (true, true),
         }
     }
     dispatcher.tasks.close();

@@ -253,6 +253,51 @@ async fn a_delivery_can_be_processed_again() {
 }
 
 #[tokio::test]
+async fn a_delivery_recorded_but_not_processed_before_a_stop_is_processed_after_the_restart() {
+    use domain::NewDelivery;
+    use domain::delivery::DeliveryStore;
+    let data = started(SECRET).await.stop_keeping_data().await;
+    // What an instance stopped between recording a delivery and processing it leaves behind:
+    // a queued delivery that no worker was handed.
+    {
+        let store = server::store::SqliteStore::open(&data.path().join("slipway.db"))
+            .await
+            .expect("store");
+        let body = String::from_utf8(example("ping.payload.json")).expect("utf-8");
+        let left = NewDelivery {
+            delivery_id: "left-1".into(),
+            event: "ping".into(),
+            action: None,
+            repository: None,
+            pull_request: None,
+            payload: body,
+            received_at_ms: 1,
+            error: None,
+        };
+        assert!(store.record_delivery(&left).await.expect("recorded"));
+    }
+    let server =
+        TestServer::start_in(data, &[("SLIPWAY_GITHUB_WEBHOOK_SECRET", SECRET.into())]).await;
+    let mut changes = server.running.adapters.bus.subscribe().await.expect("bus");
+    let processed = async {
+        loop {
+            let (_, shown) = api(&server, "/api/deliveries/left-1").await;
+            if shown["delivery"]["status"] == "processed" {
+                return shown;
+            }
+            // Look again after the next change anywhere.
+            changes.next().await.expect("bus");
+        }
+    };
+    // Well before the worker's 10 s poll: the look at start finds it.
+    let shown = tokio::time::timeout(std::time::Duration::from_secs(5), processed)
+        .await
+        .expect("processed at the restart");
+    assert_eq!(shown["delivery"]["attempts"], 1);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_deliveries_page_lists_filters_and_shows_deliveries() {
     let server = started(SECRET).await;
     let empty = server.page("/deliveries").await;
