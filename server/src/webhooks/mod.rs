@@ -1,6 +1,7 @@
 //! GitHub webhooks: verified intake at `POST /webhooks/github`, recording each delivery once,
 //! and the worker that processes queued deliveries after the answer: pull requests and their
-//! preview intents, pipeline runs for pushes and pull requests, repositories from installations.
+//! preview intents, pipeline runs for pushes and pull requests, repositories from installations;
+//! and the backlog of deliveries not processed yet, which deploys and pipeline runs give way to.
 
 pub mod backlog;
 pub(crate) mod events;
@@ -15,7 +16,6 @@ use std::sync::Arc;
 use domain::{Bus, Store};
 
 pub use backlog::DeliveryBacklog;
-
 pub use intake::{MAX_BODY, receive_github};
 pub use signature::WebhookSecrets;
 
