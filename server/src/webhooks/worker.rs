@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::{Bus, BusEvent, DeliveryStatus, EntityKind, Store};
+use domain::{Bus, BusEvent, Delivery, DeliveryStatus, EntityKind, Store};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -79,10 +79,10 @@ enum Subject {
 }
 
 impl Subject {
-    fn of(delivery_id: &str, repository: Option<&str>, pull_request: Option<i64>) -> Self {
-        match repository {
-            Some(repository) => Self::Repository(repository.to_owned(), pull_request),
-            None => Self::Alone(delivery_id.to_owned()),
+    fn of(arrival: &Arrival) -> Self {
+        match &arrival.repository {
+            Some(repository) => Self::Repository(repository.clone(), arrival.pull_request),
+            None => Self::Alone(arrival.delivery_id.clone()),
         }
     }
 }
@@ -95,6 +95,16 @@ pub struct Arrival {
     pub delivery_id: String,
     pub repository: Option<String>,
     pub pull_request: Option<i64>,
+}
+
+impl From<&Delivery> for Arrival {
+    fn from(queued: &Delivery) -> Self {
+        Self {
+            delivery_id: queued.delivery_id.clone(),
+            repository: queued.repository.clone(),
+            pull_request: queued.pull_request,
+        }
+    }
 }
 
 /// Where the intake hands arrivals over.
@@ -131,8 +141,11 @@ impl Dispatcher {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Takes up a delivery not taken yet: it joins its subject's lane, or starts one.
-    fn take(&self, id: String, subject: Subject) {
+    /// Takes up a delivery not taken yet (handed over, or found queued): it joins its
+    /// subject's lane, or starts one.
+    fn take(&self, arrival: Arrival) {
+        let subject = Subject::of(&arrival);
+        let id = arrival.delivery_id;
         {
             let mut taken = self.taken();
             if !taken.ids.insert(id.clone()) {
@@ -167,16 +180,6 @@ impl Dispatcher {
         }
     }
 
-    /// Takes up what the intake handed over.
-    fn take_arrival(&self, arrival: Arrival) {
-        let subject = Subject::of(
-            &arrival.delivery_id,
-            arrival.repository.as_deref(),
-            arrival.pull_request,
-        );
-        self.take(arrival.delivery_id, subject);
-    }
-
     /// Takes up every queued delivery not taken yet, reading the queue page by page.
     async fn take_queued(&self) {
         let mut after_seq = 0;
@@ -192,12 +195,7 @@ impl Dispatcher {
                 self.backlog.drained();
             }
             for delivery in &queued {
-                let subject = Subject::of(
-                    &delivery.delivery_id,
-                    delivery.repository.as_deref(),
-                    delivery.pull_request,
-                );
-                self.take(delivery.delivery_id.clone(), subject);
+                self.take(Arrival::from(delivery));
             }
             match queued.last() {
                 Some(last) if queued.len() == BATCH as usize => after_seq = last.seq,
@@ -258,9 +256,9 @@ pub async fn run(
         tokio::select! {
             () = stop.cancelled() => break,
             Some(arrival) = arrivals.recv() => {
-                dispatcher.take_arrival(arrival);
+                dispatcher.take(arrival);
                 while let Ok(arrival) = arrivals.try_recv() {
-                    dispatcher.take_arrival(arrival);
+                    dispatcher.take(arrival);
                 }
             }
             _ = wakes.next() => {
