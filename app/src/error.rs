@@ -5,17 +5,7 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-/// What went wrong, as far as the page needs to know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    NotFound,
-    Forbidden,
-    InvalidInput,
-    Conflict,
-    Unavailable,
-    Internal,
-}
+pub use domain::ErrorKind;
 
 /// A server function's error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -23,6 +13,9 @@ pub enum ErrorKind {
 pub struct AppError {
     pub kind: ErrorKind,
     pub message: String,
+    /// The input field to blame, for invalid input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl AppError {
@@ -30,6 +23,7 @@ impl AppError {
         Self {
             kind,
             message: message.into(),
+            field: None,
         }
     }
 }
@@ -47,46 +41,15 @@ impl FromServerFnError for AppError {
     }
 }
 
-impl From<domain::RepositoryError> for AppError {
-    fn from(error: domain::RepositoryError) -> Self {
-        Self::new(ErrorKind::InvalidInput, error.to_string())
-    }
-}
-
+/// The application layer's error as a page sees it; what the page is not told is logged here.
 #[cfg(feature = "ssr")]
-impl From<domain::StoreError> for AppError {
-    fn from(error: domain::StoreError) -> Self {
-        use domain::StoreError;
-        match &error {
-            StoreError::NotFound { .. } => Self::new(ErrorKind::NotFound, error.to_string()),
-            StoreError::Conflict { .. } => Self::new(ErrorKind::Conflict, error.to_string()),
-            StoreError::Unavailable(_) => {
-                tracing::warn!(error = %error_chain(&error), "store unavailable");
-                Self::new(
-                    ErrorKind::Unavailable,
-                    "The database is unavailable; try again shortly.",
-                )
-            }
-            StoreError::Internal(_) => {
-                tracing::error!(error = %error_chain(&error), "store error");
-                Self::new(
-                    ErrorKind::Internal,
-                    "Something went wrong on the server; it has been logged.",
-                )
-            }
+impl From<services::Error> for AppError {
+    fn from(error: services::Error) -> Self {
+        error.log();
+        Self {
+            kind: error.kind(),
+            message: error.to_string(),
+            field: error.field().map(str::to_owned),
         }
     }
-}
-
-/// `error: cause: cause`, for logs.
-#[cfg(feature = "ssr")]
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -3,19 +3,11 @@
 
 pub mod api;
 mod components;
+#[cfg(feature = "ssr")]
+mod context;
 pub mod error;
 mod live;
 mod pages;
-#[cfg(feature = "ssr")]
-pub mod pipeline_actions;
-#[cfg(feature = "ssr")]
-pub mod preview_actions;
-#[cfg(feature = "ssr")]
-pub mod secret_actions;
-#[cfg(feature = "ssr")]
-pub mod secret_box;
-#[cfg(feature = "ssr")]
-pub mod services;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -48,6 +48,38 @@ impl DeliveryStatus {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
+
+    /// Processing is over (acted on, ignored or failed).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Processed | Self::Ignored | Self::Failed)
+    }
+
+    /// Whether a person may queue it again: once processing is over (or while it waits, which
+    /// changes nothing), never while a worker holds it.
+    pub fn can_redeliver(self) -> bool {
+        self == Self::Queued || self.is_finished()
+    }
+}
+
+impl crate::state::StateMachine for DeliveryStatus {
+    const ENTITY: &'static str = "delivery";
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// A worker claims a queued delivery and finishes it; a claim whose worker died goes back
+    /// to the queue; a finished delivery may be queued again.
+    fn can_become(self, next: Self) -> bool {
+        use DeliveryStatus::*;
+        matches!(
+            (self, next),
+            (Queued, Processing)
+                | (Processing, Processed | Ignored | Failed | Queued)
+                | (Processed | Ignored | Failed, Queued)
+        )
+    }
 }
 
 /// A verified delivery to record.
@@ -119,7 +151,8 @@ pub trait DeliveryStore: Send + Sync {
     /// died); how many.
     async fn release_stale_claims(&self, before_ms: i64) -> Result<u64>;
 
-    /// Records how processing ended.
+    /// Records how processing ended; `InvalidState` when no worker holds it (its claim went
+    /// stale and was released).
     async fn finish_delivery(
         &self,
         delivery_id: &str,
@@ -128,8 +161,9 @@ pub trait DeliveryStore: Send + Sync {
         at_ms: i64,
     ) -> Result<()>;
 
-    /// Queues a delivery again ("process again"); `NotFound` for an unknown id.
-    async fn requeue_delivery(&self, delivery_id: &str) -> Result<()>;
+    /// Queues a delivery again ("process again") and returns it; `NotFound` for an unknown id,
+    /// `InvalidState` while a worker is processing it.
+    async fn requeue_delivery(&self, delivery_id: &str) -> Result<Delivery>;
 
     /// Queued deliveries (without their payloads) after position `after_seq`, oldest first: a
     /// page of the queue, the next one starting after the last `seq` of this one.

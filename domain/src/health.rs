@@ -33,3 +33,16 @@ impl Readiness {
         }
     }
 }
+
+/// The instance's version, public URL and the state of its dependencies, for the Settings and
+/// Operator pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    pub version: String,
+    pub public_url: String,
+    pub readiness: Readiness,
+    /// Names of the configured clusters, the default first.
+    pub clusters: Vec<String>,
+    /// GitHub's API budget as last seen, when Slipway talks to GitHub.
+    pub github_budget: Option<crate::git_host::RateBudget>,
+}

@@ -7,6 +7,7 @@
 pub mod bus;
 pub mod cluster;
 pub mod delivery;
+pub mod error;
 pub mod git_host;
 pub mod health;
 pub mod objects;
@@ -17,13 +18,16 @@ pub mod pull_request;
 pub mod quantity;
 pub mod repository;
 pub mod secrets;
+pub mod state;
 pub mod store;
 pub mod time;
 
 pub use bus::{Bus, BusError, BusEvent, EntityKind};
 pub use cluster::{Cluster, ClusterError};
 pub use delivery::{Delivery, DeliveryFilter, DeliveryStatus, DeliveryStore, NewDelivery};
+pub use error::{ErrorKind, error_chain};
 pub use health::{DependencyCheck, Readiness};
 pub use objects::{ObjectKey, ObjectMeta, Objects, ObjectsError};
 pub use repository::{NewRepository, Repository, RepositoryError, RepositoryId};
+pub use state::{StateMachine, UnknownState};
 pub use store::{Store, StoreError};

@@ -19,10 +19,23 @@ pub enum StoreError {
     NotFound { entity: &'static str, key: String },
     #[error("{entity} `{key}` already exists")]
     Conflict { entity: &'static str, key: String },
+    /// It exists, but its state does not allow the change (the state machine's guard held).
+    #[error("{entity} `{key}` is {status}")]
+    InvalidState {
+        entity: &'static str,
+        key: String,
+        status: &'static str,
+    },
     #[error("the database is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("database error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<crate::state::UnknownState> for StoreError {
+    fn from(error: crate::state::UnknownState) -> Self {
+        Self::Internal(Box::new(error))
+    }
 }
 
 /// Persistent state. Every method is one transaction.

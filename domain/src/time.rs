@@ -1,5 +1,16 @@
-//! Timestamps shown to people: milliseconds since the Unix epoch as `2026-11-24 19:04:05 UTC`,
-//! computed without a time library so that the dashboard's wasm stays small.
+//! Time as Slipway records it: milliseconds since the Unix epoch ([`now_ms`], server side), and
+//! shown to people as `2026-11-24 19:04:05 UTC`, computed without a time library so that the
+//! dashboard's wasm stays small.
+
+/// Milliseconds since the Unix epoch, as the Store records times. Not for the browser (wasm has
+/// no system clock): pages get the server's time with their data.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now_ms() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// `(year, month, day)` of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {

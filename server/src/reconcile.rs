@@ -10,8 +10,8 @@ use domain::Store;
 use domain::git_host::GitHost;
 use tokio_util::sync::CancellationToken;
 
-use crate::webhooks::intake::now_ms;
 use crate::webhooks::rules::PreviewRules;
+use domain::time::now_ms;
 
 /// Repositories looked at in one pass, and open pull requests read per repository.
 const REPOSITORIES_PER_PASS: usize = 50;
@@ -39,14 +39,14 @@ async fn repository(
     let open = github
         .open_pull_requests(name, PULL_REQUESTS_PER_REPOSITORY)
         .await
-        .map_err(|e| app::error::error_chain(&e))?;
+        .map_err(|e| domain::error_chain(&e))?;
     let rules = PreviewRules::from_config(&repo.preview_rules)?;
     for snapshot in &open {
         let verdict = rules.verdict(snapshot);
         let recorded = store
             .record_pull_request(snapshot, &verdict, now_ms())
             .await
-            .map_err(|e| app::error::error_chain(&e))?;
+            .map_err(|e| domain::error_chain(&e))?;
         if recorded == domain::pull_request::Recorded::Applied {
             pass.recorded += 1;
         }
@@ -56,7 +56,7 @@ async fn repository(
         let known = store
             .open_pull_request_numbers(name)
             .await
-            .map_err(|e| app::error::error_chain(&e))?;
+            .map_err(|e| domain::error_chain(&e))?;
         for number in known
             .iter()
             .filter(|n| !open.iter().any(|s| s.number == **n))
@@ -69,7 +69,7 @@ async fn repository(
                     now_ms(),
                 )
                 .await
-                .map_err(|e| app::error::error_chain(&e))?;
+                .map_err(|e| domain::error_chain(&e))?;
             pass.closed += 1;
         }
     }
@@ -82,7 +82,7 @@ pub async fn once(store: &dyn Store, github: &dyn GitHost) -> Pass {
     let repositories = match store.list_repositories().await {
         Ok(list) => list,
         Err(error) => {
-            pass.errors.push(app::error::error_chain(&error));
+            pass.errors.push(domain::error_chain(&error));
             return pass;
         }
     };

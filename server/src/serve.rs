@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use app::services::Services;
+use services::Services;
 
 use crate::config::{ClusterSource, Config};
 use crate::http::{self, AppState};
@@ -44,6 +44,8 @@ pub enum ServeError {
 pub struct Running {
     pub address: SocketAddr,
     pub adapters: Adapters,
+    /// The application layer this instance serves, as its edges call it.
+    pub services: Services,
     shutdown: CancellationToken,
     done: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
@@ -121,6 +123,7 @@ pub async fn start_on(
         backlog.clone(),
     );
     let services = state.services.clone();
+    let layer = state.services.clone();
     let router = http::router(state);
     let workers = TaskTracker::new();
     workers.spawn(webhooks::worker::run(
@@ -167,6 +170,7 @@ pub async fn start_on(
     Ok(Running {
         address,
         adapters,
+        services: layer,
         shutdown,
         done,
     })

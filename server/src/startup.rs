@@ -7,9 +7,9 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 
-use app::services::ClusterEntry;
 use domain::{Bus, Objects, ObjectsError, Store};
 use kube_sim::KubeSim;
+use services::ClusterEntry;
 use tokio::sync::Mutex;
 
 use crate::bus::{InProcessBus, RedisBus, RedisOpenError};
@@ -63,7 +63,7 @@ pub struct Adapters {
     pub bus: Arc<dyn Bus>,
     pub signer: UrlSigner,
     /// Seals and opens repository secrets.
-    pub secret_box: app::secret_box::SecretBox,
+    pub secret_box: services::secret_box::SecretBox,
     pub clusters: Vec<ClusterEntry>,
     /// GitHub, when a token is configured.
     pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
@@ -147,7 +147,7 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
         "secrets.key",
     )
     .map_err(|e| StartupError::SecretsKey(config.data_dir.display().to_string(), e))?;
-    let secret_box = app::secret_box::SecretBox::new(secrets_key.expose_secret());
+    let secret_box = services::secret_box::SecretBox::new(secrets_key.expose_secret());
 
     let store = retry(
         "database",
@@ -234,7 +234,7 @@ where
             Ok(value) => return Ok(value),
             Err(error) if transient(&error) && Instant::now() + RETRY_PAUSE < deadline => {
                 if !announced {
-                    tracing::warn!(error = %app::error::error_chain(&error), "waiting for the {what} to become reachable");
+                    tracing::warn!(error = %domain::error_chain(&error), "waiting for the {what} to become reachable");
                     announced = true;
                 }
                 tokio::time::sleep(RETRY_PAUSE).await;

@@ -1,5 +1,5 @@
 //! Deliveries for the dashboard: a filtered page of them, one with its payload (secrets
-//! masked), and "process again".
+//! masked), and "process again" — each one call into the application layer (`services`).
 
 use domain::Delivery;
 use leptos::prelude::*;
@@ -34,53 +34,34 @@ pub struct DeliveryDetail {
 
 #[server(prefix = "/rpc", endpoint = "list_deliveries", input = GetUrl)]
 pub async fn list_deliveries(query: DeliveryQuery) -> Result<Vec<Delivery>, AppError> {
-    use domain::{DeliveryFilter, DeliveryStatus};
-    let status = match query.status.trim() {
-        "" => None,
-        text => Some(DeliveryStatus::parse(text).ok_or_else(|| {
-            AppError::new(
-                crate::error::ErrorKind::InvalidInput,
-                format!("status `{text}` is not a delivery status"),
-            )
-        })?),
-    };
-    let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let filter = DeliveryFilter {
-        event: text(&query.event),
-        status,
-        repository: text(&query.repository),
+    let (services, caller) = crate::context::request()?;
+    let input = services::deliveries::ListDeliveries {
+        event: Some(query.event),
+        status: Some(query.status),
+        repository: Some(query.repository),
         before: query.before,
-        limit: PAGE,
+        limit: Some(PAGE),
     };
-    let services = crate::services::services()?;
-    Ok(services.store.list_deliveries(&filter).await?)
+    Ok(services.list_deliveries(&caller, input).await?.items)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_delivery", input = GetUrl)]
 pub async fn get_delivery(id: String) -> Result<DeliveryDetail, AppError> {
-    let services = crate::services::services()?;
-    let (delivery, payload) = services.store.get_delivery(&id).await?;
-    let payload = match serde_json::from_str::<serde_json::Value>(&payload) {
-        Ok(mut value) => {
-            domain::delivery::mask_secrets(&mut value);
-            serde_json::to_string_pretty(&value).unwrap_or(payload)
-        }
-        Err(_) => payload,
+    let (services, caller) = crate::context::request()?;
+    let detail = services.get_delivery(&caller, &id).await?;
+    let payload = match detail.payload {
+        serde_json::Value::String(text) => text,
+        json => serde_json::to_string_pretty(&json).unwrap_or_default(),
     };
-    Ok(DeliveryDetail { delivery, payload })
+    Ok(DeliveryDetail {
+        delivery: detail.delivery,
+        payload,
+    })
 }
 
 #[server(prefix = "/rpc", endpoint = "redeliver_delivery")]
 pub async fn redeliver_delivery(id: String) -> Result<(), AppError> {
-    let services = crate::services::services()?;
-    services.store.requeue_delivery(&id).await?;
-    tracing::info!(delivery.id = %id, "delivery queued again from the dashboard");
-    let wake = domain::BusEvent::Wake {
-        worker: domain::delivery::DELIVERY_WORKER.to_owned(),
-    };
-    if let Err(error) = services.bus.publish(&wake).await {
-        // The worker also polls the Store: processing is late, not lost.
-        tracing::warn!(error = %crate::error::error_chain(&error), "could not wake the delivery worker");
-    }
+    let (services, caller) = crate::context::request()?;
+    services.redeliver(&caller, &id).await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Server functions: thin wrappers that fetch the request's services, call one port or domain
-//! rule, and map the error. Reads use GET so they can be cached and retried.
+//! Server functions: thin edges that take the request's caller, build the application layer's
+//! input from the page's form or query, call one `services` function and map its error. Reads
+//! use GET so they can be cached and retried.
 
 mod deliveries;
 mod instance;
@@ -11,10 +12,10 @@ pub use deliveries::{
     DeliveryDetail, DeliveryQuery, PAGE as DELIVERY_PAGE, RedeliverDelivery, get_delivery,
     list_deliveries, redeliver_delivery,
 };
-pub use instance::{InstanceInfo, get_instance_info};
+pub use instance::get_instance_info;
 pub use pipelines::{
-    ArtifactLink, CancelPipeline, PAGE as PIPELINE_PAGE, PipelineQuery, RetryPipeline,
-    TriggerInput, TriggerPipeline, get_pipeline, list_artifacts, list_pipelines,
+    CancelPipeline, PAGE as PIPELINE_PAGE, PipelineQuery, RetryPipeline, TriggerInput,
+    TriggerPipeline, get_pipeline, list_artifacts, list_pipelines,
 };
 pub use previews::{
     DeletePreview, PAGE as PREVIEW_PAGE, PreviewList, PreviewQuery, RetryPreview, get_preview,

@@ -1,6 +1,6 @@
 //! Preview environments for the dashboard: a filtered page of them, one with its attempts,
-//! usage and events, retrying and deleting one (the same actions as the JSON API), and the
-//! operator's usage report.
+//! usage and events, retrying and deleting one, and the operator's usage report — each one
+//! call into the application layer (`services`), as the JSON API makes.
 
 use domain::preview::model::{PreviewDetail, UsageReport};
 use domain::preview::{Preview, PreviewAttempt};
@@ -38,52 +38,44 @@ pub struct PreviewList {
 
 #[server(prefix = "/rpc", endpoint = "list_previews", input = GetUrl)]
 pub async fn list_previews(query: PreviewQuery) -> Result<PreviewList, AppError> {
-    use crate::error::ErrorKind;
-    use domain::preview::{PreviewFilter, PreviewStatus};
-    let status = match query.status.trim() {
-        "" => None,
-        text => Some(PreviewStatus::parse(text).ok_or_else(|| {
-            AppError::new(
-                ErrorKind::InvalidInput,
-                format!("status `{text}` is not a preview status"),
-            )
-        })?),
+    let (services, caller) = crate::context::request()?;
+    let input = services::previews::ListPreviews {
+        status: Some(query.status),
+        repository: Some(query.repository),
+        search: Some(query.search),
+        include_deleted: false,
+        limit: Some(PAGE),
+        offset: Some(query.offset),
     };
-    let filter = PreviewFilter {
-        status,
-        repository: Some(query.repository.trim().to_owned()).filter(|r| !r.is_empty()),
-        search: Some(query.search.trim().to_owned()).filter(|s| !s.is_empty()),
-        include_deleted: status == Some(PreviewStatus::Deleted),
-        limit: PAGE,
-        offset: query.offset,
-    };
-    let services = crate::services::services()?;
-    let (items, total) = services.list_previews(&filter).await?;
-    let now_ms = crate::pipeline_actions::now_ms();
+    let page = services.list_previews(&caller, input).await?;
     Ok(PreviewList {
-        items,
-        total,
-        now_ms,
+        items: page.items,
+        total: page.total,
+        now_ms: page.now_ms,
     })
 }
 
 /// `key`: the preview's id or namespace.
 #[server(prefix = "/rpc", endpoint = "get_preview", input = GetUrl)]
 pub async fn get_preview(key: String) -> Result<PreviewDetail, AppError> {
-    crate::services::services()?.preview_detail(&key).await
+    let (services, caller) = crate::context::request()?;
+    Ok(services.get_preview(&caller, &key).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "retry_preview")]
 pub async fn retry_preview(key: String) -> Result<PreviewAttempt, AppError> {
-    crate::services::services()?.retry_preview(&key).await
+    let (services, caller) = crate::context::request()?;
+    Ok(services.retry_preview(&caller, &key).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_preview")]
 pub async fn delete_preview(key: String) -> Result<Preview, AppError> {
-    crate::services::services()?.delete_preview(&key).await
+    let (services, caller) = crate::context::request()?;
+    Ok(services.delete_preview(&caller, &key).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_usage_report", input = GetUrl)]
 pub async fn get_usage_report() -> Result<UsageReport, AppError> {
-    crate::services::services()?.usage_report().await
+    let (services, caller) = crate::context::request()?;
+    Ok(services.usage_report(&caller).await?)
 }

@@ -1,4 +1,5 @@
-//! Repositories: list, add (by clone URL, no GitHub needed), set preview rules and remove.
+//! Repositories for the Settings page: list, add (by clone URL, no GitHub needed), set preview
+//! rules, remove, and their secrets — each one call into the application layer (`services`).
 
 use domain::Repository;
 use leptos::prelude::*;
@@ -21,29 +22,20 @@ pub struct AddRepositoryInput {
 
 #[server(prefix = "/rpc", endpoint = "list_repositories", input = GetUrl)]
 pub async fn list_repositories() -> Result<Vec<Repository>, AppError> {
-    let services = crate::services::services()?;
-    Ok(services.store.list_repositories().await?)
+    let (services, caller) = crate::context::request()?;
+    Ok(services.list_repositories(&caller).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "add_repository")]
 pub async fn add_repository(input: AddRepositoryInput) -> Result<Repository, AppError> {
-    use domain::{EntityKind, NewRepository};
-    let new = NewRepository::new(&input.name, &input.clone_url, &input.default_branch)?
-        .on_cluster(&input.cluster);
-    let services = crate::services::services()?;
-    if let Some(name) = new.cluster() {
-        services.cluster_named(name)?;
-    }
-    let repository = services.store.add_repository(&new).await?;
-    tracing::info!(repository.id = %repository.id, repository.name = %repository.name, "repository added");
-    announce(
-        &services,
-        EntityKind::Repository,
-        repository.id.to_string(),
-        "added",
-    )
-    .await;
-    Ok(repository)
+    let (services, caller) = crate::context::request()?;
+    let input = services::repositories::AddRepository {
+        name: input.name,
+        clone_url: input.clone_url,
+        default_branch: input.default_branch,
+        cluster: input.cluster,
+    };
+    Ok(services.add_repository(&caller, input).await?)
 }
 
 /// The preview-rules form of one repository (lists comma-separated; the checkbox sends `on`).
@@ -64,56 +56,27 @@ pub struct PreviewRulesInput {
 
 #[server(prefix = "/rpc", endpoint = "set_preview_rules")]
 pub async fn set_preview_rules(input: PreviewRulesInput) -> Result<Repository, AppError> {
-    use crate::error::ErrorKind;
-    let rules = domain::repository::PreviewRulesConfig {
+    use domain::repository::PreviewRulesConfig;
+    let (services, caller) = crate::context::request()?;
+    let rules = PreviewRulesConfig {
         trust_forks: input.trust_forks.is_some(),
-        ..domain::repository::PreviewRulesConfig::from_lists(
+        ..PreviewRulesConfig::from_lists(
             &input.target_branches,
             &input.labels_required,
             &input.labels_excluded,
             input.ignore_drafts.is_some(),
         )
     };
-    for branch in &rules.target_branches {
-        globset::Glob::new(branch).map_err(|e| {
-            AppError::new(
-                ErrorKind::InvalidInput,
-                format!("target branch `{branch}` is not a valid glob: {e}"),
-            )
-        })?;
-    }
-    let services = crate::services::services()?;
-    let repository = services
-        .store
-        .set_preview_rules(domain::RepositoryId(input.id), &rules)
-        .await?;
-    tracing::info!(repository.id = input.id, "preview rules changed");
-    announce(
-        &services,
-        domain::EntityKind::Repository,
-        input.id.to_string(),
-        "changed",
-    )
-    .await;
-    Ok(repository)
+    let id = domain::RepositoryId(input.id);
+    Ok(services.set_preview_rules(&caller, id, rules).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_repository")]
 pub async fn remove_repository(id: i64) -> Result<(), AppError> {
-    let services = crate::services::services()?;
-    services
-        .store
-        .remove_repository(domain::RepositoryId(id))
-        .await?;
-    tracing::info!(repository.id = id, "repository removed");
-    announce(
-        &services,
-        domain::EntityKind::Repository,
-        id.to_string(),
-        "removed",
-    )
-    .await;
-    Ok(())
+    let (services, caller) = crate::context::request()?;
+    Ok(services
+        .remove_repository(&caller, domain::RepositoryId(id))
+        .await?)
 }
 
 /// The add-secret form.
@@ -128,47 +91,25 @@ pub struct SecretInput {
 pub async fn list_secrets(
     repository_id: i64,
 ) -> Result<Vec<domain::secrets::SecretInfo>, AppError> {
-    let services = crate::services::services()?;
-    Ok(services
-        .store
-        .list_secrets(domain::RepositoryId(repository_id))
-        .await?)
+    let (services, caller) = crate::context::request()?;
+    let id = domain::RepositoryId(repository_id);
+    Ok(services.list_secrets(&caller, id).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "set_secret")]
 pub async fn set_secret(input: SecretInput) -> Result<domain::secrets::SecretInfo, AppError> {
-    let services = crate::services::services()?;
-    services
-        .set_secret(
-            domain::RepositoryId(input.repository_id),
-            &input.name,
-            &input.value,
-        )
-        .await
+    let (services, caller) = crate::context::request()?;
+    let input = services::secrets::SetSecret {
+        repository: domain::RepositoryId(input.repository_id),
+        name: input.name,
+        value: input.value,
+    };
+    Ok(services.set_secret(&caller, input).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_secret")]
 pub async fn remove_secret(repository_id: i64, name: String) -> Result<(), AppError> {
-    let services = crate::services::services()?;
-    services
-        .remove_secret(domain::RepositoryId(repository_id), &name)
-        .await
-}
-
-/// Tells other pages and replicas; the Store already holds the change, so a bus failure is only logged.
-#[cfg(feature = "ssr")]
-async fn announce(
-    services: &crate::services::Services,
-    entity: domain::EntityKind,
-    id: String,
-    status: &str,
-) {
-    let event = domain::BusEvent::Changed {
-        entity,
-        id,
-        status: status.to_owned(),
-    };
-    if let Err(error) = services.bus.publish(&event).await {
-        tracing::warn!(error = %crate::error::error_chain(&error), "could not publish a change on the bus");
-    }
+    let (services, caller) = crate::context::request()?;
+    let id = domain::RepositoryId(repository_id);
+    Ok(services.remove_secret(&caller, id, &name).await?)
 }

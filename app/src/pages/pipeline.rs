@@ -216,11 +216,12 @@ fn Artifacts(id: i64) -> impl IntoView {
                     <section class=format!("{CARD} mb-6 p-4") data-testid="artifacts">
                         <h2 class="mb-2 text-sm font-semibold">"Artifacts"</h2>
                         <ul class="space-y-1 text-sm">
-                            {files.into_iter().map(|file| {
+                            {files.into_iter().map(|link| {
+                                let file = link.file;
                                 let label = format!("{}/{}", file.artifact, file.path);
                                 view! {
                                     <li class="flex flex-wrap items-baseline gap-3">
-                                        {match file.download_url {
+                                        {match link.download_url {
                                             Some(url) => view! { <a href=url class="font-mono text-indigo-600 hover:underline dark:text-indigo-400">{label}</a> }.into_any(),
                                             None => view! { <span class="font-mono">{label}</span> }.into_any(),
                                         }}

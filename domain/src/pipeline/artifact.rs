@@ -41,3 +41,12 @@ pub struct NewArtifactFile {
 pub fn artifact_key(pipeline: PipelineId, artifact: &str, path: &str) -> String {
     format!("artifacts/{pipeline}/{artifact}/{path}")
 }
+
+/// A stored artifact file with a short-lived link to download it (absent when object storage
+/// could not sign one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactLink {
+    #[serde(flatten)]
+    pub file: ArtifactFile,
+    pub download_url: Option<String>,
+}

@@ -33,20 +33,37 @@ impl StepStatus {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Running,
-            Self::Succeeded,
-            Self::Failed,
-            Self::Skipped,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        <Self as crate::state::StateMachine>::read(text).ok()
     }
 
     pub fn is_finished(self) -> bool {
         !matches!(self, Self::Pending | Self::Running)
+    }
+}
+
+impl crate::state::StateMachine for StepStatus {
+    const ENTITY: &'static str = "step";
+    const ALL: &'static [Self] = &[
+        Self::Pending,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Skipped,
+        Self::Cancelled,
+    ];
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// A pending step starts, or ends without running (skipped, cancelled, or failed before
+    /// its command: a missing secret); a running step ends. An ended step is final.
+    fn can_become(self, next: Self) -> bool {
+        match self {
+            Self::Pending => next != Self::Pending,
+            Self::Running => next.is_finished(),
+            _ => false,
+        }
     }
 }
 

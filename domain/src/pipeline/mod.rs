@@ -15,6 +15,9 @@ pub mod store;
 #[cfg(feature = "platform-file")]
 pub mod trigger;
 
+/// The pipeline executor's name on the bus (`BusEvent::Wake { worker }`).
+pub const PIPELINE_WORKER: &str = "pipelines";
+
 pub use dag::{Dag, StepStatus};
 pub use definition::{
     ArtifactDefinition, DefinitionError, DefinitionErrors, PipelineDefinition, Schedule,

@@ -57,6 +57,25 @@ impl PipelineStatus {
     }
 }
 
+impl crate::state::StateMachine for PipelineStatus {
+    const ENTITY: &'static str = "pipeline";
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// An executor claims a pending run; a run ends once, from pending (cancelled, or a file
+    /// that cannot be read) or running. An ended run is final: a retry is a new run.
+    fn can_become(self, next: Self) -> bool {
+        use PipelineStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Running) | (Pending | Running, Succeeded | Failed | Cancelled)
+        )
+    }
+}
+
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

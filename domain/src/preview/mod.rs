@@ -13,6 +13,9 @@ pub mod status;
 pub mod store;
 pub mod template;
 
+/// The preview worker's name on the bus (`BusEvent::Wake { worker }`).
+pub const PREVIEW_WORKER: &str = "previews";
+
 pub use definition::{PreviewDefinition, PreviewKind};
 pub use model::{Preview, PreviewAttempt, PreviewFilter, PreviewUsage, UsageReport};
 pub use namespace::preview_namespace;

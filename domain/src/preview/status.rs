@@ -147,6 +147,42 @@ impl AttemptStatus {
     }
 }
 
+impl crate::state::StateMachine for PreviewStatus {
+    const ENTITY: &'static str = "preview";
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn can_become(self, next: Self) -> bool {
+        PreviewStatus::can_become(self, next)
+    }
+}
+
+impl crate::state::StateMachine for AttemptStatus {
+    const ENTITY: &'static str = "deploy attempt";
+    const ALL: &'static [Self] = &Self::ALL;
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// A pending attempt is claimed (deploying) or made moot; a deploying attempt ends, or is
+    /// claimed again when its deployer's heartbeat stopped. An ended attempt is final.
+    fn can_become(self, next: Self) -> bool {
+        use AttemptStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Deploying | Cancelled | Skipped)
+                | (
+                    Deploying,
+                    Deploying | Succeeded | Failed | Cancelled | Skipped
+                )
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::PreviewStatus::*;

@@ -1,68 +1,67 @@
-//! JSON answers shared by the API handlers: `{"error": "..."}` with the status a client can act
-//! on. Internal details are logged once here and never sent.
+//! How the JSON API answers: the application layer's error as `{"error": "...", "field": ...}`
+//! with the status its kind calls for (logged once here when the caller is not told why), and
+//! the `{"items": [...]}` shape of unpaged lists.
 
 use axum::Json;
 use axum::http::StatusCode;
-use domain::StoreError;
-use serde_json::{Value, json};
+use axum::response::{IntoResponse, Response};
+use domain::ErrorKind;
+use serde::Serialize;
 
-pub type Answer = (StatusCode, Json<Value>);
+/// A handler's result: its answer, or the application layer's error.
+pub type ApiResult<T> = Result<T, ApiError>;
 
-/// 404 for what does not exist, 409 for conflicts, 503 when the database is down, else 500.
-pub fn store_failure(error: &StoreError, api: &str) -> Answer {
-    let status = match error {
-        StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
-        StoreError::Conflict { .. } => StatusCode::CONFLICT,
-        StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        StoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if status.is_server_error() {
-        tracing::error!(error = %app::error::error_chain(error), "{api} API failed");
-    }
-    let message = if status.is_client_error() {
-        error.to_string()
-    } else {
-        "the database cannot answer now".to_owned()
-    };
-    (status, Json(json!({ "error": message })))
-}
+/// The application layer's error, answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub services::Error);
 
-pub fn bad_request(message: impl Into<String>) -> Answer {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({ "error": message.into() })),
-    )
-}
-
-/// `Some(parsed)` for a non-empty value, `None` for absent or empty, or a 400 naming the
-/// accepted values.
-pub fn parse_choice<T: Copy>(
-    name: &str,
-    value: Option<&str>,
-    parse: impl Fn(&str) -> Option<T>,
-    known: &[&str],
-) -> Result<Option<T>, Answer> {
-    match value.filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(text) => parse(text).map(Some).ok_or_else(|| {
-            bad_request(format!(
-                "{name} `{text}` is not one of: {}",
-                known.join(", ")
-            ))
-        }),
+impl From<services::Error> for ApiError {
+    fn from(error: services::Error) -> Self {
+        Self(error)
     }
 }
 
-/// A shared action's error with the status its kind calls for.
-pub fn app_failure(error: &app::error::AppError) -> Answer {
-    use app::error::ErrorKind;
-    let status = match error.kind {
+/// The body of every error answer.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// What went wrong, in words a person can act on.
+    pub error: String,
+    /// The input field to blame, for invalid input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+}
+
+/// The HTTP status for an error of `kind`.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    (status, Json(json!({ "error": error.message })))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        let body = ErrorBody {
+            error: self.0.to_string(),
+            field: self.0.field(),
+        };
+        (status_of(self.0.kind()), Json(body)).into_response()
+    }
+}
+
+/// An unpaged list.
+#[derive(Debug, Serialize)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+impl<T> Items<T> {
+    pub fn json(items: Vec<T>) -> Json<Self> {
+        Json(Self { items })
+    }
 }

@@ -66,7 +66,7 @@ pub async fn download(
         }
         Err(ObjectsError::NotFound(_)) => (StatusCode::NOT_FOUND, "no such object").into_response(),
         Err(error) => {
-            tracing::error!(error = %app::error::error_chain(&error), object.key = %key, "download failed");
+            tracing::error!(error = %domain::error_chain(&error), object.key = %key, "download failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "object storage is unavailable",

@@ -16,7 +16,7 @@ pub async fn events(
     State(state): State<AppState>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {
     let changes = state.services.bus.subscribe().await.map_err(|error| {
-        tracing::warn!(error = %app::error::error_chain(&error), "cannot follow the bus for a dashboard");
+        tracing::warn!(error = %domain::error_chain(&error), "cannot follow the bus for a dashboard");
         StatusCode::SERVICE_UNAVAILABLE
     })?;
     let events = changes

@@ -3,6 +3,7 @@
 
 mod answer;
 mod artifacts;
+mod caller;
 mod deliveries;
 mod downloads;
 mod events;
@@ -20,8 +21,8 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
-use app::services::Services;
 use app::{App, shell};
+use services::Services;
 
 use crate::objects::DOWNLOAD_ROUTE_PREFIX;
 use crate::signing::UrlSigner;
@@ -111,6 +112,26 @@ pub fn router(state: AppState) -> Router {
         .route("/api/previews/{key}/retry", post(previews::retry))
         .route("/api/previews/{key}/logs", get(previews::logs))
         .route("/api/operator/usage", get(previews::usage))
+        .route(
+            "/api/projects/{id}/pipelines/{pipeline_id}",
+            get(pipelines::show_in_project),
+        )
+        .route(
+            "/api/projects/{id}/pipelines/{pipeline_id}/cancel",
+            post(pipelines::cancel_in_project),
+        )
+        .route(
+            "/api/projects/{id}/pipelines/{pipeline_id}/steps/{step_id}/logs",
+            get(step_logs::step_log_in_project),
+        )
+        .route(
+            "/api/projects/{id}/pipelines/{pipeline_id}/artifacts",
+            get(artifacts::list_in_project),
+        )
+        .route(
+            "/api/projects/{id}/pipelines/{pipeline_id}/artifacts/{artifact_id}/download",
+            get(artifacts::download_in_project),
+        )
         .route("/api/pipelines", get(pipelines::list))
         .route("/api/pipelines/{id}", get(pipelines::show))
         .route("/api/pipelines/{id}/artifacts", get(artifacts::list))

@@ -4,56 +4,55 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use domain::RepositoryId;
-use serde::Deserialize;
-use serde_json::json;
+use domain::secrets::SecretInfo;
+use serde::{Deserialize, Serialize};
+use services::secrets::SetSecret;
 
 use super::AppState;
-use super::answer::{Answer, app_failure, store_failure};
+use super::answer::{ApiResult, Items};
+use super::caller::Calling;
 
 #[derive(Debug, Deserialize)]
 pub struct SecretValue {
     value: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, Path(project): Path<i64>) -> Answer {
-    let store = state.services.store.as_ref();
-    if let Err(error) = store.get_repository(RepositoryId(project)).await {
-        return store_failure(&error, "secrets");
-    }
-    match store.list_secrets(RepositoryId(project)).await {
-        Ok(items) => (StatusCode::OK, Json(json!({ "items": items }))),
-        Err(error) => store_failure(&error, "secrets"),
-    }
+/// What a removal answers.
+#[derive(Debug, Serialize)]
+pub struct Removed {
+    removed: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Calling(caller): Calling,
+    Path(project): Path<i64>,
+) -> ApiResult<Json<Items<SecretInfo>>> {
+    let id = RepositoryId(project);
+    Ok(Items::json(state.services.list_secrets(&caller, id).await?))
 }
 
 pub async fn put(
     State(state): State<AppState>,
+    Calling(caller): Calling,
     Path((project, name)): Path<(i64, String)>,
     Json(body): Json<SecretValue>,
-) -> Answer {
-    let value = body.value.unwrap_or_default();
-    match state
-        .services
-        .set_secret(RepositoryId(project), &name, &value)
-        .await
-    {
-        Ok(info) => (StatusCode::OK, Json(json!(info))),
-        Err(error) => app_failure(&error),
-    }
+) -> ApiResult<Json<SecretInfo>> {
+    let input = SetSecret {
+        repository: RepositoryId(project),
+        name,
+        value: body.value.unwrap_or_default(),
+    };
+    Ok(Json(state.services.set_secret(&caller, input).await?))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
+    Calling(caller): Calling,
     Path((project, name)): Path<(i64, String)>,
-) -> Answer {
-    match state
-        .services
-        .remove_secret(RepositoryId(project), &name)
-        .await
-    {
-        Ok(()) => (StatusCode::OK, Json(json!({ "removed": name }))),
-        Err(error) => app_failure(&error),
-    }
+) -> ApiResult<Json<Removed>> {
+    let id = RepositoryId(project);
+    state.services.remove_secret(&caller, id, &name).await?;
+    Ok(Json(Removed { removed: name }))
 }

@@ -24,10 +24,14 @@ use domain::pipeline::{
 };
 use domain::{BusEvent, ObjectKey, Objects};
 
+use services::pipelines::PipelineRef;
+use services::step_logs::{StepLog, StepLogRef};
+
 use super::AppState;
-use super::answer::store_failure;
+use super::answer::ApiError;
+use super::caller::Calling;
 use crate::pipelines::logs::{LiveLog, parse_stored, rfc3339};
-use crate::pipelines::now_ms;
+use domain::time::now_ms;
 
 /// A viewer not told of a change looks again this often.
 const RECHECK: Duration = Duration::from_secs(2);
@@ -47,46 +51,58 @@ pub struct LogQuery {
 
 pub async fn step_log(
     State(state): State<AppState>,
+    Calling(caller): Calling,
     Path((id, step)): Path<(i64, String)>,
     Query(query): Query<LogQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let id = PipelineId(id);
-    let run = match state.services.store.get_pipeline(id).await {
-        Ok(run) => run,
-        Err(error) => return store_failure(&error, "step logs").into_response(),
-    };
-    let wants_stream = query.follow
+    let wanted = wanted(PipelineRef::id(id), step, &query, &headers);
+    serve(state, caller, wanted, query, &headers).await
+}
+
+pub async fn step_log_in_project(
+    State(state): State<AppState>,
+    Calling(caller): Calling,
+    Path((project, id, step)): Path<(i64, i64, String)>,
+    Query(query): Query<LogQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let run = PipelineRef::in_project(project, id);
+    let wanted = wanted(run, step, &query, &headers);
+    serve(state, caller, wanted, query, &headers).await
+}
+
+/// The log asked for: followed as an event stream when the client accepts one or asks
+/// `follow=true`, else read once.
+fn wanted(run: PipelineRef, step: String, query: &LogQuery, headers: &HeaderMap) -> StepLogRef {
+    let follow = query.follow
         || headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/event-stream"));
-    // A run that has not read its file yet has no steps: a follower waits for them.
-    if wants_stream && run.steps.is_empty() && !run.status.is_finished() {
-        let after = last_event_id(&headers);
-        return follow(state, id, step, after, query.tail).await;
-    }
-    let Some(step_run) = run.steps.iter().find(|s| s.name == step).cloned() else {
-        let known: Vec<&str> = run.steps.iter().map(|s| s.name.as_str()).collect();
-        let message = if known.is_empty() {
-            format!("pipeline {id} has no steps yet")
-        } else {
-            format!(
-                "pipeline {id} has no step `{step}`; its steps: {}",
-                known.join(", ")
-            )
-        };
-        return (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({ "error": message })),
-        )
-            .into_response();
+    StepLogRef { run, step, follow }
+}
+
+async fn serve(
+    state: AppState,
+    caller: services::Caller,
+    wanted: StepLogRef,
+    query: LogQuery,
+    headers: &HeaderMap,
+) -> Response {
+    let (id, name, follow_it) = (wanted.run.id, wanted.step.clone(), wanted.follow);
+    let step = match state.services.step_log(&caller, wanted).await {
+        Ok(StepLog::Step { step, .. }) => step,
+        // A run that has not read its file yet has no steps: a follower waits for them.
+        Ok(StepLog::NotPlanned { .. }) => {
+            return follow(state, id, name, last_event_id(headers), query.tail).await;
+        }
+        Err(error) => return ApiError(error).into_response(),
     };
-    if wants_stream {
-        let after = last_event_id(&headers);
-        return follow(state, id, step, after, query.tail).await;
+    if follow_it {
+        return follow(state, id, name, last_event_id(headers), query.tail).await;
     }
-    let lines = match current_lines(&state, id, &step_run).await {
+    let lines = match current_lines(&state, id, &step).await {
         Ok(lines) => lines,
         Err(response) => return response,
     };
@@ -110,7 +126,7 @@ pub async fn step_log(
     );
     if query.download
         && let Ok(value) = HeaderValue::from_str(&format!(
-            "attachment; filename=\"pipeline-{id}-{step}.log\""
+            "attachment; filename=\"pipeline-{id}-{name}.log\""
         ))
     {
         headers.insert(header::CONTENT_DISPOSITION, value);

@@ -14,8 +14,8 @@ use domain::pipeline::artifact::{NewArtifactFile, artifact_key};
 use domain::pipeline::{ArtifactDefinition, ArtifactSink, PipelineId, RunnerError};
 use domain::{ObjectKey, Objects, Store};
 
-use super::now_ms;
 use crate::signing::UrlSigner;
+use domain::time::now_ms;
 
 /// Expired files removed per sweep.
 const SWEEP_BATCH: u32 = 200;

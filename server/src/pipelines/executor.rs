@@ -18,11 +18,11 @@ use domain::pipeline::{NewPipeline, PipelineRun, PipelineStatus, Runner, Trigger
 use domain::{Bus, BusEvent, Objects, Store};
 
 use super::logs::LogHub;
-use super::now_ms;
 use super::run::{Outcome, RunStops, execute};
+use domain::time::now_ms;
 
 /// The name wake-ups for this worker carry.
-pub use app::pipeline_actions::PIPELINE_WORKER as WORKER;
+pub use domain::pipeline::PIPELINE_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(5);
 /// How often a running run proves it is alive and checks for a cancel request.
@@ -43,7 +43,7 @@ pub struct PipelineContext {
     pub runner: Arc<dyn Runner>,
     pub hub: LogHub,
     /// Opens the repository's secrets for its runs.
-    pub secret_box: app::secret_box::SecretBox,
+    pub secret_box: services::secret_box::SecretBox,
     /// Mints the tokens repositories on GitHub are cloned with, when GitHub is configured.
     pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
     /// The repositories' mirrors, where sources are read from.

@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use domain::pipeline::{LogLine, PipelineId, step_log_key, step_log_parts_prefix, step_log_stream};
 use domain::{Bus, BusEvent, ObjectKey, Objects, ObjectsError};
 
-use super::now_ms;
 use super::redact::Redactor;
+use domain::time::now_ms;
 
 /// Unwritten output is stored at least this often.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(2);

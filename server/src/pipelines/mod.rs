@@ -1,5 +1,5 @@
 //! Pipelines: runs of a repository's `.platform.yaml`. Runs are created (API and dashboard,
-//! through `app::pipeline_actions`; later pushes, pull requests and schedules), claimed by the
+//! through the application layer, `services::pipelines`; later pushes, pull requests and schedules), claimed by the
 //! executor, and run step by step through the Runner with their logs redacted, streamed live
 //! and stored.
 
@@ -16,6 +16,3 @@ pub mod scheduler;
 pub mod source;
 pub mod step;
 pub mod step_pod;
-
-/// Milliseconds since the Unix epoch, as the Store records times.
-pub use crate::webhooks::intake::now_ms;

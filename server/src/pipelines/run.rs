@@ -21,8 +21,8 @@ use domain::pipeline::{
 use domain::{BusEvent, EntityKind, Repository};
 
 use super::executor::PipelineContext;
-use super::now_ms;
 use super::source::Source;
+use domain::time::now_ms;
 
 /// Steps of one pipeline running at once (the instance-wide limit applies too).
 const STEPS_PER_PIPELINE: usize = 4;

@@ -11,9 +11,9 @@ use domain::pipeline::trigger::next_occurrence_ms;
 use domain::pipeline::{NewPipeline, ScheduleEntry, TriggerKind};
 use tokio_util::sync::CancellationToken;
 
-use super::now_ms;
 use super::source::{Mirrors, Source, clone_token};
-use app::services::Services;
+use domain::time::now_ms;
+use services::Services;
 
 /// How often due schedules are looked for.
 const TICK: Duration = Duration::from_secs(15);
@@ -116,7 +116,10 @@ async fn start(services: &Services, entry: &ScheduleEntry) {
         pr_number: None,
         retry_of: None,
     };
-    if let Err(error) = services.start_pipeline(&new).await {
+    if let Err(error) = services
+        .start_pipeline(&services::Caller::System, &new)
+        .await
+    {
         tracing::warn!(error = %error, cron = %entry.cron, "cannot start a scheduled pipeline");
     }
 }

@@ -273,7 +273,7 @@ pub async fn clone_token(
             format!(
                 "cannot get a token to clone {}: {}",
                 repository.name,
-                app::error::error_chain(&e)
+                domain::error_chain(&e)
             )
         })
 }

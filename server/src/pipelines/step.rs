@@ -18,9 +18,9 @@ use super::artifacts::ArtifactStorage;
 use super::environment::{RunContext, step_environment};
 use super::executor::PipelineContext;
 use super::logs::{FLUSH_EVERY, StepLog};
-use super::now_ms;
 use super::redact::Redactor;
 use super::run::{Plan, RETRY_PAUSES};
+use domain::time::now_ms;
 
 /// How a step ended: its status, exit code and reason.
 type Ending = (StepStatus, Option<i32>, Option<String>);

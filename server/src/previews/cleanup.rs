@@ -13,7 +13,7 @@ use domain::preview::Preview;
 
 use super::PreviewContext;
 use super::deploy::{backoff, transient};
-use crate::pipelines::now_ms;
+use domain::time::now_ms;
 
 /// How long a deleted namespace may take to disappear.
 pub const GONE_WITHIN: Duration = Duration::from_secs(5 * 60);
@@ -43,7 +43,7 @@ impl PreviewContext {
             Ok(true) => {}
             Ok(false) => return,
             Err(error) => {
-                tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot start removing a preview");
+                tracing::warn!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot start removing a preview");
                 return;
             }
         }
@@ -61,7 +61,7 @@ impl PreviewContext {
         {
             Ok(_) => self.report(preview.id).await,
             Err(error) => {
-                tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot record a preview's removal")
+                tracing::warn!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot record a preview's removal")
             }
         }
     }
@@ -72,12 +72,12 @@ impl PreviewContext {
             .store
             .get_repository_named(&preview.repository)
             .await
-            .map_err(|e| app::error::error_chain(&e))?;
+            .map_err(|e| domain::error_chain(&e))?;
         let entry = match &repository {
             Some(repository) => self
                 .services
                 .cluster_for(repository)
-                .map_err(|e| e.message)?,
+                .map_err(|e| e.to_string())?,
             None => self.services.clusters.first(),
         };
         // Without a cluster nothing was ever deployed.

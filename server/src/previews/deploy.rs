@@ -18,8 +18,8 @@ use domain::preview::{AttemptOutcome, ClaimedAttempt, Preview, PreviewAttempt, P
 use tokio_util::sync::CancellationToken;
 
 use super::{PreviewContext, helm, render};
-use crate::pipelines::now_ms;
 use crate::pipelines::source::{Source, clone_token};
+use domain::time::now_ms;
 
 /// How often a deploying attempt proves it is alive.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -94,7 +94,7 @@ impl PreviewContext {
                 )
             }
             Err(error) => {
-                tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot record how a deployment attempt ended")
+                tracing::warn!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot record how a deployment attempt ended")
             }
         }
     }
@@ -133,7 +133,7 @@ impl PreviewContext {
             Ok(true) => self.report(preview.id).await,
             Ok(false) => {}
             Err(error) => {
-                tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot record a preview's progress")
+                tracing::warn!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot record a preview's progress")
             }
         }
     }
@@ -177,7 +177,7 @@ impl PreviewContext {
             .map_err(|e| {
                 failed(format!(
                     "cannot read the repository: {}",
-                    app::error::error_chain(&e)
+                    domain::error_chain(&e)
                 ))
             })?
             .ok_or_else(|| {
@@ -189,7 +189,7 @@ impl PreviewContext {
         let entry = self
             .services
             .cluster_for(&repository)
-            .map_err(|e| failed(e.message))?
+            .map_err(|e| failed(e.to_string()))?
             // Without a cluster Slipway runs pipelines only: nothing failed, nothing to say on
             // the pull request.
             .ok_or_else(|| Ending::Skipped(NO_CLUSTER.to_owned()))?;
@@ -377,7 +377,7 @@ impl PreviewContext {
                 .map_err(|e| {
                     Ending::Failed(format!(
                         "cannot read the published image: {}",
-                        app::error::error_chain(&e)
+                        domain::error_chain(&e)
                     ))
                 })?;
             if let Some(PublishedImage { image_ref, .. }) = published {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use app::services::Services;
+use services::Services;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::PreviewConfig;

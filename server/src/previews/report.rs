@@ -17,7 +17,7 @@ impl PreviewContext {
         let preview = match self.services.store.get_preview(preview_id).await {
             Ok(preview) => preview,
             Err(error) => {
-                tracing::warn!(preview.id = preview_id, error = %app::error::error_chain(&error), "cannot read a preview to report it");
+                tracing::warn!(preview.id = preview_id, error = %domain::error_chain(&error), "cannot read a preview to report it");
                 return;
             }
         };
@@ -58,12 +58,12 @@ impl PreviewContext {
                     .set_preview_comment(preview.id, i64::try_from(id).unwrap_or_default())
                     .await
                 {
-                    tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot record the preview's comment");
+                    tracing::warn!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot record the preview's comment");
                 }
             }
             Ok(_) => {}
             Err(error) => {
-                tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot update the preview's pull request comment");
+                tracing::warn!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot update the preview's pull request comment");
             }
         }
         if let Some(status) = commit_status(&state, self.dashboard_url(preview.id))
@@ -71,7 +71,7 @@ impl PreviewContext {
                 .set_status(&preview.repository, &preview.head_sha, &status)
                 .await
         {
-            tracing::warn!(preview.id = preview.id, error = %app::error::error_chain(&error), "cannot set the preview's commit status");
+            tracing::warn!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot set the preview's commit status");
         }
     }
 

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::PreviewContext;
-use crate::pipelines::now_ms;
+use domain::time::now_ms;
 
-pub use app::preview_actions::PREVIEW_WORKER as WORKER;
+pub use domain::preview::PREVIEW_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(5);
 /// An attempt whose heartbeat is older than this was left by a replica that stopped.
@@ -37,7 +37,7 @@ pub async fn run(ctx: PreviewContext, stop: CancellationToken) {
             })
             .boxed(),
         Err(error) => {
-            tracing::warn!(error = %app::error::error_chain(&error), "preview worker cannot hear wake-ups; polling only");
+            tracing::warn!(error = %domain::error_chain(&error), "preview worker cannot hear wake-ups; polling only");
             futures::stream::pending().boxed()
         }
     };
@@ -93,7 +93,7 @@ async fn remove_due(
     {
         Ok(due) => due,
         Err(error) => {
-            tracing::warn!(error = %app::error::error_chain(&error), "cannot look for previews to remove");
+            tracing::warn!(error = %domain::error_chain(&error), "cannot look for previews to remove");
             return;
         }
     };
@@ -141,7 +141,7 @@ async fn claim_pending(ctx: &PreviewContext, tasks: &TaskTracker, stop: &Cancell
             Ok(claimed) if claimed.is_empty() => return,
             Ok(claimed) => claimed,
             Err(error) => {
-                tracing::warn!(error = %app::error::error_chain(&error), "cannot claim preview attempts");
+                tracing::warn!(error = %domain::error_chain(&error), "cannot claim preview attempts");
                 return;
             }
         };
@@ -161,7 +161,7 @@ async fn claim_pending(ctx: &PreviewContext, tasks: &TaskTracker, stop: &Cancell
                     }
                     // Without heartbeats the attempt is claimed again once abandoned.
                     Err(error) => {
-                        tracing::warn!(preview.id = preview, error = %app::error::error_chain(&error), "cannot read a claimed preview")
+                        tracing::warn!(preview.id = preview, error = %domain::error_chain(&error), "cannot read a claimed preview")
                     }
                 }
                 ctx.done_deploying(preview, attempt_id);

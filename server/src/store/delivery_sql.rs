@@ -1,7 +1,9 @@
 //! The deliveries table for both SQL backends: the queries (written once, valid for SQLite and
 //! PostgreSQL), the row type, and `impl_delivery_store!` implementing `DeliveryStore`.
 
-use domain::{Delivery, DeliveryStatus};
+use domain::{Delivery, DeliveryStatus, StateMachine, StoreError};
+
+use super::guards::{quoted, sources_of};
 
 const COLUMNS: &str = "seq, delivery_id, event, action, repository, pull_request, received_at_ms, \
      status, error, attempts, processed_at_ms";
@@ -14,15 +16,31 @@ pub(super) const RECORD: &str = "INSERT INTO deliveries \
 pub(super) fn claim_query() -> String {
     format!(
         "UPDATE deliveries SET status = 'processing', attempts = attempts + 1, claimed_at_ms = $2 \
-         WHERE delivery_id = $1 AND status = 'queued' RETURNING {COLUMNS}, payload"
+         WHERE delivery_id = $1 AND status IN ({}) RETURNING {COLUMNS}, payload",
+        sources_of(DeliveryStatus::Processing)
     )
 }
 pub(super) const RELEASE_STALE: &str = "UPDATE deliveries SET status = 'queued' \
      WHERE status = 'processing' AND claimed_at_ms < $1";
-pub(super) const FINISH: &str =
-    "UPDATE deliveries SET status = $2, error = $3, processed_at_ms = $4 WHERE delivery_id = $1";
-pub(super) const REQUEUE: &str = "UPDATE deliveries SET status = 'queued', error = NULL, \
-     processed_at_ms = NULL WHERE delivery_id = $1";
+/// Ends processing as `target`, only from a state that may become it (a worker's claim).
+pub(super) fn finish_query(target: DeliveryStatus) -> String {
+    format!(
+        "UPDATE deliveries SET status = $2, error = $3, processed_at_ms = $4 \
+         WHERE delivery_id = $1 AND status IN ({})",
+        sources_of(target)
+    )
+}
+/// "Process again": only a delivery no worker holds.
+pub(super) fn requeue_query() -> String {
+    let from = DeliveryStatus::ALL
+        .into_iter()
+        .filter(|s| s.can_redeliver());
+    format!(
+        "UPDATE deliveries SET status = 'queued', error = NULL, processed_at_ms = NULL \
+         WHERE delivery_id = $1 AND status IN ({}) RETURNING {COLUMNS}",
+        quoted(from)
+    )
+}
 
 pub(super) fn list_query() -> String {
     format!(
@@ -41,6 +59,19 @@ pub(super) fn queued_query() -> String {
 
 pub(super) fn get_query() -> String {
     format!("SELECT {COLUMNS}, payload FROM deliveries WHERE delivery_id = $1")
+}
+
+/// Why a guarded update changed nothing: the delivery does not exist, or its state does not
+/// allow the move (named).
+pub(super) async fn refused(store: &dyn domain::DeliveryStore, delivery_id: &str) -> StoreError {
+    match store.get_delivery(delivery_id).await {
+        Ok((delivery, _)) => StoreError::InvalidState {
+            entity: "delivery",
+            key: delivery_id.to_owned(),
+            status: delivery.status.as_str(),
+        },
+        Err(error) => error,
+    }
 }
 
 /// Pages are at most this long.
@@ -68,9 +99,11 @@ pub(super) struct DeliveryWithPayload {
     pub(super) payload: String,
 }
 
-impl From<DeliveryRow> for Delivery {
-    fn from(row: DeliveryRow) -> Self {
-        Self {
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+
+    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
+        Ok(Self {
             seq: row.seq,
             delivery_id: row.delivery_id,
             event: row.event,
@@ -78,13 +111,17 @@ impl From<DeliveryRow> for Delivery {
             repository: row.repository,
             pull_request: row.pull_request,
             received_at_ms: row.received_at_ms,
-            // Only this module writes the column, always with a known status.
-            status: DeliveryStatus::parse(&row.status).unwrap_or(DeliveryStatus::Failed),
+            status: DeliveryStatus::read(&row.status)?,
             error: row.error,
             attempts: row.attempts,
             processed_at_ms: row.processed_at_ms,
-        }
+        })
     }
+}
+
+/// Rows as deliveries; the first unknown status fails the read.
+pub(super) fn deliveries(rows: Vec<DeliveryRow>) -> Result<Vec<Delivery>, StoreError> {
+    rows.into_iter().map(Delivery::try_from).collect()
 }
 
 /// Implements `domain::DeliveryStore` for a struct with `pool` (writes) and `readers` (reads)
@@ -136,7 +173,7 @@ macro_rules! impl_delivery_store {
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                sql::deliveries(rows)
             }
 
             async fn get_delivery(
@@ -149,7 +186,7 @@ macro_rules! impl_delivery_store {
                     .fetch_one(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
-                Ok((found.row.into(), found.payload))
+                Ok((found.row.try_into()?, found.payload))
             }
 
             async fn claim_delivery(
@@ -164,7 +201,10 @@ macro_rules! impl_delivery_store {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
-                Ok(claimed.map(|found| (found.row.into(), found.payload)))
+                match claimed {
+                    Some(found) => Ok(Some((found.row.try_into()?, found.payload))),
+                    None => Ok(None),
+                }
             }
 
             async fn release_stale_claims(&self, before_ms: i64) -> domain::store::Result<u64> {
@@ -183,7 +223,8 @@ macro_rules! impl_delivery_store {
                 error: Option<&str>,
                 at_ms: i64,
             ) -> domain::store::Result<()> {
-                sqlx::query($crate::store::delivery_sql::FINISH)
+                use $crate::store::delivery_sql as sql;
+                let done = sqlx::query(&sql::finish_query(status))
                     .bind(delivery_id)
                     .bind(status.as_str())
                     .bind(error)
@@ -191,22 +232,26 @@ macro_rules! impl_delivery_store {
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
+                if done.rows_affected() == 0 {
+                    return Err(sql::refused(self, delivery_id).await);
+                }
                 Ok(())
             }
 
-            async fn requeue_delivery(&self, delivery_id: &str) -> domain::store::Result<()> {
-                let done = sqlx::query($crate::store::delivery_sql::REQUEUE)
+            async fn requeue_delivery(
+                &self,
+                delivery_id: &str,
+            ) -> domain::store::Result<domain::Delivery> {
+                use $crate::store::delivery_sql as sql;
+                let row: Option<sql::DeliveryRow> = sqlx::query_as(&sql::requeue_query())
                     .bind(delivery_id)
-                    .execute(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
-                if done.rows_affected() == 0 {
-                    return Err(domain::StoreError::NotFound {
-                        entity: "delivery",
-                        key: delivery_id.to_owned(),
-                    });
+                match row {
+                    Some(row) => row.try_into(),
+                    None => Err(sql::refused(self, delivery_id).await),
                 }
-                Ok(())
             }
 
             async fn queued_deliveries(
@@ -221,7 +266,7 @@ macro_rules! impl_delivery_store {
                         .fetch_all(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                $crate::store::delivery_sql::deliveries(rows)
             }
         }
     };

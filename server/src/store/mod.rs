@@ -2,6 +2,7 @@
 //! and one conformance suite (`server/tests/store.rs`).
 
 mod delivery_sql;
+mod guards;
 mod migrations;
 mod pipeline_output_sql;
 mod pipeline_sql;

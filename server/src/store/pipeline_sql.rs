@@ -1,8 +1,8 @@
 //! The pipelines and pipeline_steps tables for both SQL backends: the queries (valid for SQLite
 //! and PostgreSQL), the row types, and `impl_pipeline_store!` implementing `PipelineStore`.
 
-use domain::RepositoryId;
 use domain::pipeline::{PipelineId, PipelineRun, PipelineStatus, StepRun, StepStatus, TriggerKind};
+use domain::{RepositoryId, StateMachine, StoreError, UnknownState};
 
 const COLUMNS: &str = "p.id, p.repository_id, r.name AS repository, p.git_ref, p.commit_sha, \
      p.trigger_kind, p.trigger_detail, p.pr_number, p.status, p.reason, p.retry_of, p.cancel_requested, \
@@ -98,19 +98,24 @@ pub(super) struct PipelineRow {
     finished_at_ms: Option<i64>,
 }
 
-impl From<PipelineRow> for PipelineRun {
-    fn from(row: PipelineRow) -> Self {
-        Self {
+impl TryFrom<PipelineRow> for PipelineRun {
+    type Error = StoreError;
+
+    fn try_from(row: PipelineRow) -> Result<Self, StoreError> {
+        let trigger = TriggerKind::parse(&row.trigger_kind).ok_or_else(|| UnknownState {
+            entity: "trigger",
+            value: row.trigger_kind.clone(),
+        })?;
+        Ok(Self {
             id: PipelineId(row.id),
             repository_id: RepositoryId(row.repository_id),
             repository: row.repository,
             git_ref: row.git_ref,
             commit_sha: row.commit_sha,
-            // Only this module writes these columns, always with known values.
-            trigger: TriggerKind::parse(&row.trigger_kind).unwrap_or(TriggerKind::Api),
+            trigger,
             trigger_detail: row.trigger_detail,
             pr_number: row.pr_number,
-            status: PipelineStatus::parse(&row.status).unwrap_or(PipelineStatus::Failed),
+            status: PipelineStatus::read(&row.status)?,
             reason: row.reason,
             retry_of: row.retry_of.map(PipelineId),
             cancel_requested: row.cancel_requested,
@@ -118,8 +123,13 @@ impl From<PipelineRow> for PipelineRun {
             started_at_ms: row.started_at_ms,
             finished_at_ms: row.finished_at_ms,
             steps: Vec::new(),
-        }
+        })
     }
+}
+
+/// Rows as runs (without steps); the first unknown status fails the read.
+pub(super) fn runs(rows: Vec<PipelineRow>) -> Result<Vec<PipelineRun>, StoreError> {
+    rows.into_iter().map(PipelineRun::try_from).collect()
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -135,19 +145,21 @@ pub(super) struct StepRow {
     finished_at_ms: Option<i64>,
 }
 
-impl From<StepRow> for StepRun {
-    fn from(row: StepRow) -> Self {
-        Self {
+impl TryFrom<StepRow> for StepRun {
+    type Error = StoreError;
+
+    fn try_from(row: StepRow) -> Result<Self, StoreError> {
+        Ok(Self {
             name: row.name,
             image: row.image,
             depends_on: serde_json::from_str(&row.depends_on).unwrap_or_default(),
-            status: StepStatus::parse(&row.status).unwrap_or(StepStatus::Failed),
+            status: StepStatus::read(&row.status)?,
             exit_code: row.exit_code,
             reason: row.reason,
             log_key: row.log_key,
             started_at_ms: row.started_at_ms,
             finished_at_ms: row.finished_at_ms,
-        }
+        })
     }
 }
 
@@ -394,7 +406,7 @@ macro_rules! impl_pipeline_store {
                         .fetch_all(&self.readers)
                         .await
                         .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", "*"))?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                $crate::store::pipeline_sql::runs(rows)
             }
 
             async fn request_cancel(
@@ -474,7 +486,7 @@ macro_rules! impl_pipeline_store {
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", "*"))?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                $crate::store::pipeline_sql::runs(rows)
             }
 
             async fn get_pipeline(
@@ -493,8 +505,11 @@ macro_rules! impl_pipeline_store {
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| map_error(e, "pipeline", id))?;
-                let mut run: domain::pipeline::PipelineRun = row.into();
-                run.steps = steps.into_iter().map(Into::into).collect();
+                let mut run = domain::pipeline::PipelineRun::try_from(row)?;
+                run.steps = steps
+                    .into_iter()
+                    .map(domain::pipeline::StepRun::try_from)
+                    .collect::<Result<_, _>>()?;
                 Ok(run)
             }
         }

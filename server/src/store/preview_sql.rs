@@ -4,6 +4,7 @@
 //! them.
 
 use domain::preview::{AttemptStatus, Preview, PreviewAttempt, PreviewStatus};
+use domain::{StateMachine, StoreError};
 
 /// Columns of a [`Preview`], joined with its pull request.
 const PREVIEW_COLUMNS: &str = "SELECT p.id, pr.repository, pr.number, pr.title, pr.author, \
@@ -189,9 +190,11 @@ pub(super) struct PreviewRow {
     comment_id: Option<i64>,
 }
 
-impl From<PreviewRow> for Preview {
-    fn from(row: PreviewRow) -> Self {
-        Self {
+impl TryFrom<PreviewRow> for Preview {
+    type Error = StoreError;
+
+    fn try_from(row: PreviewRow) -> Result<Self, StoreError> {
+        Ok(Self {
             id: row.id,
             repository: row.repository,
             number: row.number,
@@ -199,8 +202,7 @@ impl From<PreviewRow> for Preview {
             author: row.author,
             branch: row.branch,
             namespace: row.namespace,
-            // Written by this module from the same enum.
-            status: PreviewStatus::parse(&row.status).unwrap_or(PreviewStatus::Failed),
+            status: PreviewStatus::read(&row.status)?,
             head_sha: row.head_sha,
             url: row.url,
             reason: row.reason,
@@ -212,8 +214,18 @@ impl From<PreviewRow> for Preview {
             deployed_at_ms: row.deployed_at_ms,
             expires_at_ms: row.expires_at_ms,
             comment_id: row.comment_id,
-        }
+        })
     }
+}
+
+/// Rows as previews; the first unknown status fails the read.
+pub(super) fn previews(rows: Vec<PreviewRow>) -> Result<Vec<Preview>, StoreError> {
+    rows.into_iter().map(Preview::try_from).collect()
+}
+
+/// Rows as attempts; the first unknown status fails the read.
+pub(super) fn attempts(rows: Vec<AttemptRow>) -> Result<Vec<PreviewAttempt>, StoreError> {
+    rows.into_iter().map(PreviewAttempt::try_from).collect()
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -229,19 +241,21 @@ pub(super) struct AttemptRow {
     finished_at_ms: Option<i64>,
 }
 
-impl From<AttemptRow> for PreviewAttempt {
-    fn from(row: AttemptRow) -> Self {
-        Self {
+impl TryFrom<AttemptRow> for PreviewAttempt {
+    type Error = StoreError;
+
+    fn try_from(row: AttemptRow) -> Result<Self, StoreError> {
+        Ok(Self {
             id: row.id,
             preview_id: row.preview_id,
             sha: row.sha,
             round: row.round,
-            status: AttemptStatus::parse(&row.status).unwrap_or(AttemptStatus::Failed),
+            status: AttemptStatus::read(&row.status)?,
             reason: row.reason,
             created_at_ms: row.created_at_ms,
             started_at_ms: row.started_at_ms,
             finished_at_ms: row.finished_at_ms,
-        }
+        })
     }
 }
 

@@ -22,7 +22,7 @@ macro_rules! impl_preview_store {
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", "list"))?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                sql::previews(rows)
             }
 
             async fn count_previews(
@@ -51,7 +51,7 @@ macro_rules! impl_preview_store {
                     .fetch_one(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", id))?;
-                Ok(row.into())
+                row.try_into()
             }
 
             async fn get_preview_by_namespace(
@@ -64,7 +64,7 @@ macro_rules! impl_preview_store {
                     .fetch_one(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", namespace))?;
-                Ok(row.into())
+                row.try_into()
             }
 
             async fn preview_attempts(
@@ -77,7 +77,7 @@ macro_rules! impl_preview_store {
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", preview_id))?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                sql::attempts(rows)
             }
 
             async fn claim_preview_attempts(
@@ -95,8 +95,7 @@ macro_rules! impl_preview_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(fail)?;
-                let mut claimed: Vec<domain::preview::PreviewAttempt> =
-                    rows.into_iter().map(Into::into).collect();
+                let mut claimed: Vec<domain::preview::PreviewAttempt> = sql::attempts(rows)?;
                 claimed.sort_by_key(|a| a.id);
                 Ok(claimed)
             }
@@ -191,7 +190,7 @@ macro_rules! impl_preview_store {
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", "removals"))?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                sql::previews(rows)
             }
 
             async fn begin_preview_removal(
@@ -271,7 +270,7 @@ macro_rules! impl_preview_store {
                     .await
                     .map_err(fail)?;
                 tx.commit().await.map_err(fail)?;
-                Ok(Some(attempt.into()))
+                Ok(Some(attempt.try_into()?))
             }
 
             async fn request_preview_removal(

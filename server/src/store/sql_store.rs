@@ -68,13 +68,6 @@ pub(super) fn map_error(
     }
 }
 
-pub(super) fn now_ms() -> i64 {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// Implements `domain::Store` for a struct with `pool` (writes) and `readers` (reads)
 /// fields of any sqlx pool type.
 macro_rules! impl_store {
@@ -103,7 +96,7 @@ macro_rules! impl_store {
                         .bind(new.clone_url())
                         .bind(new.default_branch())
                         .bind(new.cluster())
-                        .bind($crate::store::sql_store::now_ms())
+                        .bind(domain::time::now_ms())
                         .fetch_one(&self.pool)
                         .await
                         .map_err(|e| {

@@ -116,7 +116,7 @@ async fn pull_request(
             // What previews are wanted may have changed: the preview worker starts now, while
             // the pipeline run is queued.
             let wake = BusEvent::Wake {
-                worker: app::preview_actions::PREVIEW_WORKER.to_owned(),
+                worker: domain::preview::PREVIEW_WORKER.to_owned(),
             };
             let _ = bus.publish(&wake).await;
             let Some(repository) = repository else {
@@ -151,7 +151,7 @@ async fn pull_request(
             DeliveryStatus::Failed,
             Some(format!(
                 "could not record the pull request: {}",
-                app::error::error_chain(&error)
+                domain::error_chain(&error)
             )),
         ),
     }
@@ -183,7 +183,7 @@ async fn add_and_remove(
                 DeliveryStatus::Failed,
                 Some(format!(
                     "could not add {name}: {}",
-                    app::error::error_chain(&error)
+                    domain::error_chain(&error)
                 )),
             );
         }
@@ -194,7 +194,7 @@ async fn add_and_remove(
                 DeliveryStatus::Failed,
                 Some(format!(
                     "could not remove {name}: {}",
-                    app::error::error_chain(&error)
+                    domain::error_chain(&error)
                 )),
             );
         }

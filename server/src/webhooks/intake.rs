@@ -56,7 +56,7 @@ fn describe(delivery_id: &str, event: &str, headers: &HeaderMap, body: &[u8]) ->
         repository: None,
         pull_request: None,
         payload: String::new(),
-        received_at_ms: now_ms(),
+        received_at_ms: domain::time::now_ms(),
         error: None,
     };
     let text = match payload_text(headers, body) {
@@ -87,13 +87,6 @@ fn describe(delivery_id: &str, event: &str, headers: &HeaderMap, body: &[u8]) ->
     }
     delivery.payload = text;
     delivery
-}
-
-pub fn now_ms() -> i64 {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
 
 pub async fn receive_github(
@@ -148,7 +141,7 @@ pub async fn receive_github(
                 };
                 if let Err(error) = state.bus.publish(&wake).await {
                     // Workers also poll the Store: the delivery is late, not lost.
-                    tracing::warn!(error = %app::error::error_chain(&error), "could not wake the delivery worker");
+                    tracing::warn!(error = %domain::error_chain(&error), "could not wake the delivery worker");
                 }
             }
             let status = if delivery.error.is_some() {
@@ -160,7 +153,7 @@ pub async fn receive_github(
         }
         Err(error) => {
             // GitHub redelivers on failure; nothing was recorded, so nothing is lost.
-            tracing::error!(delivery.id = %delivery_id, error = %app::error::error_chain(&error), "could not record a delivery");
+            tracing::error!(delivery.id = %delivery_id, error = %domain::error_chain(&error), "could not record a delivery");
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the delivery could not be recorded; please redeliver it",

@@ -28,7 +28,7 @@ pub fn unreadable_repository(error: &domain::StoreError) -> Outcome {
         DeliveryStatus::Failed,
         Some(format!(
             "could not read the repository: {}",
-            app::error::error_chain(error)
+            domain::error_chain(error)
         )),
     )
 }
@@ -94,7 +94,7 @@ pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome
             DeliveryStatus::Failed,
             Some(format!(
                 "could not queue a pipeline: {}",
-                app::error::error_chain(&error)
+                domain::error_chain(&error)
             )),
         ),
     }
@@ -123,7 +123,7 @@ pub async fn on_pull_request(
     let superseded = store
         .supersede_pull_request_runs(repository.id, snapshot.number, now_ms)
         .await
-        .map_err(|e| app::error::error_chain(&e))?;
+        .map_err(|e| domain::error_chain(&e))?;
     let new = NewPipeline {
         repository_id: repository.id,
         git_ref: snapshot.head_ref.clone(),
@@ -136,7 +136,7 @@ pub async fn on_pull_request(
     let run = store
         .create_pipeline(&new, now_ms)
         .await
-        .map_err(|e| app::error::error_chain(&e))?;
+        .map_err(|e| domain::error_chain(&e))?;
     let mut note = format!("pipeline {} queued at {}", run.id, &snapshot.head_sha[..12]);
     if superseded > 0 {
         note.push_str(&format!(

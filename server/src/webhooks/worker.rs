@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use super::DeliveryBacklog;
 use super::events;
-use super::intake::now_ms;
+use domain::time::now_ms;
 
 pub use domain::delivery::DELIVERY_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
@@ -38,7 +38,7 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         Ok(Some(claimed)) => claimed,
         Ok(None) => return,
         Err(error) => {
-            tracing::warn!(delivery.id = %delivery_id, error = %app::error::error_chain(&error), "could not claim a delivery");
+            tracing::warn!(delivery.id = %delivery_id, error = %domain::error_chain(&error), "could not claim a delivery");
             return;
         }
     };
@@ -48,7 +48,7 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         .finish_delivery(delivery_id, status, error.as_deref(), now_ms())
         .await
     {
-        tracing::error!(delivery.id = %delivery_id, error = %app::error::error_chain(&failure), "could not record how a delivery ended");
+        tracing::error!(delivery.id = %delivery_id, error = %domain::error_chain(&failure), "could not record how a delivery ended");
         return;
     }
     tracing::info!(delivery.id = %delivery_id, status = status.as_str(), "delivery processed");
@@ -58,13 +58,13 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         status: status.as_str().to_owned(),
     };
     if let Err(error) = bus.publish(&changed).await {
-        tracing::warn!(error = %app::error::error_chain(&error), "could not announce a processed delivery");
+        tracing::warn!(error = %domain::error_chain(&error), "could not announce a processed delivery");
     }
     // Pushes and pull requests may have queued pipeline runs: start them now, not at the
     // executor's next look.
     if status == DeliveryStatus::Processed && matches!(event.as_str(), "push" | "pull_request") {
         let wake = BusEvent::Wake {
-            worker: app::pipeline_actions::PIPELINE_WORKER.to_owned(),
+            worker: domain::pipeline::PIPELINE_WORKER.to_owned(),
         };
         let _ = bus.publish(&wake).await;
     }
@@ -187,7 +187,7 @@ impl Dispatcher {
             let queued = match self.store.queued_deliveries(after_seq, BATCH).await {
                 Ok(queued) => queued,
                 Err(error) => {
-                    tracing::warn!(error = %app::error::error_chain(&error), "could not look for queued deliveries");
+                    tracing::warn!(error = %domain::error_chain(&error), "could not look for queued deliveries");
                     return;
                 }
             };
@@ -212,7 +212,7 @@ async fn release_stale(store: &dyn Store) {
         Ok(0) => {}
         Ok(released) => tracing::warn!(released, "queued again deliveries whose worker stopped"),
         Err(error) => {
-            tracing::warn!(error = %app::error::error_chain(&error), "could not release stale claims")
+            tracing::warn!(error = %domain::error_chain(&error), "could not release stale claims")
         }
     }
 }
@@ -232,7 +232,7 @@ pub async fn run(
             })
             .boxed(),
         Err(error) => {
-            tracing::warn!(error = %app::error::error_chain(&error), "delivery worker cannot hear wake-ups; polling only");
+            tracing::warn!(error = %domain::error_chain(&error), "delivery worker cannot hear wake-ups; polling only");
             futures::stream::pending().boxed()
         }
     };

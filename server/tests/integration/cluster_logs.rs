@@ -92,7 +92,7 @@ async fn a_stream_that_cannot_be_kept_open_fails_instead_of_hanging() {
         Some("first")
     );
     let broken = lines.try_next().await.expect_err("gives up");
-    let message = app::error::error_chain(&broken);
+    let message = domain::error_chain(&broken);
     assert!(message.contains("keeps breaking"), "{message}");
     sim.stop().await;
 }

@@ -279,9 +279,9 @@ async fn pushes_and_pull_requests_run_the_pipeline_as_its_on_section_says() {
 }
 
 /// What a second replica's workers would use.
-fn services(server: &TestServer) -> app::services::Services {
+fn services(server: &TestServer) -> services::Services {
     let adapters = &server.running.adapters;
-    app::services::Services {
+    services::Services {
         store: adapters.store.clone(),
         objects: adapters.objects.clone(),
         bus: adapters.bus.clone(),
@@ -309,11 +309,7 @@ async fn schedules_follow_the_default_branch_without_waiting_for_a_run() {
     let mirrors = server::pipelines::source::Mirrors::new(dir.path().join("mirrors"));
     let services = services(&server);
     let refresh = || {
-        server::pipelines::scheduler::refresh_schedules(
-            &services,
-            &mirrors,
-            server::pipelines::now_ms(),
-        )
+        server::pipelines::scheduler::refresh_schedules(&services, &mirrors, domain::time::now_ms())
     };
     refresh().await;
     assert_eq!(crons().await, ["0 3 * * *"]);

@@ -672,7 +672,7 @@ async fn artifacts_are_kept_listed_downloaded_uploaded_with_a_scoped_link_and_sw
     // Past their expiry, files are removed from storage and the list.
     let store = server.running.adapters.store.clone();
     let objects = server.running.adapters.objects.clone();
-    let in_three_days = server::pipelines::now_ms() + 3 * 24 * 3600 * 1000;
+    let in_three_days = domain::time::now_ms() + 3 * 24 * 3600 * 1000;
     let removed = server::pipelines::artifacts::sweep_expired(
         store.as_ref(),
         objects.as_ref(),

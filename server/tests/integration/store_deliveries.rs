@@ -146,13 +146,27 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
         "done is done"
     );
 
-    store.requeue_delivery("d-1").await.expect("process again");
+    let again = store.requeue_delivery("d-1").await.expect("process again");
+    assert_eq!(again.status, DeliveryStatus::Queued, "answered as queued");
     assert!(
         store
             .claim_delivery("d-1", 8_000)
             .await
             .expect("claim again")
             .is_some()
+    );
+    // "Process again" while a worker holds it changes nothing: the worker's outcome stands.
+    assert!(matches!(
+        store.requeue_delivery("d-1").await,
+        Err(StoreError::InvalidState {
+            status: "processing",
+            ..
+        })
+    ));
+    assert_eq!(
+        store.get_delivery("d-1").await.expect("get").0.status,
+        DeliveryStatus::Processing,
+        "still the worker's"
     );
 
     // Its worker dies mid-way: the claim is released once it is older than the cut-off.
@@ -177,6 +191,69 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
         store.requeue_delivery("nope").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// A status this version does not know, read back: an error naming the value, not a default.
+async fn unknown_status_is_an_error(store: Arc<dyn Store>, corrupt: impl AsyncFnOnce()) {
+    store
+        .record_delivery(&delivery("d-odd", "push", "acme/shop", 1_000))
+        .await
+        .expect("record");
+    corrupt().await;
+    let error = store
+        .get_delivery("d-odd")
+        .await
+        .err()
+        .map(|e| domain::error_chain(&e));
+    assert_eq!(
+        error.as_deref(),
+        Some("database error: unknown delivery status `exploded` in the database")
+    );
+    let listed = store
+        .list_deliveries(&DeliveryFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+    assert!(listed.is_err(), "a list holding it fails too: {listed:?}");
+}
+
+const CORRUPT: &str = "UPDATE deliveries SET status = 'exploded' WHERE delivery_id = 'd-odd'";
+
+#[tokio::test]
+async fn sqlite_unknown_delivery_status_is_an_error() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("slipway.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    unknown_status_is_an_error(Arc::new(store), async || {
+        let url = format!("sqlite://{}", path.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("connect");
+        sqlx::query(CORRUPT)
+            .execute(&mut conn)
+            .await
+            .expect("corrupt");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_unknown_delivery_status_is_an_error() {
+    use sqlx::Connection;
+    let db = TestPostgres::create().await;
+    let store = PostgresStore::open(&db.url.clone().into(), "test database")
+        .await
+        .expect("open");
+    unknown_status_is_an_error(Arc::new(store), async || {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        sqlx::query(CORRUPT)
+            .execute(&mut conn)
+            .await
+            .expect("corrupt");
+    })
+    .await;
 }
 
 #[tokio::test]

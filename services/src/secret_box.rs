@@ -1,4 +1,4 @@
-//! Server-side only: repository secrets encrypted at rest. Values are sealed with
+//! Repository secrets encrypted at rest. Values are sealed with
 //! XChaCha20-Poly1305 under a key from `SLIPWAY_SECRETS_KEY` (or one generated once into the
 //! data dir), each with its own random nonce; the database holds only ciphertext.
 
