@@ -26,6 +26,7 @@ mod pipelines_local;
 mod preview_kinds;
 mod preview_support;
 mod previews;
+mod project_routes;
 mod reconcile;
 mod services_layer;
 mod store;
