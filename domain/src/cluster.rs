@@ -180,6 +180,7 @@ pub struct LogOptions {
 
 /// Something the cluster recorded about an object in a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterEvent {
     /// When it last happened (RFC 3339), if the cluster said.
     pub at: Option<String>,

@@ -13,6 +13,7 @@ pub const DELIVERY_WORKER: &str = "deliveries";
 /// Where a delivery is in its processing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeliveryStatus {
     /// Recorded, waiting for a worker.
     Queued,
@@ -101,6 +102,7 @@ pub struct NewDelivery {
 
 /// A recorded delivery, without its payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     /// Position in the record, for paging (newest first).
     pub seq: i64,

@@ -44,6 +44,7 @@ pub struct CommitStatus {
 
 /// GitHub's API budget as last reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateBudget {
     pub remaining: i64,
     pub limit: i64,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The outcome of checking one dependency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DependencyCheck {
     /// `store`, `objects`, `bus`, later one per cluster.
     pub name: String,
@@ -20,6 +21,7 @@ pub struct DependencyCheck {
 
 /// Every dependency's check; ready only when all are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Readiness {
     pub ready: bool,
     pub checks: Vec<DependencyCheck>,

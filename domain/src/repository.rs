@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Database identity of a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepositoryId(pub i64);
 
 impl std::fmt::Display for RepositoryId {
@@ -14,6 +15,7 @@ impl std::fmt::Display for RepositoryId {
 
 /// A repository Slipway knows about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Repository {
     pub id: RepositoryId,
     /// Display name, `owner/name` for GitHub repositories.
@@ -32,6 +34,7 @@ pub struct Repository {
 /// Which pull requests of a repository get previews, and whether forks are trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewRulesConfig {
     /// Base branches (globs such as `release/*`); empty means every branch.
     pub target_branches: Vec<String>,

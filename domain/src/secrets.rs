@@ -19,6 +19,7 @@ pub struct SealedSecret {
 
 /// What pages and the API show of a secret: never its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecretInfo {
     pub name: String,
     pub updated_at_ms: i64,

@@ -14,7 +14,8 @@ pub const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
 /// Which deliveries to list: newest first.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListDeliveries {
     /// `X-GitHub-Event`: `pull_request`, `push`, ...
     pub event: Option<String>,
@@ -28,7 +29,7 @@ pub struct ListDeliveries {
 }
 
 /// A page of deliveries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryPage {
     pub items: Vec<Delivery>,
     /// Pass as `before` for the next page; absent on the last.
@@ -37,9 +38,10 @@ pub struct DeliveryPage {
 
 /// One delivery with its payload: JSON with secrets masked, or the text as received when it
 /// is not JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryDetail {
     pub delivery: Delivery,
+    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
 }
 

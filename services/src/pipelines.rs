@@ -44,7 +44,8 @@ impl PipelineRef {
 }
 
 /// Which runs to list: newest first.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListPipelines {
     /// A repository id.
     pub repository: Option<String>,
@@ -62,7 +63,7 @@ pub struct ListPipelines {
 }
 
 /// A page of runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PipelinePage {
     pub items: Vec<PipelineRun>,
     /// Pass as `before` for the next page; absent on the last.

@@ -25,7 +25,8 @@ pub(crate) const POD: ObjectKind<'static> = ObjectKind {
 };
 
 /// Which previews to list: most recently changed first.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListPreviews {
     /// One of the preview statuses.
     pub status: Option<String>,
@@ -42,7 +43,7 @@ pub struct ListPreviews {
 }
 
 /// A page of previews.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PreviewPage {
     pub items: Vec<Preview>,
     /// How many match in all.
@@ -54,7 +55,8 @@ pub struct PreviewPage {
 }
 
 /// Which log of a preview to read.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PreviewLogQuery {
     /// A pod of the preview; its first pod when absent.
     pub pod: Option<String>,

@@ -9,7 +9,7 @@ use crate::caller::{Action, Caller, authorize};
 use crate::{Error, Result, Services};
 
 /// A repository to add.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct AddRepository {
     /// `owner/name` for GitHub repositories.
     #[serde(default)]

@@ -7,6 +7,7 @@ use super::run::PipelineId;
 
 /// One stored artifact file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactFile {
     pub id: i64,
     pub pipeline_id: PipelineId,
@@ -45,6 +46,7 @@ pub fn artifact_key(pipeline: PipelineId, artifact: &str, path: &str) -> String 
 /// A stored artifact file with a short-lived link to download it (absent when object storage
 /// could not sign one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactLink {
     #[serde(flatten)]
     pub file: ArtifactFile,

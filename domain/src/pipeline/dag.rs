@@ -10,6 +10,7 @@ use super::definition::PipelineDefinition;
 /// Where a step is in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StepStatus {
     Pending,
     Running,

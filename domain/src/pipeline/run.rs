@@ -8,6 +8,7 @@ use crate::repository::RepositoryId;
 
 /// Database identity of a pipeline run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PipelineId(pub i64);
 
 impl std::fmt::Display for PipelineId {
@@ -19,6 +20,7 @@ impl std::fmt::Display for PipelineId {
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PipelineStatus {
     /// Waiting for an executor to claim it.
     Pending,
@@ -79,6 +81,7 @@ impl crate::state::StateMachine for PipelineStatus {
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TriggerKind {
     Push,
     PullRequest,
@@ -133,6 +136,7 @@ pub struct NewPipeline {
 
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepRun {
     pub name: String,
     pub image: String,
@@ -155,6 +159,7 @@ impl StepRun {
 
 /// A run: list rows leave `steps` empty, the detail fills it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PipelineRun {
     pub id: PipelineId,
     pub repository_id: RepositoryId,
@@ -243,6 +248,7 @@ pub struct ScheduleEntry {
 
 /// The image a pipeline published for a commit: what a preview of that commit deploys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishedImage {
     pub repository_id: RepositoryId,
     pub commit_sha: String,

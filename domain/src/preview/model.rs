@@ -7,6 +7,7 @@ use super::status::{AttemptStatus, PreviewStatus};
 
 /// A pull request's environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Preview {
     pub id: i64,
     /// `owner/name`.
@@ -54,6 +55,7 @@ impl Preview {
 
 /// One try at deploying a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewAttempt {
     pub id: i64,
     pub preview_id: i64,
@@ -81,6 +83,7 @@ pub struct PreviewFilter {
 
 /// What a preview uses now, against its limits.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewUsage {
     /// `None` when the cluster serves no metrics.
     pub cpu_millicores: Option<u64>,
@@ -132,6 +135,7 @@ impl PreviewUsage {
 
 /// A preview with its attempts, usage and the cluster's events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewDetail {
     pub preview: Preview,
     pub attempts: Vec<PreviewAttempt>,
@@ -147,6 +151,7 @@ pub struct PreviewDetail {
 
 /// One row of the operator's table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewUsageRow {
     pub preview: Preview,
     pub cluster: String,
@@ -155,6 +160,7 @@ pub struct PreviewUsageRow {
 
 /// Sums of one group (a cluster, a repository).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageTotal {
     pub name: String,
     pub previews: u32,
@@ -166,6 +172,7 @@ pub struct UsageTotal {
 
 /// A namespace Slipway created for a preview it no longer knows as alive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrphanNamespace {
     pub cluster: String,
     pub namespace: String,
@@ -173,6 +180,7 @@ pub struct OrphanNamespace {
 
 /// Everything the operator page shows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReport {
     pub rows: Vec<PreviewUsageRow>,
     pub per_cluster: Vec<UsageTotal>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Where a pull request's environment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PreviewStatus {
     /// Wanted; no attempt has started yet.
     Pending,
@@ -106,6 +107,7 @@ impl PreviewStatus {
 /// How one deployment attempt of a (pull request, commit) went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AttemptStatus {
     Pending,
     Deploying,

@@ -22,7 +22,7 @@ impl From<services::Error> for ApiError {
 }
 
 /// The body of every error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, in words a person can act on.
     pub error: String,
@@ -55,7 +55,7 @@ impl IntoResponse for ApiError {
 }
 
 /// An unpaged list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,
 }

@@ -16,13 +16,26 @@ use serde_json::json;
 use services::pipelines::PipelineRef;
 
 use super::AppState;
-use super::answer::{ApiError, ApiResult, Items};
+use super::answer::{ApiError, ApiResult, ErrorBody, Items};
 use super::caller::Calling;
 use crate::pipelines::artifacts::{ArtifactStorage, verify_upload};
 
 /// Uploads larger than this are refused (413).
 pub const MAX_UPLOAD: usize = 512 * 1024 * 1024;
 
+#[utoipa::path(
+    get,
+    path = "/api/pipelines/{id}/artifacts",
+    operation_id = "list_artifacts",
+    tag = "artifacts",
+    summary = "A run's artifact files with download links",
+    params(("id" = i64, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "The files", body = Items<ArtifactLink>),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -31,6 +44,19 @@ pub async fn list(
     list_links(state, caller, PipelineRef::id(id)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/pipelines/{pipeline_id}/artifacts",
+    operation_id = "list_project_artifacts",
+    tag = "artifacts",
+    summary = "A repository run's artifact files with download links",
+    params(("id" = i64, Path, description = "the repository's id"), ("pipeline_id" = i64, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "The files", body = Items<ArtifactLink>),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn list_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -50,6 +76,19 @@ async fn list_links(
 }
 
 /// A redirect to the file's short-lived download link.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/pipelines/{pipeline_id}/artifacts/{artifact_id}/download",
+    operation_id = "download_project_artifact",
+    tag = "artifacts",
+    summary = "Redirect to one artifact file's download link",
+    params(("id" = i64, Path, description = "the repository's id"), ("pipeline_id" = i64, Path, description = "the run's id"), ("artifact_id" = i64, Path, description = "the file's id")),
+    responses(
+        (status = 307, description = "To the signed link"),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn download_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -63,12 +102,30 @@ pub async fn download_in_project(
     Ok(Redirect::temporary(&url))
 }
 
-#[derive(Debug, Deserialize)]
+/// The signed link's parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     expires: Option<u64>,
     signature: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/artifacts/{pipeline}/{artifact}/{path}",
+    operation_id = "upload_artifact",
+    tag = "artifacts",
+    summary = "A pod's upload of an artifact file, through a link signed for that run and artifact",
+    params(("pipeline" = i64, Path, description = "the run's id"), ("artifact" = String, Path, description = "the artifact's name"), ("path" = String, Path, description = "the file's path in the artifact"), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Stored"),
+        (status = 403, description = "The link is not valid for this", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn upload(
     State(state): State<AppState>,
     Path((pipeline, artifact, path)): Path<(i64, String, String)>,

@@ -9,9 +9,22 @@ use domain::Delivery;
 use services::deliveries::{DeliveryDetail, DeliveryPage, ListDeliveries};
 
 use super::AppState;
-use super::answer::ApiResult;
+use super::answer::{ApiResult, ErrorBody};
 use super::caller::Calling;
 
+#[utoipa::path(
+    get,
+    path = "/api/deliveries",
+    operation_id = "list_deliveries",
+    tag = "deliveries",
+    summary = "List webhook deliveries, newest first",
+    params(ListDeliveries),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryPage),
+        (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -20,6 +33,19 @@ pub async fn list(
     Ok(Json(state.services.list_deliveries(&caller, query).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/deliveries/{id}",
+    operation_id = "get_delivery",
+    tag = "deliveries",
+    summary = "A delivery with its payload (secrets masked)",
+    params(("id" = String, Path, description = "GitHub's delivery id")),
+    responses(
+        (status = 200, description = "The delivery", body = DeliveryDetail),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -29,6 +55,20 @@ pub async fn show(
 }
 
 /// Queues the delivery again (`202` with the delivery, now `queued`).
+#[utoipa::path(
+    post,
+    path = "/api/deliveries/{id}/redeliver",
+    operation_id = "redeliver_delivery",
+    tag = "deliveries",
+    summary = "Process a delivery again",
+    params(("id" = String, Path, description = "GitHub's delivery id")),
+    responses(
+        (status = 202, description = "The delivery, queued", body = Delivery),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "A worker is processing it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn redeliver(
     State(state): State<AppState>,
     Calling(caller): Calling,

@@ -12,6 +12,17 @@ use futures::{Stream, StreamExt};
 
 use super::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    operation_id = "follow_events",
+    tag = "events",
+    summary = "Change notifications as server-sent events",
+    responses(
+        (status = 200, description = "An event stream of changes", content_type = "text/event-stream", body = String),
+        (status = 503, description = "The bus is unavailable")
+    )
+)]
 pub async fn events(
     State(state): State<AppState>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {

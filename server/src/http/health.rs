@@ -8,10 +8,31 @@ use domain::Readiness;
 
 use super::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "get_health",
+    tag = "health",
+    summary = "The process is alive",
+    responses(
+        (status = 200, description = "Alive")
+    )
+)]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "get_readiness",
+    tag = "health",
+    summary = "Whether every dependency answers",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A dependency does not answer (named)", body = Readiness)
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let readiness = state.services.readiness().await;
     let status = if readiness.ready {

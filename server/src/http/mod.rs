@@ -9,6 +9,7 @@ mod downloads;
 mod events;
 mod health;
 mod metrics;
+mod openapi;
 mod pipelines;
 mod previews;
 mod secrets;
@@ -66,85 +67,65 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The JSON API's routes (each declared with `#[utoipa::path]`) and the document they make.
+fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    let upload =
+        axum::routing::put(artifacts::upload).layer(DefaultBodyLimit::max(artifacts::MAX_UPLOAD));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(events::events))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::show))
+        .routes(routes!(deliveries::redeliver))
+        .routes(routes!(pipelines::list_projects, pipelines::add_project))
+        .routes(routes!(pipelines::list_for_project, pipelines::trigger))
+        .routes(routes!(pipelines::published_image))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::put, secrets::delete))
+        .routes(routes!(previews::list))
+        .routes(routes!(previews::show, previews::delete))
+        .routes(routes!(previews::retry))
+        .routes(routes!(previews::logs))
+        .routes(routes!(previews::usage))
+        .routes(routes!(pipelines::show_in_project))
+        .routes(routes!(pipelines::cancel_in_project))
+        .routes(routes!(step_logs::step_log_in_project))
+        .routes(routes!(artifacts::list_in_project))
+        .routes(routes!(artifacts::download_in_project))
+        .routes(routes!(pipelines::list))
+        .routes(routes!(pipelines::show))
+        .routes(routes!(artifacts::list))
+        .routes(routes!(pipelines::cancel))
+        .routes(routes!(pipelines::retry))
+        .routes(routes!(step_logs::step_log))
+        // In the document (`ApiDoc`) the upload's last parameter is `{path}`; axum matches the
+        // rest of the path with `{*path}`.
+        .route("/api/artifacts/{pipeline}/{artifact}/{*path}", upload)
+        .split_for_parts()
+}
+
 /// All routes, with request tracing.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let provide_services = move || provide_context(services.clone());
     let options = state.leptos_options.clone();
+    let (api, document) = api_routes();
+    let document = openapi::Document(std::sync::Arc::new(document));
     Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(openapi::openapi_json).with_state(document),
+        )
         .route("/metrics", get(metrics::metrics))
         .route(
             "/webhooks/github",
             post(webhooks::receive_github).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),
-        )
-        .route("/api/events", get(events::events))
-        .route("/api/deliveries", get(deliveries::list))
-        .route("/api/deliveries/{id}", get(deliveries::show))
-        .route(
-            "/api/deliveries/{id}/redeliver",
-            post(deliveries::redeliver),
-        )
-        .route(
-            "/api/projects",
-            get(pipelines::list_projects).post(pipelines::add_project),
-        )
-        .route(
-            "/api/projects/{id}/pipelines",
-            get(pipelines::list_for_project).post(pipelines::trigger),
-        )
-        .route(
-            "/api/projects/{id}/images/{sha}",
-            get(pipelines::published_image),
-        )
-        .route("/api/projects/{id}/secrets", get(secrets::list))
-        .route(
-            "/api/projects/{id}/secrets/{name}",
-            axum::routing::put(secrets::put).delete(secrets::delete),
-        )
-        .route("/api/previews", get(previews::list))
-        .route(
-            "/api/previews/{key}",
-            get(previews::show).delete(previews::delete),
-        )
-        .route("/api/previews/{key}/retry", post(previews::retry))
-        .route("/api/previews/{key}/logs", get(previews::logs))
-        .route("/api/operator/usage", get(previews::usage))
-        .route(
-            "/api/projects/{id}/pipelines/{pipeline_id}",
-            get(pipelines::show_in_project),
-        )
-        .route(
-            "/api/projects/{id}/pipelines/{pipeline_id}/cancel",
-            post(pipelines::cancel_in_project),
-        )
-        .route(
-            "/api/projects/{id}/pipelines/{pipeline_id}/steps/{step_id}/logs",
-            get(step_logs::step_log_in_project),
-        )
-        .route(
-            "/api/projects/{id}/pipelines/{pipeline_id}/artifacts",
-            get(artifacts::list_in_project),
-        )
-        .route(
-            "/api/projects/{id}/pipelines/{pipeline_id}/artifacts/{artifact_id}/download",
-            get(artifacts::download_in_project),
-        )
-        .route("/api/pipelines", get(pipelines::list))
-        .route("/api/pipelines/{id}", get(pipelines::show))
-        .route("/api/pipelines/{id}/artifacts", get(artifacts::list))
-        .route(
-            "/api/artifacts/{pipeline}/{artifact}/{*path}",
-            axum::routing::put(artifacts::upload)
-                .layer(DefaultBodyLimit::max(artifacts::MAX_UPLOAD)),
-        )
-        .route("/api/pipelines/{id}/cancel", post(pipelines::cancel))
-        .route("/api/pipelines/{id}/retry", post(pipelines::retry))
-        .route(
-            "/api/pipelines/{id}/steps/{step}/logs",
-            get(step_logs::step_log),
         )
         .route(
             &format!("{DOWNLOAD_ROUTE_PREFIX}{{*key}}"),

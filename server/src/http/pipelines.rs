@@ -18,9 +18,20 @@ use services::pipelines::{
 use services::repositories::AddRepository;
 
 use super::AppState;
-use super::answer::{ApiResult, Items};
+use super::answer::{ApiResult, ErrorBody, Items};
 use super::caller::Calling;
 
+#[utoipa::path(
+    get,
+    path = "/api/projects",
+    operation_id = "list_projects",
+    tag = "projects",
+    summary = "List repositories",
+    responses(
+        (status = 200, description = "Every repository", body = Items<Repository>),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn list_projects(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -31,6 +42,20 @@ pub async fn list_projects(
 }
 
 /// Adds a repository by clone URL (any git remote, a local path included).
+#[utoipa::path(
+    post,
+    path = "/api/projects",
+    operation_id = "add_project",
+    tag = "projects",
+    summary = "Add a repository by any git URL or local path",
+    request_body = AddRepository,
+    responses(
+        (status = 201, description = "The repository", body = Repository),
+        (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn add_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -41,13 +66,28 @@ pub async fn add_project(
 }
 
 /// The body of a trigger: what to run.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Trigger {
     /// A branch, tag or commit.
     git_ref: Option<String>,
 }
 
 /// Starts a run of the project's pipeline at `git_ref` (a branch, tag or commit).
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/pipelines",
+    operation_id = "trigger_pipeline",
+    tag = "pipelines",
+    summary = "Start a run at a branch, tag or commit",
+    params(("id" = i64, Path, description = "the repository's id")),
+    request_body = Trigger,
+    responses(
+        (status = 201, description = "The run", body = PipelineRun),
+        (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn trigger(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -62,6 +102,20 @@ pub async fn trigger(
     Ok((StatusCode::CREATED, Json(run)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/pipelines",
+    operation_id = "list_project_pipelines",
+    tag = "pipelines",
+    summary = "List a repository's runs, newest first",
+    params(("id" = i64, Path, description = "the repository's id"), ListPipelines),
+    responses(
+        (status = 200, description = "A page of runs", body = PipelinePage),
+        (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn list_for_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -75,6 +129,20 @@ pub async fn list_for_project(
     Ok(Json(state.services.list_pipelines(&caller, query).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/pipelines",
+    operation_id = "list_pipelines",
+    tag = "pipelines",
+    summary = "List runs of every repository, newest first",
+    params(ListPipelines),
+    responses(
+        (status = 200, description = "A page of runs", body = PipelinePage),
+        (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -84,6 +152,19 @@ pub async fn list(
 }
 
 /// The image a pipeline published for the repository's commit `sha` (what its preview deploys).
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/images/{sha}",
+    operation_id = "get_published_image",
+    tag = "pipelines",
+    summary = "The image a run published for a commit",
+    params(("id" = i64, Path, description = "the repository's id"), ("sha" = String, Path, description = "the commit")),
+    responses(
+        (status = 200, description = "The image", body = PublishedImage),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn published_image(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -97,6 +178,19 @@ pub async fn published_image(
     Ok(Json(image))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/pipelines/{id}",
+    operation_id = "get_pipeline",
+    tag = "pipelines",
+    summary = "A run with its steps",
+    params(("id" = i64, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "The run", body = PipelineRun),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -105,6 +199,19 @@ pub async fn show(
     show_run(state, caller, PipelineRef::id(id)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/pipelines/{pipeline_id}",
+    operation_id = "get_project_pipeline",
+    tag = "pipelines",
+    summary = "A run of the repository, with its steps",
+    params(("id" = i64, Path, description = "the repository's id"), ("pipeline_id" = i64, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "The run", body = PipelineRun),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn show_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -122,6 +229,20 @@ async fn show_run(
 }
 
 /// Stops a run: a pending run ends at once, a running one within seconds.
+#[utoipa::path(
+    post,
+    path = "/api/pipelines/{id}/cancel",
+    operation_id = "cancel_pipeline",
+    tag = "pipelines",
+    summary = "Stop a run",
+    params(("id" = i64, Path, description = "the run's id")),
+    responses(
+        (status = 202, description = "The run, stopping", body = PipelineRun),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -130,6 +251,20 @@ pub async fn cancel(
     cancel_run(state, caller, PipelineRef::id(id)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/pipelines/{pipeline_id}/cancel",
+    operation_id = "cancel_project_pipeline",
+    tag = "pipelines",
+    summary = "Stop a run of the repository",
+    params(("id" = i64, Path, description = "the repository's id"), ("pipeline_id" = i64, Path, description = "the run's id")),
+    responses(
+        (status = 202, description = "The run, stopping", body = PipelineRun),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn cancel_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -147,7 +282,8 @@ async fn cancel_run(
     Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RetryQuery {
     /// Run only the steps that did not succeed.
     #[serde(default)]
@@ -155,6 +291,20 @@ pub struct RetryQuery {
 }
 
 /// Runs a finished pipeline again at the same commit (`?failed_only=true`: only what failed).
+#[utoipa::path(
+    post,
+    path = "/api/pipelines/{id}/retry",
+    operation_id = "retry_pipeline",
+    tag = "pipelines",
+    summary = "Run a finished pipeline again at the same commit",
+    params(("id" = i64, Path, description = "the run's id"), RetryQuery),
+    responses(
+        (status = 201, description = "The new run", body = PipelineRun),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn retry(
     State(state): State<AppState>,
     Calling(caller): Calling,

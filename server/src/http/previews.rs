@@ -19,9 +19,22 @@ use serde_json::json;
 use services::previews::{ListPreviews, PreviewLog, PreviewLogQuery, PreviewPage};
 
 use super::AppState;
-use super::answer::{ApiError, ApiResult};
+use super::answer::{ApiError, ApiResult, ErrorBody};
 use super::caller::Calling;
 
+#[utoipa::path(
+    get,
+    path = "/api/previews",
+    operation_id = "list_previews",
+    tag = "previews",
+    summary = "List previews, most recently changed first",
+    params(ListPreviews),
+    responses(
+        (status = 200, description = "A page of previews", body = PreviewPage),
+        (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -30,6 +43,19 @@ pub async fn list(
     Ok(Json(state.services.list_previews(&caller, query).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/previews/{key}",
+    operation_id = "get_preview",
+    tag = "previews",
+    summary = "A preview with its attempts, usage, pods and events",
+    params(("key" = String, Path, description = "the preview's id or namespace")),
+    responses(
+        (status = 200, description = "The preview", body = PreviewDetail),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -38,6 +64,20 @@ pub async fn show(
     Ok(Json(state.services.get_preview(&caller, &key).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/previews/{key}/retry",
+    operation_id = "retry_preview",
+    tag = "previews",
+    summary = "Deploy the head commit again",
+    params(("key" = String, Path, description = "the preview's id or namespace")),
+    responses(
+        (status = 202, description = "The new attempt", body = PreviewAttempt),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn retry(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -47,6 +87,20 @@ pub async fn retry(
     Ok((StatusCode::ACCEPTED, Json(attempt)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/previews/{key}",
+    operation_id = "delete_preview",
+    tag = "previews",
+    summary = "Remove the preview now",
+    params(("key" = String, Path, description = "the preview's id or namespace")),
+    responses(
+        (status = 202, description = "The preview, being removed", body = Preview),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -56,6 +110,17 @@ pub async fn delete(
     Ok((StatusCode::ACCEPTED, Json(preview)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/operator/usage",
+    operation_id = "get_usage_report",
+    tag = "previews",
+    summary = "Every live preview's CPU and memory against its quota",
+    responses(
+        (status = 200, description = "The usage report", body = UsageReport),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn usage(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -65,6 +130,20 @@ pub async fn usage(
 
 /// The log of one of the preview's pods: text, or with `follow=true` an event stream of each
 /// line (`data:`) ending with an `end` event when the container stops.
+#[utoipa::path(
+    get,
+    path = "/api/previews/{key}/logs",
+    operation_id = "get_preview_logs",
+    tag = "previews",
+    summary = "A preview pod's log: text, or followed as server-sent events",
+    params(("key" = String, Path, description = "the preview's id or namespace"), PreviewLogQuery),
+    responses(
+        (status = 200, description = "The log", content((String = "text/plain"), (String = "text/event-stream"))),
+        (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn logs(
     State(state): State<AppState>,
     Calling(caller): Calling,

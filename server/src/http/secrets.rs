@@ -10,20 +10,34 @@ use serde::{Deserialize, Serialize};
 use services::secrets::SetSecret;
 
 use super::AppState;
-use super::answer::{ApiResult, Items};
+use super::answer::{ApiResult, ErrorBody, Items};
 use super::caller::Calling;
 
-#[derive(Debug, Deserialize)]
+/// The body of a secret: its value (kept encrypted, never shown again).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SecretValue {
     value: Option<String>,
 }
 
 /// What a removal answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Removed {
     removed: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/secrets",
+    operation_id = "list_secrets",
+    tag = "secrets",
+    summary = "A repository's secrets: names and times, never values",
+    params(("id" = i64, Path, description = "the repository's id")),
+    responses(
+        (status = 200, description = "The secrets", body = Items<SecretInfo>),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -33,6 +47,21 @@ pub async fn list(
     Ok(Items::json(state.services.list_secrets(&caller, id).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/projects/{id}/secrets/{name}",
+    operation_id = "set_secret",
+    tag = "secrets",
+    summary = "Add or replace a secret",
+    params(("id" = i64, Path, description = "the repository's id"), ("name" = String, Path, description = "the secret's name")),
+    request_body = SecretValue,
+    responses(
+        (status = 200, description = "The secret, without its value", body = SecretInfo),
+        (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn put(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -47,6 +76,19 @@ pub async fn put(
     Ok(Json(state.services.set_secret(&caller, input).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}/secrets/{name}",
+    operation_id = "remove_secret",
+    tag = "secrets",
+    summary = "Remove a secret",
+    params(("id" = i64, Path, description = "the repository's id"), ("name" = String, Path, description = "the secret's name")),
+    responses(
+        (status = 200, description = "Removed", body = Removed),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Calling(caller): Calling,

@@ -28,7 +28,7 @@ use services::pipelines::PipelineRef;
 use services::step_logs::{StepLog, StepLogRef};
 
 use super::AppState;
-use super::answer::ApiError;
+use super::answer::{ApiError, ErrorBody};
 use super::caller::Calling;
 use crate::pipelines::logs::{LiveLog, parse_stored, rfc3339};
 use domain::time::now_ms;
@@ -38,7 +38,9 @@ const RECHECK: Duration = Duration::from_secs(2);
 /// A quiet stream sends a comment this often, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize, Default)]
+/// How to read the log.
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     #[serde(default)]
     follow: bool,
@@ -49,6 +51,19 @@ pub struct LogQuery {
     download: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/pipelines/{id}/steps/{step}/logs",
+    operation_id = "get_step_log",
+    tag = "pipelines",
+    summary = "A step's log: text, or followed live as server-sent events",
+    params(("id" = i64, Path, description = "the run's id"), ("step" = String, Path, description = "the step's name"), LogQuery),
+    responses(
+        (status = 200, description = "The log", content((String = "text/plain"), (String = "text/event-stream"))),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn step_log(
     State(state): State<AppState>,
     Calling(caller): Calling,
@@ -60,6 +75,19 @@ pub async fn step_log(
     serve(state, caller, wanted, query, &headers).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/pipelines/{pipeline_id}/steps/{step_id}/logs",
+    operation_id = "get_project_step_log",
+    tag = "pipelines",
+    summary = "A repository run's step log: text, or followed live",
+    params(("id" = i64, Path, description = "the repository's id"), ("pipeline_id" = i64, Path, description = "the run's id"), ("step_id" = String, Path, description = "the step's name"), LogQuery),
+    responses(
+        (status = 200, description = "The log", content((String = "text/plain"), (String = "text/event-stream"))),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
 pub async fn step_log_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,

@@ -19,6 +19,7 @@ mod fake_github;
 mod github;
 mod http;
 mod objects;
+mod openapi;
 mod pipeline_support;
 mod pipeline_triggers;
 mod pipelines_kubernetes;

@@ -1,0 +1,48 @@
+//! The JSON API described as an OpenAPI 3.1 document, `GET /api/openapi.json`, generated from
+//! the handlers' own `#[utoipa::path]` declarations and types as the router registers them.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use utoipa::OpenApi;
+
+/// What the document says of Slipway, plus the routes the router registers apart (a wildcard
+/// path, and this document itself).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Slipway",
+        description = "Preview environments and pipelines for pull requests. Errors are \
+            `{\"error\": \"...\", \"field\": \"...\"}` with the status their kind calls for.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    paths(super::artifacts::upload, openapi_json),
+    tags(
+        (name = "previews", description = "Preview environments of pull requests"),
+        (name = "projects", description = "Repositories"),
+        (name = "pipelines", description = "Pipeline runs and their logs"),
+        (name = "artifacts", description = "Files pipeline steps left behind"),
+        (name = "secrets", description = "Repository secrets (values go in, never out)"),
+        (name = "deliveries", description = "GitHub webhook deliveries"),
+        (name = "events", description = "Live change notifications"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document, built once when the router is.
+#[derive(Clone)]
+pub struct Document(pub Arc<utoipa::openapi::OpenApi>);
+
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    operation_id = "get_openapi_document",
+    tag = "health",
+    summary = "This document",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
+)]
+pub async fn openapi_json(State(document): State<Document>) -> Json<Arc<utoipa::openapi::OpenApi>> {
+    Json(document.0)
+}
