@@ -109,9 +109,75 @@ async fn unknown_things_are_not_found_through_both_edges() {
     assert_eq!((api.0.as_str(), rpc.0.as_str()), ("not_found", "not_found"));
     assert_eq!(api.1, rpc.1, "the same message");
 
-    let api = api_post(&server, "/api/previews/pr-nobody-1/retry", Value::Null).await;
-    let rpc = call_rpc(&server, "retry_preview", &[("key", "pr-nobody-1")]).await;
-    assert_eq!((api.0.as_str(), rpc.0.as_str()), ("not_found", "not_found"));
+    // (method, JSON route, server function, its form): each names something that does not exist.
+    let cases: [(&str, &str, &str, &[(&str, &str)]); 7] = [
+        (
+            "POST",
+            "/api/previews/pr-nobody-1/retry",
+            "retry_preview",
+            &[("key", "pr-nobody-1")],
+        ),
+        (
+            "DELETE",
+            "/api/previews/pr-nobody-1",
+            "delete_preview",
+            &[("key", "pr-nobody-1")],
+        ),
+        (
+            "GET",
+            "/api/previews/pr-nobody-1",
+            "get_preview",
+            &[("key", "pr-nobody-1")],
+        ),
+        (
+            "POST",
+            "/api/pipelines/424242/cancel",
+            "cancel_pipeline",
+            &[("id", "424242")],
+        ),
+        (
+            "POST",
+            "/api/pipelines/424242/retry",
+            "retry_pipeline",
+            &[("id", "424242")],
+        ),
+        (
+            "GET",
+            "/api/pipelines/424242",
+            "get_pipeline",
+            &[("id", "424242")],
+        ),
+        (
+            "GET",
+            "/api/projects/424242/secrets",
+            "list_secrets",
+            &[("repository_id", "424242")],
+        ),
+    ];
+    for (method, path, name, form) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let response = server.http.request(method, server.url(path)).send().await;
+        let api = api_outcome(response.expect("api")).await;
+        let rpc = if name.starts_with("get_") || name.starts_with("list_") {
+            let response = server
+                .http
+                .get(server.url(&format!("/rpc/{name}")))
+                .query(form)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .expect("rpc");
+            rpc_outcome(response).await
+        } else {
+            call_rpc(&server, name, form).await
+        };
+        assert_eq!(
+            (api.0.as_str(), rpc.0.as_str()),
+            ("not_found", "not_found"),
+            "{path} / {name}"
+        );
+        assert_eq!(api.1, rpc.1, "{path} / {name}: the same message");
+    }
 
     let api = api_post(
         &server,
