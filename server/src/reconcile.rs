@@ -29,34 +29,40 @@ pub struct Pass {
     pub errors: Vec<String>,
 }
 
+/// Why one repository could not be reconciled (the pass goes on with the others).
+#[derive(Debug, thiserror::Error)]
+enum ReconcileError {
+    #[error("cannot list its open pull requests")]
+    GitHub(#[from] domain::git_host::GitHostError),
+    #[error("its preview rules cannot be used")]
+    Rules(#[from] crate::webhooks::rules::RulesError),
+    #[error(transparent)]
+    Store(#[from] domain::StoreError),
+}
+
 async fn repository(
     store: &dyn Store,
     github: &dyn GitHost,
     repo: &domain::Repository,
     pass: &mut Pass,
-) -> Result<(), String> {
+) -> Result<(), ReconcileError> {
     let name = repo.name.as_str();
     let open = github
         .open_pull_requests(name, PULL_REQUESTS_PER_REPOSITORY)
-        .await
-        .map_err(|e| domain::error_chain(&e))?;
+        .await?;
     let rules = PreviewRules::from_config(&repo.preview_rules)?;
     for snapshot in &open {
         let verdict = rules.verdict(snapshot);
         let recorded = store
             .record_pull_request(snapshot, &verdict, now_ms())
-            .await
-            .map_err(|e| domain::error_chain(&e))?;
+            .await?;
         if recorded == domain::pull_request::Recorded::Applied {
             pass.recorded += 1;
         }
     }
     // Only when the whole list was read can a missing pull request mean "closed".
     if open.len() < PULL_REQUESTS_PER_REPOSITORY {
-        let known = store
-            .open_pull_request_numbers(name)
-            .await
-            .map_err(|e| domain::error_chain(&e))?;
+        let known = store.open_pull_request_numbers(name).await?;
         for number in known
             .iter()
             .filter(|n| !open.iter().any(|s| s.number == **n))
@@ -68,8 +74,7 @@ async fn repository(
                     "closed on GitHub (found by reconciliation)",
                     now_ms(),
                 )
-                .await
-                .map_err(|e| domain::error_chain(&e))?;
+                .await?;
             pass.closed += 1;
         }
     }
@@ -93,6 +98,7 @@ pub async fn once(store: &dyn Store, github: &dyn GitHost) -> Pass {
     {
         pass.repositories += 1;
         if let Err(error) = repository(store, github, repo, &mut pass).await {
+            let error = domain::error_chain(&error);
             tracing::warn!(repository = %repo.name, %error, "reconciliation of a repository failed");
             pass.errors.push(format!("{}: {error}", repo.name));
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::channel::mpsc;
@@ -173,12 +173,12 @@ async fn current_lines(
     }
     stored_lines(state.services.objects.as_ref(), id, step)
         .await
-        .map_err(|message| {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({ "error": message })),
-            )
-                .into_response()
+        .map_err(|source| {
+            let unavailable = services::Error::Unavailable {
+                dependency: "object storage",
+                source: Box::new(source),
+            };
+            ApiError(unavailable).into_response()
         })
 }
 
@@ -187,25 +187,20 @@ async fn stored_lines(
     objects: &dyn Objects,
     id: PipelineId,
     step: &StepRun,
-) -> Result<Vec<LogLine>, String> {
-    let unavailable = |e: domain::ObjectsError| format!("cannot read the log: {e}");
+) -> Result<Vec<LogLine>, domain::ObjectsError> {
     // A step kept from a retried run points at that run's log.
     let key = step
         .log_key
         .clone()
         .unwrap_or_else(|| step_log_key(id, &step.name));
-    let whole = ObjectKey::new(&key).map_err(unavailable)?;
+    let whole = ObjectKey::new(&key)?;
     match objects.get(&whole).await {
         Ok(bytes) => return Ok(parse_stored(&String::from_utf8_lossy(&bytes))),
         Err(domain::ObjectsError::NotFound(_)) => {}
-        Err(error) => return Err(unavailable(error)),
+        Err(error) => return Err(error),
     }
     let mut text = Vec::new();
-    for part in objects
-        .list(&step_log_parts_prefix(id, &step.name))
-        .await
-        .map_err(unavailable)?
-    {
+    for part in objects.list(&step_log_parts_prefix(id, &step.name)).await? {
         if let Ok(key) = ObjectKey::new(&part.key)
             && let Ok(bytes) = objects.get(&key).await
         {

@@ -20,11 +20,20 @@ pub struct RunContext<'a> {
     pub secrets: &'a BTreeMap<String, String>,
 }
 
-/// The step's complete environment, or the message explaining which secret is missing.
+/// A step's variable refers to a secret the repository does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` refers to secret `{name}`, which is not set for {repository}")]
+pub struct MissingSecret {
+    pub key: String,
+    pub name: String,
+    pub repository: String,
+}
+
+/// The step's complete environment, or which secret is missing.
 pub fn step_environment(
     context: &RunContext<'_>,
     step: &StepDefinition,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, MissingSecret> {
     let run = context.run;
     let mut env = BTreeMap::new();
     let project = project_name(&context.repository.name);
@@ -54,7 +63,11 @@ pub fn step_environment(
 
 /// `value` with each `${{ secrets.NAME }}` replaced by the secret's value (other `${{ }}`
 /// expressions are left as written).
-fn resolve_secrets(context: &RunContext<'_>, key: &str, value: &str) -> Result<String, String> {
+fn resolve_secrets(
+    context: &RunContext<'_>,
+    key: &str,
+    value: &str,
+) -> Result<String, MissingSecret> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(start) = rest.find("${{") {
@@ -65,10 +78,11 @@ fn resolve_secrets(context: &RunContext<'_>, key: &str, value: &str) -> Result<S
             Some(name) => match context.secrets.get(name) {
                 Some(secret) => out.push_str(secret),
                 None => {
-                    return Err(format!(
-                        "`{key}` refers to secret `{name}`, which is not set for {}",
-                        context.repository.name
-                    ));
+                    return Err(MissingSecret {
+                        key: key.to_owned(),
+                        name: name.to_owned(),
+                        repository: context.repository.name.clone(),
+                    });
                 }
             },
             None => out.push_str(&rest[start..start + 3 + end + 2]),

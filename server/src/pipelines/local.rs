@@ -78,7 +78,7 @@ impl Runner for LocalRunner {
             &checkout,
         )
         .await
-        .map_err(|e| RunnerError::new(e.to_string()))?;
+        .map_err(|e| RunnerError::new(domain::error_chain(&e)))?;
 
         let _ = output
             .send(format!(

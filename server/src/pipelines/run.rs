@@ -49,6 +49,30 @@ impl RunEnd {
     }
 }
 
+/// Why a run could not start its steps (stored, with its causes, as the run's reason).
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("cannot read the repository")]
+    Repository(#[source] domain::StoreError),
+    #[error("cannot read the repository's secrets")]
+    Secrets(#[source] domain::StoreError),
+    #[error(transparent)]
+    Secret(#[from] services::secret_box::SecretBoxError),
+    #[error(transparent)]
+    Token(#[from] super::source::CloneTokenError),
+    #[error(transparent)]
+    Source(#[from] super::source::SourceError),
+    #[error("cannot record the plan")]
+    Plan(#[source] domain::StoreError),
+}
+
+impl RunEnd {
+    /// A run that failed before its steps, saying why.
+    fn could_not_start(error: &RunError) -> Self {
+        Self::failed(domain::error_chain(error))
+    }
+}
+
 /// Why a run's steps must stop early, shared by all its steps.
 #[derive(Clone)]
 pub struct RunStops {
@@ -78,10 +102,7 @@ pub async fn execute(
     if resumed && let Some(outcome) = resume_run(ctx, run, stops).await {
         return outcome;
     }
-    match execute_run(ctx, run, stops).await {
-        Ok(outcome) => outcome,
-        Err(why) => Outcome::NotWanted(why),
-    }
+    execute_run(ctx, run, stops).await
 }
 
 /// Goes on with a run planned before a restart, on a runner that clones by itself (a stored
@@ -94,7 +115,7 @@ async fn resume_run(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) 
     let definition = ctx.store.pipeline_definition(run.id).await.ok()??;
     let (repository, secrets) = match repository_and_secrets(ctx, run).await {
         Ok(found) => found,
-        Err(message) => return Some(Outcome::Ended(RunEnd::failed(message))),
+        Err(error) => return Some(Outcome::Ended(RunEnd::could_not_start(&error))),
     };
     tracing::info!(pipeline.id = %run.id, "pipeline taken over after a restart; following its steps again");
     let plan = Plan {
@@ -112,28 +133,24 @@ async fn resume_run(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) 
 async fn repository_and_secrets(
     ctx: &PipelineContext,
     run: &PipelineRun,
-) -> Result<(Repository, BTreeMap<String, String>), String> {
+) -> Result<(Repository, BTreeMap<String, String>), RunError> {
     let repository = ctx
         .store
         .get_repository(run.repository_id)
         .await
-        .map_err(|error| format!("cannot read the repository: {error}"))?;
+        .map_err(RunError::Repository)?;
     let secrets = open_secrets(ctx, &repository).await?;
     Ok((repository, secrets))
 }
 
-async fn execute_run(
-    ctx: &PipelineContext,
-    run: &PipelineRun,
-    stops: &RunStops,
-) -> Result<Outcome, String> {
+async fn execute_run(ctx: &PipelineContext, run: &PipelineRun, stops: &RunStops) -> Outcome {
     let (repository, secrets) = match repository_and_secrets(ctx, run).await {
         Ok(found) => found,
-        Err(message) => return Ok(Outcome::Ended(RunEnd::failed(message))),
+        Err(error) => return Outcome::Ended(RunEnd::could_not_start(&error)),
     };
     let source = match fetch_source(ctx, &repository, run).await {
         Ok(source) => source,
-        Err(message) => return Ok(Outcome::Ended(RunEnd::failed(message))),
+        Err(error) => return Outcome::Ended(RunEnd::could_not_start(&error)),
     };
     let sha = source.commit_sha().to_owned();
     let definition = match read_definition(&source).await {
@@ -142,10 +159,10 @@ async fn execute_run(
         Err(Unreadable::NoPipeline(why))
             if matches!(run.trigger, TriggerKind::Push | TriggerKind::PullRequest) =>
         {
-            return Err(why);
+            return Outcome::NotWanted(why);
         }
         Err(Unreadable::NoPipeline(message) | Unreadable::Invalid(message)) => {
-            return Ok(Outcome::Ended(RunEnd::failed(message)));
+            return Outcome::Ended(RunEnd::failed(message));
         }
     };
     // Even a run its `on:` does not want tells the default branch's schedules.
@@ -157,12 +174,10 @@ async fn execute_run(
         }
     }
     if let Some(why) = not_wanted(run, &definition) {
-        return Err(why);
+        return Outcome::NotWanted(why);
     }
     if let Err(error) = ctx.store.plan_pipeline(run.id, &sha, &definition).await {
-        return Ok(Outcome::Ended(RunEnd::failed(format!(
-            "cannot record the plan: {error}"
-        ))));
+        return Outcome::Ended(RunEnd::could_not_start(&RunError::Plan(error)));
     }
     ctx.announce(run.id, "running").await;
     let clone_url = if ctx.runner.clones_from_local_source() {
@@ -178,7 +193,7 @@ async fn execute_run(
         clone_url,
         secrets,
     };
-    Ok(run_steps(ctx, Arc::new(plan), stops).await)
+    run_steps(ctx, Arc::new(plan), stops).await
 }
 
 /// Why the run's `on:` section does not want the event that queued it, if it does not.
@@ -203,7 +218,7 @@ async fn fetch_source(
     ctx: &PipelineContext,
     repository: &Repository,
     run: &PipelineRun,
-) -> Result<Source, String> {
+) -> Result<Source, RunError> {
     let token = super::source::clone_token(ctx.git_host.as_deref(), repository).await?;
     let mut attempt = 0;
     loop {
@@ -219,14 +234,14 @@ async fn fetch_source(
             Ok(source) => return Ok(source),
             // A ref that does not exist will not appear by retrying.
             Err(error @ super::source::SourceError::UnknownRef { .. }) => {
-                return Err(error.to_string());
+                return Err(error.into());
             }
             Err(error) if attempt < RETRY_PAUSES.len() => {
-                tracing::warn!(pipeline.id = %run.id, error = %error, "fetching the source failed; retrying");
+                tracing::warn!(pipeline.id = %run.id, error = %domain::error_chain(&error), "fetching the source failed; retrying");
                 tokio::time::sleep(RETRY_PAUSES[attempt]).await;
                 attempt += 1;
             }
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(error.into()),
         }
     }
 }
@@ -244,7 +259,7 @@ async fn read_definition(source: &Source) -> Result<PipelineDefinition, Unreadab
     let text = source
         .platform_file()
         .await
-        .map_err(|e| Unreadable::Invalid(e.to_string()))?
+        .map_err(|e| Unreadable::Invalid(domain::error_chain(&e)))?
         .ok_or_else(|| Unreadable::NoPipeline(format!("commit {short} has no .platform.yaml")))?;
     match parse_pipeline(&text) {
         Ok(Some(definition)) => Ok(definition),
@@ -272,19 +287,17 @@ pub(super) struct Plan {
 async fn open_secrets(
     ctx: &PipelineContext,
     repository: &Repository,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, RunError> {
     let sealed = ctx
         .store
         .sealed_secrets(repository.id)
         .await
-        .map_err(|e| format!("cannot read the repository's secrets: {e}"))?;
+        .map_err(RunError::Secrets)?;
     sealed
         .iter()
         .map(|secret| {
-            ctx.secret_box
-                .open(secret)
-                .map(|value| (secret.name.clone(), value))
-                .map_err(|e| e.to_string())
+            let value = ctx.secret_box.open(secret)?;
+            Ok((secret.name.clone(), value))
         })
         .collect()
 }

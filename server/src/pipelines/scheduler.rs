@@ -62,11 +62,14 @@ pub async fn refresh_schedules(services: &Services, mirrors: &Mirrors, now: i64)
             Ok(token) => {
                 let url = &repository.clone_url;
                 match Source::fetch(mirrors, url, token.as_deref(), branch, None).await {
-                    Ok(source) => source.platform_file().await.map_err(|e| e.to_string()),
-                    Err(error) => Err(error.to_string()),
+                    Ok(source) => source
+                        .platform_file()
+                        .await
+                        .map_err(|e| domain::error_chain(&e)),
+                    Err(error) => Err(domain::error_chain(&error)),
                 }
             }
-            Err(error) => Err(error),
+            Err(error) => Err(domain::error_chain(&error)),
         };
         let schedules = match file.map(|text| text.map(|t| parse_pipeline(&t))) {
             Ok(Some(Ok(Some(definition)))) => definition.triggers.schedules,

@@ -30,18 +30,53 @@ const MIRRORED_REFS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:re
 /// Why the source could not be prepared; the message is safe to show (credentials masked).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("cannot clone {url}: {detail}")]
-    Clone { url: String, detail: String },
+    #[error("cannot clone {url}")]
+    Clone {
+        url: String,
+        #[source]
+        source: GitError,
+    },
     #[error("`{git_ref}` is not a branch, tag or commit of {url}")]
     UnknownRef { url: String, git_ref: String },
-    #[error("git {what} failed: {detail}")]
-    Git { what: String, detail: String },
+    #[error("git {what} failed")]
+    Git {
+        what: String,
+        #[source]
+        source: GitError,
+    },
     #[error("cannot prepare a workspace in {path}")]
     Workspace {
         path: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Why one git command did not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git")]
+    Spawn(#[source] std::io::Error),
+    #[error("no answer within {0} s")]
+    Timeout(u64),
+    /// It ran and failed: the last lines it printed, credentials masked (or its exit status).
+    #[error("{0}")]
+    Failed(String),
+    #[error("cannot create {path}")]
+    Directory {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why no token to clone a repository could be had.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot get a token to clone {repository}")]
+pub struct CloneTokenError {
+    pub repository: String,
+    #[source]
+    pub source: domain::git_host::GitHostError,
 }
 
 /// `.platform.yaml` files remembered per (mirror, commit): a commit's files never change, and
@@ -159,9 +194,9 @@ impl Source {
         let turn = mirrors.turn(&mirror);
         let _turn = turn.lock().await;
         let safe_url = Redactor::new(Vec::new()).line(clone_url);
-        let clone_error = |detail| SourceError::Clone {
+        let clone_error = |source| SourceError::Clone {
             url: safe_url.clone(),
-            detail,
+            source,
         };
         if !mirror.exists() {
             create_mirror(&mirrors.root, &mirror)
@@ -241,11 +276,11 @@ impl Source {
         let file = match git(Some(&self.mirror), &["cat-file", "blob", &spec], None).await {
             Ok(text) => Some(text),
             // The commit is in the mirror (it was resolved there): only the file is missing.
-            Err(detail) if detail.contains("does not exist") => None,
-            Err(detail) => {
+            Err(GitError::Failed(tail)) if tail.contains("does not exist") => None,
+            Err(source) => {
                 return Err(SourceError::Git {
                     what: "read .platform.yaml".into(),
-                    detail,
+                    source,
                 });
             }
         };
@@ -263,36 +298,37 @@ const TOKEN_VALID_FOR: Duration = Duration::from_secs(10 * 60);
 pub async fn clone_token(
     git_host: Option<&dyn GitHost>,
     repository: &Repository,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, CloneTokenError> {
     let Some(host) = git_host else {
         return Ok(None);
     };
     host.clone_token(&repository.name, &repository.clone_url, TOKEN_VALID_FOR)
         .await
-        .map_err(|e| {
-            format!(
-                "cannot get a token to clone {}: {}",
-                repository.name,
-                domain::error_chain(&e)
-            )
+        .map_err(|source| CloneTokenError {
+            repository: repository.name.clone(),
+            source,
         })
 }
 
 /// A new, empty bare mirror at `mirror` (made in a temporary directory and renamed, so a
 /// half-made one is never seen).
-async fn create_mirror(root: &Path, mirror: &Path) -> Result<(), String> {
+async fn create_mirror(root: &Path, mirror: &Path) -> Result<(), GitError> {
+    let directory = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| GitError::Directory { path, source }
+    };
     tokio::fs::create_dir_all(root)
         .await
-        .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        .map_err(directory(root))?;
     let building = tempfile::Builder::new()
         .prefix("mirror-")
         .tempdir_in(root)
-        .map_err(|e| format!("cannot create a directory in {}: {e}", root.display()))?;
+        .map_err(directory(root))?;
     git(None, &["init", "--quiet", "--bare"], Some(building.path())).await?;
     let building = building.keep();
     tokio::fs::rename(&building, mirror).await.map_err(|e| {
         let _ = std::fs::remove_dir_all(&building);
-        format!("cannot create {}: {e}", mirror.display())
+        directory(mirror)(e)
     })
 }
 
@@ -321,9 +357,9 @@ pub async fn checkout_workspace(
         Some(dest),
     )
     .await
-    .map_err(|detail| SourceError::Git {
+    .map_err(|source| SourceError::Git {
         what: "clone workspace".into(),
-        detail,
+        source,
     })?;
     git(
         Some(dest),
@@ -331,9 +367,9 @@ pub async fn checkout_workspace(
         None,
     )
     .await
-    .map_err(|detail| SourceError::Git {
+    .map_err(|source| SourceError::Git {
         what: format!("checkout {commit_sha}"),
-        detail,
+        source,
     })?;
     Ok(())
 }
@@ -370,7 +406,7 @@ async fn rev_parse(repository: &Path, name: &str) -> Option<String> {
 
 /// Runs git at a lower priority (fetches: the heavy part), authenticating HTTP(S) requests
 /// with `token` when there is one.
-async fn niced_git(dir: &Path, args: &[&str], token: Option<&str>) -> Result<String, String> {
+async fn niced_git(dir: &Path, args: &[&str], token: Option<&str>) -> Result<String, GitError> {
     let mut command = Command::new("nice");
     command.args(["-n", FETCH_NICENESS, "git"]).args(args);
     if let Some(token) = token {
@@ -394,14 +430,19 @@ pub fn token_config(token: &str) -> [(&'static str, String); 3] {
     ]
 }
 
-/// Runs git; `Ok(stdout)` or `Err(the last lines of stderr, credentials masked)`.
-async fn git(dir: Option<&Path>, args: &[&str], last_arg: Option<&Path>) -> Result<String, String> {
+/// Runs git; `Ok(stdout)` or why not (`Failed` with the last lines of stderr, credentials
+/// masked).
+async fn git(
+    dir: Option<&Path>,
+    args: &[&str],
+    last_arg: Option<&Path>,
+) -> Result<String, GitError> {
     let mut command = Command::new("git");
     command.args(args).args(last_arg);
     run(command, dir).await
 }
 
-async fn run(mut command: Command, dir: Option<&Path>) -> Result<String, String> {
+async fn run(mut command: Command, dir: Option<&Path>) -> Result<String, GitError> {
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
@@ -414,8 +455,8 @@ async fn run(mut command: Command, dir: Option<&Path>) -> Result<String, String>
         .kill_on_drop(true);
     let output = match tokio::time::timeout(GIT_TIMEOUT, command.output()).await {
         Ok(Ok(output)) => output,
-        Ok(Err(error)) => return Err(format!("cannot run git: {error}")),
-        Err(_) => return Err(format!("no answer within {} s", GIT_TIMEOUT.as_secs())),
+        Ok(Err(error)) => return Err(GitError::Spawn(error)),
+        Err(_) => return Err(GitError::Timeout(GIT_TIMEOUT.as_secs())),
     };
     if output.status.success() {
         return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
@@ -428,9 +469,9 @@ async fn run(mut command: Command, dir: Option<&Path>) -> Result<String, String>
         .map(|l| redactor.line(l))
         .collect();
     let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
-    Err(if tail.is_empty() {
+    Err(GitError::Failed(if tail.is_empty() {
         format!("git exited with {}", output.status)
     } else {
         tail
-    })
+    }))
 }

@@ -142,7 +142,12 @@ async fn start_step(
     } else {
         super::source::clone_token(ctx.git_host.as_deref(), &plan.repository).await
     };
-    match step_environment(&context, step).and_then(|e| Ok((e, clone_token?))) {
+    let prepared = match (step_environment(&context, step), clone_token) {
+        (Ok(environment), Ok(token)) => Ok((environment, token)),
+        (Err(missing), _) => Err(domain::error_chain(&missing)),
+        (_, Err(no_token)) => Err(domain::error_chain(&no_token)),
+    };
+    match prepared {
         Err(message) => {
             log.push(&format!("slipway: {message}")).await;
             (StepStatus::Failed, None, Some(message))

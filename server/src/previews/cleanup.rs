@@ -15,6 +15,27 @@ use super::PreviewContext;
 use super::deploy::{backoff, transient};
 use domain::time::now_ms;
 
+/// Why a preview's namespace could not be removed (stored as the preview's reason).
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    #[error("cannot read the preview's repository")]
+    Repository(#[source] domain::StoreError),
+    #[error("cannot choose the preview's cluster")]
+    Cluster(#[source] services::Error),
+    #[error("cannot delete namespace {namespace}")]
+    Delete {
+        namespace: String,
+        #[source]
+        source: domain::ClusterError,
+    },
+    #[error("namespace {namespace} is not gone")]
+    NotGone {
+        namespace: String,
+        #[source]
+        source: domain::ClusterError,
+    },
+}
+
 /// How long a deleted namespace may take to disappear.
 pub const GONE_WITHIN: Duration = Duration::from_secs(5 * 60);
 
@@ -49,7 +70,11 @@ impl PreviewContext {
         }
         self.stop_deploying(preview.id);
         self.report(preview.id).await;
-        let failure = self.delete_namespace_of(&preview).await.err();
+        let failure = self
+            .delete_namespace_of(&preview)
+            .await
+            .err()
+            .map(|error| domain::error_chain(&error));
         if let Some(failure) = &failure {
             tracing::warn!(preview.id = preview.id, preview.namespace = %preview.namespace, %failure, "preview removal failed; it is retried later");
         }
@@ -66,18 +91,18 @@ impl PreviewContext {
         }
     }
 
-    async fn delete_namespace_of(&self, preview: &Preview) -> Result<(), String> {
+    async fn delete_namespace_of(&self, preview: &Preview) -> Result<(), CleanupError> {
         let repository = self
             .services
             .store
             .get_repository_named(&preview.repository)
             .await
-            .map_err(|e| domain::error_chain(&e))?;
+            .map_err(CleanupError::Repository)?;
         let entry = match &repository {
             Some(repository) => self
                 .services
                 .cluster_for(repository)
-                .map_err(|e| e.to_string())?,
+                .map_err(CleanupError::Cluster)?,
             None => self.services.clusters.first(),
         };
         // Without a cluster nothing was ever deployed.
@@ -105,7 +130,10 @@ impl PreviewContext {
                     removed += 1;
                     tracing::info!(cluster = %orphan.cluster, namespace = %orphan.namespace, "orphaned preview namespace removed");
                 }
-                Err(error) => errors.push(format!("{}: {error}", orphan.namespace)),
+                Err(error) => {
+                    let error = domain::error_chain(&error);
+                    errors.push(format!("{}: {error}", orphan.namespace));
+                }
             }
         }
         (removed, errors)
@@ -113,15 +141,21 @@ impl PreviewContext {
 }
 
 /// Deletes a managed namespace (retrying infrastructure failures) and waits until it is gone.
-async fn delete_and_confirm(cluster: &dyn Cluster, namespace: &str) -> Result<(), String> {
+async fn delete_and_confirm(cluster: &dyn Cluster, namespace: &str) -> Result<(), CleanupError> {
     (|| cluster.delete_namespace(namespace))
         .retry(backoff())
         .when(transient)
         .await
-        .map_err(|e| format!("cannot delete namespace {namespace}: {e}"))?;
+        .map_err(|source| CleanupError::Delete {
+            namespace: namespace.to_owned(),
+            source,
+        })?;
     (|| cluster.wait_namespace_gone(namespace, GONE_WITHIN))
         .retry(backoff())
         .when(transient)
         .await
-        .map_err(|e| format!("namespace {namespace} is not gone: {e}"))
+        .map_err(|source| CleanupError::NotGone {
+            namespace: namespace.to_owned(),
+            source,
+        })
 }

@@ -212,7 +212,7 @@ impl PreviewContext {
 
         let token = clone_token(self.services.git_host.as_deref(), &repository)
             .await
-            .map_err(failed)?;
+            .map_err(|e| failed(domain::error_chain(&e)))?;
         let source = Source::fetch(
             &self.mirrors,
             &repository.clone_url,
@@ -221,11 +221,11 @@ impl PreviewContext {
             Some(sha),
         )
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| failed(domain::error_chain(&e)))?;
         let text = source
             .platform_file()
             .await
-            .map_err(|e| failed(e.to_string()))?
+            .map_err(|e| failed(domain::error_chain(&e)))?
             .unwrap_or_default();
         let definition = match parse_preview(&text) {
             Ok(Some(definition)) => definition,
@@ -269,7 +269,7 @@ impl PreviewContext {
                 source
                     .check_out(&self.work_root)
                     .await
-                    .map_err(|e| failed(e.to_string()))?,
+                    .map_err(|e| failed(domain::error_chain(&e)))?,
             ),
         };
         let files = work_tree
@@ -339,7 +339,7 @@ impl PreviewContext {
                     self.settings.deadline + Duration::from_secs(30),
                 )
                 .await
-                .map_err(failed)?;
+                .map_err(|e| failed(domain::error_chain(&e)))?;
                 Vec::new()
             }
         };

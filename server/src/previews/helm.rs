@@ -90,14 +90,26 @@ pub fn arguments(
     Ok(args)
 }
 
+/// Why helm did not install the chart.
+#[derive(Debug, thiserror::Error)]
+pub enum HelmError {
+    #[error("cannot run helm")]
+    Spawn(#[source] std::io::Error),
+    #[error("helm did not finish within {0} s")]
+    Timeout(u64),
+    /// It ran and failed: its exit status and the last lines it printed.
+    #[error("helm upgrade --install failed ({status}):\n{tail}")]
+    Failed { status: String, tail: String },
+}
+
 /// Runs helm with `args`; on failure, the last lines of what it printed.
-pub async fn run(helm: &Path, args: &[String], limit: Duration) -> Result<(), String> {
+pub async fn run(helm: &Path, args: &[String], limit: Duration) -> Result<(), HelmError> {
     let mut command = Command::new(helm);
     command.args(args).kill_on_drop(true);
     let output = match tokio::time::timeout(limit, command.output()).await {
         Ok(Ok(output)) => output,
-        Ok(Err(error)) => return Err(format!("cannot run helm: {error}")),
-        Err(_) => return Err(format!("helm did not finish within {} s", limit.as_secs())),
+        Ok(Err(error)) => return Err(HelmError::Spawn(error)),
+        Err(_) => return Err(HelmError::Timeout(limit.as_secs())),
     };
     if output.status.success() {
         return Ok(());
@@ -105,9 +117,8 @@ pub async fn run(helm: &Path, args: &[String], limit: Duration) -> Result<(), St
     let text = String::from_utf8_lossy(&output.stderr).into_owned()
         + &String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = lines[lines.len().saturating_sub(OUTPUT_LINES)..].join("\n");
-    Err(format!(
-        "helm upgrade --install failed ({}):\n{tail}",
-        output.status
-    ))
+    Err(HelmError::Failed {
+        status: output.status.to_string(),
+        tail: lines[lines.len().saturating_sub(OUTPUT_LINES)..].join("\n"),
+    })
 }

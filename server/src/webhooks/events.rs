@@ -32,21 +32,27 @@ fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
+/// Why a payload does not describe a pull request Slipway can record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("the payload has no pull_request.number")]
+    NoNumber,
+    #[error(
+        "the payload lacks pull_request.head.sha, pull_request.updated_at or repository.full_name"
+    )]
+    Incomplete,
+}
+
 /// The pull request a `pull_request` payload describes.
-pub fn snapshot(payload: &Value) -> Result<PullRequestSnapshot, String> {
+pub fn snapshot(payload: &Value) -> Result<PullRequestSnapshot, SnapshotError> {
     let pr = &payload["pull_request"];
     let repository = &payload["repository"];
-    let number = pr["number"]
-        .as_i64()
-        .ok_or("the payload has no pull_request.number")?;
+    let number = pr["number"].as_i64().ok_or(SnapshotError::NoNumber)?;
     let head_sha = text(&pr["head"]["sha"]);
     let full_name = text(&repository["full_name"]);
     let updated_at = text(&pr["updated_at"]);
     if head_sha.is_empty() || full_name.is_empty() || updated_at.is_empty() {
-        return Err(
-            "the payload lacks pull_request.head.sha, pull_request.updated_at or repository.full_name"
-                .into(),
-        );
+        return Err(SnapshotError::Incomplete);
     }
     Ok(PullRequestSnapshot {
         repository: full_name,
@@ -88,7 +94,7 @@ async fn pull_request(
     }
     let snapshot = match snapshot(payload) {
         Ok(snapshot) => snapshot,
-        Err(error) => return (DeliveryStatus::Failed, Some(error)),
+        Err(error) => return (DeliveryStatus::Failed, Some(error.to_string())),
     };
     let repository = match store.get_repository_named(&snapshot.repository).await {
         Ok(repository) => repository,
@@ -105,7 +111,8 @@ async fn pull_request(
             return (
                 DeliveryStatus::Failed,
                 Some(format!(
-                    "the repository's preview rules cannot be used: {error}"
+                    "the repository's preview rules cannot be used: {}",
+                    domain::error_chain(&error)
                 )),
             );
         }
@@ -136,7 +143,10 @@ async fn pull_request(
                 Ok(note) => (DeliveryStatus::Processed, note),
                 Err(error) => (
                     DeliveryStatus::Failed,
-                    Some(format!("could not queue a pipeline: {error}")),
+                    Some(format!(
+                        "could not queue a pipeline: {}",
+                        domain::error_chain(&error)
+                    )),
                 ),
             }
         }

@@ -34,17 +34,26 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The JSON text of the payload: the body itself, or its `payload` field when GitHub is set
 /// to send `application/x-www-form-urlencoded`.
-fn payload_text(headers: &HeaderMap, body: &[u8]) -> Result<String, String> {
+fn payload_text(headers: &HeaderMap, body: &[u8]) -> Result<String, UnreadableBody> {
     let form = header_text(headers, header::CONTENT_TYPE.as_str())
         .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     if form {
         url::form_urlencoded::parse(body)
             .find(|(key, _)| key == "payload")
             .map(|(_, value)| value.into_owned())
-            .ok_or_else(|| "the form-encoded body has no `payload` field".to_owned())
+            .ok_or(UnreadableBody::NoPayloadField)
     } else {
-        String::from_utf8(body.to_vec()).map_err(|_| "the body is not UTF-8 text".to_owned())
+        String::from_utf8(body.to_vec()).map_err(|_| UnreadableBody::NotText)
     }
+}
+
+/// Why a delivery's body holds no payload to read (recorded as the delivery's error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum UnreadableBody {
+    #[error("the form-encoded body has no `payload` field")]
+    NoPayloadField,
+    #[error("the body is not UTF-8 text")]
+    NotText,
 }
 
 /// The delivery to record: what the payload says, or the reason it cannot be read.
@@ -63,7 +72,7 @@ fn describe(delivery_id: &str, event: &str, headers: &HeaderMap, body: &[u8]) ->
         Ok(text) => text,
         Err(error) => {
             delivery.payload = String::from_utf8_lossy(body).into_owned();
-            delivery.error = Some(error);
+            delivery.error = Some(error.to_string());
             return delivery;
         }
     };

@@ -102,7 +102,7 @@ pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome
 
 /// After a pull request event was recorded: queues a run at its head commit (cancelling its
 /// older runs), unless it comes from a fork the repository does not trust. Returns a note for
-/// the delivery, or an error message.
+/// the delivery, or why it could not.
 pub async fn on_pull_request(
     store: &dyn Store,
     repository: &Repository,
@@ -110,7 +110,7 @@ pub async fn on_pull_request(
     action: &str,
     from_fork: bool,
     now_ms: i64,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, domain::StoreError> {
     if !snapshot.open || !PULL_REQUEST_ACTIONS.contains(&action) || !is_commit(&snapshot.head_sha) {
         return Ok(None);
     }
@@ -122,8 +122,7 @@ pub async fn on_pull_request(
     }
     let superseded = store
         .supersede_pull_request_runs(repository.id, snapshot.number, now_ms)
-        .await
-        .map_err(|e| domain::error_chain(&e))?;
+        .await?;
     let new = NewPipeline {
         repository_id: repository.id,
         git_ref: snapshot.head_ref.clone(),
@@ -133,10 +132,7 @@ pub async fn on_pull_request(
         pr_number: Some(snapshot.number),
         retry_of: None,
     };
-    let run = store
-        .create_pipeline(&new, now_ms)
-        .await
-        .map_err(|e| domain::error_chain(&e))?;
+    let run = store.create_pipeline(&new, now_ms).await?;
     let mut note = format!("pipeline {} queued at {}", run.id, &snapshot.head_sha[..12]);
     if superseded > 0 {
         note.push_str(&format!(

@@ -28,9 +28,24 @@ impl Default for PreviewRules {
     }
 }
 
+/// Why a repository's preview rules cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("target branch `{branch}`")]
+    Branch {
+        branch: String,
+        #[source]
+        source: globset::Error,
+    },
+    #[error("the target branches cannot be combined")]
+    Set(#[source] globset::Error),
+}
+
 impl PreviewRules {
     /// A repository's configured rules; an invalid branch glob is an error naming it.
-    pub fn from_config(config: &domain::repository::PreviewRulesConfig) -> Result<Self, String> {
+    pub fn from_config(
+        config: &domain::repository::PreviewRulesConfig,
+    ) -> Result<Self, RulesError> {
         let branches: Vec<&str> = config.target_branches.iter().map(String::as_str).collect();
         Self {
             ignore_drafts: config.ignore_drafts,
@@ -43,12 +58,15 @@ impl PreviewRules {
 
     /// Rules with `branches` as globs (`main`, `release/*`); an invalid glob is an error
     /// naming it.
-    pub fn with_branches(mut self, branches: &[&str]) -> Result<Self, String> {
+    pub fn with_branches(mut self, branches: &[&str]) -> Result<Self, RulesError> {
         let mut set = GlobSetBuilder::new();
         for branch in branches {
-            set.add(Glob::new(branch).map_err(|e| format!("target branch `{branch}`: {e}"))?);
+            set.add(Glob::new(branch).map_err(|source| RulesError::Branch {
+                branch: (*branch).to_owned(),
+                source,
+            })?);
         }
-        self.target_branches = set.build().map_err(|e| e.to_string())?;
+        self.target_branches = set.build().map_err(RulesError::Set)?;
         Ok(self)
     }
 

@@ -96,6 +96,14 @@ async fn adding_a_repository_answers_alike_through_both_edges() {
     server.stop().await;
 }
 
+/// A method and JSON route, and the server function and form that ask the same.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 #[tokio::test]
 async fn unknown_things_are_not_found_through_both_edges() {
     let server = TestServer::start(&[]).await;
@@ -110,7 +118,7 @@ async fn unknown_things_are_not_found_through_both_edges() {
     assert_eq!(api.1, rpc.1, "the same message");
 
     // (method, JSON route, server function, its form): each names something that does not exist.
-    let cases: [(&str, &str, &str, &[(&str, &str)]); 7] = [
+    let cases: [Case; 7] = [
         (
             "POST",
             "/api/previews/pr-nobody-1/retry",
