@@ -9,16 +9,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::pipeline::PipelineId;
 use domain::pipeline::artifact::ArtifactLink;
-use domain::pipeline::{ArtifactSink, PipelineId};
 use serde::Deserialize;
 use serde_json::json;
 use services::pipelines::PipelineRef;
 
 use super::AppState;
-use super::answer::{ApiError, ApiResult, ErrorBody, Items};
+use super::answer::{ApiError, ApiResult, ErrorBody, Items, status_of};
 use super::caller::Calling;
-use crate::pipelines::artifacts::{ArtifactStorage, verify_upload};
+use crate::pipelines::artifacts::{Upload, UploadRefused, accept_upload};
 
 /// Uploads larger than this are refused (413).
 pub const MAX_UPLOAD: usize = 512 * 1024 * 1024;
@@ -130,51 +130,29 @@ pub async fn upload(
     State(state): State<AppState>,
     Path((pipeline, artifact, path)): Path<(i64, String, String)>,
     Query(query): Query<UploadQuery>,
-    body: Bytes,
+    content: Bytes,
 ) -> Response {
-    let refuse = |status: StatusCode, message: String| {
-        (status, Json(json!({ "error": message }))).into_response()
+    let upload = Upload {
+        pipeline: PipelineId(pipeline),
+        artifact,
+        path,
+        expires: query.expires,
+        signature: query.signature,
+        content,
     };
-    let (Some(expires), Some(signature)) = (query.expires, query.signature) else {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "an upload needs `expires` and `signature`".into(),
-        );
-    };
-    let id = PipelineId(pipeline);
-    if let Err(refused) = verify_upload(&state.signer, id, &artifact, expires, &signature) {
-        return refuse(StatusCode::FORBIDDEN, format!("upload refused: {refused}"));
-    }
-    let definition = match state.services.store.pipeline_definition(id).await {
-        Ok(Some(definition)) => definition,
-        Ok(None) => {
-            return refuse(
-                StatusCode::CONFLICT,
-                format!("pipeline {id} has no plan yet"),
-            );
+    let (artifact, path) = (upload.artifact.clone(), upload.path.clone());
+    let services = &state.services;
+    let (store, objects) = (services.store.clone(), services.objects.clone());
+    match accept_upload(store, objects, &state.signer, upload).await {
+        Ok(()) => {
+            let stored = json!({ "artifact": artifact, "path": path });
+            (StatusCode::CREATED, Json(stored)).into_response()
         }
-        Err(error) => return ApiError(error.into()).into_response(),
-    };
-    let Some(wanted) = definition.artifacts.iter().find(|a| a.name == artifact) else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            format!("pipeline {id} defines no artifact `{artifact}`"),
-        );
-    };
-    let storage = ArtifactStorage {
-        store: state.services.store.clone(),
-        objects: state.services.objects.clone(),
-        pipeline: id,
-    };
-    match storage.store(wanted, &path, body).await {
-        Ok(()) => (
-            StatusCode::CREATED,
-            Json(json!({ "artifact": artifact, "path": path })),
-        )
-            .into_response(),
-        Err(error) => {
-            tracing::warn!(pipeline.id = %id, artifact = %artifact, error = %error, "artifact upload failed");
-            refuse(StatusCode::BAD_REQUEST, error.message)
+        Err(UploadRefused::Store(error)) => ApiError(error.into()).into_response(),
+        Err(refused) => {
+            tracing::warn!(pipeline.id = pipeline, artifact = %artifact, error = %refused, "artifact upload refused");
+            let body = json!({ "error": refused.to_string() });
+            (status_of(refused.kind()), Json(body)).into_response()
         }
     }
 }

@@ -130,10 +130,15 @@ async fn serve(
     if follow_it {
         return follow(state, id, name, last_event_id(headers), query.tail).await;
     }
-    let lines = match current_lines(&state, id, &step).await {
-        Ok(lines) => lines,
-        Err(response) => return response,
-    };
+    match current_lines(&state, id, &step).await {
+        Ok(lines) => text_answer(&lines, &query, &format!("pipeline-{id}-{name}.log")),
+        Err(response) => response,
+    }
+}
+
+/// The log as text: the last `tail` lines, with times when asked, offered as `file_name` for
+/// a download.
+fn text_answer(lines: &[LogLine], query: &LogQuery, file_name: &str) -> Response {
     let start = query
         .tail
         .map_or(0, |tail| lines.len().saturating_sub(tail));
@@ -153,9 +158,7 @@ async fn serve(
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     if query.download
-        && let Ok(value) = HeaderValue::from_str(&format!(
-            "attachment; filename=\"pipeline-{id}-{name}.log\""
-        ))
+        && let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
     {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }

@@ -96,6 +96,91 @@ pub fn verify_upload(
     signer.verify(&upload_scope(pipeline, artifact), expires, signature)
 }
 
+/// A pod's upload of one artifact file, through a link signed for its run and artifact.
+#[derive(Debug)]
+pub struct Upload {
+    pub pipeline: PipelineId,
+    pub artifact: String,
+    /// The file's path within the artifact.
+    pub path: String,
+    pub expires: Option<u64>,
+    pub signature: Option<String>,
+    pub content: Bytes,
+}
+
+/// Why an upload was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadRefused {
+    #[error("an upload needs `expires` and `signature`")]
+    Unsigned,
+    #[error("upload refused: {0}")]
+    Signature(crate::signing::SignatureError),
+    #[error("pipeline {0} has no plan yet")]
+    NotPlanned(PipelineId),
+    #[error("pipeline {pipeline} defines no artifact `{artifact}`")]
+    UnknownArtifact {
+        pipeline: PipelineId,
+        artifact: String,
+    },
+    #[error(transparent)]
+    Store(#[from] domain::StoreError),
+    /// The file could not be kept (its path, or object storage); the message says which.
+    #[error("{}", .0.message)]
+    Storing(RunnerError),
+}
+
+impl UploadRefused {
+    /// The kind of refusal, for the answer's status.
+    pub fn kind(&self) -> domain::ErrorKind {
+        use domain::ErrorKind;
+        match self {
+            Self::Unsigned | Self::Signature(_) => ErrorKind::Forbidden,
+            Self::NotPlanned(_) => ErrorKind::Conflict,
+            Self::UnknownArtifact { .. } => ErrorKind::NotFound,
+            Self::Store(_) => ErrorKind::Unavailable,
+            Self::Storing(_) => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+/// Stores an upload once its link is verified and the run defines the artifact.
+pub async fn accept_upload(
+    store: Arc<dyn Store>,
+    objects: Arc<dyn Objects>,
+    signer: &UrlSigner,
+    upload: Upload,
+) -> Result<(), UploadRefused> {
+    let (Some(expires), Some(signature)) = (upload.expires, upload.signature.as_deref()) else {
+        return Err(UploadRefused::Unsigned);
+    };
+    let id = upload.pipeline;
+    verify_upload(signer, id, &upload.artifact, expires, signature)
+        .map_err(UploadRefused::Signature)?;
+    let definition = store
+        .pipeline_definition(id)
+        .await?
+        .ok_or(UploadRefused::NotPlanned(id))?;
+    let Some(wanted) = definition
+        .artifacts
+        .iter()
+        .find(|a| a.name == upload.artifact)
+    else {
+        return Err(UploadRefused::UnknownArtifact {
+            pipeline: id,
+            artifact: upload.artifact,
+        });
+    };
+    let storage = ArtifactStorage {
+        store,
+        objects,
+        pipeline: id,
+    };
+    storage
+        .store(wanted, &upload.path, upload.content)
+        .await
+        .map_err(UploadRefused::Storing)
+}
+
 /// Deletes expired artifact files (objects, then records); returns how many.
 pub async fn sweep_expired(store: &dyn Store, objects: &dyn Objects, now: i64) -> usize {
     let expired = match store.expired_artifact_files(now, SWEEP_BATCH).await {
