@@ -218,7 +218,9 @@ async fn a_delivery_a_worker_holds_is_not_queued_again() {
     };
     // Recorded straight into the Store, so no worker of this server is told of it.
     store.record_delivery(&delivery).await.expect("record");
-    let held = store.claim_delivery("held-1", 2).await.expect("claim");
+    // Claimed now, as a live worker would (an old claim is released as its worker's).
+    let now = domain::time::now_ms();
+    let held = store.claim_delivery("held-1", now).await.expect("claim");
     assert!(held.is_some(), "claimed as a worker would");
     let error = layer
         .redeliver(&caller, "held-1")
@@ -227,7 +229,7 @@ async fn a_delivery_a_worker_holds_is_not_queued_again() {
     assert_eq!(error.kind(), ErrorKind::Conflict);
     assert_eq!(error.to_string(), "delivery `held-1` is processing");
     store
-        .finish_delivery("held-1", domain::DeliveryStatus::Processed, None, 3)
+        .finish_delivery("held-1", domain::DeliveryStatus::Processed, None, now + 1)
         .await
         .expect("the worker's outcome is kept");
     let again = layer
@@ -239,5 +241,107 @@ async fn a_delivery_a_worker_holds_is_not_queued_again() {
         kind(layer.redeliver(&caller, "nope").await),
         ErrorKind::NotFound
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reads_name_what_they_cannot_find_and_refuse_bad_filters() {
+    use domain::repository::PreviewRulesConfig;
+    use services::deliveries::ListDeliveries;
+    use services::previews::ListPreviews;
+    use services::step_logs::StepLogRef;
+    let server = TestServer::start(&[]).await;
+    let layer = server.running.services.clone();
+    let caller = Caller::Anonymous;
+    let shop = add(&layer, "shop").await;
+
+    let rules = PreviewRulesConfig {
+        target_branches: vec!["release/[".into()],
+        ..PreviewRulesConfig::default()
+    };
+    let error = layer
+        .set_preview_rules(&caller, shop.id, rules)
+        .await
+        .expect_err("refused");
+    assert_eq!(error.field(), Some("target_branches"));
+    let fine = PreviewRulesConfig {
+        target_branches: vec!["release/*".into()],
+        ..PreviewRulesConfig::default()
+    };
+    let changed = layer
+        .set_preview_rules(&caller, shop.id, fine)
+        .await
+        .expect("set");
+    assert_eq!(changed.preview_rules.target_branches, ["release/*"]);
+
+    let bad = ListDeliveries {
+        status: Some("lost".into()),
+        ..ListDeliveries::default()
+    };
+    let error = layer
+        .list_deliveries(&caller, bad)
+        .await
+        .expect_err("refused");
+    assert_eq!(error.field(), Some("status"));
+    let error = layer
+        .get_delivery(&caller, "nope")
+        .await
+        .expect_err("unknown");
+    assert_eq!(error.to_string(), "delivery `nope` not found");
+    let bad = ListPreviews {
+        status: Some("sideways".into()),
+        ..ListPreviews::default()
+    };
+    assert_eq!(
+        kind(layer.list_previews(&caller, bad).await),
+        ErrorKind::InvalidInput
+    );
+    let page = layer
+        .list_previews(&caller, ListPreviews::default())
+        .await
+        .expect("list");
+    assert_eq!((page.total, page.next_offset), (0, None));
+    assert_eq!(
+        kind(layer.get_preview(&caller, "pr-nobody-1").await),
+        ErrorKind::NotFound
+    );
+
+    let error = layer
+        .published_image(&caller, shop.id, "0123456789abcdef0123456789abcdef01234567")
+        .await
+        .expect_err("no image");
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert!(
+        error.to_string().starts_with("no pipeline of repository"),
+        "{error}"
+    );
+
+    let new = NewPipeline {
+        repository_id: shop.id,
+        git_ref: "main".into(),
+        commit_sha: None,
+        trigger: TriggerKind::Api,
+        trigger_detail: None,
+        pr_number: None,
+        retry_of: None,
+    };
+    let run = layer.start_pipeline(&caller, &new).await.expect("start");
+    let read_once = StepLogRef {
+        run: PipelineRef::id(run.id.0),
+        step: "build".into(),
+        follow: false,
+    };
+    // The clone of /srv/git/shop.git fails, so the run ends without steps.
+    let error = layer
+        .step_log(&caller, read_once)
+        .await
+        .expect_err("no steps");
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        error.to_string(),
+        format!("pipeline {} has no steps yet", run.id)
+    );
+    let info = layer.instance_info(&caller).await.expect("instance");
+    assert_eq!(info.clusters, Vec::<String>::new());
     server.stop().await;
 }
