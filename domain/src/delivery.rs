@@ -153,6 +153,10 @@ pub trait DeliveryStore: Send + Sync {
     /// died); how many.
     async fn release_stale_claims(&self, before_ms: i64) -> Result<u64>;
 
+    /// Renews the claim of a delivery its worker is still processing (its lease's heartbeat);
+    /// `false` when no worker holds it any more.
+    async fn renew_delivery_claim(&self, delivery_id: &str, at_ms: i64) -> Result<bool>;
+
     /// Records how processing ended; `InvalidState` when no worker holds it (its claim went
     /// stale and was released).
     async fn finish_delivery(

@@ -22,6 +22,8 @@ pub(super) fn claim_query() -> String {
 }
 pub(super) const RELEASE_STALE: &str = "UPDATE deliveries SET status = 'queued' \
      WHERE status = 'processing' AND claimed_at_ms < $1";
+pub(super) const RENEW: &str = "UPDATE deliveries SET claimed_at_ms = $2 \
+     WHERE delivery_id = $1 AND status = 'processing'";
 /// Ends processing as `target`, only from a state that may become it (a worker's claim).
 pub(super) fn finish_query(target: DeliveryStatus) -> String {
     format!(
@@ -214,6 +216,20 @@ macro_rules! impl_delivery_store {
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;
                 Ok(done.rows_affected())
+            }
+
+            async fn renew_delivery_claim(
+                &self,
+                delivery_id: &str,
+                at_ms: i64,
+            ) -> domain::store::Result<bool> {
+                let done = sqlx::query($crate::store::delivery_sql::RENEW)
+                    .bind(delivery_id)
+                    .bind(at_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn finish_delivery(

@@ -1,7 +1,9 @@
 //! The delivery worker: takes up the deliveries this replica's intake hands over as they are
 //! recorded, and looks for queued ones in the Store (woken through the bus — a redelivery —, at
 //! start, and periodically for what another replica left), claims each atomically so that one
-//! replica processes it, and records the outcome on the delivery. A look pages through the
+//! replica processes it, and records the outcome on the delivery. A claim is a lease its worker
+//! renews while it works; one not renewed for `CLAIM_LEASE` (its worker died) is queued again and
+//! taken over within seconds, by this replica or another. A look pages through the
 //! whole queue; wake-ups that arrive during one are answered together by the next. Deliveries start as soon
 //! as they are seen: those about different pull requests run concurrently (up to a bound), those
 //! about one pull request in a lane of their own, in the order they came. Failures stay on the
@@ -28,9 +30,14 @@ const POLL: Duration = Duration::from_secs(10);
 const BATCH: u32 = 100;
 /// Deliveries processed at once.
 const CONCURRENCY: usize = 32;
-/// A claim older than this belongs to a worker that stopped mid-way (processing takes
-/// milliseconds to seconds).
-const CLAIM_TIMEOUT: Duration = Duration::from_secs(300);
+/// A claim is a lease: its worker renews it this often while it processes the delivery...
+const CLAIM_HEARTBEAT: Duration = Duration::from_secs(3);
+/// ...and a claim not renewed for this long belongs to a worker that died (SIGKILL, a lost
+/// machine): it is queued again, and this replica or another takes it over.
+const CLAIM_LEASE: Duration = Duration::from_secs(10);
+/// How often expired leases are looked for: a dead worker's deliveries are taken over within
+/// `CLAIM_LEASE + RELEASE_EVERY`.
+const RELEASE_EVERY: Duration = Duration::from_secs(5);
 
 /// Processes one delivery if this worker wins the claim.
 async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
@@ -43,7 +50,8 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         }
     };
     let event = delivery.event;
-    let (status, error) = events::handle(store, bus, &event, &payload, now_ms()).await;
+    let handled = events::handle(store, bus, &event, &payload, now_ms());
+    let (status, error) = with_heartbeat(store, delivery_id, handled).await;
     if let Err(failure) = store
         .finish_delivery(delivery_id, status, error.as_deref(), now_ms())
         .await
@@ -205,14 +213,41 @@ impl Dispatcher {
     }
 }
 
-/// Queues again the deliveries a dead worker had claimed.
-async fn release_stale(store: &dyn Store) {
-    let stale_before = now_ms() - CLAIM_TIMEOUT.as_millis() as i64;
+/// Runs `work` while renewing the delivery's claim every [`CLAIM_HEARTBEAT`], so no replica
+/// takes a delivery over from a worker that is alive.
+async fn with_heartbeat<T>(
+    store: &dyn Store,
+    delivery_id: &str,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval(CLAIM_HEARTBEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = beat.tick() => {
+                if let Err(error) = store.renew_delivery_claim(delivery_id, now_ms()).await {
+                    tracing::warn!(delivery.id = %delivery_id, error = %domain::error_chain(&error), "could not renew a delivery's claim");
+                }
+            }
+        }
+    }
+}
+
+/// Queues again the deliveries a dead worker had claimed (its lease ran out).
+async fn release_stale(store: &dyn Store) -> u64 {
+    let stale_before = now_ms() - CLAIM_LEASE.as_millis() as i64;
     match store.release_stale_claims(stale_before).await {
-        Ok(0) => {}
-        Ok(released) => tracing::warn!(released, "queued again deliveries whose worker stopped"),
+        Ok(0) => 0,
+        Ok(released) => {
+            tracing::warn!(released, "queued again deliveries whose worker stopped");
+            released
+        }
         Err(error) => {
-            tracing::warn!(error = %domain::error_chain(&error), "could not release stale claims")
+            tracing::warn!(error = %domain::error_chain(&error), "could not release stale claims");
+            0
         }
     }
 }
@@ -244,16 +279,20 @@ pub async fn run(
         tasks: TaskTracker::new(),
         backlog,
     };
-    let (mut polled, mut look) = (true, true);
+    // The first tick is at once: a restarted replica releases what it held when it died.
+    let mut releases = tokio::time::interval(RELEASE_EVERY);
+    releases.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut look = true;
     loop {
-        if polled {
-            release_stale(store.as_ref()).await;
-        }
         if look {
             dispatcher.take_queued().await;
         }
-        (polled, look) = (false, false);
+        look = false;
         tokio::select! {
+            _ = releases.tick() => {
+                // What was released is queued: the look finds it.
+                look = release_stale(store.as_ref()).await > 0;
+            }
             () = stop.cancelled() => break,
             Some(arrival) = arrivals.recv() => {
                 dispatcher.take(arrival);
@@ -266,7 +305,7 @@ pub async fn run(
                 while let Some(Some(_)) = wakes.next().now_or_never() {}
                 look = true;
             }
-            () = tokio::time::sleep(POLL) => (polled, look) = (true, true),
+            () = tokio::time::sleep(POLL) => look = true,
         }
     }
     dispatcher.tasks.close();

@@ -169,13 +169,27 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
         "still the worker's"
     );
 
-    // Its worker dies mid-way: the claim is released once it is older than the cut-off.
-    assert_eq!(
-        store.release_stale_claims(8_000).await.expect("release"),
-        0,
-        "not yet stale"
+    // A live worker renews its claim; once its worker dies the claim is released when it is
+    // older than the cut-off.
+    assert!(
+        store
+            .renew_delivery_claim("d-1", 8_500)
+            .await
+            .expect("renew")
     );
-    assert_eq!(store.release_stale_claims(8_001).await.expect("release"), 1);
+    assert_eq!(
+        store.release_stale_claims(8_500).await.expect("release"),
+        0,
+        "renewed, so not yet stale"
+    );
+    assert_eq!(store.release_stale_claims(8_501).await.expect("release"), 1);
+    assert!(
+        !store
+            .renew_delivery_claim("d-1", 9_000)
+            .await
+            .expect("renew"),
+        "a released claim is no worker's to renew"
+    );
     assert!(
         ids(store.queued_deliveries(0, 10).await.expect("queued")).contains(&"d-1".to_owned()),
         "queued again"

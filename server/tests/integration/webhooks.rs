@@ -298,6 +298,52 @@ async fn a_delivery_recorded_but_not_processed_before_a_stop_is_processed_after_
 }
 
 #[tokio::test]
+async fn a_delivery_a_dead_replica_held_is_taken_over_within_seconds() {
+    use domain::NewDelivery;
+    let server = started(SECRET).await;
+    let mut changes = server.running.adapters.bus.subscribe().await.expect("bus");
+    // A replica that claimed this delivery and was killed before it finished: the claim is
+    // in the shared database, and nobody renews it.
+    let store = &server.running.adapters.store;
+    let body = String::from_utf8(example("ping.payload.json")).expect("utf-8");
+    let held = NewDelivery {
+        delivery_id: "held-by-the-dead".into(),
+        event: "ping".into(),
+        action: None,
+        repository: None,
+        pull_request: None,
+        payload: body,
+        received_at_ms: 1,
+        error: None,
+    };
+    assert!(store.record_delivery(&held).await.expect("recorded"));
+    let claimed = store
+        .claim_delivery("held-by-the-dead", domain::time::now_ms())
+        .await
+        .expect("claim");
+    assert!(claimed.is_some(), "claimed by the replica that then died");
+    let processed = async {
+        loop {
+            let (_, shown) = api(&server, "/api/deliveries/held-by-the-dead").await;
+            if shown["delivery"]["status"] == "processed" {
+                return shown;
+            }
+            changes.next().await.expect("bus");
+        }
+    };
+    // The lease (10 s) runs out and the next look for expired leases (every 5 s) finds it;
+    // before leases, a dead worker's claim was kept for 5 minutes.
+    let shown = tokio::time::timeout(std::time::Duration::from_secs(30), processed)
+        .await
+        .expect("taken over well within the old 5-minute claim timeout");
+    assert_eq!(
+        shown["delivery"]["attempts"], 2,
+        "claimed by the dead replica, then by this one"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_deliveries_page_lists_filters_and_shows_deliveries() {
     let server = started(SECRET).await;
     let empty = server.page("/deliveries").await;
