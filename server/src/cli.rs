@@ -1,4 +1,5 @@
-//! The command line: `slipway [--config FILE] [serve | migrate | check-config | validate | schema]`.
+//! The command line: `slipway [--config FILE] [serve | migrate | check-config | backup |
+//! validate | schema]`.
 
 use std::path::PathBuf;
 
@@ -30,6 +31,13 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration (secrets redacted) and exit.
     CheckConfig,
+    /// Copy the embedded database (consistently, while Slipway runs), its keys and filesystem
+    /// objects into a new folder; serve from it with SLIPWAY_DATA_DIR=FOLDER.
+    Backup {
+        /// A folder that does not exist yet, or an empty one.
+        #[arg(value_name = "FOLDER")]
+        folder: PathBuf,
+    },
     /// Check a `.platform.yaml` with the messages the server gives; exit 1 when it has problems.
     Validate {
         /// The file to check; `-` reads standard input.

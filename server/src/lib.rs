@@ -1,6 +1,7 @@
 //! The `slipway` binary's library: configuration, adapters for the domain's ports, HTTP routes
 //! and process wiring. `main.rs` only parses the command line and calls into here.
 
+pub mod backup;
 pub mod bus;
 pub mod cli;
 pub mod cluster;

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
                     tracing::info!("database is up to date");
                 })
                 .map_err(anyhow::Error::from),
+            Command::Backup { folder } => backup(&config, &folder).await,
             _ => serve(config).await,
         }
     });
@@ -65,6 +66,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn backup(config: &Config, folder: &std::path::Path) -> anyhow::Result<()> {
+    let report = server::backup::backup(config, folder).await?;
+    println!(
+        "backed up to {}: database ({} bytes), keys: {}, {} objects\nrestore: SLIPWAY_DATA_DIR={} slipway serve",
+        folder.display(),
+        report.database_bytes,
+        if report.keys.is_empty() {
+            "none".to_owned()
+        } else {
+            report.keys.join(", ")
+        },
+        report.objects,
+        folder.display()
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

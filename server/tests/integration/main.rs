@@ -7,6 +7,7 @@
     reason = "fixtures and helpers fail the test loudly when the environment is broken"
 )]
 
+mod backup;
 mod bus;
 mod cli;
 mod cluster;
