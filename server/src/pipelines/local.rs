@@ -241,6 +241,69 @@ impl Drop for ProcessGroup {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    /// A pipe that hands its bytes over in the given pieces, as a busy process's output arrives.
+    struct Pieces(std::collections::VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if let Some(mut piece) = self.0.pop_front() {
+                let room = buf.remaining();
+                if piece.len() > room {
+                    self.0.push_front(piece.split_off(room));
+                }
+                buf.put_slice(&piece);
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    proptest! {
+        /// However the output is cut into pieces, each line reaches the redactor whole, so a
+        /// secret it prints is never seen.
+        #[test]
+        fn a_secret_is_hidden_however_the_output_is_split(
+            secret in "[A-Za-z0-9+/=_-]{4,40}",
+            before in "[ -~]{0,60}",
+            after in "[ -~]{0,60}",
+            lines_before in 0usize..5,
+            cuts in prop::collection::vec(1usize..64, 0..20),
+        ) {
+            let mut text = "noise\n".repeat(lines_before);
+            text.push_str(&format!("{before}{secret}{after}\r\nlast line {secret}"));
+            let bytes = text.into_bytes();
+            let mut pieces = std::collections::VecDeque::new();
+            let mut start: usize = 0;
+            for cut in cuts.iter().chain(std::iter::once(&usize::MAX)) {
+                let end = start.saturating_add(*cut).min(bytes.len());
+                pieces.push_back(bytes[start..end].to_vec());
+                start = end;
+                if start == bytes.len() {
+                    break;
+                }
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            let lines: Vec<String> = runtime.block_on(async {
+                use futures::StreamExt;
+                let (sender, receiver) = mpsc::channel(64);
+                let pumped = pump(Pieces(pieces), sender);
+                let (_, lines) = futures::join!(pumped, receiver.collect::<Vec<String>>());
+                lines
+            });
+            let mut redactor = crate::pipelines::redact::Redactor::new([secret.clone()]);
+            prop_assert_eq!(lines.len(), lines_before + 2, "{:?}", lines);
+            for line in &lines {
+                let shown = redactor.line(line);
+                prop_assert!(!shown.contains(&secret), "{} shows {}", shown, secret);
+            }
+        }
+    }
+
     #[test]
     fn the_script_echoes_each_command_and_stops_at_the_first_failure() {
         let script = script(&["echo 'hi'".to_owned(), "false".to_owned()]);
