@@ -3,7 +3,7 @@
 //! before its dependencies succeeded and never stalls while steps are left.
 
 use domain::pipeline::{Dag, StepStatus};
-use domain::preview::namespace::{is_dns_label, preview_namespace};
+use domain::preview::namespace::{distinct_namespace, is_dns_label, preview_namespace};
 use proptest::prelude::*;
 
 proptest! {
@@ -12,6 +12,9 @@ proptest! {
         let name = preview_namespace(&repository, number);
         prop_assert!(is_dns_label(&name), "{name:?} from {repository:?} #{number}");
         prop_assert_eq!(&name, &preview_namespace(&repository, number), "stable");
+        let distinct = distinct_namespace(&repository, number);
+        prop_assert!(is_dns_label(&distinct), "{distinct:?} from {repository:?} #{number}");
+        prop_assert_ne!(&distinct, &name, "the fallback never is the name it replaces");
     }
 
     #[test]

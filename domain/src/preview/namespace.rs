@@ -1,6 +1,8 @@
 //! The namespace of a pull request's preview: `pr-{repository}-{number}`, made a valid DNS-1123
 //! label (lower-case letters, digits and `-`, at most 63 characters, starting and ending with a
-//! letter or digit). When it must be cut, a short hash of the whole name keeps it unique.
+//! letter or digit). When it must be cut, a short hash of the whole name keeps it unique. Two
+//! repositories can read alike once made a label (`acme/my-shop` and `acme-my/shop`): the second
+//! to ask gets [`distinct_namespace`], the name with that hash.
 
 /// Longest DNS-1123 label.
 const MAX_LEN: usize = 63;
@@ -23,8 +25,23 @@ pub fn preview_namespace(repository: &str, number: i64) -> String {
     if label.len() <= MAX_LEN {
         return label.to_owned();
     }
-    let cut = label[..MAX_LEN - HASH_SUFFIX_LEN].trim_end_matches('-');
-    format!("{cut}-{:08x}", fnv1a(wanted.as_bytes()))
+    with_hash(label, &wanted)
+}
+
+/// The namespace of pull request `number` of `repository` when [`preview_namespace`] is taken
+/// by another repository's pull request: the same name, cut if need be, and a hash of the
+/// repository's exact name and the number (salted, so that it differs from the hash a long name
+/// already ends with).
+pub fn distinct_namespace(repository: &str, number: i64) -> String {
+    let readable = preview_namespace(repository, number);
+    with_hash(&readable, &format!("pr-{repository}-{number}#distinct"))
+}
+
+/// `label` cut to leave room for `-` and the hash of `exact`.
+fn with_hash(label: &str, exact: &str) -> String {
+    let room = MAX_LEN - HASH_SUFFIX_LEN;
+    let cut = label.get(..room).unwrap_or(label).trim_end_matches('-');
+    format!("{cut}-{:08x}", fnv1a(exact.as_bytes()))
 }
 
 /// Whether `name` is a DNS-1123 label (what Kubernetes accepts as a namespace name).
@@ -74,6 +91,16 @@ mod tests {
         assert_ne!(a, c, "different repositories");
         assert_eq!(a, preview_namespace(&long, 1), "stable");
         assert!(a.starts_with("pr-acme-very-long-repository-name"), "{a}");
+    }
+
+    #[test]
+    fn repositories_that_read_alike_are_told_apart_by_a_hash() {
+        let (a, b) = ("acme/my-shop", "acme-my/shop");
+        assert_eq!(preview_namespace(a, 1), preview_namespace(b, 1));
+        let distinct = distinct_namespace(b, 1);
+        assert_ne!(distinct, preview_namespace(a, 1));
+        assert!(distinct.starts_with("pr-acme-my-shop-1-"), "{distinct}");
+        assert!(is_dns_label(&distinct), "{distinct}");
     }
 
     #[test]

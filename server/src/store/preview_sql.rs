@@ -48,11 +48,15 @@ const REMOVED: &str = "('deleting', 'deleted', 'cleanup_failed')";
 
 /// A wanted head commit: the preview is created, or brought to the new commit; a removed or
 /// unwanted one comes back in a new round (so the same commit can be deployed again).
+/// A new preview takes the readable namespace `$2`, or `$5` (with a hash) when another pull
+/// request holds `$2`; an existing one keeps the namespace it has.
 pub(super) fn desire_query() -> String {
     format!(
         "INSERT INTO previews (pull_request_id, namespace, status, wanted, round, head_sha, \
          created_at_ms, updated_at_ms, last_push_at_ms) \
-         VALUES ($1, $2, 'pending', TRUE, 0, $3, $4, $4, $4) \
+         VALUES ($1, CASE WHEN EXISTS (SELECT 1 FROM previews WHERE namespace = $2 \
+             AND pull_request_id <> $1) THEN $5 ELSE $2 END, \
+             'pending', TRUE, 0, $3, $4, $4, $4) \
          ON CONFLICT (pull_request_id) DO UPDATE SET \
          round = CASE WHEN previews.status IN {REMOVED} OR NOT previews.wanted \
                  THEN previews.round + 1 ELSE previews.round END, \
@@ -308,12 +312,13 @@ macro_rules! desire_preview {
             use $crate::store::preview_sql as sql;
             match $why {
                 None => {
-                    let namespace = domain::preview::preview_namespace($repository, $number);
+                    use domain::preview::namespace::{distinct_namespace, preview_namespace};
                     let (id, round): (i64, i64) = sqlx::query_as(&sql::desire_query())
                         .bind($pr)
-                        .bind(&namespace)
+                        .bind(preview_namespace($repository, $number))
                         .bind($sha)
                         .bind($at_ms)
+                        .bind(distinct_namespace($repository, $number))
                         .fetch_one(&mut *$tx)
                         .await?;
                     $crate::store::preview_sql::add_attempt!($tx, id, $sha, round, $at_ms)

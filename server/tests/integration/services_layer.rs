@@ -202,10 +202,7 @@ async fn repositories_and_secrets_refuse_bad_input_naming_the_field() {
 
 #[tokio::test]
 async fn a_delivery_a_worker_holds_is_not_queued_again() {
-    let server = TestServer::start(&[]).await;
-    let layer = server.running.services.clone();
-    let caller = Caller::Anonymous;
-    let store = &server.running.adapters.store;
+    use domain::delivery::DeliveryStore;
     let delivery = NewDelivery {
         delivery_id: "held-1".into(),
         event: "ping".into(),
@@ -216,12 +213,22 @@ async fn a_delivery_a_worker_holds_is_not_queued_again() {
         received_at_ms: 1,
         error: None,
     };
-    // Recorded straight into the Store, so no worker of this server is told of it.
-    store.record_delivery(&delivery).await.expect("record");
-    // Claimed now, as a live worker would (an old claim is released as its worker's).
+    // Claimed now by a worker of another replica, before this server starts (so its own
+    // worker cannot take it first); the claim's lease is far from running out.
+    let data = tempfile::tempdir().expect("tempdir");
     let now = domain::time::now_ms();
-    let held = store.claim_delivery("held-1", now).await.expect("claim");
-    assert!(held.is_some(), "claimed as a worker would");
+    {
+        let other = server::store::SqliteStore::open(&data.path().join("slipway.db"))
+            .await
+            .expect("store");
+        other.record_delivery(&delivery).await.expect("record");
+        let held = other.claim_delivery("held-1", now).await.expect("claim");
+        assert!(held.is_some(), "claimed as a worker would");
+    }
+    let server = TestServer::start_in(data, &[]).await;
+    let layer = server.running.services.clone();
+    let caller = Caller::Anonymous;
+    let store = &server.running.adapters.store;
     let error = layer
         .redeliver(&caller, "held-1")
         .await

@@ -35,6 +35,77 @@ fn sha(c: char) -> String {
     c.to_string().repeat(40)
 }
 
+/// Two repositories whose names read alike as a namespace (`acme/my-shop`, `acme-my/shop`):
+/// the second pull request's preview gets the name with a hash instead of failing.
+async fn alike_repositories_get_distinct_namespaces(store: Arc<dyn Store>) {
+    let wanted = PreviewVerdict::Wanted;
+    for repository in ["acme/my-shop", "acme-my/shop"] {
+        let pr = PullRequestSnapshot {
+            repository: repository.into(),
+            ..snapshot(1, &sha('c'), "2026-11-25T10:00:00Z")
+        };
+        store
+            .record_pull_request(&pr, &wanted, 100)
+            .await
+            .expect("record");
+    }
+    let filter = PreviewFilter {
+        limit: 10,
+        ..PreviewFilter::default()
+    };
+    let mut names: Vec<(String, String)> = store
+        .list_previews(&filter)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|p| (p.repository, p.namespace))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names[1],
+        ("acme/my-shop".to_owned(), "pr-acme-my-shop-1".to_owned())
+    );
+    assert_eq!(
+        names[0],
+        (
+            "acme-my/shop".to_owned(),
+            domain::preview::namespace::distinct_namespace("acme-my/shop", 1)
+        )
+    );
+    // A push to the second keeps its namespace.
+    let again = PullRequestSnapshot {
+        repository: "acme-my/shop".into(),
+        ..snapshot(1, &sha('d'), "2026-11-25T10:00:01Z")
+    };
+    store
+        .record_pull_request(&again, &wanted, 101)
+        .await
+        .expect("record");
+    let kept = store
+        .get_preview_by_namespace(&names[0].1)
+        .await
+        .expect("kept");
+    assert_eq!(kept.head_sha, sha('d'));
+}
+
+#[tokio::test]
+async fn sqlite_alike_repositories_get_distinct_namespaces() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("slipway.db"))
+        .await
+        .expect("open");
+    alike_repositories_get_distinct_namespaces(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn postgres_alike_repositories_get_distinct_namespaces() {
+    let db = TestPostgres::create().await;
+    let store = PostgresStore::open(&db.url.clone().into(), "test database")
+        .await
+        .expect("open");
+    alike_repositories_get_distinct_namespaces(Arc::new(store)).await;
+}
+
 async fn previews_conform(store: Arc<dyn Store>) {
     let wanted = PreviewVerdict::Wanted;
     store

@@ -300,28 +300,36 @@ async fn a_delivery_recorded_but_not_processed_before_a_stop_is_processed_after_
 #[tokio::test]
 async fn a_delivery_a_dead_replica_held_is_taken_over_within_seconds() {
     use domain::NewDelivery;
-    let server = started(SECRET).await;
+    use domain::delivery::DeliveryStore;
+    // A replica that claimed this delivery and was killed before it finished: the claim is in
+    // the shared database, and nobody renews it. (Made before this server starts, so its own
+    // worker cannot take the delivery first.)
+    let data = tempfile::tempdir().expect("tempdir");
+    {
+        let dead = server::store::SqliteStore::open(&data.path().join("slipway.db"))
+            .await
+            .expect("store");
+        let body = String::from_utf8(example("ping.payload.json")).expect("utf-8");
+        let held = NewDelivery {
+            delivery_id: "held-by-the-dead".into(),
+            event: "ping".into(),
+            action: None,
+            repository: None,
+            pull_request: None,
+            payload: body,
+            received_at_ms: 1,
+            error: None,
+        };
+        assert!(dead.record_delivery(&held).await.expect("recorded"));
+        let claimed = dead
+            .claim_delivery("held-by-the-dead", domain::time::now_ms())
+            .await
+            .expect("claim");
+        assert!(claimed.is_some(), "claimed by the replica that then died");
+    }
+    let server =
+        TestServer::start_in(data, &[("SLIPWAY_GITHUB_WEBHOOK_SECRET", SECRET.into())]).await;
     let mut changes = server.running.adapters.bus.subscribe().await.expect("bus");
-    // A replica that claimed this delivery and was killed before it finished: the claim is
-    // in the shared database, and nobody renews it.
-    let store = &server.running.adapters.store;
-    let body = String::from_utf8(example("ping.payload.json")).expect("utf-8");
-    let held = NewDelivery {
-        delivery_id: "held-by-the-dead".into(),
-        event: "ping".into(),
-        action: None,
-        repository: None,
-        pull_request: None,
-        payload: body,
-        received_at_ms: 1,
-        error: None,
-    };
-    assert!(store.record_delivery(&held).await.expect("recorded"));
-    let claimed = store
-        .claim_delivery("held-by-the-dead", domain::time::now_ms())
-        .await
-        .expect("claim");
-    assert!(claimed.is_some(), "claimed by the replica that then died");
     let processed = async {
         loop {
             let (_, shown) = api(&server, "/api/deliveries/held-by-the-dead").await;
