@@ -1,5 +1,6 @@
-//! The HTTP surface: health endpoints and metrics, GitHub webhooks, the deliveries JSON API, signed
-//! downloads, and the Leptos dashboard with its server functions.
+//! The HTTP surface: health endpoints and metrics, GitHub webhooks, the JSON API (thin handlers
+//! on the application layer, `services`, described by the OpenAPI document they generate),
+//! signed downloads, and the Leptos dashboard with its server functions.
 
 mod answer;
 mod artifacts;
