@@ -19,12 +19,15 @@ const MAX_PAGE: u32 = 200;
 pub struct ListDeliveries {
     /// `X-GitHub-Event`: `pull_request`, `push`, ...
     pub event: Option<String>,
+    /// A delivery status (blank: any).
+    #[param(value_type = Option<domain::DeliveryStatus>)]
     pub status: Option<String>,
     /// `owner/name`.
     pub repository: Option<String>,
     /// Deliveries older than this `seq` (the previous page's `next_before`).
     pub before: Option<i64>,
-    /// 1 to 200, default 50.
+    /// 1 to 200 (larger asks get 200), default 50.
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
 }
 

@@ -47,19 +47,37 @@ impl PipelineRef {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListPipelines {
-    /// A repository id.
+    /// A repository id (within a project's route, that project's, or absent).
+    #[param(value_type = Option<i64>)]
     pub repository: Option<String>,
-    /// A run status; `success` and `failure` are read as `succeeded` and `failed`.
+    /// A run status; `success` and `failure` are read as `succeeded` and `failed` (blank: any).
+    #[param(value_type = Option<StatusWord>, inline)]
     pub status: Option<String>,
     /// A branch, tag or commit.
     #[serde(rename = "ref")]
     pub git_ref: Option<String>,
-    /// What started the runs.
+    /// What started the runs (blank: any).
+    #[param(value_type = Option<TriggerKind>)]
     pub trigger: Option<String>,
     /// Runs older than this id (the previous page's `next_before`).
     pub before: Option<i64>,
-    /// 1 to 200, default 50.
+    /// 1 to 200 (larger asks get 200), default 50.
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
+}
+
+/// The words a run status filter takes: Slipway's, and the build-engine design's
+/// `success`/`failure` (documentation of the filter; runs answer with Slipway's words).
+#[derive(Debug, Clone, Copy, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum StatusWord {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Success,
+    Failure,
 }
 
 /// A page of runs.
@@ -84,6 +102,17 @@ pub struct RetryPipeline {
     pub run: PipelineRef,
     /// Only the steps that did not succeed; the others keep their outcome and log.
     pub failed_only: bool,
+}
+
+/// A list asked for within project `project`: a `repository` filter, if any, must be that one.
+pub fn within_project(query: ListPipelines, project: i64) -> Result<ListPipelines> {
+    match parse_id("repository", query.repository.as_deref())? {
+        Some(other) if other != project => Err(Error::invalid(
+            "repository",
+            format!("repository {other} is not this project's ({project})"),
+        )),
+        _ => Ok(query),
+    }
 }
 
 /// A status as the Store knows it, or as the build-engine design words it.

@@ -28,7 +28,8 @@ pub(crate) const POD: ObjectKind<'static> = ObjectKind {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListPreviews {
-    /// One of the preview statuses.
+    /// One of the preview statuses (blank: any).
+    #[param(value_type = Option<domain::preview::PreviewStatus>)]
     pub status: Option<String>,
     /// `owner/name`.
     pub repository: Option<String>,
@@ -37,8 +38,10 @@ pub struct ListPreviews {
     /// Also list removed previews.
     #[serde(default)]
     pub include_deleted: bool,
-    /// 1 to 500, default 50.
+    /// 1 to 500 (larger asks get 500), default 50.
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub offset: Option<u32>,
 }
 
@@ -62,6 +65,7 @@ pub struct PreviewLogQuery {
     pub pod: Option<String>,
     pub container: Option<String>,
     /// A number of lines, or `all`; default 500.
+    #[param(pattern = "^([1-9][0-9]{0,8}|all)$")]
     pub tail: Option<String>,
     #[serde(default)]
     pub timestamps: bool,

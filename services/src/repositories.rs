@@ -13,9 +13,18 @@ use crate::{Error, Result, Services};
 pub struct AddRepository {
     /// `owner/name` for GitHub repositories.
     #[serde(default)]
+    #[schema(
+        required = true,
+        pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?$",
+        max_length = 100
+    )]
     pub name: String,
     /// Any git remote, or an absolute path on this host.
     #[serde(default)]
+    #[schema(
+        required = true,
+        pattern = "^(https?://|ssh://|git://|file://|git@|/)[^\\s]+$"
+    )]
     pub clone_url: String,
     /// Blank: `main`.
     #[serde(default)]

@@ -54,6 +54,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// One server-sent event of a stream, as a client reads it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StreamEvent {
+    /// `line` or `end` for logs; absent for plain data (the default `message`).
+    pub event: Option<String>,
+    /// The line number, for `Last-Event-ID`.
+    pub id: Option<String>,
+    /// A log line, or JSON (a line with its number and time, an outcome, a change).
+    pub data: String,
+}
+
 /// An unpaged list.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Items<T> {

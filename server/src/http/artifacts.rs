@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::pipeline::PipelineId;
@@ -18,6 +18,7 @@ use services::pipelines::PipelineRef;
 use super::AppState;
 use super::answer::{ApiError, ApiResult, ErrorBody, Items, status_of};
 use super::caller::Calling;
+use super::extract::{ApiPath, ApiQuery};
 use crate::pipelines::artifacts::{Upload, UploadRefused, accept_upload};
 
 /// Uploads larger than this are refused (413).
@@ -39,7 +40,7 @@ pub const MAX_UPLOAD: usize = 512 * 1024 * 1024;
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Items<ArtifactLink>>> {
     list_links(state, caller, PipelineRef::id(id)).await
 }
@@ -60,7 +61,7 @@ pub async fn list(
 pub async fn list_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((project, id)): Path<(i64, i64)>,
+    ApiPath((project, id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<Json<Items<ArtifactLink>>> {
     list_links(state, caller, PipelineRef::in_project(project, id)).await
 }
@@ -92,7 +93,7 @@ async fn list_links(
 pub async fn download_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((project, id, artifact)): Path<(i64, i64, i64)>,
+    ApiPath((project, id, artifact)): ApiPath<(i64, i64, i64)>,
 ) -> ApiResult<Redirect> {
     let run = PipelineRef::in_project(project, id);
     let url = state
@@ -128,8 +129,8 @@ pub struct UploadQuery {
 )]
 pub async fn upload(
     State(state): State<AppState>,
-    Path((pipeline, artifact, path)): Path<(i64, String, String)>,
-    Query(query): Query<UploadQuery>,
+    ApiPath((pipeline, artifact, path)): ApiPath<(i64, String, String)>,
+    ApiQuery(query): ApiQuery<UploadQuery>,
     content: Bytes,
 ) -> Response {
     let upload = Upload {

@@ -3,7 +3,7 @@
 //! `POST /api/deliveries/{id}/redeliver` ("process again"), `{id}` being GitHub's delivery id.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use domain::Delivery;
 use services::deliveries::{DeliveryDetail, DeliveryPage, ListDeliveries};
@@ -11,6 +11,7 @@ use services::deliveries::{DeliveryDetail, DeliveryPage, ListDeliveries};
 use super::AppState;
 use super::answer::{ApiResult, ErrorBody};
 use super::caller::Calling;
+use super::extract::{ApiPath, ApiQuery};
 
 #[utoipa::path(
     get,
@@ -28,7 +29,7 @@ use super::caller::Calling;
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Query(query): Query<ListDeliveries>,
+    ApiQuery(query): ApiQuery<ListDeliveries>,
 ) -> ApiResult<Json<DeliveryPage>> {
     Ok(Json(state.services.list_deliveries(&caller, query).await?))
 }
@@ -49,7 +50,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DeliveryDetail>> {
     Ok(Json(state.services.get_delivery(&caller, &id).await?))
 }
@@ -72,7 +73,7 @@ pub async fn show(
 pub async fn redeliver(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let delivery = state.services.redeliver(&caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(delivery)))

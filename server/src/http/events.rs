@@ -11,6 +11,7 @@ use domain::BusEvent;
 use futures::{Stream, StreamExt};
 
 use super::AppState;
+use super::answer::StreamEvent;
 
 #[utoipa::path(
     get,
@@ -19,7 +20,7 @@ use super::AppState;
     tag = "events",
     summary = "Change notifications as server-sent events",
     responses(
-        (status = 200, description = "An event stream of changes", content_type = "text/event-stream", body = String),
+        (status = 200, description = "An event stream of changes", content_type = "text/event-stream", body = StreamEvent),
         (status = 503, description = "The bus is unavailable")
     )
 )]

@@ -8,6 +8,7 @@ mod caller;
 mod deliveries;
 mod downloads;
 mod events;
+mod extract;
 mod health;
 mod metrics;
 mod openapi;
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
     let provide_services = move || provide_context(services.clone());
     let options = state.leptos_options.clone();
     let (api, document) = api_routes();
+    let document = openapi::with_invalid_input_answers(document);
     let document = openapi::Document(std::sync::Arc::new(document));
     Router::new()
         .merge(api)

@@ -31,6 +31,42 @@ use utoipa::OpenApi;
 )]
 pub struct ApiDoc;
 
+/// Adds to every operation the answer any of them gives to a malformed path, query or body
+/// (`400` with the error body), where its declaration does not already say it.
+pub fn with_invalid_input_answers(
+    mut document: utoipa::openapi::OpenApi,
+) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let answer = ResponseBuilder::new()
+        .description(
+            "Invalid input: a path, query or body that does not parse, or a value out of range",
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("400".to_owned())
+                .or_insert_with(|| RefOr::T(answer.clone()));
+        }
+    }
+    document
+}
+
 /// The document, built once when the router is.
 #[derive(Clone)]
 pub struct Document(pub Arc<utoipa::openapi::OpenApi>);

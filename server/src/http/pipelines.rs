@@ -7,7 +7,7 @@
 //! build-engine design names them: a run of another project is not found).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use domain::pipeline::{PipelineRun, PublishedImage};
 use domain::{Repository, RepositoryId};
@@ -20,6 +20,7 @@ use services::repositories::AddRepository;
 use super::AppState;
 use super::answer::{ApiResult, ErrorBody, Items};
 use super::caller::Calling;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 
 #[utoipa::path(
     get,
@@ -59,7 +60,7 @@ pub async fn list_projects(
 pub async fn add_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Json(body): Json<AddRepository>,
+    ApiJson(body): ApiJson<AddRepository>,
 ) -> ApiResult<(StatusCode, Json<Repository>)> {
     let repository = state.services.add_repository(&caller, body).await?;
     Ok((StatusCode::CREATED, Json(repository)))
@@ -69,6 +70,7 @@ pub async fn add_project(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Trigger {
     /// A branch, tag or commit.
+    #[schema(value_type = String, required = true, pattern = "^[^-\\s\\x00-\\x1f\\x7f][^\\s\\x00-\\x1f\\x7f]*$")]
     git_ref: Option<String>,
 }
 
@@ -91,8 +93,8 @@ pub struct Trigger {
 pub async fn trigger(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(project): Path<i64>,
-    Json(body): Json<Trigger>,
+    ApiPath(project): ApiPath<i64>,
+    ApiJson(body): ApiJson<Trigger>,
 ) -> ApiResult<(StatusCode, Json<PipelineRun>)> {
     let input = TriggerPipeline {
         repository: RepositoryId(project),
@@ -119,12 +121,12 @@ pub async fn trigger(
 pub async fn list_for_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(project): Path<i64>,
-    Query(query): Query<ListPipelines>,
+    ApiPath(project): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<ListPipelines>,
 ) -> ApiResult<Json<PipelinePage>> {
     let query = ListPipelines {
         repository: Some(project.to_string()),
-        ..query
+        ..services::pipelines::within_project(query, project)?
     };
     Ok(Json(state.services.list_pipelines(&caller, query).await?))
 }
@@ -146,7 +148,7 @@ pub async fn list_for_project(
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Query(query): Query<ListPipelines>,
+    ApiQuery(query): ApiQuery<ListPipelines>,
 ) -> ApiResult<Json<PipelinePage>> {
     Ok(Json(state.services.list_pipelines(&caller, query).await?))
 }
@@ -168,7 +170,7 @@ pub async fn list(
 pub async fn published_image(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((project, sha)): Path<(i64, String)>,
+    ApiPath((project, sha)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<PublishedImage>> {
     let repository = RepositoryId(project);
     let image = state
@@ -194,7 +196,7 @@ pub async fn published_image(
 pub async fn show(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PipelineRun>> {
     show_run(state, caller, PipelineRef::id(id)).await
 }
@@ -215,7 +217,7 @@ pub async fn show(
 pub async fn show_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((project, id)): Path<(i64, i64)>,
+    ApiPath((project, id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<Json<PipelineRun>> {
     show_run(state, caller, PipelineRef::in_project(project, id)).await
 }
@@ -246,7 +248,7 @@ async fn show_run(
 pub async fn cancel(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<PipelineRun>)> {
     cancel_run(state, caller, PipelineRef::id(id)).await
 }
@@ -268,7 +270,7 @@ pub async fn cancel(
 pub async fn cancel_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((project, id)): Path<(i64, i64)>,
+    ApiPath((project, id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<(StatusCode, Json<PipelineRun>)> {
     cancel_run(state, caller, PipelineRef::in_project(project, id)).await
 }
@@ -308,8 +310,8 @@ pub struct RetryQuery {
 pub async fn retry(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(id): Path<i64>,
-    Query(query): Query<RetryQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<RetryQuery>,
 ) -> ApiResult<(StatusCode, Json<PipelineRun>)> {
     let input = RetryPipeline {
         run: PipelineRef::id(id),

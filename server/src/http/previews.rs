@@ -8,7 +8,7 @@ use std::convert::Infallible;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -19,8 +19,9 @@ use serde_json::json;
 use services::previews::{ListPreviews, PreviewLog, PreviewLogQuery, PreviewPage};
 
 use super::AppState;
-use super::answer::{ApiError, ApiResult, ErrorBody};
+use super::answer::{ApiError, ApiResult, ErrorBody, StreamEvent};
 use super::caller::Calling;
+use super::extract::{ApiPath, ApiQuery};
 
 #[utoipa::path(
     get,
@@ -38,7 +39,7 @@ use super::caller::Calling;
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Query(query): Query<ListPreviews>,
+    ApiQuery(query): ApiQuery<ListPreviews>,
 ) -> ApiResult<Json<PreviewPage>> {
     Ok(Json(state.services.list_previews(&caller, query).await?))
 }
@@ -59,7 +60,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> ApiResult<Json<PreviewDetail>> {
     Ok(Json(state.services.get_preview(&caller, &key).await?))
 }
@@ -81,7 +82,7 @@ pub async fn show(
 pub async fn retry(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<PreviewAttempt>)> {
     let attempt = state.services.retry_preview(&caller, &key).await?;
     Ok((StatusCode::ACCEPTED, Json(attempt)))
@@ -104,7 +105,7 @@ pub async fn retry(
 pub async fn delete(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Preview>)> {
     let preview = state.services.delete_preview(&caller, &key).await?;
     Ok((StatusCode::ACCEPTED, Json(preview)))
@@ -138,7 +139,7 @@ pub async fn usage(
     summary = "A preview pod's log: text, or followed as server-sent events",
     params(("key" = String, Path, description = "the preview's id or namespace"), PreviewLogQuery),
     responses(
-        (status = 200, description = "The log", content((String = "text/plain"), (String = "text/event-stream"))),
+        (status = 200, description = "The log", content((String = "text/plain"), (StreamEvent = "text/event-stream"))),
         (status = 400, description = "Invalid input; `field` names it", body = ErrorBody),
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 503, description = "A dependency is unavailable", body = ErrorBody)
@@ -147,8 +148,8 @@ pub async fn usage(
 pub async fn logs(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(key): Path<String>,
-    Query(query): Query<PreviewLogQuery>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PreviewLogQuery>,
 ) -> Response {
     let follow = query.follow;
     match state.services.preview_log(&caller, &key, query).await {

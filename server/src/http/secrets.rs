@@ -3,7 +3,7 @@
 //! sets one (encrypted before it reaches the database), `DELETE …/{name}` removes it.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use domain::RepositoryId;
 use domain::secrets::SecretInfo;
 use serde::{Deserialize, Serialize};
@@ -12,10 +12,12 @@ use services::secrets::SetSecret;
 use super::AppState;
 use super::answer::{ApiResult, ErrorBody, Items};
 use super::caller::Calling;
+use super::extract::{ApiJson, ApiPath};
 
 /// The body of a secret: its value (kept encrypted, never shown again).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SecretValue {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 65536)]
     value: Option<String>,
 }
 
@@ -41,7 +43,7 @@ pub struct Removed {
 pub async fn list(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path(project): Path<i64>,
+    ApiPath(project): ApiPath<i64>,
 ) -> ApiResult<Json<Items<SecretInfo>>> {
     let id = RepositoryId(project);
     Ok(Items::json(state.services.list_secrets(&caller, id).await?))
@@ -53,7 +55,7 @@ pub async fn list(
     operation_id = "set_secret",
     tag = "secrets",
     summary = "Add or replace a secret",
-    params(("id" = i64, Path, description = "the repository's id"), ("name" = String, Path, description = "the secret's name")),
+    params(("id" = i64, Path, description = "the repository's id"), ("name" = String, Path, description = "the secret's name", pattern = "^[A-Za-z_][A-Za-z0-9_]{0,99}$")),
     request_body = SecretValue,
     responses(
         (status = 200, description = "The secret, without its value", body = SecretInfo),
@@ -65,8 +67,8 @@ pub async fn list(
 pub async fn put(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((project, name)): Path<(i64, String)>,
-    Json(body): Json<SecretValue>,
+    ApiPath((project, name)): ApiPath<(i64, String)>,
+    ApiJson(body): ApiJson<SecretValue>,
 ) -> ApiResult<Json<SecretInfo>> {
     let input = SetSecret {
         repository: RepositoryId(project),
@@ -92,7 +94,7 @@ pub async fn put(
 pub async fn delete(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((project, name)): Path<(i64, String)>,
+    ApiPath((project, name)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<Removed>> {
     let id = RepositoryId(project);
     state.services.remove_secret(&caller, id, &name).await?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -28,8 +28,9 @@ use services::pipelines::PipelineRef;
 use services::step_logs::{StepLog, StepLogRef};
 
 use super::AppState;
-use super::answer::{ApiError, ErrorBody};
+use super::answer::{ApiError, ErrorBody, StreamEvent};
 use super::caller::Calling;
+use super::extract::{ApiPath, ApiQuery};
 use crate::pipelines::logs::{LiveLog, parse_stored, rfc3339};
 use domain::time::now_ms;
 
@@ -59,7 +60,7 @@ pub struct LogQuery {
     summary = "A step's log: text, or followed live as server-sent events",
     params(("id" = i64, Path, description = "the run's id"), ("step" = String, Path, description = "the step's name"), LogQuery),
     responses(
-        (status = 200, description = "The log", content((String = "text/plain"), (String = "text/event-stream"))),
+        (status = 200, description = "The log", content((String = "text/plain"), (StreamEvent = "text/event-stream"))),
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 503, description = "A dependency is unavailable", body = ErrorBody)
     )
@@ -67,8 +68,8 @@ pub struct LogQuery {
 pub async fn step_log(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((id, step)): Path<(i64, String)>,
-    Query(query): Query<LogQuery>,
+    ApiPath((id, step)): ApiPath<(i64, String)>,
+    ApiQuery(query): ApiQuery<LogQuery>,
     headers: HeaderMap,
 ) -> Response {
     let wanted = wanted(PipelineRef::id(id), step, &query, &headers);
@@ -83,7 +84,7 @@ pub async fn step_log(
     summary = "A repository run's step log: text, or followed live",
     params(("id" = i64, Path, description = "the repository's id"), ("pipeline_id" = i64, Path, description = "the run's id"), ("step_id" = String, Path, description = "the step's name"), LogQuery),
     responses(
-        (status = 200, description = "The log", content((String = "text/plain"), (String = "text/event-stream"))),
+        (status = 200, description = "The log", content((String = "text/plain"), (StreamEvent = "text/event-stream"))),
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 503, description = "A dependency is unavailable", body = ErrorBody)
     )
@@ -91,8 +92,8 @@ pub async fn step_log(
 pub async fn step_log_in_project(
     State(state): State<AppState>,
     Calling(caller): Calling,
-    Path((project, id, step)): Path<(i64, i64, String)>,
-    Query(query): Query<LogQuery>,
+    ApiPath((project, id, step)): ApiPath<(i64, i64, String)>,
+    ApiQuery(query): ApiQuery<LogQuery>,
     headers: HeaderMap,
 ) -> Response {
     let run = PipelineRef::in_project(project, id);

@@ -249,3 +249,28 @@ async fn list_filters_refuse_the_same_words_through_both_edges() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn malformed_paths_queries_and_bodies_answer_in_the_error_shape() {
+    let server = TestServer::start(&[]).await;
+    let cases = [
+        server.http.get(server.url("/api/pipelines/not-a-number")),
+        server.http.get(server.url("/api/previews?limit=-1")),
+        server
+            .http
+            .post(server.url("/api/projects"))
+            .header("content-type", "application/json")
+            .body("{not json"),
+    ];
+    for request in cases {
+        let response = request.send().await.expect("request");
+        let url = response.url().to_string();
+        assert_eq!(response.status(), 400, "{url}");
+        let body: Value = response.json().await.expect("a JSON error body");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{url}: {body}"
+        );
+    }
+    server.stop().await;
+}
