@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::SinkExt;
 use futures::channel::mpsc;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 use domain::pipeline::{ArtifactSink, Runner, RunnerError, StepExit, StepSpec, StopSignal};
@@ -20,8 +20,9 @@ use domain::pipeline::{ArtifactSink, Runner, RunnerError, StepExit, StepSpec, St
 use super::collect::collect_artifacts;
 use super::source::checkout_workspace;
 
-/// Longer lines are cut here (a minified file printed by mistake must not fill memory).
-const MAX_LINE_BYTES: usize = 16 * 1024;
+/// A line's bytes kept in memory while it is read: more than a stored line keeps, so that the
+/// step log redacts beyond the cut before it cuts.
+const RAW_LINE_BYTES: usize = 4 * super::logs::MAX_LINE_BYTES;
 /// The step's output pipes hold at most this much: a step printing faster than Slipway reads
 /// waits for it (instead of its lines reaching viewers seconds late).
 const PIPE_BYTES: usize = 4096;
@@ -187,28 +188,45 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-/// Sends each line of `stream` (lossy UTF-8, cut at [`MAX_LINE_BYTES`]) until it ends.
+/// Sends each line of `stream` (lossy UTF-8) until it ends. A line keeps at most
+/// [`RAW_LINE_BYTES`] in memory however long it is; the step log cuts it (after redaction) to
+/// what it keeps.
 async fn pump(stream: impl AsyncRead + Unpin, mut output: mpsc::Sender<String>) {
     let mut reader = BufReader::new(stream);
     let mut buffer = Vec::new();
+    while let Ok(true) = next_line(&mut reader, &mut buffer).await {
+        while matches!(buffer.last(), Some(b'\n' | b'\r')) {
+            buffer.pop();
+        }
+        let line = String::from_utf8_lossy(&buffer).into_owned();
+        if output.send(line).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Reads the next line into `line`, keeping its first [`RAW_LINE_BYTES`] and passing over
+/// the rest; `false` at the end of the stream.
+async fn next_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    line: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    line.clear();
+    let mut read_any = false;
     loop {
-        buffer.clear();
-        match reader.read_until(b'\n', &mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                while matches!(buffer.last(), Some(b'\n' | b'\r')) {
-                    buffer.pop();
-                }
-                let cut = buffer.len() > MAX_LINE_BYTES;
-                buffer.truncate(MAX_LINE_BYTES);
-                let mut line = String::from_utf8_lossy(&buffer).into_owned();
-                if cut {
-                    line.push_str(" … (line cut at 16 KiB)");
-                }
-                if output.send(line).await.is_err() {
-                    break;
-                }
-            }
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(read_any);
+        }
+        read_any = true;
+        let newline = available.iter().position(|&b| b == b'\n');
+        let chunk = newline.map_or(available, |at| &available[..=at]);
+        let room = RAW_LINE_BYTES.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = chunk.len();
+        reader.consume(used);
+        if newline.is_some() {
+            return Ok(true);
         }
     }
 }
@@ -302,6 +320,22 @@ mod tests {
                 prop_assert!(!shown.contains(&secret), "{} shows {}", shown, secret);
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_line_of_any_length_keeps_a_bounded_prefix_and_the_next_line_follows() {
+        use futures::StreamExt;
+        let long = vec![b'x'; 1024 * 1024];
+        let pieces = Pieces([long, b"\nnext\n".to_vec()].into_iter().collect());
+        let (sender, receiver) = mpsc::channel(8);
+        let (_, lines) = futures::join!(pump(pieces, sender), receiver.collect::<Vec<String>>());
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0].len(),
+            RAW_LINE_BYTES,
+            "a megabyte line is not held whole"
+        );
+        assert_eq!(lines[1], "next");
     }
 
     #[test]

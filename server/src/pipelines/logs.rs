@@ -20,6 +20,25 @@ use domain::time::now_ms;
 pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// …or as soon as this much has accumulated.
 const FLUSH_BYTES: usize = 256 * 1024;
+/// A line is kept up to this many bytes, cut after it is redacted (so a secret or token the cut
+/// would split is masked first), whichever runner it came from.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// What a cut line ends with.
+const CUT_MARK: &str = " … (line cut at 16 KiB)";
+
+/// `line` cut to [`MAX_LINE_BYTES`] (at a character boundary), saying so.
+fn cut(mut line: String) -> String {
+    if line.len() <= MAX_LINE_BYTES {
+        return line;
+    }
+    let mut end = MAX_LINE_BYTES;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    line.truncate(end);
+    line.push_str(CUT_MARK);
+    line
+}
 
 /// One step's log while it runs: its lines so far and a signal when more arrive.
 #[derive(Debug)]
@@ -152,7 +171,7 @@ impl StepLog {
             let line = LogLine {
                 seq: self.seq,
                 at_ms,
-                text: self.redactor.line(raw.as_ref()),
+                text: cut(self.redactor.line(raw.as_ref())),
             };
             self.unwritten.push_str(&stored_line(&line));
             batch.push(line);
@@ -291,6 +310,28 @@ pub fn parse_stored(text: &str) -> Vec<LogLine> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_cut_after_redaction_at_a_character_boundary() {
+        let token = format!("ghp_{}", "a".repeat(36));
+        // The token starts 20 bytes before the cut: cut first, the 16 bytes of it that remain
+        // would be too short for the token pattern, and would be shown.
+        let raw = format!(
+            "{} {token} {}",
+            "é".repeat(MAX_LINE_BYTES / 2 - 11),
+            "tail".repeat(50)
+        );
+        let mut redactor = Redactor::new(Vec::new());
+        let shown = cut(redactor.line(&raw));
+        assert!(
+            !shown.contains("ghp_a"),
+            "a token across the cut is masked whole"
+        );
+        let end: String = shown.chars().rev().take(30).collect();
+        assert!(shown.ends_with(CUT_MARK), "ends (reversed) {end}");
+        assert!(shown.len() <= MAX_LINE_BYTES + CUT_MARK.len());
+        assert_eq!(cut("short".to_owned()), "short");
+    }
 
     #[test]
     fn stored_lines_read_back_with_their_time_and_number() {
