@@ -104,17 +104,6 @@ pub struct RetryPipeline {
     pub failed_only: bool,
 }
 
-/// A list asked for within project `project`: a `repository` filter, if any, must be that one.
-pub fn within_project(query: ListPipelines, project: i64) -> Result<ListPipelines> {
-    match parse_id("repository", query.repository.as_deref())? {
-        Some(other) if other != project => Err(Error::invalid(
-            "repository",
-            format!("repository {other} is not this project's ({project})"),
-        )),
-        _ => Ok(query),
-    }
-}
-
 /// A status as the Store knows it, or as the build-engine design words it.
 fn parse_status(text: &str) -> Option<PipelineStatus> {
     match text {
@@ -164,6 +153,28 @@ impl Services {
         let full_page = items.len() >= filter.limit as usize;
         let next_before = items.last().filter(|_| full_page).map(|run| run.id);
         Ok(PipelinePage { items, next_before })
+    }
+
+    /// A page of one repository's runs; a `repository` filter, if given, must name it.
+    pub async fn list_project_pipelines(
+        &self,
+        caller: &Caller,
+        project: RepositoryId,
+        query: ListPipelines,
+    ) -> Result<PipelinePage> {
+        if let Some(other) = parse_id("repository", query.repository.as_deref())?
+            && other != project.0
+        {
+            return Err(Error::invalid(
+                "repository",
+                format!("repository {other} is not this project's ({project})"),
+            ));
+        }
+        let query = ListPipelines {
+            repository: Some(project.to_string()),
+            ..query
+        };
+        self.list_pipelines(caller, query).await
     }
 
     /// A run with its steps.

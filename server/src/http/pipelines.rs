@@ -124,11 +124,11 @@ pub async fn list_for_project(
     ApiPath(project): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ListPipelines>,
 ) -> ApiResult<Json<PipelinePage>> {
-    let query = ListPipelines {
-        repository: Some(project.to_string()),
-        ..services::pipelines::within_project(query, project)?
-    };
-    Ok(Json(state.services.list_pipelines(&caller, query).await?))
+    let project = RepositoryId(project);
+    let page = state
+        .services
+        .list_project_pipelines(&caller, project, query);
+    Ok(Json(page.await?))
 }
 
 #[utoipa::path(

@@ -29,21 +29,26 @@ async fn add(layer: &services::Services, name: &str) -> domain::Repository {
         .expect("add")
 }
 
-#[tokio::test]
-async fn a_run_is_found_only_within_its_own_repository() {
-    let server = TestServer::start(&[]).await;
-    let layer = server.running.services.clone();
-    let caller = Caller::Anonymous;
-    let (shop, blog) = (add(&layer, "shop").await, add(&layer, "blog").await);
-    let new = NewPipeline {
-        repository_id: shop.id,
+/// A run of `main` started from the API.
+fn api_run(repository_id: RepositoryId) -> NewPipeline {
+    NewPipeline {
+        repository_id,
         git_ref: "main".into(),
         commit_sha: None,
         trigger: TriggerKind::Api,
         trigger_detail: None,
         pr_number: None,
         retry_of: None,
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_run_is_found_only_within_its_own_repository() {
+    let server = TestServer::start(&[]).await;
+    let layer = server.running.services.clone();
+    let caller = Caller::Anonymous;
+    let (shop, blog) = (add(&layer, "shop").await, add(&layer, "blog").await);
+    let new = api_run(shop.id);
     let run = layer.start_pipeline(&caller, &new).await.expect("start");
     let mine = PipelineRef::in_project(shop.id.0, run.id.0);
     let theirs = PipelineRef::in_project(blog.id.0, run.id.0);
@@ -323,15 +328,7 @@ async fn reads_name_what_they_cannot_find_and_refuse_bad_filters() {
         "{error}"
     );
 
-    let new = NewPipeline {
-        repository_id: shop.id,
-        git_ref: "main".into(),
-        commit_sha: None,
-        trigger: TriggerKind::Api,
-        trigger_detail: None,
-        pr_number: None,
-        retry_of: None,
-    };
+    let new = api_run(shop.id);
     let run = layer.start_pipeline(&caller, &new).await.expect("start");
     let read_once = StepLogRef {
         run: PipelineRef::id(run.id.0),

@@ -47,6 +47,20 @@ async fn deliver(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// GitHub's example ping as a delivery recorded straight into the Store.
+fn recorded_ping(id: &str) -> domain::NewDelivery {
+    domain::NewDelivery {
+        delivery_id: id.into(),
+        event: "ping".into(),
+        action: None,
+        repository: None,
+        pull_request: None,
+        payload: String::from_utf8(example("ping.payload.json")).expect("utf-8"),
+        received_at_ms: 1,
+        error: None,
+    }
+}
+
 async fn api(server: &TestServer, path: &str) -> (u16, Value) {
     let response = server.http.get(server.url(path)).send().await.expect("api");
     let status = response.status().as_u16();
@@ -254,7 +268,6 @@ async fn a_delivery_can_be_processed_again() {
 
 #[tokio::test]
 async fn a_delivery_recorded_but_not_processed_before_a_stop_is_processed_after_the_restart() {
-    use domain::NewDelivery;
     use domain::delivery::DeliveryStore;
     let data = started(SECRET).await.stop_keeping_data().await;
     // What an instance stopped between recording a delivery and processing it leaves behind:
@@ -263,17 +276,7 @@ async fn a_delivery_recorded_but_not_processed_before_a_stop_is_processed_after_
         let store = server::store::SqliteStore::open(&data.path().join("slipway.db"))
             .await
             .expect("store");
-        let body = String::from_utf8(example("ping.payload.json")).expect("utf-8");
-        let left = NewDelivery {
-            delivery_id: "left-1".into(),
-            event: "ping".into(),
-            action: None,
-            repository: None,
-            pull_request: None,
-            payload: body,
-            received_at_ms: 1,
-            error: None,
-        };
+        let left = recorded_ping("left-1");
         assert!(store.record_delivery(&left).await.expect("recorded"));
     }
     let server =
@@ -299,7 +302,6 @@ async fn a_delivery_recorded_but_not_processed_before_a_stop_is_processed_after_
 
 #[tokio::test]
 async fn a_delivery_a_dead_replica_held_is_taken_over_within_seconds() {
-    use domain::NewDelivery;
     use domain::delivery::DeliveryStore;
     // A replica that claimed this delivery and was killed before it finished: the claim is in
     // the shared database, and nobody renews it. (Made before this server starts, so its own
@@ -309,17 +311,7 @@ async fn a_delivery_a_dead_replica_held_is_taken_over_within_seconds() {
         let dead = server::store::SqliteStore::open(&data.path().join("slipway.db"))
             .await
             .expect("store");
-        let body = String::from_utf8(example("ping.payload.json")).expect("utf-8");
-        let held = NewDelivery {
-            delivery_id: "held-by-the-dead".into(),
-            event: "ping".into(),
-            action: None,
-            repository: None,
-            pull_request: None,
-            payload: body,
-            received_at_ms: 1,
-            error: None,
-        };
+        let held = recorded_ping("held-by-the-dead");
         assert!(dead.record_delivery(&held).await.expect("recorded"));
         let claimed = dead
             .claim_delivery("held-by-the-dead", domain::time::now_ms())
