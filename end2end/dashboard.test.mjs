@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startSlipway, launchBrowser, newPage, openHydrated, screenshotDir, deliver } from "./harness.mjs";
+import { startSlipway, launchBrowser, adminPage, openHydrated, screenshotDir, deliver } from "./harness.mjs";
 
 let slipway;
 let browser;
@@ -27,7 +27,7 @@ const PAGES = [
 ];
 
 test("every page loads, hydrates and explains its empty state", async () => {
-  const page = await newPage(browser);
+  const page = await adminPage(browser, slipway);
   for (const [path, title, emptyState] of PAGES) {
     const response = await openHydrated(page, slipway.base + path);
     assert.equal(response.status(), 200, path);
@@ -43,7 +43,7 @@ test("every page loads, hydrates and explains its empty state", async () => {
 });
 
 test("navigation between pages happens client-side", async () => {
-  const page = await newPage(browser);
+  const page = await adminPage(browser, slipway);
   await openHydrated(page, slipway.base + "/previews");
   await page.evaluate(() => { window.__sameDocument = true; });
   await page.locator('nav[aria-label="Main"]').getByText("Operator").click();
@@ -55,7 +55,7 @@ test("navigation between pages happens client-side", async () => {
 });
 
 test("adding a repository calls a server function and updates the list in place", async () => {
-  const page = await newPage(browser);
+  const page = await adminPage(browser, slipway);
   await openHydrated(page, slipway.base + "/settings");
   await page.evaluate(() => { window.__sameDocument = true; });
 
@@ -81,7 +81,7 @@ test("adding a repository calls a server function and updates the list in place"
 });
 
 test("the theme switch turns dark mode on and remembers it", async () => {
-  const page = await newPage(browser, { colorScheme: "light" });
+  const page = await adminPage(browser, slipway, { colorScheme: "light" });
   await openHydrated(page, slipway.base + "/previews");
   const isDark = () => page.evaluate(() => document.documentElement.classList.contains("dark"));
   assert.equal(await isDark(), false);
@@ -94,7 +94,7 @@ test("the theme switch turns dark mode on and remembers it", async () => {
 });
 
 test("pages work without JavaScript", async () => {
-  const page = await newPage(browser, { javaScriptEnabled: false });
+  const page = await adminPage(browser, slipway, { javaScriptEnabled: false });
   const response = await page.goto(slipway.base + "/settings");
   assert.equal(response.status(), 200);
   assert.equal(await page.locator("h1").innerText(), "Settings");
@@ -104,7 +104,7 @@ test("pages work without JavaScript", async () => {
 });
 
 test("a delivery appears on the open Deliveries page without a reload", async () => {
-  const page = await newPage(browser);
+  const page = await adminPage(browser, slipway);
   await openHydrated(page, slipway.base + "/deliveries");
   await page.getByText("No deliveries received").waitFor();
   await page.evaluate(() => { window.__sameDocument = true; });

@@ -1,7 +1,7 @@
 // Starts a release `slipway` on a free port with its own data dir, and Debian's Chromium through
 // playwright-core. Waits for the server's own "serving" log line, never a fixed delay.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -31,23 +31,25 @@ function freePort() {
 /** The webhook secret the Slipway under test checks deliveries against. */
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 
-/** Starts Slipway (with `env` added to its settings); resolves once it logs that it is serving. */
+/**
+ * Starts Slipway (with `env` added to its settings); resolves once it logs that it is serving.
+ * It answers the first admin's password (from the file Slipway says it wrote), an admin token
+ * made with `slipway tokens create`, and `api()`, a fetch that sends that token.
+ */
 export async function startSlipway(env = {}) {
   const bin = process.env.SLIPWAY_BIN;
   if (!bin) throw new Error("SLIPWAY_BIN must point at the release slipway binary (scripts/test sets it)");
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "slipway-e2e-"));
-  const child = spawn(bin, ["serve"], {
-    env: {
-      ...process.env,
-      SLIPWAY_LISTEN: `127.0.0.1:${port}`,
-      SLIPWAY_DATA_DIR: dataDir,
-      SLIPWAY_LOG_FORMAT: "json",
-      SLIPWAY_GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const settings = {
+    ...process.env,
+    SLIPWAY_LISTEN: `127.0.0.1:${port}`,
+    SLIPWAY_DATA_DIR: dataDir,
+    SLIPWAY_LOG_FORMAT: "json",
+    SLIPWAY_GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    ...env,
+  };
+  const child = spawn(bin, ["serve"], { env: settings, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`slipway did not start:\n${log}`)), 30_000);
@@ -57,8 +59,22 @@ export async function startSlipway(env = {}) {
     });
     child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`slipway exited with ${code}:\n${log}`)); });
   });
+  const passwordFile = join(dataDir, "initial-admin-password");
+  /** Runs `slipway ARGS` beside the server, as an operator would; resolves with its output. */
+  const cli = (args, input) =>
+    execFileSync(bin, args, { env: { ...settings, SLIPWAY_LOG: "warn" }, input, encoding: "utf8" }).trim();
+  const token = cli(["tokens", "create", "--user", "admin", "--scope", "admin", "--name", "browser tests"]);
+  const base = `http://127.0.0.1:${port}`;
   return {
-    base: `http://127.0.0.1:${port}`,
+    base,
+    passwordFile,
+    adminPassword: readFileSync(passwordFile, "utf8").trim(),
+    token,
+    cli,
+    /** `fetch` on the API with the admin token. */
+    api(path, init = {}) {
+      return fetch(base + path, { ...init, headers: { ...(init.headers || {}), authorization: `Bearer ${token}` } });
+    },
     log: () => log,
     async stop() {
       const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -83,6 +99,22 @@ export async function newPage(browser, options = {}) {
   page.on("console", (message) => {
     if (message.type() === "error") page.problems.push(`console: ${message.text()}`);
   });
+  return page;
+}
+
+/** Signs `page` in on the sign-in page with a login and password; waits for the dashboard. */
+export async function signIn(page, base, login, password) {
+  await page.goto(base + "/login");
+  await page.getByLabel("Login").fill(login);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((url) => url.pathname !== "/login", { timeout: 15_000 });
+}
+
+/** A new page, signed in as the first admin. */
+export async function adminPage(browser, slipway, options = {}) {
+  const page = await newPage(browser, options);
+  await signIn(page, slipway.base, "admin", slipway.adminPassword);
   return page;
 }
 

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSlipway, launchBrowser, newPage, openHydrated, screenshotDir } from "./harness.mjs";
+import { startSlipway, launchBrowser, adminPage, openHydrated, screenshotDir } from "./harness.mjs";
 
 let slipway;
 let browser;
@@ -38,7 +38,7 @@ before(async () => {
   git("-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "--quiet", "-m", "pipeline");
   slipway = await startSlipway();
   browser = await launchBrowser();
-  const added = await fetch(`${slipway.base}/api/projects`, {
+  const added = await slipway.api(`/api/projects`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ name: "demo", clone_url: repoDir }),
@@ -53,7 +53,7 @@ after(async () => {
 });
 
 test("a pipeline started from the page streams its log live", async () => {
-  const page = await newPage(browser);
+  const page = await adminPage(browser, slipway);
   await openHydrated(page, `${slipway.base}/pipelines`);
   await page.getByText("No pipeline has run in your 1 repository yet").waitFor();
   const form = page.getByTestId("run-pipeline");
@@ -98,7 +98,7 @@ test("a pipeline started from the page streams its log live", async () => {
 });
 
 test("a secret set on the Settings page is listed by name, never by value", async () => {
-  const page = await newPage(browser);
+  const page = await adminPage(browser, slipway);
   await openHydrated(page, `${slipway.base}/settings`);
   const secrets = page.getByTestId("secrets");
   await secrets.locator("summary").click();
@@ -107,7 +107,7 @@ test("a secret set on the Settings page is listed by name, never by value", asyn
   await secrets.getByRole("button", { name: "Set secret" }).click();
   await secrets.getByTestId("secret-list").getByText("DEPLOY_TOKEN").waitFor();
   assert.equal(await page.content().then((html) => html.includes("e2e-very-secret-value")), false);
-  const listed = await fetch(`${slipway.base}/api/projects/1/secrets`).then((r) => r.json());
+  const listed = await slipway.api(`/api/projects/1/secrets`).then((r) => r.json());
   assert.deepEqual(listed.items.map((s) => s.name), ["DEPLOY_TOKEN"]);
   await page.screenshot({ path: join(screenshotDir, "settings-secrets.png"), fullPage: true });
   assert.deepEqual(page.problems, []);

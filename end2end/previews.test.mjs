@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSlipway, launchBrowser, newPage, openHydrated, screenshotDir, deliver } from "./harness.mjs";
+import { startSlipway, launchBrowser, adminPage, openHydrated, screenshotDir, deliver } from "./harness.mjs";
 
 let slipway;
 let browser;
@@ -30,7 +30,7 @@ before(async () => {
   sha = git("rev-parse", "HEAD");
   slipway = await startSlipway({ SLIPWAY_CLUSTER: "sim" });
   browser = await launchBrowser();
-  const added = await fetch(`${slipway.base}/api/projects`, {
+  const added = await slipway.api(`/api/projects`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ name: "acme/shop", clone_url: repoDir }),
@@ -63,7 +63,7 @@ function pullRequest(action) {
 }
 
 test("a pull request's preview: list, detail, retry, delete with confirmation", async () => {
-  const page = await newPage(browser);
+  const page = await adminPage(browser, slipway);
   await openHydrated(page, `${slipway.base}/previews`);
   await page.getByText("No open pull requests have a preview").waitFor();
   await page.evaluate(() => { window.__sameDocument = true; });

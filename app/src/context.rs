@@ -12,10 +12,12 @@ pub fn services() -> Result<Services, AppError> {
         .ok_or_else(|| AppError::new(ErrorKind::Internal, "server services are not configured"))
 }
 
-/// Who sent this request: the caller the server put in the request's context, anonymous when
-/// it put none.
+/// Who sent this request: the caller the server's identity middleware put in the request's
+/// extensions (Leptos provides the request's parts), anonymous when there is none.
 pub fn caller() -> Caller {
-    use_context::<Caller>().unwrap_or(Caller::Anonymous)
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+        .unwrap_or(Caller::Anonymous)
 }
 
 /// The services and the caller of this request.

@@ -127,6 +127,8 @@ pub struct DeliveryFilter {
     pub repository: Option<String>,
     /// Only deliveries older than this `seq` (the last one of the previous page).
     pub before: Option<i64>,
+    /// Only deliveries about these repositories (`None`: every delivery); the caller's reach.
+    pub visible: Option<Vec<crate::RepositoryId>>,
     pub limit: u32,
 }
 

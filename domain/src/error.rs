@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
+    /// Nobody is signed in: sign in, or send a token.
+    Unauthenticated,
     /// The thing asked for does not exist (or the caller may not see it).
     NotFound,
     /// The caller may see it but not do this.
@@ -25,6 +27,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Unauthenticated => "unauthenticated",
             Self::NotFound => "not_found",
             Self::Forbidden => "forbidden",
             Self::InvalidInput => "invalid_input",

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod error;
 pub mod git_host;
 pub mod health;
+pub mod identity;
 pub mod objects;
 pub mod pipeline;
 pub mod preview;

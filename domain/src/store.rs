@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::delivery::DeliveryStore;
+use crate::identity::IdentityStore;
 use crate::pipeline::{PipelineOutputStore, PipelineStore, ScheduleStore};
 use crate::preview::PreviewStore;
 use crate::pull_request::PullRequestStore;
@@ -48,6 +49,7 @@ pub trait Store:
     + PipelineOutputStore
     + SecretStore
     + PreviewStore
+    + IdentityStore
     + Send
     + Sync
     + 'static

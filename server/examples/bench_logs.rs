@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let base = server.base.clone();
-    let client = reqwest::Client::new();
+    let client = server.client()?;
 
     let project: serde_json::Value = client
         .post(format!("{base}/api/projects"))

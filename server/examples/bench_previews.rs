@@ -161,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let base = server.base.clone();
-    let client = reqwest::Client::new();
+    let client = server.client()?;
     let added = client
         .post(format!("{base}/api/projects"))
         .json(&serde_json::json!({ "name": "acme/bench", "clone_url": repo.display().to_string() }))

@@ -1,5 +1,5 @@
 //! The command line: `slipway [--config FILE] [serve | migrate | check-config | backup |
-//! validate | schema]`.
+//! users | tokens | validate | schema]`.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,16 @@ pub enum Command {
         #[arg(value_name = "FOLDER")]
         folder: PathBuf,
     },
+    /// Local users: `create NAME [--admin|--operator] [--password-stdin]`, `list`.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Personal API tokens: `create --user NAME …` (prints the token alone), `revoke ID`.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
     /// Check a `.platform.yaml` with the messages the server gives; exit 1 when it has problems.
     Validate {
         /// The file to check; `-` reads standard input.
@@ -48,6 +58,55 @@ pub enum Command {
     Schema {
         #[arg(value_enum)]
         of: SchemaKind,
+    },
+}
+
+/// `slipway users …`.
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum UsersCommand {
+    /// Add a local user; prints the generated password unless one comes on standard input.
+    Create {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Instance admin: everything, users and teams included.
+        #[arg(long, conflicts_with = "operator")]
+        admin: bool,
+        /// Instance operator: reads everything, cleans up any preview.
+        #[arg(long)]
+        operator: bool,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Every user, with their role and last sign-in.
+    List,
+}
+
+/// `slipway tokens …`.
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum TokensCommand {
+    /// Make a personal API token for a user; prints the token alone on standard output.
+    Create {
+        /// Whose token (a login).
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// The most it may do: read, write or admin.
+        #[arg(long, default_value = "read", value_name = "SCOPE")]
+        scope: String,
+        /// A repository (`owner/name`) it may reach; repeat for more; all when absent.
+        #[arg(long = "repository", value_name = "OWNER/REPO")]
+        repositories: Vec<String>,
+        /// How long it lasts, e.g. 30d (default 90d, at most a year).
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// What it is for.
+        #[arg(long, value_name = "TEXT")]
+        name: Option<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        #[arg(value_name = "ID")]
+        id: i64,
     },
 }
 

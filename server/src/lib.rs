@@ -1,11 +1,13 @@
 //! The `slipway` binary's library: configuration, adapters for the domain's ports, HTTP routes
 //! and process wiring. `main.rs` only parses the command line and calls into here.
 
+pub mod accounts_cli;
 pub mod backup;
 pub mod bus;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod first_admin;
 pub mod github;
 pub mod http;
 pub mod objects;

@@ -55,6 +55,8 @@ fn main() -> ExitCode {
                 })
                 .map_err(anyhow::Error::from),
             Command::Backup { folder } => backup(&config, &folder).await,
+            Command::Users { command } => server::accounts_cli::users(&config, command).await,
+            Command::Tokens { command } => server::accounts_cli::tokens(&config, command).await,
             _ => serve(config).await,
         }
     });

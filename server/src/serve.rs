@@ -38,6 +38,8 @@ pub enum ServeError {
     },
     #[error("the HTTP server failed")]
     Http(#[source] std::io::Error),
+    #[error(transparent)]
+    FirstAdmin(#[from] crate::first_admin::FirstAdminError),
 }
 
 /// A server that is accepting requests.
@@ -85,6 +87,7 @@ pub async fn start_on(
 ) -> Result<Running, ServeError> {
     let address = listener.local_addr().map_err(ServeError::Http)?;
     let adapters = startup::open(&config).await?;
+    crate::first_admin::ensure(adapters.store.clone(), &config.data_dir).await?;
     if !config.site_root.join("pkg").is_dir() {
         tracing::warn!(
             site_root = %config.site_root.display(),
@@ -112,6 +115,15 @@ pub async fn start_on(
         log_hub: LogHub::default(),
         backlog: backlog.clone(),
         arrivals,
+        identity: http::identity::IdentityPolicy::new(
+            &config.public_url,
+            config.trusted_proxies.clone(),
+        ),
+        sign_in_limits: http::sign_in::SignInLimits::default(),
+        sign_in: http::sign_in::SignInPage {
+            first_password_file: crate::first_admin::password_file(&config.data_dir),
+        },
+        metrics_token: config.metrics_token.clone().map(Arc::new),
     };
     // One mirror per repository, shared by pipeline runs and previews.
     let mirrors = Mirrors::new(config.data_dir.join("mirrors"));
@@ -155,8 +167,11 @@ pub async fn start_on(
     let token = shutdown.clone();
     let closing = adapters.clone();
     let done = tokio::spawn(async move {
-        let server =
-            axum::serve(listener, router).with_graceful_shutdown(token.clone().cancelled_owned());
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned());
         let outcome = run_with_grace(server.into_future(), &token, grace).await;
         workers.close();
         if tokio::time::timeout(grace, workers.wait()).await.is_err() {

@@ -5,7 +5,8 @@ use domain::delivery::{DELIVERY_WORKER, mask_secrets};
 use domain::{Delivery, DeliveryFilter, DeliveryStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::caller::{Action, Caller, authorize};
+use crate::audit::Record;
+use crate::caller::{Action, Caller};
 use crate::parse::{non_empty, parse_choice};
 use crate::{Result, Services};
 
@@ -54,7 +55,7 @@ impl Services {
         caller: &Caller,
         query: ListDeliveries,
     ) -> Result<DeliveryPage> {
-        authorize(caller, Action::DeliveryRead, None)?;
+        self.authorize(caller, Action::DeliveryRead, None).await?;
         let known = DeliveryStatus::ALL.map(|s| s.as_str());
         let status = parse_choice(
             "status",
@@ -67,6 +68,7 @@ impl Services {
             status,
             repository: non_empty(query.repository),
             before: query.before,
+            visible: caller.visible(),
             limit: query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
         };
         let items = self.store.list_deliveries(&filter).await?;
@@ -77,8 +79,7 @@ impl Services {
 
     /// A delivery by GitHub's delivery id, with its payload.
     pub async fn get_delivery(&self, caller: &Caller, id: &str) -> Result<DeliveryDetail> {
-        authorize(caller, Action::DeliveryRead, None)?;
-        let (delivery, payload) = self.store.get_delivery(id).await?;
+        let (delivery, payload) = self.delivery(caller, Action::DeliveryRead, id).await?;
         let payload = match serde_json::from_str::<serde_json::Value>(&payload) {
             Ok(mut value) => {
                 mask_secrets(&mut value);
@@ -92,10 +93,39 @@ impl Services {
     /// Queues a delivery to be processed again and wakes the delivery worker; `Conflict` while
     /// a worker is processing it.
     pub async fn redeliver(&self, caller: &Caller, id: &str) -> Result<Delivery> {
-        authorize(caller, Action::DeliveryRedeliver, None)?;
-        let delivery = self.store.requeue_delivery(id).await?;
-        tracing::info!(delivery.id = %id, "delivery queued again");
-        self.wake(DELIVERY_WORKER).await;
-        Ok(delivery)
+        let (found, _) = self.delivery(caller, Action::DeliveryRedeliver, id).await?;
+        let repository = match &found.repository {
+            Some(name) => self.store.get_repository_named(name).await?,
+            None => None,
+        };
+        let record = Record::of(Action::DeliveryRedeliver)
+            .on(repository.as_ref())
+            .target(format!("delivery {id}"));
+        let requeued = self.store.requeue_delivery(id).await;
+        if requeued.is_ok() {
+            tracing::info!(delivery.id = %id, "delivery queued again");
+            self.wake(DELIVERY_WORKER).await;
+        }
+        self.audited(caller, record, requeued.map_err(Into::into))
+            .await
+    }
+
+    /// A delivery (with its payload) the caller may do `action` on: one about a repository
+    /// they can reach, or, without a repository, only for those who see every repository.
+    async fn delivery(
+        &self,
+        caller: &Caller,
+        action: Action,
+        id: &str,
+    ) -> Result<(Delivery, String)> {
+        let (delivery, payload) = self.store.get_delivery(id).await?;
+        let repository = match &delivery.repository {
+            Some(name) => self.store.get_repository_named(name).await?,
+            None => None,
+        };
+        let missing = || crate::Error::NotFound(format!("delivery `{id}` not found"));
+        self.authorize_found(caller, action, repository.as_ref(), missing)
+            .await?;
+        Ok((delivery, payload))
     }
 }

@@ -12,6 +12,9 @@ type Cause = Box<dyn std::error::Error + Send + Sync>;
 /// Why an action could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Nobody is signed in (or the credentials were refused; the message says why).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// What was asked for does not exist (the message names it).
     #[error("{0}")]
     NotFound(String),
@@ -50,6 +53,7 @@ impl Error {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Self::Unauthenticated(_) => ErrorKind::Unauthenticated,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::InvalidInput { .. } => ErrorKind::InvalidInput,
@@ -76,6 +80,19 @@ impl Error {
             }
             Self::Internal(_) => tracing::error!(error = %error_chain(self), "internal error"),
             _ => {}
+        }
+    }
+}
+
+impl From<crate::caller::Refusal> for Error {
+    /// A refusal as the caller is told it; a hidden repository reads as a missing one.
+    fn from(refusal: crate::caller::Refusal) -> Self {
+        match refusal {
+            crate::caller::Refusal::Unauthenticated => Self::Unauthenticated(
+                "sign in, or send a token (Authorization: Bearer slw_…)".into(),
+            ),
+            crate::caller::Refusal::Hidden => Self::NotFound("not found".into()),
+            crate::caller::Refusal::Forbidden(message) => Self::Forbidden(message),
         }
     }
 }

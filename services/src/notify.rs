@@ -55,4 +55,21 @@ impl Services {
     pub async fn wake_pipelines(&self) {
         self.wake(PIPELINE_WORKER).await;
     }
+
+    /// The bus's change notifications, for a signed-in person's open pages (which then
+    /// re-read what changed through functions that check what they may see).
+    pub async fn follow_changes(
+        &self,
+        caller: &crate::Caller,
+    ) -> crate::Result<futures::stream::BoxStream<'static, BusEvent>> {
+        self.authorize(caller, crate::caller::Action::InstanceRead, None)
+            .await?;
+        self.bus
+            .subscribe()
+            .await
+            .map_err(|error| crate::Error::Unavailable {
+                dependency: "the bus",
+                source: Box::new(error),
+            })
+    }
 }

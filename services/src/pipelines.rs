@@ -10,7 +10,8 @@ use domain::time::now_ms;
 use domain::{Repository, RepositoryId};
 use serde::{Deserialize, Serialize};
 
-use crate::caller::{Action, Caller, authorize};
+use crate::audit::Record;
+use crate::caller::{Action, Caller};
 use crate::parse::{non_empty, parse_choice, parse_id};
 use crate::{Error, Result, Services};
 
@@ -137,7 +138,7 @@ impl Services {
                     .id,
             ),
             None => {
-                authorize(caller, Action::PipelineRead, None)?;
+                self.authorize(caller, Action::PipelineRead, None).await?;
                 None
             }
         };
@@ -147,6 +148,7 @@ impl Services {
             git_ref: non_empty(query.git_ref),
             trigger,
             before: query.before.map(PipelineId),
+            visible: caller.visible(),
             limit: query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
         };
         let items = self.store.list_pipelines(&filter).await?;
@@ -205,6 +207,9 @@ impl Services {
         let repository = self
             .repository(caller, Action::PipelineTrigger, input.repository)
             .await?;
+        let record = Record::of(Action::PipelineTrigger)
+            .on(Some(&repository))
+            .details(format!("at {git_ref}"));
         let new = NewPipeline {
             repository_id: repository.id,
             git_ref: git_ref.to_owned(),
@@ -214,23 +219,33 @@ impl Services {
             pr_number: None,
             retry_of: None,
         };
-        self.start_pipeline(caller, &new).await
+        let started = self.start_pipeline(caller, &new).await;
+        self.audited(caller, record, started).await
     }
 
     /// Stops a run: a pending run ends at once, a running one within seconds.
     pub async fn cancel_pipeline(&self, caller: &Caller, run: PipelineRef) -> Result<PipelineRun> {
-        let found = self.pipeline(caller, Action::PipelineCancel, run).await?;
-        if found.status.is_finished() {
-            return Err(Error::Conflict(format!(
-                "pipeline {} already ended ({})",
-                found.id,
-                found.status.as_str()
-            )));
+        let (found, repository) = self
+            .pipeline_in(caller, Action::PipelineCancel, run)
+            .await?;
+        let record = Record::of(Action::PipelineCancel)
+            .on(repository.as_ref())
+            .target(format!("pipeline {}", found.id));
+        let cancelled = async {
+            if found.status.is_finished() {
+                return Err(Error::Conflict(format!(
+                    "pipeline {} already ended ({})",
+                    found.id,
+                    found.status.as_str()
+                )));
+            }
+            let found = self.store.request_cancel(found.id, now_ms()).await?;
+            tracing::info!(pipeline.id = %found.id, "pipeline cancel requested");
+            self.announce_pipeline(&found).await;
+            Ok(found)
         }
-        let found = self.store.request_cancel(found.id, now_ms()).await?;
-        tracing::info!(pipeline.id = %found.id, "pipeline cancel requested");
-        self.announce_pipeline(&found).await;
-        Ok(found)
+        .await;
+        self.audited(caller, record, cancelled).await
     }
 
     /// Runs a finished pipeline again, at the same commit: every step, or with `failed_only`
@@ -240,15 +255,19 @@ impl Services {
         caller: &Caller,
         input: RetryPipeline,
     ) -> Result<PipelineRun> {
-        let run = self
-            .pipeline(caller, Action::PipelineRetry, input.run)
+        let (run, repository) = self
+            .pipeline_in(caller, Action::PipelineRetry, input.run)
             .await?;
+        let record = Record::of(Action::PipelineRetry)
+            .on(repository.as_ref())
+            .target(format!("pipeline {}", run.id));
         if !run.status.is_finished() {
-            return Err(Error::Conflict(format!(
+            let refused = Err(Error::Conflict(format!(
                 "pipeline {} is still {}; cancel it first",
                 run.id,
                 run.status.as_str()
             )));
+            return self.audited(caller, record, refused).await;
         }
         let new = NewPipeline {
             repository_id: run.repository_id,
@@ -259,13 +278,15 @@ impl Services {
             pr_number: run.pr_number,
             retry_of: Some(run.id),
         };
-        self.start_pipeline(caller, &new).await
+        let started = self.start_pipeline(caller, &new).await;
+        self.audited(caller, record, started).await
     }
 
     /// Records a pending run and wakes the executors (the executor also polls the Store: a run
     /// whose wake-up is lost starts late, not never).
     pub async fn start_pipeline(&self, caller: &Caller, new: &NewPipeline) -> Result<PipelineRun> {
-        authorize(caller, Action::PipelineTrigger, None)?;
+        self.repository(caller, Action::PipelineTrigger, new.repository_id)
+            .await?;
         let run = self.store.create_pipeline(new, now_ms()).await?;
         tracing::info!(pipeline.id = %run.id, repository = %run.repository, git_ref = %run.git_ref, trigger = run.trigger.as_str(), "pipeline queued");
         self.announce_pipeline(&run).await;
@@ -301,6 +322,16 @@ impl Services {
         action: Action,
         run: PipelineRef,
     ) -> Result<PipelineRun> {
+        Ok(self.pipeline_in(caller, action, run).await?.0)
+    }
+
+    /// [`Services::pipeline`], with the run's repository (`None` if it was removed).
+    async fn pipeline_in(
+        &self,
+        caller: &Caller,
+        action: Action,
+        run: PipelineRef,
+    ) -> Result<(PipelineRun, Option<Repository>)> {
         let found = self.store.get_pipeline(run.id).await?;
         if run
             .project
@@ -313,8 +344,10 @@ impl Services {
             )));
         }
         let repository = self.store.get_repository(found.repository_id).await.ok();
-        authorize(caller, action, repository.as_ref())?;
-        Ok(found)
+        let missing = || Error::NotFound(format!("pipeline `{}` not found", run.id));
+        self.authorize_found(caller, action, repository.as_ref(), missing)
+            .await?;
+        Ok((found, repository))
     }
 
     /// A repository the caller may do `action` on.
@@ -325,7 +358,9 @@ impl Services {
         id: RepositoryId,
     ) -> Result<Repository> {
         let repository = self.store.get_repository(id).await?;
-        authorize(caller, action, Some(&repository))?;
+        let missing = || Error::NotFound(format!("repository `{id}` not found"));
+        self.authorize_or_missing(caller, action, &repository, missing)
+            .await?;
         Ok(repository)
     }
 }

@@ -8,7 +8,8 @@ use domain::time::now_ms;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-use crate::caller::{Action, Caller, authorize};
+use crate::audit::Record;
+use crate::caller::{Action, Caller};
 use crate::parse::{non_empty, parse_choice};
 use crate::usage::measure;
 use crate::{Error, Result, Services};
@@ -84,7 +85,7 @@ pub enum PreviewLog {
 impl Services {
     /// A page of previews, filtered.
     pub async fn list_previews(&self, caller: &Caller, query: ListPreviews) -> Result<PreviewPage> {
-        authorize(caller, Action::PreviewRead, None)?;
+        self.authorize(caller, Action::PreviewRead, None).await?;
         let status = parse_choice("status", query.status.as_deref(), PreviewStatus::parse, &{
             PreviewStatus::ALL.map(|s| s.as_str())
         })?;
@@ -93,6 +94,7 @@ impl Services {
             repository: non_empty(query.repository),
             search: non_empty(query.search),
             include_deleted: query.include_deleted || status == Some(PreviewStatus::Deleted),
+            visible: caller.visible(),
             limit: query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
             offset: query.offset.unwrap_or(0),
         };
@@ -112,7 +114,7 @@ impl Services {
 
     /// A preview with its attempts, and from its cluster its usage, pods and recent events.
     pub async fn get_preview(&self, caller: &Caller, key: &str) -> Result<PreviewDetail> {
-        let preview = self.find_preview(caller, Action::PreviewRead, key).await?;
+        let (preview, _) = self.find_preview(caller, Action::PreviewRead, key).await?;
         let attempts = self.store.preview_attempts(preview.id).await?;
         let mut detail = PreviewDetail {
             preview,
@@ -157,7 +159,15 @@ impl Services {
     /// Deploys the head commit again (after a failure, or to refresh a running preview);
     /// `Conflict` when the pull request no longer wants a preview, saying why.
     pub async fn retry_preview(&self, caller: &Caller, key: &str) -> Result<PreviewAttempt> {
-        let preview = self.find_preview(caller, Action::PreviewRetry, key).await?;
+        let (preview, repository) = self.find_preview(caller, Action::PreviewRetry, key).await?;
+        let record = Record::of(Action::PreviewRetry)
+            .on(repository.as_ref())
+            .target(format!("preview {}", preview.namespace));
+        let retried = self.retry_found(preview).await;
+        self.audited(caller, record, retried).await
+    }
+
+    async fn retry_found(&self, preview: Preview) -> Result<PreviewAttempt> {
         let Some(attempt) = self.store.retry_preview(preview.id, now_ms()).await? else {
             let why = if preview.status == PreviewStatus::Deleting {
                 "it is being removed".to_owned()
@@ -185,9 +195,17 @@ impl Services {
 
     /// Removes a preview now; it comes back with the pull request's next push.
     pub async fn delete_preview(&self, caller: &Caller, key: &str) -> Result<Preview> {
-        let preview = self
+        let (preview, repository) = self
             .find_preview(caller, Action::PreviewDelete, key)
             .await?;
+        let record = Record::of(Action::PreviewDelete)
+            .on(repository.as_ref())
+            .target(format!("preview {}", preview.namespace));
+        let deleted = self.delete_found(preview).await;
+        self.audited(caller, record, deleted).await
+    }
+
+    async fn delete_found(&self, preview: Preview) -> Result<Preview> {
         if !preview.status.may_have_namespace() && !preview.wanted {
             return Err(Error::Conflict(format!(
                 "preview {} is already removed",
@@ -222,7 +240,7 @@ impl Services {
                 }
             },
         };
-        let preview = self.find_preview(caller, Action::PreviewRead, key).await?;
+        let (preview, _) = self.find_preview(caller, Action::PreviewRead, key).await?;
         let Some(cluster) = self.preview_cluster(&preview).await? else {
             return Err(Error::invalid("key", crate::bundle::NO_CLUSTER));
         };
@@ -259,15 +277,23 @@ impl Services {
     }
 
     /// A preview by id, or by namespace when `key` is not a number, that the caller may act on.
-    async fn find_preview(&self, caller: &Caller, action: Action, key: &str) -> Result<Preview> {
+    /// Also answers the preview's repository (`None` if it was removed).
+    async fn find_preview(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key: &str,
+    ) -> Result<(Preview, Option<domain::Repository>)> {
         let key = key.trim();
         let preview = match key.parse::<i64>() {
             Ok(id) => self.store.get_preview(id).await?,
             Err(_) => self.store.get_preview_by_namespace(key).await?,
         };
         let repository = self.store.get_repository_named(&preview.repository).await?;
-        authorize(caller, action, repository.as_ref())?;
-        Ok(preview)
+        let missing = || Error::NotFound(format!("preview `{key}` not found"));
+        self.authorize_found(caller, action, repository.as_ref(), missing)
+            .await?;
+        Ok((preview, repository))
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use domain::health::InstanceInfo;
 use domain::{DependencyCheck, Readiness, error_chain};
 
-use crate::caller::{Action, Caller, authorize};
+use crate::caller::{Action, Caller};
 use crate::{Result, Services};
 
 /// How long one dependency may take to answer a readiness check.
@@ -41,7 +41,7 @@ impl Services {
 
     /// What this instance runs on: version, URL, dependencies, clusters, GitHub budget.
     pub async fn instance_info(&self, caller: &Caller) -> Result<InstanceInfo> {
-        authorize(caller, Action::InstanceRead, None)?;
+        self.authorize(caller, Action::InstanceRead, None).await?;
         Ok(InstanceInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             public_url: self.public_url.clone(),

@@ -5,7 +5,8 @@ use domain::repository::PreviewRulesConfig;
 use domain::{EntityKind, NewRepository, Repository, RepositoryId};
 use serde::Deserialize;
 
-use crate::caller::{Action, Caller, authorize};
+use crate::audit::Record;
+use crate::caller::{Action, Caller};
 use crate::{Error, Result, Services};
 
 /// A repository to add.
@@ -37,8 +38,12 @@ pub struct AddRepository {
 impl Services {
     /// Every repository, by name.
     pub async fn list_repositories(&self, caller: &Caller) -> Result<Vec<Repository>> {
-        authorize(caller, Action::RepositoryRead, None)?;
-        Ok(self.store.list_repositories().await?)
+        self.authorize(caller, Action::RepositoryRead, None).await?;
+        let mut repositories = self.store.list_repositories().await?;
+        if caller.visible().is_some() {
+            repositories.retain(|r| caller.level_on(r.id).is_some());
+        }
+        Ok(repositories)
     }
 
     /// Adds a repository; `Conflict` when the name is taken, invalid input naming the field
@@ -48,7 +53,15 @@ impl Services {
         caller: &Caller,
         input: AddRepository,
     ) -> Result<Repository> {
-        authorize(caller, Action::RepositoryAdd, None)?;
+        self.authorize(caller, Action::RepositoryAdd, None).await?;
+        let record = Record::of(Action::RepositoryAdd)
+            .target(input.name.trim().to_owned())
+            .details(format!("from {}", input.clone_url.trim()));
+        let added = self.add_authorized(input).await;
+        self.audited(caller, record, added).await
+    }
+
+    async fn add_authorized(&self, input: AddRepository) -> Result<Repository> {
         let new = NewRepository::new(&input.name, &input.clone_url, &input.default_branch)?
             .on_cluster(&input.cluster);
         if let Some(name) = new.cluster() {
@@ -68,7 +81,7 @@ impl Services {
         id: RepositoryId,
         rules: PreviewRulesConfig,
     ) -> Result<Repository> {
-        self.repository(caller, Action::RepositoryRules, id).await?;
+        let repository = self.repository(caller, Action::RepositoryRules, id).await?;
         for branch in &rules.target_branches {
             globset::Glob::new(branch).map_err(|e| {
                 Error::invalid(
@@ -77,21 +90,30 @@ impl Services {
                 )
             })?;
         }
-        let repository = self.store.set_preview_rules(id, &rules).await?;
-        tracing::info!(repository.id = %id, "preview rules changed");
-        self.announce(EntityKind::Repository, id.to_string(), "changed")
-            .await;
-        Ok(repository)
+        let record = Record::of(Action::RepositoryRules).on(Some(&repository));
+        let changed = self.store.set_preview_rules(id, &rules).await;
+        if changed.is_ok() {
+            tracing::info!(repository.id = %id, "preview rules changed");
+            self.announce(EntityKind::Repository, id.to_string(), "changed")
+                .await;
+        }
+        self.audited(caller, record, changed.map_err(Into::into))
+            .await
     }
 
     /// Removes a repository.
     pub async fn remove_repository(&self, caller: &Caller, id: RepositoryId) -> Result<()> {
-        self.repository(caller, Action::RepositoryRemove, id)
+        let repository = self
+            .repository(caller, Action::RepositoryRemove, id)
             .await?;
-        self.store.remove_repository(id).await?;
-        tracing::info!(repository.id = %id, "repository removed");
-        self.announce(EntityKind::Repository, id.to_string(), "removed")
-            .await;
-        Ok(())
+        let record = Record::of(Action::RepositoryRemove).target(repository.name.clone());
+        let removed = self.store.remove_repository(id).await;
+        if removed.is_ok() {
+            tracing::info!(repository.id = %id, "repository removed");
+            self.announce(EntityKind::Repository, id.to_string(), "removed")
+                .await;
+        }
+        self.audited(caller, record, removed.map_err(Into::into))
+            .await
     }
 }

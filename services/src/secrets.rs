@@ -5,6 +5,7 @@ use domain::RepositoryId;
 use domain::secrets::{SecretInfo, validate_secret_name};
 use domain::time::now_ms;
 
+use crate::audit::Record;
 use crate::caller::{Action, Caller};
 use crate::{Error, Result, Services};
 
@@ -42,10 +43,24 @@ impl Services {
         let repository = self
             .repository(caller, Action::SecretSet, input.repository)
             .await?;
+        // The name is recorded, never the value.
+        let record = Record::of(Action::SecretSet)
+            .on(Some(&repository))
+            .target(format!("secret {name}"));
+        let set = self.seal_and_store(&repository, name, &input.value).await;
+        self.audited(caller, record, set).await
+    }
+
+    async fn seal_and_store(
+        &self,
+        repository: &domain::Repository,
+        name: &str,
+        value: &str,
+    ) -> Result<SecretInfo> {
         let now = now_ms();
         let sealed = self
             .secret_box
-            .seal(name, &input.value, now)
+            .seal(name, value, now)
             .map_err(|e| Error::Internal(Box::new(e)))?;
         self.store.put_secret(repository.id, &sealed).await?;
         tracing::info!(repository.id = %repository.id, secret = %name, "secret set");
@@ -57,13 +72,20 @@ impl Services {
 
     /// Removes a repository's secret; `NotFound` when it has none by that name.
     pub async fn remove_secret(&self, caller: &Caller, id: RepositoryId, name: &str) -> Result<()> {
-        self.repository(caller, Action::SecretRemove, id).await?;
-        if !self.store.delete_secret(id, name).await? {
-            return Err(Error::NotFound(format!(
+        let repository = self.repository(caller, Action::SecretRemove, id).await?;
+        let record = Record::of(Action::SecretRemove)
+            .on(Some(&repository))
+            .target(format!("secret {name}"));
+        let removed = match self.store.delete_secret(id, name).await {
+            Ok(true) => {
+                tracing::info!(repository.id = %id, secret = %name, "secret removed");
+                Ok(())
+            }
+            Ok(false) => Err(Error::NotFound(format!(
                 "repository {id} has no secret `{name}`"
-            )));
-        }
-        tracing::info!(repository.id = %id, secret = %name, "secret removed");
-        Ok(())
+            ))),
+            Err(error) => Err(error.into()),
+        };
+        self.audited(caller, record, removed).await
     }
 }

@@ -7,13 +7,13 @@ use domain::preview::model::{OrphanNamespace, PreviewUsageRow, UsageReport};
 use domain::preview::{PreviewFilter, PreviewStatus, PreviewUsage};
 use domain::time::now_ms;
 
-use crate::caller::{Action, Caller, authorize};
+use crate::caller::{Action, Caller};
 use crate::{Result, Services};
 
 impl Services {
     /// What every live preview uses, with totals; failed removals listed apart.
     pub async fn usage_report(&self, caller: &Caller) -> Result<UsageReport> {
-        authorize(caller, Action::OperatorUsage, None)?;
+        self.authorize(caller, Action::OperatorUsage, None).await?;
         let filter = PreviewFilter {
             limit: 500,
             ..PreviewFilter::default()

@@ -2,12 +2,14 @@
 //! input from the page's form or query, call one `services` function and map its error. Reads
 //! use GET so they can be cached and retried.
 
+mod account;
 mod deliveries;
 mod instance;
 mod pipelines;
 mod previews;
 mod repositories;
 
+pub use account::get_me;
 pub use deliveries::{
     DeliveryDetail, DeliveryQuery, PAGE as DELIVERY_PAGE, RedeliverDelivery, get_delivery,
     list_deliveries, redeliver_delivery,

@@ -5,6 +5,7 @@ use leptos_router::components::A;
 
 use super::icons::{Icon, IconSvg};
 use super::theme::ThemeToggle;
+use crate::api::get_me;
 
 const NAV: [(&str, &str, Icon); 5] = [
     ("/previews", "Previews", Icon::Previews),
@@ -44,6 +45,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         })
                         .collect_view()}
                 </nav>
+                <UserMenu />
                 <div class="hidden px-3 pb-4 md:block">
                     <ThemeToggle />
                 </div>
@@ -52,5 +54,35 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <div class="mx-auto max-w-6xl">{children()}</div>
             </main>
         </div>
+    }
+}
+
+/// Who is signed in, and signing out (this browser, or every session of theirs).
+#[component]
+fn UserMenu() -> impl IntoView {
+    let me = Resource::new(|| (), |_| get_me());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                me.get()
+                    .and_then(Result::ok)
+                    .map(|me| {
+                        let role = me.user.role.as_str();
+                        view! {
+                            <div class="flex items-center justify-between gap-2 border-t border-slate-200 px-5 py-3 text-sm dark:border-slate-800">
+                                <span class="min-w-0">
+                                    <span data-testid="signed-in-as" class="block truncate font-medium">{me.user.login.clone()}</span>
+                                    <span class="block text-xs text-slate-500 dark:text-slate-400">{role}</span>
+                                </span>
+                                <form method="post" action="/auth/logout">
+                                    <button type="submit" class="rounded-lg px-2 py-1 text-slate-600 hover:bg-slate-100 hover:text-slate-900 dark:text-slate-400 dark:hover:bg-slate-800 dark:hover:text-slate-100">
+                                        "Sign out"
+                                    </button>
+                                </form>
+                            </div>
+                        }
+                    })
+            }}
+        </Suspense>
     }
 }

@@ -201,6 +201,8 @@ pub struct PipelineFilter {
     pub git_ref: Option<String>,
     pub trigger: Option<TriggerKind>,
     pub before: Option<PipelineId>,
+    /// Only runs of these repositories (`None`: every repository); the caller's reach.
+    pub visible: Option<Vec<RepositoryId>>,
     pub limit: u32,
 }
 

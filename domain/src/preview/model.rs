@@ -77,6 +77,8 @@ pub struct PreviewFilter {
     pub search: Option<String>,
     /// Also list removed previews.
     pub include_deleted: bool,
+    /// Only previews of these repositories (`None`: every repository); the caller's reach.
+    pub visible: Option<Vec<crate::RepositoryId>>,
     pub limit: u32,
     pub offset: u32,
 }

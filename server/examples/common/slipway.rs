@@ -38,9 +38,11 @@ pub fn repository(dir: &Path, platform: &str) -> anyhow::Result<String> {
     git(dir, &["rev-parse", "HEAD"])
 }
 
-/// The release `slipway` (`SLIPWAY_BIN`) serving on a free port.
+/// The release `slipway` (`SLIPWAY_BIN`) serving on a free port, with an admin token made by
+/// `slipway tokens create` (as an operator would) for the API.
 pub struct Slipway {
     pub base: String,
+    pub token: String,
     pid: u32,
     child: tokio::process::Child,
 }
@@ -86,11 +88,38 @@ impl Slipway {
                 }
             }
         });
+        let made = tokio::process::Command::new(&bin)
+            .args([
+                "tokens", "create", "--user", "admin", "--scope", "admin", "--name", "bench",
+            ])
+            .env("SLIPWAY_DATA_DIR", data)
+            .env("SLIPWAY_LOG", "warn")
+            .envs(settings.iter().map(|(k, v)| (k, v)))
+            .output()
+            .await?;
+        anyhow::ensure!(
+            made.status.success(),
+            "slipway tokens create failed: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
         Ok(Self {
             base: format!("http://127.0.0.1:{port}"),
+            token: String::from_utf8_lossy(&made.stdout).trim().to_owned(),
             pid,
             child,
         })
+    }
+
+    /// An HTTP client that calls the API with the admin token.
+    pub fn client(&self) -> anyhow::Result<reqwest::Client> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", self.token).parse()?,
+        );
+        Ok(reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?)
     }
 
     /// The server's peak resident memory (`VmHWM`), as the kernel reports it.

@@ -81,6 +81,14 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         SECRETS_KEY => redacted(c.secrets_key.as_ref()),
         GITHUB_WEBHOOK_SECRET => redacted(c.webhook_secrets.first()),
         GITHUB_TOKEN => redacted(c.github_token.as_ref()),
+        METRICS_TOKEN => redacted(c.metrics_token.as_ref()),
+        TRUSTED_PROXIES => (!c.trusted_proxies.is_empty()).then(|| {
+            c.trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
         GITHUB_API_URL => Some(c.github_api_url.clone()),
         GITHUB_APP_ID => c.github_app.as_ref().map(|(id, _)| id.to_string()),
         GITHUB_APP_PRIVATE_KEY_FILE => c

@@ -107,6 +107,10 @@ pub struct Config {
     pub webhook_secrets: Vec<SecretString>,
     /// Token for writing to GitHub; `None` means Slipway does not talk back to GitHub.
     pub github_token: Option<SecretString>,
+    /// Bearer token `/metrics` asks for; `None`: open.
+    pub metrics_token: Option<SecretString>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub github_api_url: String,
     /// The GitHub App to act as: its id and private key file.
     pub github_app: Option<(u64, PathBuf)>,

@@ -129,6 +129,16 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         })
         .unwrap_or_default();
     let github_token = r.text(GITHUB_TOKEN).map(SecretString::from);
+    let metrics_token = r.text(METRICS_TOKEN).map(SecretString::from);
+    let trusted_proxies = r
+        .parsed(TRUSTED_PROXIES, "comma-separated IP addresses", |s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| a.parse().ok())
+                .collect::<Option<Vec<std::net::IpAddr>>>()
+        })
+        .unwrap_or_default();
     let github_api_url = r
         .parsed(GITHUB_API_URL, "an http(s) URL", |s| {
             Url::parse(s)
@@ -222,6 +232,8 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         secrets_key,
         webhook_secrets,
         github_token,
+        metrics_token,
+        trusted_proxies,
         github_api_url,
         github_app,
         reconcile_every,

@@ -67,6 +67,8 @@ pub const PREVIEW_DEADLINE_SECONDS: &str = "SLIPWAY_PREVIEW_DEADLINE_SECONDS";
 pub const PREVIEW_QUOTA_CPU: &str = "SLIPWAY_PREVIEW_QUOTA_CPU";
 pub const PREVIEW_QUOTA_MEMORY: &str = "SLIPWAY_PREVIEW_QUOTA_MEMORY";
 pub const HELM: &str = "SLIPWAY_HELM";
+pub const METRICS_TOKEN: &str = "SLIPWAY_METRICS_TOKEN";
+pub const TRUSTED_PROXIES: &str = "SLIPWAY_TRUSTED_PROXIES";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -171,6 +173,16 @@ pub const SETTINGS: &[Setting] = &[
         GITHUB_TOKEN,
         "(unset: Slipway does not write to GitHub)",
         "Token Slipway comments, sets commit statuses and clones repositories with (a personal or installation token with `repo` scope).",
+    ),
+    secret(
+        METRICS_TOKEN,
+        "(unset: /metrics is open)",
+        "Bearer token /metrics asks for (Prometheus `authorization` credentials).",
+    ),
+    setting(
+        TRUSTED_PROXIES,
+        "(unset: the peer address is the source)",
+        "Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client (in the audit log and sign-in limits).",
     ),
     setting(
         GITHUB_APP_ID,

@@ -3,7 +3,6 @@
 //! the `{"items": [...]}` shape of unpaged lists.
 
 use axum::Json;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::ErrorKind;
 use serde::Serialize;
@@ -31,17 +30,8 @@ pub struct ErrorBody {
     pub field: Option<&'static str>,
 }
 
-/// The HTTP status for an error of `kind`.
-pub fn status_of(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
-        ErrorKind::Conflict => StatusCode::CONFLICT,
-        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
+/// The HTTP status for an error of each kind, as server functions answer it too.
+pub use app::error::status_of;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -50,7 +40,14 @@ impl IntoResponse for ApiError {
             error: self.0.to_string(),
             field: self.0.field(),
         };
-        (status_of(self.0.kind()), Json(body)).into_response()
+        let mut response = (status_of(self.0.kind()), Json(body)).into_response();
+        if self.0.kind() == ErrorKind::Unauthenticated {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 

@@ -5,13 +5,13 @@
 use std::convert::Infallible;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use domain::BusEvent;
 use futures::{Stream, StreamExt};
 
 use super::AppState;
-use super::answer::StreamEvent;
+use super::answer::{ApiResult, ErrorBody, StreamEvent};
+use super::caller::Calling;
 
 #[utoipa::path(
     get,
@@ -21,16 +21,15 @@ use super::answer::StreamEvent;
     summary = "Change notifications as server-sent events",
     responses(
         (status = 200, description = "An event stream of changes", content_type = "text/event-stream", body = StreamEvent),
-        (status = 503, description = "The bus is unavailable")
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 503, description = "The bus is unavailable", body = ErrorBody)
     )
 )]
 pub async fn events(
     State(state): State<AppState>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {
-    let changes = state.services.bus.subscribe().await.map_err(|error| {
-        tracing::warn!(error = %domain::error_chain(&error), "cannot follow the bus for a dashboard");
-        StatusCode::SERVICE_UNAVAILABLE
-    })?;
+    Calling(caller): Calling,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let changes = state.services.follow_changes(&caller).await?;
     let events = changes
         .filter_map(|event| async move {
             match &event {

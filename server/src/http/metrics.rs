@@ -43,7 +43,33 @@ async fn preview_counts(state: &AppState, text: &mut String) {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Whether the request may read the metrics: always without `SLIPWAY_METRICS_TOKEN`, else
+/// with `Authorization: Bearer <that token>`.
+fn allowed(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    use secrecy::ExposeSecret;
+    use sha2::{Digest, Sha256};
+    let Some(token) = &state.metrics_token else {
+        return true;
+    };
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compared as digests, so the time taken says nothing about the token.
+    Sha256::digest(sent.as_bytes()) == Sha256::digest(token.expose_secret().as_bytes())
+}
+
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if !allowed(&state, &headers) {
+        let refused = services::Error::Unauthenticated(
+            "/metrics needs Authorization: Bearer with SLIPWAY_METRICS_TOKEN".into(),
+        );
+        return super::answer::ApiError(refused).into_response();
+    }
     let readiness = state.services.readiness().await;
     let mut text = String::new();
     let _ = writeln!(
@@ -96,4 +122,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         text,
     )
+        .into_response()
 }

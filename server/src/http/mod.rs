@@ -1,20 +1,26 @@
 //! The HTTP surface: health endpoints and metrics, GitHub webhooks, the JSON API (thin handlers
 //! on the application layer, `services`, described by the OpenAPI document they generate),
-//! signed downloads, and the Leptos dashboard with its server functions.
+//! signed downloads, signing in, and the Leptos dashboard with its server functions. One
+//! middleware ([`identity::resolve`]) decides who calls, for every route.
 
+mod accounts;
 mod answer;
 mod artifacts;
+mod audit;
 mod caller;
 mod deliveries;
 mod downloads;
 mod events;
 mod extract;
 mod health;
+pub mod identity;
+mod members;
 mod metrics;
 mod openapi;
 mod pipelines;
 mod previews;
 mod secrets;
+pub mod sign_in;
 mod step_logs;
 
 use axum::Router;
@@ -49,6 +55,14 @@ pub struct AppState {
     pub backlog: crate::webhooks::DeliveryBacklog,
     /// Where the intake hands recorded deliveries to the delivery worker.
     pub arrivals: crate::webhooks::worker::Arrivals,
+    /// Which origin is Slipway's own, how cookies are set, which proxies are believed.
+    pub identity: identity::IdentityPolicy,
+    /// Recent failed sign-ins, for the rate limit.
+    pub sign_in_limits: sign_in::SignInLimits,
+    /// What the sign-in page says.
+    pub sign_in: sign_in::SignInPage,
+    /// The bearer token `/metrics` asks for, if one is set.
+    pub metrics_token: Option<std::sync::Arc<secrecy::SecretString>>,
 }
 
 impl FromRef<AppState> for WebhookState {
@@ -104,6 +118,17 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(pipelines::cancel))
         .routes(routes!(pipelines::retry))
         .routes(routes!(step_logs::step_log))
+        .routes(routes!(accounts::me))
+        .routes(routes!(accounts::list_tokens, accounts::create_token))
+        .routes(routes!(accounts::revoke_token))
+        .routes(routes!(accounts::list_sessions, accounts::end_sessions))
+        .routes(routes!(members::list_users, members::create_user))
+        .routes(routes!(members::update_user, members::delete_user))
+        .routes(routes!(members::list_teams, members::create_team))
+        .routes(routes!(members::delete_team))
+        .routes(routes!(members::add_member, members::remove_member))
+        .routes(routes!(members::grant, members::revoke))
+        .routes(routes!(audit::list))
         // In the document (`ApiDoc`) the upload's last parameter is `{path}`; axum matches the
         // rest of the path with `{*path}`.
         .route("/api/artifacts/{pipeline}/{artifact}/{*path}", upload)
@@ -126,6 +151,9 @@ pub fn router(state: AppState) -> Router {
             get(openapi::openapi_json).with_state(document),
         )
         .route("/metrics", get(metrics::metrics))
+        .route("/login", get(sign_in::page))
+        .route("/auth/login", post(sign_in::login))
+        .route("/auth/logout", post(sign_in::logout))
         .route(
             "/webhooks/github",
             post(webhooks::receive_github).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),
@@ -141,6 +169,10 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(provide_services, shell))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.services.clone(), state.identity.clone()),
+            identity::resolve,
+        ))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

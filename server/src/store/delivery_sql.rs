@@ -49,6 +49,8 @@ pub(super) fn list_query() -> String {
         "SELECT {COLUMNS} FROM deliveries \
          WHERE ($1 IS NULL OR event = $1) AND ($2 IS NULL OR status = $2) \
          AND ($3 IS NULL OR repository = $3) AND ($4 IS NULL OR seq < $4) \
+         AND ($6 IS NULL OR repository IN (SELECT r.name FROM repositories r \
+              WHERE $6 LIKE '%,' || CAST(r.id AS TEXT) || ',%')) \
          ORDER BY seq DESC LIMIT $5"
     )
 }
@@ -172,6 +174,7 @@ macro_rules! impl_delivery_store {
                     .bind(&filter.repository)
                     .bind(filter.before)
                     .bind(limit)
+                    .bind(domain::identity::visible_list(filter.visible.as_deref()))
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", "*"))?;

@@ -71,6 +71,11 @@ pub(super) const SQLITE: Embedded = &[
         "previews",
         include_str!("../../../migrations/sqlite/0012_previews.sql"),
     ),
+    (
+        13,
+        "identity",
+        include_str!("../../../migrations/sqlite/0013_identity.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -133,6 +138,11 @@ pub(super) const POSTGRES: Embedded = &[
         12,
         "previews",
         include_str!("../../../migrations/postgres/0012_previews.sql"),
+    ),
+    (
+        13,
+        "identity",
+        include_str!("../../../migrations/postgres/0013_identity.sql"),
     ),
 ];
 

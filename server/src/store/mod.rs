@@ -3,6 +3,7 @@
 
 mod delivery_sql;
 mod guards;
+mod identity_sql;
 mod migrations;
 mod pipeline_output_sql;
 mod pipeline_sql;

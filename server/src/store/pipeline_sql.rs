@@ -72,7 +72,9 @@ pub(super) fn list_query() -> String {
         "SELECT {COLUMNS} {FROM} \
          WHERE ($1 IS NULL OR p.repository_id = $1) AND ($2 IS NULL OR p.status = $2) \
          AND ($3 IS NULL OR p.git_ref = $3) AND ($4 IS NULL OR p.trigger_kind = $4) \
-         AND ($5 IS NULL OR p.id < $5) ORDER BY p.id DESC LIMIT $6"
+         AND ($5 IS NULL OR p.id < $5) \
+         AND ($7 IS NULL OR $7 LIKE '%,' || CAST(p.repository_id AS TEXT) || ',%') \
+         ORDER BY p.id DESC LIMIT $6"
     )
 }
 
@@ -483,6 +485,7 @@ macro_rules! impl_pipeline_store {
                     .bind(filter.trigger.map(|t| t.as_str()))
                     .bind(filter.before.map(|id| id.0))
                     .bind(limit)
+                    .bind(domain::identity::visible_list(filter.visible.as_deref()))
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", "*"))?;

@@ -7,6 +7,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::OpenError;
 use super::delivery_sql::impl_delivery_store;
+use super::identity_sql::impl_identity_store;
 use super::migrations::{self, POSTGRES};
 use super::pipeline_output_sql::impl_pipeline_output_store;
 use super::pipeline_sql::impl_pipeline_store;
@@ -50,3 +51,4 @@ impl_schedule_store!(PostgresStore);
 impl_pipeline_output_store!(PostgresStore);
 impl_secret_store!(PostgresStore);
 impl_preview_store!(PostgresStore);
+impl_identity_store!(PostgresStore);

@@ -22,20 +22,29 @@ pub(super) fn by_namespace_query() -> String {
     format!("{PREVIEW_COLUMNS} WHERE p.namespace = $1")
 }
 
-const FILTER: &str = "WHERE ($1 IS NULL OR p.status = $1) AND ($2 IS NULL OR pr.repository = $2) \
-     AND ($3 IS NULL OR LOWER(p.namespace) LIKE $3 OR LOWER(pr.title) LIKE $3 \
-          OR LOWER(pr.author) LIKE $3 OR LOWER(pr.head_ref) LIKE $3) \
-     AND ($4 OR p.status <> 'deleted')";
+/// The list's conditions; `$visible` is the caller's reach (see `domain::identity::visible_list`).
+fn filter(visible: u8) -> String {
+    format!(
+        "WHERE ($1 IS NULL OR p.status = $1) AND ($2 IS NULL OR pr.repository = $2) \
+         AND ($3 IS NULL OR LOWER(p.namespace) LIKE $3 OR LOWER(pr.title) LIKE $3 \
+              OR LOWER(pr.author) LIKE $3 OR LOWER(pr.head_ref) LIKE $3) \
+         AND ($4 OR p.status <> 'deleted') \
+         AND (${visible} IS NULL OR pr.repository IN (SELECT r.name FROM repositories r \
+              WHERE ${visible} LIKE '%,' || CAST(r.id AS TEXT) || ',%'))"
+    )
+}
 
 pub(super) fn list_query() -> String {
     format!(
-        "{PREVIEW_COLUMNS} {FILTER} ORDER BY p.updated_at_ms DESC, p.id DESC LIMIT $5 OFFSET $6"
+        "{PREVIEW_COLUMNS} {} ORDER BY p.updated_at_ms DESC, p.id DESC LIMIT $5 OFFSET $6",
+        filter(7)
     )
 }
 
 pub(super) fn count_query() -> String {
     format!(
-        "SELECT COUNT(*) FROM previews p JOIN pull_requests pr ON pr.id = p.pull_request_id {FILTER}"
+        "SELECT COUNT(*) FROM previews p JOIN pull_requests pr ON pr.id = p.pull_request_id {}",
+        filter(5)
     )
 }
 

@@ -19,6 +19,7 @@ macro_rules! impl_preview_store {
                     .bind(filter.include_deleted)
                     .bind(i64::from(filter.limit.clamp(1, 500)))
                     .bind(i64::from(filter.offset))
+                    .bind(domain::identity::visible_list(filter.visible.as_deref()))
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", "list"))?;
@@ -35,6 +36,7 @@ macro_rules! impl_preview_store {
                     .bind(filter.repository.as_deref())
                     .bind(sql::search_pattern(filter.search.as_deref()))
                     .bind(filter.include_deleted)
+                    .bind(domain::identity::visible_list(filter.visible.as_deref()))
                     .fetch_one(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "preview", "count"))?;

@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 
 use super::OpenError;
 use super::delivery_sql::impl_delivery_store;
+use super::identity_sql::impl_identity_store;
 use super::migrations::{self, SQLITE};
 use super::pipeline_output_sql::impl_pipeline_output_store;
 use super::pipeline_sql::impl_pipeline_store;
@@ -83,3 +84,4 @@ impl_schedule_store!(SqliteStore);
 impl_pipeline_output_store!(SqliteStore);
 impl_secret_store!(SqliteStore);
 impl_preview_store!(SqliteStore);
+impl_identity_store!(SqliteStore);

@@ -24,7 +24,7 @@ async fn a_backup_taken_while_serving_restores_everything() {
     let data_dir = data.path().to_owned();
     let server = TestServer::start_in(data, &[]).await;
     let layer = server.running.services.clone();
-    let caller = Caller::Anonymous;
+    let caller = Caller::System;
     let input = AddRepository {
         name: "acme/shop".into(),
         clone_url: "/srv/git/shop.git".into(),

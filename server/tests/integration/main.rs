@@ -7,6 +7,8 @@
     reason = "fixtures and helpers fail the test loudly when the environment is broken"
 )]
 
+mod access_matrix;
+mod access_world;
 mod backup;
 mod bus;
 mod cli;

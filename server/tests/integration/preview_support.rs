@@ -52,7 +52,7 @@ pub async fn start_sim() -> (KubeSim, KubeCluster) {
 }
 
 impl World {
-    pub async fn start(files: &[(&str, &str)], extra: &[(&str, String)]) -> Self {
+    pub async fn start(files: &[(&str, &str)], extra: &[(&'static str, String)]) -> Self {
         let (sim, cluster) = start_sim().await;
         Self::start_on(sim, cluster, files, extra).await
     }
@@ -61,7 +61,7 @@ impl World {
         sim: KubeSim,
         cluster: KubeCluster,
         files: &[(&str, &str)],
-        extra: &[(&str, String)],
+        extra: &[(&'static str, String)],
     ) -> Self {
         Self::build(sim, cluster, files, extra, true).await
     }
@@ -76,7 +76,7 @@ impl World {
         sim: KubeSim,
         cluster: KubeCluster,
         files: &[(&str, &str)],
-        extra: &[(&str, String)],
+        extra: &[(&'static str, String)],
         connect: bool,
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");

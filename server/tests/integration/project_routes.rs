@@ -44,7 +44,7 @@ async fn a_run_answers_within_its_project_and_nowhere_else() {
     assert_eq!(file["path"], "app.txt", "{listed}");
     let artifact = file["id"].as_i64().expect("artifact id");
 
-    let no_redirects = reqwest::Client::builder()
+    let no_redirects = crate::support::token_client(&server.admin_token)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");

@@ -24,7 +24,7 @@ async fn add(layer: &services::Services, name: &str) -> domain::Repository {
         ..AddRepository::default()
     };
     layer
-        .add_repository(&Caller::Anonymous, input)
+        .add_repository(&Caller::System, input)
         .await
         .expect("add")
 }
@@ -46,7 +46,7 @@ fn api_run(repository_id: RepositoryId) -> NewPipeline {
 async fn a_run_is_found_only_within_its_own_repository() {
     let server = TestServer::start(&[]).await;
     let layer = server.running.services.clone();
-    let caller = Caller::Anonymous;
+    let caller = Caller::System;
     let (shop, blog) = (add(&layer, "shop").await, add(&layer, "blog").await);
     let new = api_run(shop.id);
     let run = layer.start_pipeline(&caller, &new).await.expect("start");
@@ -130,7 +130,7 @@ async fn a_run_is_found_only_within_its_own_repository() {
 async fn repositories_and_secrets_refuse_bad_input_naming_the_field() {
     let server = TestServer::start(&[]).await;
     let layer = server.running.services.clone();
-    let caller = Caller::Anonymous;
+    let caller = Caller::System;
     let shop = add(&layer, "shop").await;
     let duplicate = AddRepository {
         name: "shop".into(),
@@ -232,7 +232,7 @@ async fn a_delivery_a_worker_holds_is_not_queued_again() {
     }
     let server = TestServer::start_in(data, &[]).await;
     let layer = server.running.services.clone();
-    let caller = Caller::Anonymous;
+    let caller = Caller::System;
     let store = &server.running.adapters.store;
     let error = layer
         .redeliver(&caller, "held-1")
@@ -264,7 +264,7 @@ async fn reads_name_what_they_cannot_find_and_refuse_bad_filters() {
     use services::step_logs::StepLogRef;
     let server = TestServer::start(&[]).await;
     let layer = server.running.services.clone();
-    let caller = Caller::Anonymous;
+    let caller = Caller::System;
     let shop = add(&layer, "shop").await;
 
     let rules = PreviewRulesConfig {

@@ -233,21 +233,96 @@ pub fn config(data_dir: &Path, settings: &[(&str, String)]) -> Config {
     Config::from_sources(&Sources::from_pairs(pairs)).expect("valid test configuration")
 }
 
-/// A Slipway server on a port of its own, with its own data dir.
+/// `slipway ARGS` — the binary this crate builds — on `data_dir` with `settings`, as an
+/// operator runs it beside a server: its standard output, or a panic with its error.
+pub async fn slipway(
+    data_dir: &Path,
+    settings: &[(&str, String)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    command
+        .args(args)
+        .env("SLIPWAY_DATA_DIR", data_dir)
+        .env("SLIPWAY_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("run slipway");
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.unwrap_or_default().as_bytes())
+            .await
+            .expect("stdin");
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("slipway finishes within a minute")
+        .expect("slipway output");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "slipway {args:?} failed: {stderr}{stdout}"
+    );
+    stdout
+}
+
+/// A personal API token of `user` made with `slipway tokens create`.
+pub async fn cli_token(
+    data_dir: &Path,
+    settings: &[(&str, String)],
+    user: &str,
+    scope: &str,
+) -> String {
+    let args = [
+        "tokens", "create", "--user", user, "--scope", scope, "--name", "tests",
+    ];
+    slipway(data_dir, settings, &args, None)
+        .await
+        .trim()
+        .to_owned()
+}
+
+/// An HTTP client that sends `token` as its bearer credentials.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    token_client(token).build().expect("client")
+}
+
+/// A client builder that sends `token` as its bearer credentials.
+pub fn token_client(token: &str) -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {token}").parse().expect("header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers)
+}
+
+/// A Slipway server on a port of its own, with its own data dir. `http` calls it as the first
+/// admin, with a token made on the command line; `anonymous` sends no credentials.
 pub struct TestServer {
     pub base: String,
     pub running: Running,
     pub http: reqwest::Client,
+    pub anonymous: reqwest::Client,
+    /// The first admin's token (`http` sends it).
+    pub admin_token: String,
+    /// The settings the server runs with (for `slipway` commands beside it).
+    pub settings: Vec<(&'static str, String)>,
     _data: tempfile::TempDir,
 }
 
 impl TestServer {
-    pub async fn start(settings: &[(&str, String)]) -> Self {
+    pub async fn start(settings: &[(&'static str, String)]) -> Self {
         Self::start_in(tempfile::tempdir().expect("tempdir"), settings).await
     }
 
     /// Starts on an existing data dir (a restart keeps the database and objects).
-    pub async fn start_in(data: tempfile::TempDir, settings: &[(&str, String)]) -> Self {
+    pub async fn start_in(data: tempfile::TempDir, settings: &[(&'static str, String)]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -258,12 +333,29 @@ impl TestServer {
         let running = server::serve::start_on(config, listener, CancellationToken::new())
             .await
             .expect("server starts");
+        let admin_token = cli_token(data.path(), &settings, "admin", "admin").await;
         Self {
             base: format!("http://{address}"),
             running,
-            http: reqwest::Client::new(),
+            http: client_with_token(&admin_token),
+            anonymous: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            admin_token,
+            settings,
             _data: data,
         }
+    }
+
+    /// `slipway ARGS` beside this server, on its data dir and database.
+    pub async fn slipway(&self, args: &[&str], stdin: Option<&str>) -> String {
+        slipway(self._data.path(), &self.settings, args, stdin).await
+    }
+
+    /// A token made with `slipway tokens create` for `user` (who must exist) with `scope`.
+    pub async fn token_for(&self, user: &str, scope: &str) -> String {
+        cli_token(self._data.path(), &self.settings, user, scope).await
     }
 
     pub fn url(&self, path: &str) -> String {

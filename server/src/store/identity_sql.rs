@@ -1,0 +1,876 @@
+//! The identity tables for both SQL backends (users, sessions, api_tokens, teams, the audit
+//! log): their SQL, rows and `impl_identity_store!`, which implements `IdentityStore`.
+
+use domain::RepositoryId;
+use domain::StoreError;
+use domain::identity::{
+    ActorKind, ApiToken, AuditEntry, InstanceRole, Level, Outcome, Session, TeamGrant, User, UserId,
+};
+
+const USER_COLUMNS: &str = "id, login, github_id, role, password_hash IS NOT NULL AS has_password, \
+     created_at_ms, last_login_at_ms";
+const SESSION_COLUMNS: &str =
+    "id, user_id, created_at_ms, expires_at_ms, last_seen_at_ms, user_agent, address";
+const TOKEN_COLUMNS: &str = "id, user_id, name, scope, repositories, created_at_ms, \
+     expires_at_ms, last_used_at_ms, revoked_at_ms";
+const AUDIT_COLUMNS: &str = "id, at_ms, actor_kind, actor_id, actor_login, token_id, action, \
+     target, repository_id, repository, outcome, source, user_agent, request_id, details";
+
+pub(super) fn insert_user() -> String {
+    format!(
+        "INSERT INTO users (login, role, password_hash, github_id, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+    )
+}
+pub(super) fn get_user() -> String {
+    format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")
+}
+pub(super) fn get_user_by_login() -> String {
+    format!("SELECT {USER_COLUMNS} FROM users WHERE login = $1")
+}
+pub(super) fn password_of() -> String {
+    format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE login = $1")
+}
+pub(super) fn list_users() -> String {
+    format!("SELECT {USER_COLUMNS} FROM users ORDER BY login")
+}
+pub(super) const COUNT_USERS: &str = "SELECT COUNT(*) FROM users";
+pub(super) fn set_role() -> String {
+    format!("UPDATE users SET role = $2 WHERE id = $1 RETURNING {USER_COLUMNS}")
+}
+pub(super) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
+pub(super) const RECORD_LOGIN: &str = "UPDATE users SET last_login_at_ms = $2 WHERE id = $1";
+pub(super) const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+pub(super) fn insert_session() -> String {
+    format!(
+        "INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms, \
+         last_seen_at_ms, user_agent, address) VALUES ($1, $2, $3, $4, $3, $5, $6) \
+         RETURNING {SESSION_COLUMNS}"
+    )
+}
+pub(super) fn session_by_hash() -> String {
+    format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at_ms > $2")
+}
+pub(super) const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at_ms = $2 WHERE id = $1";
+pub(super) fn list_sessions() -> String {
+    format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND expires_at_ms > $2 \
+         ORDER BY id DESC"
+    )
+}
+pub(super) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE token_hash = $1";
+pub(super) const DELETE_SESSIONS_OF: &str = "DELETE FROM sessions WHERE user_id = $1";
+
+pub(super) fn insert_token() -> String {
+    format!(
+        "INSERT INTO api_tokens (token_hash, user_id, name, scope, repositories, created_at_ms, \
+         expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
+    )
+}
+pub(super) fn token_by_hash() -> String {
+    format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1")
+}
+pub(super) fn get_token() -> String {
+    format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1")
+}
+pub(super) const TOUCH_TOKEN: &str = "UPDATE api_tokens SET last_used_at_ms = $2 WHERE id = $1";
+pub(super) fn list_tokens() -> String {
+    format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE ($1 IS NULL OR user_id = $1) ORDER BY id DESC"
+    )
+}
+pub(super) fn revoke_token() -> String {
+    format!(
+        "UPDATE api_tokens SET revoked_at_ms = COALESCE(revoked_at_ms, $2) WHERE id = $1 \
+         RETURNING {TOKEN_COLUMNS}"
+    )
+}
+
+pub(super) const INSERT_TEAM: &str =
+    "INSERT INTO teams (name, created_at_ms) VALUES ($1, $2) RETURNING id, name, created_at_ms";
+pub(super) const LIST_TEAMS: &str = "SELECT id, name, created_at_ms FROM teams ORDER BY name";
+pub(super) const GET_TEAM: &str = "SELECT id, name, created_at_ms FROM teams WHERE id = $1";
+pub(super) const DELETE_TEAM: &str = "DELETE FROM teams WHERE id = $1";
+pub(super) const TEAM_MEMBERS: &str =
+    "SELECT team_id, user_id FROM team_members WHERE ($1 IS NULL OR team_id = $1) ORDER BY user_id";
+pub(super) const TEAM_GRANTS: &str = "SELECT team_id, repository_id, level FROM team_repositories \
+     WHERE ($1 IS NULL OR team_id = $1) ORDER BY repository_id";
+pub(super) const ADD_MEMBER: &str = "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) \
+     ON CONFLICT (team_id, user_id) DO NOTHING";
+pub(super) const REMOVE_MEMBER: &str =
+    "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2";
+pub(super) const GRANT: &str = "INSERT INTO team_repositories (team_id, repository_id, level) \
+     VALUES ($1, $2, $3) ON CONFLICT (team_id, repository_id) DO UPDATE SET level = excluded.level";
+pub(super) const REVOKE: &str =
+    "DELETE FROM team_repositories WHERE team_id = $1 AND repository_id = $2";
+pub(super) const GRANTS_OF: &str = "SELECT tr.team_id, tr.repository_id, tr.level \
+     FROM team_repositories tr JOIN team_members tm ON tm.team_id = tr.team_id \
+     WHERE tm.user_id = $1";
+
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at_ms, actor_kind, actor_id, \
+     actor_login, token_id, action, target, repository_id, repository, outcome, source, \
+     user_agent, request_id, details) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+pub(super) fn list_audit() -> String {
+    format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE ($1 IS NULL OR actor_login = $1) \
+         AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR repository_id = $3) \
+         AND ($4 IS NULL OR $4 LIKE '%,' || CAST(repository_id AS TEXT) || ',%') \
+         AND ($5 IS NULL OR at_ms >= $5) AND ($6 IS NULL OR at_ms < $6) \
+         AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"
+    )
+}
+
+/// Audit pages are at most this long.
+pub(super) const MAX_AUDIT_PAGE: u32 = 500;
+
+fn unknown(entity: &'static str, column: &str, value: &str) -> StoreError {
+    StoreError::Internal(format!("{entity} has an unknown {column} `{value}`").into())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: i64,
+    login: String,
+    github_id: Option<i64>,
+    role: String,
+    has_password: bool,
+    created_at_ms: i64,
+    last_login_at_ms: Option<i64>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: UserId(row.id),
+            role: InstanceRole::parse(&row.role)
+                .ok_or_else(|| unknown("user", "role", &row.role))?,
+            login: row.login,
+            github_id: row.github_id,
+            has_password: row.has_password,
+            created_at_ms: row.created_at_ms,
+            last_login_at_ms: row.last_login_at_ms,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct UserWithPassword {
+    #[sqlx(flatten)]
+    pub(super) user: UserRow,
+    pub(super) password_hash: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct SessionRow {
+    id: i64,
+    user_id: i64,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+    last_seen_at_ms: i64,
+    user_agent: Option<String>,
+    address: Option<String>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(row: SessionRow) -> Self {
+        Self {
+            id: row.id,
+            user_id: UserId(row.user_id),
+            created_at_ms: row.created_at_ms,
+            expires_at_ms: row.expires_at_ms,
+            last_seen_at_ms: row.last_seen_at_ms,
+            user_agent: row.user_agent,
+            address: row.address,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TokenRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    scope: String,
+    repositories: String,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+    last_used_at_ms: Option<i64>,
+    revoked_at_ms: Option<i64>,
+}
+
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.id,
+            user_id: UserId(row.user_id),
+            scope: Level::parse(&row.scope)
+                .ok_or_else(|| unknown("api token", "scope", &row.scope))?,
+            repositories: repository_ids(&row.repositories),
+            name: row.name,
+            created_at_ms: row.created_at_ms,
+            expires_at_ms: row.expires_at_ms,
+            last_used_at_ms: row.last_used_at_ms,
+            revoked_at_ms: row.revoked_at_ms,
+        })
+    }
+}
+
+/// `,1,5,` → [1, 5]; what `domain::identity::visible_list` wrote.
+fn repository_ids(text: &str) -> Vec<RepositoryId> {
+    text.split(',')
+        .filter_map(|id| id.parse().ok())
+        .map(RepositoryId)
+        .collect()
+}
+
+/// How a token's repositories are stored: empty for "all".
+pub(super) fn repositories_text(ids: &[RepositoryId]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        domain::identity::visible_list(Some(ids)).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TeamRow {
+    pub(super) id: i64,
+    pub(super) name: String,
+    pub(super) created_at_ms: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct MemberRow {
+    pub(super) team_id: i64,
+    pub(super) user_id: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct GrantRow {
+    pub(super) team_id: i64,
+    repository_id: i64,
+    level: String,
+}
+
+impl TryFrom<&GrantRow> for TeamGrant {
+    type Error = StoreError;
+
+    fn try_from(row: &GrantRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            repository_id: RepositoryId(row.repository_id),
+            level: Level::parse(&row.level)
+                .ok_or_else(|| unknown("team grant", "level", &row.level))?,
+        })
+    }
+}
+
+/// Teams with their members and grants, from the three tables' rows.
+pub(super) fn teams(
+    teams: Vec<TeamRow>,
+    members: &[MemberRow],
+    grants: &[GrantRow],
+) -> Result<Vec<domain::identity::Team>, StoreError> {
+    teams
+        .into_iter()
+        .map(|team| {
+            Ok(domain::identity::Team {
+                members: members
+                    .iter()
+                    .filter(|m| m.team_id == team.id)
+                    .map(|m| UserId(m.user_id))
+                    .collect(),
+                repositories: grants
+                    .iter()
+                    .filter(|g| g.team_id == team.id)
+                    .map(TeamGrant::try_from)
+                    .collect::<Result<_, _>>()?,
+                id: team.id,
+                name: team.name,
+                created_at_ms: team.created_at_ms,
+            })
+        })
+        .collect()
+}
+
+/// The highest level per repository among a user's team grants.
+pub(super) fn highest_grants(rows: &[GrantRow]) -> Result<Vec<TeamGrant>, StoreError> {
+    let mut best: std::collections::BTreeMap<RepositoryId, Level> = Default::default();
+    for row in rows {
+        let grant = TeamGrant::try_from(row)?;
+        let level = best.entry(grant.repository_id).or_insert(grant.level);
+        *level = (*level).max(grant.level);
+    }
+    Ok(best
+        .into_iter()
+        .map(|(repository_id, level)| TeamGrant {
+            repository_id,
+            level,
+        })
+        .collect())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at_ms: i64,
+    actor_kind: String,
+    actor_id: Option<i64>,
+    actor_login: Option<String>,
+    token_id: Option<i64>,
+    action: String,
+    target: Option<String>,
+    repository_id: Option<i64>,
+    repository: Option<String>,
+    outcome: String,
+    source: Option<String>,
+    user_agent: Option<String>,
+    request_id: Option<String>,
+    details: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.id,
+            at_ms: row.at_ms,
+            actor_kind: ActorKind::parse(&row.actor_kind)
+                .ok_or_else(|| unknown("audit entry", "actor kind", &row.actor_kind))?,
+            actor_id: row.actor_id.map(UserId),
+            actor_login: row.actor_login,
+            token_id: row.token_id,
+            action: row.action,
+            target: row.target,
+            repository_id: row.repository_id.map(RepositoryId),
+            repository: row.repository,
+            outcome: Outcome::parse(&row.outcome)
+                .ok_or_else(|| unknown("audit entry", "outcome", &row.outcome))?,
+            source: row.source,
+            user_agent: row.user_agent,
+            request_id: row.request_id,
+            details: row.details,
+        })
+    }
+}
+
+/// Implements `domain::identity::IdentityStore` for a struct with `pool` (writes) and
+/// `readers` (reads) fields.
+macro_rules! impl_identity_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl domain::identity::IdentityStore for $store {
+            async fn create_user(
+                &self,
+                user: &domain::identity::NewUser,
+            ) -> domain::store::Result<domain::identity::User> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::UserRow = sqlx::query_as(&sql::insert_user())
+                    .bind(&user.login)
+                    .bind(user.role.as_str())
+                    .bind(&user.password_hash)
+                    .bind(user.github_id)
+                    .bind(domain::time::now_ms())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", &user.login))?;
+                row.try_into()
+            }
+
+            async fn get_user(
+                &self,
+                id: domain::identity::UserId,
+            ) -> domain::store::Result<domain::identity::User> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::UserRow = sqlx::query_as(&sql::get_user())
+                    .bind(id.0)
+                    .fetch_one(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", id))?;
+                row.try_into()
+            }
+
+            async fn get_user_by_login(
+                &self,
+                login: &str,
+            ) -> domain::store::Result<Option<domain::identity::User>> {
+                use $crate::store::identity_sql as sql;
+                let row: Option<sql::UserRow> = sqlx::query_as(&sql::get_user_by_login())
+                    .bind(login)
+                    .fetch_optional(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", login))?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn password_of(
+                &self,
+                login: &str,
+            ) -> domain::store::Result<Option<(domain::identity::User, Option<String>)>> {
+                use $crate::store::identity_sql as sql;
+                let row: Option<sql::UserWithPassword> = sqlx::query_as(&sql::password_of())
+                    .bind(login)
+                    .fetch_optional(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", login))?;
+                row.map(|row| Ok((row.user.try_into()?, row.password_hash)))
+                    .transpose()
+            }
+
+            async fn list_users(&self) -> domain::store::Result<Vec<domain::identity::User>> {
+                use $crate::store::identity_sql as sql;
+                let rows: Vec<sql::UserRow> = sqlx::query_as(&sql::list_users())
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", "*"))?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn count_users(&self) -> domain::store::Result<u64> {
+                let (count,): (i64,) = sqlx::query_as($crate::store::identity_sql::COUNT_USERS)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", "*"))?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
+            async fn set_user_role(
+                &self,
+                id: domain::identity::UserId,
+                role: domain::identity::InstanceRole,
+            ) -> domain::store::Result<domain::identity::User> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::UserRow = sqlx::query_as(&sql::set_role())
+                    .bind(id.0)
+                    .bind(role.as_str())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", id))?;
+                row.try_into()
+            }
+
+            async fn set_password(
+                &self,
+                id: domain::identity::UserId,
+                password_hash: &str,
+            ) -> domain::store::Result<()> {
+                let done = sqlx::query($crate::store::identity_sql::SET_PASSWORD)
+                    .bind(id.0)
+                    .bind(password_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", id))?;
+                $crate::store::identity_sql::one_row(done.rows_affected(), "user", id)
+            }
+
+            async fn record_login(
+                &self,
+                id: domain::identity::UserId,
+                at_ms: i64,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::identity_sql::RECORD_LOGIN)
+                    .bind(id.0)
+                    .bind(at_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", id))?;
+                Ok(())
+            }
+
+            async fn delete_user(&self, id: domain::identity::UserId) -> domain::store::Result<()> {
+                let done = sqlx::query($crate::store::identity_sql::DELETE_USER)
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", id))?;
+                $crate::store::identity_sql::one_row(done.rows_affected(), "user", id)
+            }
+
+            async fn create_session(
+                &self,
+                session: &domain::identity::NewSession,
+                at_ms: i64,
+            ) -> domain::store::Result<domain::identity::Session> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::SessionRow = sqlx::query_as(&sql::insert_session())
+                    .bind(&session.token_hash)
+                    .bind(session.user_id.0)
+                    .bind(at_ms)
+                    .bind(session.expires_at_ms)
+                    .bind(&session.user_agent)
+                    .bind(&session.address)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "session", "new"))?;
+                Ok(row.into())
+            }
+
+            async fn session_by_hash(
+                &self,
+                token_hash: &str,
+                at_ms: i64,
+            ) -> domain::store::Result<Option<(domain::identity::Session, domain::identity::User)>>
+            {
+                use $crate::store::identity_sql as sql;
+                let row: Option<sql::SessionRow> = sqlx::query_as(&sql::session_by_hash())
+                    .bind(token_hash)
+                    .bind(at_ms)
+                    .fetch_optional(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "session", "*"))?;
+                let Some(row) = row else { return Ok(None) };
+                let session = domain::identity::Session::from(row);
+                let user = domain::identity::IdentityStore::get_user(self, session.user_id).await?;
+                Ok(Some((session, user)))
+            }
+
+            async fn touch_session(&self, id: i64, at_ms: i64) -> domain::store::Result<()> {
+                sqlx::query($crate::store::identity_sql::TOUCH_SESSION)
+                    .bind(id)
+                    .bind(at_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "session", id))?;
+                Ok(())
+            }
+
+            async fn list_sessions(
+                &self,
+                user: domain::identity::UserId,
+                at_ms: i64,
+            ) -> domain::store::Result<Vec<domain::identity::Session>> {
+                use $crate::store::identity_sql as sql;
+                let rows: Vec<sql::SessionRow> = sqlx::query_as(&sql::list_sessions())
+                    .bind(user.0)
+                    .bind(at_ms)
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "session", "*"))?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> domain::store::Result<()> {
+                sqlx::query($crate::store::identity_sql::DELETE_SESSION)
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "session", "*"))?;
+                Ok(())
+            }
+
+            async fn delete_sessions_of(
+                &self,
+                user: domain::identity::UserId,
+            ) -> domain::store::Result<u64> {
+                let done = sqlx::query($crate::store::identity_sql::DELETE_SESSIONS_OF)
+                    .bind(user.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "session", "*"))?;
+                Ok(done.rows_affected())
+            }
+
+            async fn create_token(
+                &self,
+                token: &domain::identity::NewApiToken,
+                at_ms: i64,
+            ) -> domain::store::Result<domain::identity::ApiToken> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::TokenRow = sqlx::query_as(&sql::insert_token())
+                    .bind(&token.token_hash)
+                    .bind(token.user_id.0)
+                    .bind(&token.name)
+                    .bind(token.scope.as_str())
+                    .bind(sql::repositories_text(&token.repositories))
+                    .bind(at_ms)
+                    .bind(token.expires_at_ms)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "api token", &token.name)
+                    })?;
+                row.try_into()
+            }
+
+            async fn token_by_hash(
+                &self,
+                token_hash: &str,
+            ) -> domain::store::Result<Option<(domain::identity::ApiToken, domain::identity::User)>>
+            {
+                use $crate::store::identity_sql as sql;
+                let row: Option<sql::TokenRow> = sqlx::query_as(&sql::token_by_hash())
+                    .bind(token_hash)
+                    .fetch_optional(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "api token", "*"))?;
+                let Some(row) = row else { return Ok(None) };
+                let token = domain::identity::ApiToken::try_from(row)?;
+                let user = domain::identity::IdentityStore::get_user(self, token.user_id).await?;
+                Ok(Some((token, user)))
+            }
+
+            async fn get_token(
+                &self,
+                id: i64,
+            ) -> domain::store::Result<domain::identity::ApiToken> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::TokenRow = sqlx::query_as(&sql::get_token())
+                    .bind(id)
+                    .fetch_one(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "api token", id))?;
+                row.try_into()
+            }
+
+            async fn touch_token(&self, id: i64, at_ms: i64) -> domain::store::Result<()> {
+                sqlx::query($crate::store::identity_sql::TOUCH_TOKEN)
+                    .bind(id)
+                    .bind(at_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "api token", id))?;
+                Ok(())
+            }
+
+            async fn list_tokens(
+                &self,
+                user: Option<domain::identity::UserId>,
+            ) -> domain::store::Result<Vec<domain::identity::ApiToken>> {
+                use $crate::store::identity_sql as sql;
+                let rows: Vec<sql::TokenRow> = sqlx::query_as(&sql::list_tokens())
+                    .bind(user.map(|u| u.0))
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "api token", "*"))?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn revoke_token(
+                &self,
+                id: i64,
+                at_ms: i64,
+            ) -> domain::store::Result<domain::identity::ApiToken> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::TokenRow = sqlx::query_as(&sql::revoke_token())
+                    .bind(id)
+                    .bind(at_ms)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "api token", id))?;
+                row.try_into()
+            }
+
+            async fn create_team(
+                &self,
+                name: &str,
+                at_ms: i64,
+            ) -> domain::store::Result<domain::identity::Team> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::TeamRow = sqlx::query_as(sql::INSERT_TEAM)
+                    .bind(name)
+                    .bind(at_ms)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "team", name))?;
+                Ok(sql::teams(vec![row], &[], &[])?.remove(0))
+            }
+
+            async fn list_teams(&self) -> domain::store::Result<Vec<domain::identity::Team>> {
+                use $crate::store::identity_sql as sql;
+                use $crate::store::sql_store::map_error;
+                let teams: Vec<sql::TeamRow> = sqlx::query_as(sql::LIST_TEAMS)
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| map_error(e, "team", "*"))?;
+                let members: Vec<sql::MemberRow> = sqlx::query_as(sql::TEAM_MEMBERS)
+                    .bind(None::<i64>)
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| map_error(e, "team", "*"))?;
+                let grants: Vec<sql::GrantRow> = sqlx::query_as(sql::TEAM_GRANTS)
+                    .bind(None::<i64>)
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| map_error(e, "team", "*"))?;
+                sql::teams(teams, &members, &grants)
+            }
+
+            async fn get_team(&self, id: i64) -> domain::store::Result<domain::identity::Team> {
+                use $crate::store::identity_sql as sql;
+                use $crate::store::sql_store::map_error;
+                let team: sql::TeamRow = sqlx::query_as(sql::GET_TEAM)
+                    .bind(id)
+                    .fetch_one(&self.readers)
+                    .await
+                    .map_err(|e| map_error(e, "team", id))?;
+                let members: Vec<sql::MemberRow> = sqlx::query_as(sql::TEAM_MEMBERS)
+                    .bind(Some(id))
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| map_error(e, "team", id))?;
+                let grants: Vec<sql::GrantRow> = sqlx::query_as(sql::TEAM_GRANTS)
+                    .bind(Some(id))
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| map_error(e, "team", id))?;
+                Ok(sql::teams(vec![team], &members, &grants)?.remove(0))
+            }
+
+            async fn delete_team(&self, id: i64) -> domain::store::Result<()> {
+                let done = sqlx::query($crate::store::identity_sql::DELETE_TEAM)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "team", id))?;
+                $crate::store::identity_sql::one_row(done.rows_affected(), "team", id)
+            }
+
+            async fn add_team_member(
+                &self,
+                team: i64,
+                user: domain::identity::UserId,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::identity_sql::ADD_MEMBER)
+                    .bind(team)
+                    .bind(user.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "team member", user))?;
+                Ok(())
+            }
+
+            async fn remove_team_member(
+                &self,
+                team: i64,
+                user: domain::identity::UserId,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::identity_sql::REMOVE_MEMBER)
+                    .bind(team)
+                    .bind(user.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "team member", user))?;
+                Ok(())
+            }
+
+            async fn grant_team(
+                &self,
+                team: i64,
+                grant: domain::identity::TeamGrant,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::identity_sql::GRANT)
+                    .bind(team)
+                    .bind(grant.repository_id.0)
+                    .bind(grant.level.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "team grant", grant.repository_id)
+                    })?;
+                Ok(())
+            }
+
+            async fn revoke_team(
+                &self,
+                team: i64,
+                repository: domain::RepositoryId,
+            ) -> domain::store::Result<()> {
+                sqlx::query($crate::store::identity_sql::REVOKE)
+                    .bind(team)
+                    .bind(repository.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "team grant", repository)
+                    })?;
+                Ok(())
+            }
+
+            async fn grants_of(
+                &self,
+                user: domain::identity::UserId,
+            ) -> domain::store::Result<Vec<domain::identity::TeamGrant>> {
+                use $crate::store::identity_sql as sql;
+                let rows: Vec<sql::GrantRow> = sqlx::query_as(sql::GRANTS_OF)
+                    .bind(user.0)
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "team grant", user))?;
+                sql::highest_grants(&rows)
+            }
+
+            async fn append_audit(
+                &self,
+                entry: &domain::identity::NewAuditEntry,
+            ) -> domain::store::Result<()> {
+                use domain::identity::{ActorKind, Outcome};
+                sqlx::query($crate::store::identity_sql::INSERT_AUDIT)
+                    .bind(entry.at_ms)
+                    .bind(entry.actor_kind.unwrap_or(ActorKind::System).as_str())
+                    .bind(entry.actor_id.map(|u| u.0))
+                    .bind(&entry.actor_login)
+                    .bind(entry.token_id)
+                    .bind(&entry.action)
+                    .bind(&entry.target)
+                    .bind(entry.repository_id.map(|r| r.0))
+                    .bind(&entry.repository)
+                    .bind(entry.outcome.unwrap_or(Outcome::Success).as_str())
+                    .bind(&entry.source)
+                    .bind(&entry.user_agent)
+                    .bind(&entry.request_id)
+                    .bind(&entry.details)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "audit entry", &entry.action)
+                    })?;
+                Ok(())
+            }
+
+            async fn list_audit(
+                &self,
+                filter: &domain::identity::AuditFilter,
+            ) -> domain::store::Result<Vec<domain::identity::AuditEntry>> {
+                use $crate::store::identity_sql as sql;
+                let limit = i64::from(filter.limit.clamp(1, sql::MAX_AUDIT_PAGE));
+                let rows: Vec<sql::AuditRow> = sqlx::query_as(&sql::list_audit())
+                    .bind(&filter.actor)
+                    .bind(&filter.action)
+                    .bind(filter.repository_id.map(|r| r.0))
+                    .bind(domain::identity::visible_list(filter.visible.as_deref()))
+                    .bind(filter.since_ms)
+                    .bind(filter.until_ms)
+                    .bind(filter.before)
+                    .bind(limit)
+                    .fetch_all(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "audit entry", "*"))?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+        }
+    };
+}
+
+/// `NotFound` when an update or delete by id touched nothing.
+pub(super) fn one_row(
+    affected: u64,
+    entity: &'static str,
+    key: impl ToString,
+) -> Result<(), StoreError> {
+    if affected == 0 {
+        Err(StoreError::NotFound {
+            entity,
+            key: key.to_string(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) use impl_identity_store;
