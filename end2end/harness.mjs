@@ -62,7 +62,7 @@ export async function startSlipway(env = {}) {
   const passwordFile = join(dataDir, "initial-admin-password");
   /** Runs `slipway ARGS` beside the server, as an operator would; resolves with its output. */
   const cli = (args, input) =>
-    execFileSync(bin, args, { env: { ...settings, SLIPWAY_LOG: "warn" }, input, encoding: "utf8" }).trim();
+    execFileSync(bin, args, { env: { ...settings, SLIPWAY_LOG: "warn" }, input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] }).trim();
   const token = cli(["tokens", "create", "--user", "admin", "--scope", "admin", "--name", "browser tests"]);
   const base = `http://127.0.0.1:${port}`;
   return {

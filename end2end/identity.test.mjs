@@ -1,11 +1,11 @@
 // Signing in, in a real browser: a visitor is sent to the sign-in page, which says where the
 // first admin's password is; a wrong password is refused in words; the right one leads back to
-// the page asked for; a reader sees a repository's runs but is refused a change; signing out
-// ends the session.
+// the page asked for; signing out ends the session. A reader sees a repository's run without
+// Cancel or Retry (and the server refuses them anyway); a writer retries it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startSlipway, launchBrowser, newPage, signIn, screenshotDir } from "./harness.mjs";
+import { startSlipway, launchBrowser, newPage, signIn, adminPage, openHydrated, screenshotDir } from "./harness.mjs";
 
 let slipway;
 let browser;
@@ -46,7 +46,7 @@ test("a visitor signs in with the first admin's password and signs out", async (
   assert.deepEqual(page.problems, []);
 });
 
-test("a reader sees a repository's runs, and the server refuses them a cancel", async () => {
+test("a reader sees a run but no Cancel or Retry, and a writer retries it", async () => {
   const added = await slipway
     .api("/api/projects", {
       method: "POST",
@@ -57,15 +57,21 @@ test("a reader sees a repository's runs, and the server refuses them a cancel", 
   const team = await slipway
     .api("/api/teams", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "shop readers" }) })
     .then((r) => r.json());
+  const writers = await slipway
+    .api("/api/teams", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "shop writers" }) })
+    .then((r) => r.json());
   slipway.cli(["users", "create", "reader", "--password-stdin"], "reader-password-42\n");
+  slipway.cli(["users", "create", "writer", "--password-stdin"], "writer-password-42\n");
   const users = await slipway.api("/api/users").then((r) => r.json());
-  const reader = users.items.find((u) => u.login === "reader");
-  await slipway.api(`/api/teams/${team.id}/members/${reader.id}`, { method: "PUT" });
-  await slipway.api(`/api/teams/${team.id}/repositories/${added.id}`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ level: "read" }),
-  });
+  for (const [login, group, level] of [["reader", team, "read"], ["writer", writers, "write"]]) {
+    const user = users.items.find((u) => u.login === login);
+    await slipway.api(`/api/teams/${group.id}/members/${user.id}`, { method: "PUT" });
+    await slipway.api(`/api/teams/${group.id}/repositories/${added.id}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ level }),
+    });
+  }
   const run = await slipway
     .api(`/api/projects/${added.id}/pipelines`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ git_ref: "main" }) })
     .then((r) => r.json());
@@ -76,7 +82,9 @@ test("a reader sees a repository's runs, and the server refuses them a cancel", 
   await page.locator('[data-hydrated="true"]').waitFor();
   await page.getByText("acme/shop").first().waitFor();
   assert.equal(await page.getByTestId("signed-in-as").innerText(), "reader");
+  assert.equal(await page.getByTestId("cancel").count() + await page.getByTestId("retry").count(), 0, "no buttons a reader cannot use");
 
+  assert.deepEqual(page.problems, []);
   // The browser's own session, from the page's origin: refused for its level, not its origin.
   const answer = await page.evaluate(async (id) => {
     const response = await fetch(`/api/pipelines/${id}/cancel`, { method: "POST" });
@@ -84,5 +92,33 @@ test("a reader sees a repository's runs, and the server refuses them a cancel", 
   }, run.id);
   assert.equal(answer.status, 403, JSON.stringify(answer));
   assert.match(answer.body.error, /needs write access to acme\/shop/);
+  // Chromium reports the refused request itself, and nothing else went wrong.
+  assert.deepEqual(page.problems.filter((p) => !p.includes("status of 403")), []);
+
+  // The run cannot clone (no network here), so it fails; the writer runs it again.
+  const writer = await newPage(browser);
+  await signIn(writer, slipway.base, "writer", "writer-password-42");
+  await writer.goto(`${slipway.base}/pipelines/${run.id}`);
+  await writer.locator('[data-hydrated="true"]').waitFor();
+  await writer.getByTestId("retry").click({ timeout: 30_000 });
+  await writer.getByTestId("retry-confirm").click();
+  await writer.waitForURL((url) => url.pathname.startsWith("/pipelines/") && url.pathname !== `/pipelines/${run.id}`);
+  assert.deepEqual(writer.problems, []);
+});
+
+test("a token made on the Settings page is shown once and works for the API", async () => {
+  const page = await adminPage(browser, slipway);
+  await openHydrated(page, slipway.base + "/settings");
+  await page.getByTestId("token-name").fill("my agent");
+  await page.getByTestId("token-create").click();
+  const secret = await page.getByTestId("new-token-secret").inputValue();
+  assert.match(secret, /^slw_[0-9a-f]{64}$/);
+  await page.getByTestId("token-list").getByText("my agent").waitFor();
+  const me = await fetch(slipway.base + "/api/me", { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.json());
+  assert.equal(me.via, "token");
+  assert.equal(me.token.scope, "read");
+  await page.reload();
+  await page.locator('[data-hydrated="true"]').waitFor();
+  assert.equal(await page.getByTestId("new-token").count(), 0, "the secret is not shown again");
   assert.deepEqual(page.problems, []);
 });

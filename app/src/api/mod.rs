@@ -9,7 +9,10 @@ mod pipelines;
 mod previews;
 mod repositories;
 
-pub use account::get_me;
+pub use account::{
+    CreateMyToken, NewToken, RevokeMyToken, TokenInput, create_my_token, get_me, list_my_tokens,
+    revoke_my_token,
+};
 pub use deliveries::{
     DeliveryDetail, DeliveryQuery, PAGE as DELIVERY_PAGE, RedeliverDelivery, get_delivery,
     list_deliveries, redeliver_delivery,

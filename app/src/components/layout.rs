@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use super::access::{Viewer, viewer};
 use super::icons::{Icon, IconSvg};
 use super::theme::ThemeToggle;
 use crate::api::get_me;
@@ -20,6 +21,8 @@ pub fn Layout(children: Children) -> impl IntoView {
     // Set once the wasm bundle has taken over the page; browser tests wait for it.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    // Who is signed in, once for the menu and for every page's buttons.
+    provide_context(Viewer(Resource::new(|| (), |_| get_me())));
     view! {
         <div class="min-h-screen md:flex" data-hydrated=move || hydrated.get().to_string()>
             <aside class="border-b border-slate-200 bg-white md:sticky md:top-0 md:flex md:h-screen md:w-60 md:flex-col md:border-r md:border-b-0 dark:border-slate-800 dark:bg-slate-900">
@@ -60,11 +63,11 @@ pub fn Layout(children: Children) -> impl IntoView {
 /// Who is signed in, and signing out (this browser, or every session of theirs).
 #[component]
 fn UserMenu() -> impl IntoView {
-    let me = Resource::new(|| (), |_| get_me());
+    let me = viewer().map(|v| v.0);
     view! {
         <Suspense fallback=|| ()>
             {move || {
-                me.get()
+                me.and_then(|me| me.get())
                     .and_then(Result::ok)
                     .map(|me| {
                         let role = me.user.role.as_str();
@@ -74,11 +77,18 @@ fn UserMenu() -> impl IntoView {
                                     <span data-testid="signed-in-as" class="block truncate font-medium">{me.user.login.clone()}</span>
                                     <span class="block text-xs text-slate-500 dark:text-slate-400">{role}</span>
                                 </span>
-                                <form method="post" action="/auth/logout">
-                                    <button type="submit" class="rounded-lg px-2 py-1 text-slate-600 hover:bg-slate-100 hover:text-slate-900 dark:text-slate-400 dark:hover:bg-slate-800 dark:hover:text-slate-100">
-                                        "Sign out"
-                                    </button>
-                                </form>
+                                <span class="flex flex-col items-end">
+                                    <form method="post" action="/auth/logout">
+                                        <button type="submit" class="rounded-lg px-2 py-1 text-slate-600 hover:bg-slate-100 hover:text-slate-900 dark:text-slate-400 dark:hover:bg-slate-800 dark:hover:text-slate-100">
+                                            "Sign out"
+                                        </button>
+                                    </form>
+                                    <form method="post" action="/auth/logout?everywhere=true">
+                                        <button type="submit" class="px-2 text-xs text-slate-500 hover:underline dark:text-slate-400" data-testid="sign-out-everywhere">
+                                            "everywhere"
+                                        </button>
+                                    </form>
+                                </span>
                             </div>
                         }
                     })

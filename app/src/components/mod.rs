@@ -1,5 +1,6 @@
 //! Building blocks shared by the pages.
 
+pub mod access;
 pub mod ansi;
 pub mod confirm;
 pub mod empty_state;

@@ -9,6 +9,7 @@ mod preview;
 mod previews;
 mod secrets;
 mod settings;
+mod tokens;
 
 pub use deliveries::{DeliveriesPage, DeliveryPage};
 pub use not_found::NotFoundPage;

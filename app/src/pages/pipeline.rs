@@ -2,12 +2,14 @@
 //! duration, columns by dependency depth), the selected step's live log, and Cancel or Retry,
 //! each behind a confirmation. Updates live.
 
+use domain::identity::Level;
 use domain::pipeline::{PipelineRun, StepRun};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{CancelPipeline, RetryPipeline, get_pipeline, list_artifacts};
+use crate::components::access;
 use crate::components::log_viewer::LogViewer;
 use crate::components::status_badge::{duration, tone};
 use crate::components::{Confirm, ErrorNotice, Loading, PageHeader, StatusBadge};
@@ -44,12 +46,14 @@ pub fn PipelinePage() -> impl IntoView {
         <PageHeader title="Pipeline" description="A run of the repository's .platform.yaml, step by step." />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                let me = access::me().await;
                 match run.await {
                     Ok(run) => {
+                        let may_change = me.as_ref().is_some_and(|me| access::holds(me, &run.repository, Level::Write));
                         let selected = query.get().get("step").filter(|s| run.steps.iter().any(|step| &step.name == s))
                             .or_else(|| default_step(&run));
                         view! {
-                            <RunHeader run=run.clone() cancel retry />
+                            <RunHeader run=run.clone() cancel retry may_change />
                             {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
                             {move || retry.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
                             <StepGraph run=run.clone() selected=selected.clone() />
@@ -80,13 +84,17 @@ fn RunHeader(
     run: PipelineRun,
     cancel: ServerAction<CancelPipeline>,
     retry: ServerAction<RetryPipeline>,
+    /// Whether the viewer may cancel or retry it (the server checks regardless).
+    may_change: bool,
 ) -> impl IntoView {
     let id = run.id.0.to_string();
     let commit = run
         .commit_sha
         .clone()
         .unwrap_or_else(|| "resolving…".into());
-    let actions = if run.status.is_finished() {
+    let actions = if !may_change {
+        ().into_any()
+    } else if run.status.is_finished() {
         view! {
             <Confirm label="Retry" question="Run this pipeline again at the same commit?" testid="retry">
                 <ActionForm action=retry>

@@ -2,6 +2,7 @@
 //! times, outcome, reason), what it uses, the cluster's events, its pods' logs, and Retry and
 //! Delete (the latter naming the namespace), each behind a confirmation. Updates live.
 
+use domain::identity::Level;
 use domain::preview::model::PreviewDetail;
 use domain::preview::{AttemptStatus, Preview, PreviewAttempt, PreviewStatus, PreviewUsage};
 use leptos::form::ActionForm;
@@ -9,6 +10,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{DeletePreview, RetryPreview, get_preview};
+use crate::components::access;
 use crate::components::pod_log_viewer::PodLogViewer;
 use crate::components::status_badge::{PreviewBadge, StatusBadge, age, duration};
 use crate::components::{Confirm, ErrorNotice, Loading, PageHeader};
@@ -39,11 +41,16 @@ pub fn PreviewPage() -> impl IntoView {
         <PageHeader title="Preview" description="A pull request's environment: its deployments, resources, events and logs." />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                let me = access::me().await;
                 match detail.await {
-                    Ok(detail) => view! {
+                    Ok(detail) => {
+                    let repository = &detail.preview.repository;
+                    let may_retry = me.as_ref().is_some_and(|me| access::holds(me, repository, Level::Write));
+                    let may_delete = me.as_ref().is_some_and(|me| access::may_clean_up(me, repository));
+                    view! {
                         {move || retry.value().get().and_then(Result::err).map(|error| view! { <div class="mb-4"><ErrorNotice error /></div> })}
                         {move || delete.value().get().and_then(Result::err).map(|error| view! { <div class="mb-4"><ErrorNotice error /></div> })}
-                        <Header preview=detail.preview.clone() now=detail.now_ms retry delete />
+                        <Header preview=detail.preview.clone() now=detail.now_ms retry delete may_retry may_delete />
                         <Timeline attempts=detail.attempts.clone() />
                         <Resources detail=detail.clone() />
                         <Events detail=detail.clone() />
@@ -53,7 +60,8 @@ pub fn PreviewPage() -> impl IntoView {
                                 <PodLogViewer preview=detail.preview.id pods=detail.pods.clone() />
                             </section>
                         })}
-                    }.into_any(),
+                    }.into_any()
+                    }
                     Err(error) => view! { <ErrorNotice error /> <a href="/previews" class="mt-4 inline-block text-sm text-indigo-600">"All previews"</a> }.into_any(),
                 }
             })}
@@ -67,6 +75,9 @@ fn Header(
     now: i64,
     retry: ServerAction<RetryPreview>,
     delete: ServerAction<DeletePreview>,
+    /// Whether the viewer may deploy it again, and delete it (the server checks regardless).
+    may_retry: bool,
+    may_delete: bool,
 ) -> impl IntoView {
     let retry_key = preview.id.to_string();
     let delete_key = retry_key.clone();
@@ -75,9 +86,10 @@ fn Header(
     } else {
         "Redeploy"
     };
-    let can_retry = preview.wanted && preview.status != PreviewStatus::Deleting;
-    let can_delete =
-        preview.status.may_have_namespace() && preview.status != PreviewStatus::Deleting;
+    let can_retry = may_retry && preview.wanted && preview.status != PreviewStatus::Deleting;
+    let can_delete = may_delete
+        && preview.status.may_have_namespace()
+        && preview.status != PreviewStatus::Deleting;
     let question = format!(
         "Delete namespace {} and everything in it? A new push to the pull request creates the preview again.",
         preview.namespace

@@ -1,5 +1,5 @@
 //! Settings: the repositories Slipway builds (added by clone URL, no GitHub needed), their pull
-//! request rules and secrets, and facts about this instance.
+//! request rules and secrets, your API tokens, and facts about this instance.
 
 use domain::Repository;
 use leptos::form::ActionForm;
@@ -47,10 +47,16 @@ pub fn SettingsPage() -> impl IntoView {
                 </Suspense>
                 <AddRepositoryForm add />
             </section>
-            <section class=format!("{CARD} lg:col-span-2")>
-                <h2 class="text-base font-semibold">"This instance"</h2>
-                <InstanceFacts />
-            </section>
+            <div class="space-y-8 lg:col-span-2">
+                <section class=CARD>
+                    <h2 class="text-base font-semibold">"API tokens"</h2>
+                    <super::tokens::ApiTokens />
+                </section>
+                <section class=CARD>
+                    <h2 class="text-base font-semibold">"This instance"</h2>
+                    <InstanceFacts />
+                </section>
+            </div>
         </div>
     }
 }

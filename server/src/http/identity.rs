@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::identity::Outcome;
@@ -192,8 +192,10 @@ pub async fn resolve(
 
 /// A browser navigating to a dashboard page (not the API, not an asset).
 fn wants_page(request: &Request) -> bool {
+    let path = request.uri().path();
     request.method() == Method::GET
-        && !request.uri().path().starts_with("/api/")
+        && !path.starts_with("/api/")
+        && !path.starts_with("/rpc/")
         && request
             .headers()
             .get(header::ACCEPT)
@@ -218,14 +220,6 @@ pub fn session_cookie(
         ),
         None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
-}
-
-/// The 401 every unauthenticated API answer has.
-pub fn unauthenticated(message: &str) -> Response {
-    let mut response =
-        ApiError(services::Error::Unauthenticated(message.to_owned())).into_response();
-    *response.status_mut() = StatusCode::UNAUTHORIZED;
-    response
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Signing in and out in the browser: the sign-in page (plain HTML: it works before the
 //! dashboard's script loads, and says where a new instance's first password is), the password
 //! form's `POST /auth/login` (rate limited per address and per account), and
-//! `POST /auth/logout`.
+//! `POST /auth/logout` (`?everywhere=true` ends every session of the user).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -202,15 +202,27 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
     }
 }
 
-/// `POST /auth/logout`: ends this browser's session.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutQuery {
+    /// End every session of the user, not only this browser's.
+    #[serde(default)]
+    everywhere: bool,
+}
+
+/// `POST /auth/logout`: ends this browser's session (`?everywhere=true`: all of the user's).
 pub async fn logout(
     State(state): State<AppState>,
     Calling(caller): Calling,
+    Query(query): Query<LogoutQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(secret) = cookie(&headers, SESSION_COOKIE)
-        && let Err(error) = state.services.accounts().sign_out(&caller, secret).await
-    {
+    let accounts = state.services.accounts();
+    let ended = match cookie(&headers, SESSION_COOKIE) {
+        _ if query.everywhere => accounts.sign_out_everywhere(&caller).await.map(|_| ()),
+        Some(secret) => accounts.sign_out(&caller, secret).await,
+        None => Ok(()),
+    };
+    if let Err(error) = ended {
         error.log();
     }
     let cleared = session_cookie(None, 0, &state.identity);

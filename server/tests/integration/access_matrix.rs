@@ -239,6 +239,9 @@ const ROWS: &[Row] = &[
     row("list_audit", "GET", "/api/audit", SignedIn),
     // Server functions, as the dashboard calls them.
     rpc("rpc:get_me", "GET", "/rpc/get_me", "", SignedIn),
+    rpc("rpc:list_my_tokens", "GET", "/rpc/list_my_tokens", "", SignedIn),
+    rpc("rpc:create_my_token", "POST", "/rpc/create_my_token", "input[name]=rpc&input[scope]=read&input[repositories]=&input[expires_in_days]=30", AdminScope),
+    on_scratch(rpc("rpc:revoke_my_token", "POST", "/rpc/revoke_my_token", "id={scratch}", OwnToken), Scratch::Token),
     rpc("rpc:get_instance_info", "GET", "/rpc/get_instance_info", "", SignedIn),
     rpc("rpc:list_deliveries", "GET", "/rpc/list_deliveries", "query[event]=", SignedIn),
     rpc("rpc:get_delivery", "GET", "/rpc/get_delivery", "id={delivery}", Alpha(Level::Read)),

@@ -21,6 +21,7 @@ mod edges;
 mod fake_github;
 mod github;
 mod http;
+mod identity;
 mod objects;
 mod openapi;
 mod pipeline_support;

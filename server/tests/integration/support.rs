@@ -348,6 +348,11 @@ impl TestServer {
         }
     }
 
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self._data.path()
+    }
+
     /// `slipway ARGS` beside this server, on its data dir and database.
     pub async fn slipway(&self, args: &[&str], stdin: Option<&str>) -> String {
         slipway(self._data.path(), &self.settings, args, stdin).await
