@@ -4,6 +4,7 @@
 mod delivery_sql;
 mod guards;
 mod identity_sql;
+mod identity_store;
 mod migrations;
 mod pipeline_output_sql;
 mod pipeline_sql;

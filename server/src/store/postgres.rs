@@ -7,7 +7,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::OpenError;
 use super::delivery_sql::impl_delivery_store;
-use super::identity_sql::impl_identity_store;
+use super::identity_store::impl_identity_store;
 use super::migrations::{self, POSTGRES};
 use super::pipeline_output_sql::impl_pipeline_output_store;
 use super::pipeline_sql::impl_pipeline_store;
