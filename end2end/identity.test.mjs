@@ -122,3 +122,46 @@ test("a token made on the Settings page is shown once and works for the API", as
   assert.equal(await page.getByTestId("new-token").count(), 0, "the secret is not shown again");
   assert.deepEqual(page.problems, []);
 });
+
+test("an admin makes a team, adds a member, grants a repository, and the audit log shows each change", async () => {
+  const added = await slipway
+    .api("/api/projects", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "acme/billing", clone_url: "https://example.com/acme/billing.git" }),
+    })
+    .then((r) => r.json());
+  slipway.cli(["users", "create", "grace", "--password-stdin"], "grace-password-42\n");
+  const page = await adminPage(browser, slipway);
+  await openHydrated(page, slipway.base + "/settings/members");
+  await page.getByTestId("member-list").getByText("grace").waitFor();
+
+  await page.getByTestId("team-name").fill("billing");
+  await page.getByTestId("team-create").click();
+  const team = page.getByTestId("team").filter({ hasText: "billing" });
+  await team.waitFor();
+  await team.getByLabel("login to add").fill("grace");
+  await team.getByRole("button", { name: "Add" }).click();
+  await team.getByText("grace").waitFor();
+  await team.getByLabel("repository to grant").selectOption(String(added.id));
+  await team.getByLabel("level").selectOption("write");
+  await team.getByRole("button", { name: "Grant" }).click();
+  await team.getByText("acme/billing").waitFor();
+  await page.screenshot({ path: join(screenshotDir, "members.png"), fullPage: true });
+
+  // What the page did is what the API and grace now see.
+  const grace = await newPage(browser);
+  await signIn(grace, slipway.base, "grace", "grace-password-42");
+  const me = await grace.evaluate(() => fetch("/api/me").then((r) => r.json()));
+  assert.deepEqual(me.repositories.map((r) => [r.name, r.level]), [["acme/billing", "write"]]);
+
+  await openHydrated(page, slipway.base + "/audit?action=team.change");
+  const rows = page.getByTestId("audit-rows");
+  await rows.getByText("member grace added").waitFor();
+  await rows.getByText("granted write").waitFor();
+  const exported = await page.evaluate(async (href) => (await fetch(href)).text(), await page.getByTestId("audit-export").getAttribute("href"));
+  const lines = exported.trim().split("\n").map((line) => JSON.parse(line));
+  assert.ok(lines.length >= 3 && lines.every((l) => l.action === "team.change"), exported);
+  assert.deepEqual(page.problems, []);
+  assert.deepEqual(grace.problems, []);
+});

@@ -16,8 +16,8 @@ use leptos_router::{SsrMode, path};
 
 use components::layout::Layout;
 use pages::{
-    DeliveriesPage, DeliveryPage, NotFoundPage, OperatorPage, PipelinePage, PipelinesPage,
-    PreviewPage, PreviewsPage, SettingsPage,
+    AuditPage, DeliveriesPage, DeliveryPage, MembersPage, NotFoundPage, OperatorPage, PipelinePage,
+    PipelinesPage, PreviewPage, PreviewsPage, SettingsPage,
 };
 
 /// Applies the saved or preferred colour theme before first paint, so dark mode never flashes.
@@ -65,6 +65,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deliveries") view=DeliveriesPage ssr=SsrMode::Async />
                     <Route path=path!("/deliveries/:id") view=DeliveryPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

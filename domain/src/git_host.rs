@@ -42,6 +42,51 @@ pub struct CommitStatus {
     pub context: String,
 }
 
+/// What GitHub says a person may do on a repository: the collaborator permission's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepositoryRole {
+    Admin,
+    Maintain,
+    Write,
+    Triage,
+    Read,
+    /// No access, or not a collaborator GitHub tells us about.
+    None,
+}
+
+impl RepositoryRole {
+    /// The role from GitHub's answer: its `role_name` (which names maintain and triage), or
+    /// the coarser `permission` for a custom role.
+    pub fn from_answer(role_name: Option<&str>, permission: Option<&str>) -> Self {
+        let parse = |name: &str| match name {
+            "admin" => Some(Self::Admin),
+            "maintain" => Some(Self::Maintain),
+            "write" | "push" => Some(Self::Write),
+            "triage" => Some(Self::Triage),
+            "read" | "pull" => Some(Self::Read),
+            "none" => Some(Self::None),
+            _ => None,
+        };
+        role_name
+            .and_then(parse)
+            .or_else(|| permission.and_then(parse))
+            .unwrap_or(Self::None)
+    }
+
+    /// The Slipway level it gives: admin → admin, maintain and write → write, triage and
+    /// read → read.
+    pub fn level(self) -> Option<crate::identity::Level> {
+        use crate::identity::Level;
+        match self {
+            Self::Admin => Some(Level::Admin),
+            Self::Maintain | Self::Write => Some(Level::Write),
+            Self::Triage | Self::Read => Some(Level::Read),
+            Self::None => None,
+        }
+    }
+}
+
 /// GitHub's API budget as last reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -93,6 +138,37 @@ pub trait GitHost: Send + Sync + 'static {
         valid_for: std::time::Duration,
     ) -> Result<Option<String>>;
 
+    /// What the GitHub user `login` may do on `repository` (`owner/name`), asked of GitHub now.
+    async fn role_of(&self, repository: &str, login: &str) -> Result<RepositoryRole>;
+
+    /// Whether `clone_url` is one of this host's remotes (its repositories' permissions are
+    /// this host's to tell).
+    fn serves(&self, clone_url: &str) -> bool;
+
     /// The API budget from the last answer, if any was seen.
     fn rate_budget(&self) -> Option<RateBudget>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Level;
+
+    #[test]
+    fn github_roles_give_the_levels_the_issue_names() {
+        let level = |role: Option<&str>, permission: Option<&str>| {
+            RepositoryRole::from_answer(role, permission).level()
+        };
+        assert_eq!(level(Some("admin"), Some("admin")), Some(Level::Admin));
+        assert_eq!(level(Some("maintain"), Some("write")), Some(Level::Write));
+        assert_eq!(level(Some("write"), Some("write")), Some(Level::Write));
+        assert_eq!(level(Some("triage"), Some("read")), Some(Level::Read));
+        assert_eq!(level(Some("read"), Some("read")), Some(Level::Read));
+        assert_eq!(
+            level(Some("release-manager"), Some("write")),
+            Some(Level::Write)
+        );
+        assert_eq!(level(None, Some("none")), None);
+        assert_eq!(level(None, None), None);
+    }
 }

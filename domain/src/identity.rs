@@ -336,6 +336,10 @@ pub trait IdentityStore: Send + Sync {
     async fn create_user(&self, user: &NewUser) -> Result<User>;
     async fn get_user(&self, id: UserId) -> Result<User>;
     async fn get_user_by_login(&self, login: &str) -> Result<Option<User>>;
+    /// The user a GitHub account signs in as.
+    async fn get_user_by_github_id(&self, github_id: i64) -> Result<Option<User>>;
+    /// Follows a rename at GitHub.
+    async fn set_user_login(&self, id: UserId, login: &str) -> Result<User>;
     /// The user and their password hash, for a password sign-in.
     async fn password_of(&self, login: &str) -> Result<Option<(User, Option<String>)>>;
     async fn list_users(&self) -> Result<Vec<User>>;

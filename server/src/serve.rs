@@ -107,6 +107,15 @@ pub async fn start_on(
             webhook_secrets: config.webhook_secrets.len(),
             git_host: adapters.git_host.clone(),
             secret_box: adapters.secret_box.clone(),
+            github_levels: adapters.git_host.clone().map(|host| {
+                Arc::new(services::github_levels::GitHubLevels::new(
+                    host,
+                    config.github_permission_cache,
+                ))
+            }),
+            github_sign_in: adapters.sign_in_provider.clone().map(|provider| {
+                services::github_sign_in::GitHubSignIn::new(provider, config.admins.clone())
+            }),
         },
         signer: adapters.signer.clone(),
         webhook_secrets: WebhookSecrets::new(config.webhook_secrets.clone()),
@@ -122,6 +131,7 @@ pub async fn start_on(
         sign_in_limits: http::sign_in::SignInLimits::default(),
         sign_in: http::sign_in::SignInPage {
             first_password_file: crate::first_admin::password_file(&config.data_dir),
+            github: config.github_sign_in.is_some(),
         },
         metrics_token: config.metrics_token.clone().map(Arc::new),
     };

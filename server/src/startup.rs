@@ -53,6 +53,8 @@ pub enum StartupError {
     Sim(#[source] std::io::Error),
     #[error("the GitHub client cannot be set up (SLIPWAY_GITHUB_*)")]
     GitHub(#[from] crate::github::GitHubConfigError),
+    #[error(transparent)]
+    GitHubSignIn(#[from] crate::github::oauth::OAuthConfigError),
 }
 
 /// The opened adapters.
@@ -67,6 +69,8 @@ pub struct Adapters {
     pub clusters: Vec<ClusterEntry>,
     /// GitHub, when a token is configured.
     pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
+    /// Sign in with GitHub, when its client is configured.
+    pub sign_in_provider: Option<Arc<dyn domain::oauth::SignInProvider>>,
     redis: Option<Arc<RedisBus>>,
     sim: Option<Arc<Mutex<Option<KubeSim>>>>,
 }
@@ -195,6 +199,19 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
             )?)),
             (None, None) => None,
         };
+    let sign_in_provider: Option<Arc<dyn domain::oauth::SignInProvider>> =
+        match &config.github_sign_in {
+            Some(client) => Some(Arc::new(crate::github::oauth::GitHubOAuth::new(
+                &crate::github::oauth::OAuthSettings {
+                    client_id: client.client_id.clone(),
+                    client_secret: client.client_secret.clone(),
+                    web_url: client.web_url.clone(),
+                    api_url: config.github_api_url.clone(),
+                    public_url: config.public_url.to_string(),
+                },
+            )?)),
+            None => None,
+        };
     tracing::info!(
         store = store.backend(),
         objects = objects.backend(),
@@ -211,6 +228,7 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
         secret_box,
         clusters,
         git_host,
+        sign_in_provider,
         redis,
         sim,
     })

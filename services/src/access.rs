@@ -1,6 +1,8 @@
 //! Where every application function asks whether its caller may go on: [`decide`]'s answer,
 //! with each refusal of a signed-in caller written to the audit log.
 
+use std::sync::Arc;
+
 use domain::identity::Outcome;
 use domain::{Repository, Store};
 
@@ -39,14 +41,58 @@ pub async fn authorize(
 }
 
 impl Services {
-    /// [`authorize`] on this bundle's Store.
+    /// [`authorize`] on this bundle's Store; before a destructive action, a level GitHub
+    /// grants is asked of GitHub again, live.
     pub async fn authorize(
         &self,
         caller: &Caller,
         action: Action,
         repository: Option<&Repository>,
     ) -> Result<()> {
-        authorize(self.store.as_ref(), caller, action, repository).await
+        match self
+            .with_live_github_level(caller, action, repository)
+            .await
+        {
+            Some(Ok(rechecked)) => {
+                authorize(self.store.as_ref(), &rechecked, action, repository).await
+            }
+            Some(Err(unconfirmed)) => {
+                // GitHub cannot answer: what Slipway's own teams grant still holds.
+                authorize(self.store.as_ref(), &unconfirmed.0, action, repository)
+                    .await
+                    .map_err(|_| Error::Unavailable {
+                        dependency: "GitHub (asked to confirm your permission)",
+                        source: Box::new(unconfirmed.1),
+                    })
+            }
+            None => authorize(self.store.as_ref(), caller, action, repository).await,
+        }
+    }
+
+    /// For a destructive action of a GitHub user on a repository GitHub serves: the caller
+    /// with GitHub's level asked now, or (GitHub cannot answer) without any GitHub level and
+    /// why. `None` when nothing needs asking.
+    async fn with_live_github_level(
+        &self,
+        caller: &Caller,
+        action: Action,
+        repository: Option<&Repository>,
+    ) -> Option<Result<Caller, (Caller, domain::git_host::GitHostError)>> {
+        let levels = self.github_levels.as_ref()?;
+        let repository = repository.filter(|r| action.destructive() && levels.serves(r))?;
+        let identity = caller.identity().filter(|i| i.user.github_id.is_some())?;
+        let mut rechecked = identity.clone();
+        let asked = levels.live(&identity.user, repository).await;
+        let level = asked.as_ref().ok().copied().flatten();
+        match level {
+            Some(level) => rechecked.github.insert(repository.id, level),
+            None => rechecked.github.remove(&repository.id),
+        };
+        let rechecked = Caller::Person(Arc::new(rechecked));
+        Some(match asked {
+            Ok(_) => Ok(rechecked),
+            Err(error) => Err((rechecked, error)),
+        })
     }
 
     /// Like [`Services::authorize`], but a repository the caller cannot see answers with

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::audit::{Record, append};
 use crate::caller::{Action, Caller, Identity, Level, RequestMeta, TokenReach};
 use crate::credentials::{SESSION_PREFIX, new_secret, secret_hash, verify_password};
+use crate::github_levels::GitHubLevels;
 use crate::{Error, Result, Services};
 
 /// How long a session lasts after sign-in.
@@ -21,10 +22,11 @@ pub const SESSION_LIFETIME_MS: i64 = 14 * 24 * 60 * 60 * 1000;
 /// Last-use times are written at most this often per session or token.
 const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
-/// The identity functions, on the Store alone.
+/// The identity functions, on the Store (and, for GitHub users, what GitHub grants them).
 #[derive(Clone)]
 pub struct Accounts {
     pub(crate) store: Arc<dyn Store>,
+    github: Option<Arc<GitHubLevels>>,
 }
 
 /// A password sign-in.
@@ -45,13 +47,20 @@ pub struct SignedIn {
 impl Services {
     /// The identity functions, on this bundle's Store.
     pub fn accounts(&self) -> Accounts {
-        Accounts::new(self.store.clone())
+        Accounts {
+            store: self.store.clone(),
+            github: self.github_levels.clone(),
+        }
     }
 }
 
 impl Accounts {
+    /// On the Store alone (the command line): GitHub grants nothing here.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            github: None,
+        }
     }
 
     /// The caller a session cookie stands for; `None` when the session is unknown or expired
@@ -118,7 +127,7 @@ impl Accounts {
         self.person(user, Some(reach), None, meta).await
     }
 
-    /// A person with what their teams grant them now.
+    /// A person with what their teams grant them now, and what GitHub grants a GitHub user.
     async fn person(
         &self,
         user: User,
@@ -133,9 +142,17 @@ impl Accounts {
             .into_iter()
             .map(|grant| (grant.repository_id, grant.level))
             .collect();
+        let github = match &self.github {
+            Some(levels) if user.github_id.is_some() => {
+                let repositories = self.store.list_repositories().await?;
+                levels.levels(&user, &repositories).await
+            }
+            _ => BTreeMap::new(),
+        };
         Ok(Caller::Person(Arc::new(Identity {
             user,
             grants,
+            github,
             token,
             session_id,
             request,
@@ -170,6 +187,16 @@ impl Accounts {
                 ));
             }
         };
+        self.open_session(user, meta, "password").await
+    }
+
+    /// A new session for `user`, who proved who they are by `method` (in the audit log).
+    pub(crate) async fn open_session(
+        &self,
+        user: User,
+        meta: RequestMeta,
+        method: &str,
+    ) -> Result<SignedIn> {
         let now = now_ms();
         let secret = new_secret(SESSION_PREFIX);
         let session = NewSession {
@@ -188,11 +215,11 @@ impl Accounts {
             self.store.as_ref(),
             &caller,
             None,
-            Record::named("auth.login"),
+            Record::named("auth.login").details(format!("with {method}")),
             Outcome::Success,
         )
         .await;
-        tracing::info!(user.login = %user.login, "signed in");
+        tracing::info!(user.login = %user.login, method, "signed in");
         Ok(SignedIn {
             secret,
             expires_at_ms: session.expires_at_ms,

@@ -8,6 +8,8 @@ use domain::preview::Preview;
 use domain::{Bus, Cluster, Objects, Repository, Store};
 
 use crate::error::{Error, Result};
+use crate::github_levels::GitHubLevels;
+use crate::github_sign_in::GitHubSignIn;
 use crate::secret_box::SecretBox;
 
 /// A cluster previews and pipelines can use.
@@ -33,8 +35,12 @@ pub struct Services {
     pub webhook_secrets: usize,
     /// GitHub, when Slipway has a token to write to it with.
     pub git_host: Option<Arc<dyn GitHost>>,
-    /// Seals and opens repository secrets.
+    /// Seals and opens repository secrets (and the browser's half of a GitHub sign-in).
     pub secret_box: SecretBox,
+    /// What GitHub lets GitHub users do, when Slipway can ask GitHub.
+    pub github_levels: Option<Arc<GitHubLevels>>,
+    /// Sign in with GitHub, when configured.
+    pub github_sign_in: Option<GitHubSignIn>,
 }
 
 impl std::fmt::Debug for Services {

@@ -35,13 +35,16 @@ pub enum Caller {
     Person(Arc<Identity>),
 }
 
-/// A person as a request presents them: the user, what their teams grant, and the token
-/// they came with.
+/// A person as a request presents them: the user, what their teams and GitHub grant, and the
+/// token they came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub user: User,
     /// Repositories their teams grant, at the highest level granted.
     pub grants: BTreeMap<RepositoryId, Level>,
+    /// Repositories GitHub says they may use (a GitHub user's collaborator permission), as
+    /// last asked (see `GitHubLevels`).
+    pub github: BTreeMap<RepositoryId, Level>,
     /// Set when the request came with a personal API token rather than a session.
     pub token: Option<TokenReach>,
     /// The session the request came with, if any.
@@ -129,7 +132,11 @@ impl Identity {
         if !self.token_reaches(repository) {
             return None;
         }
-        let granted = self.grants.get(&repository).copied();
+        let granted = self
+            .grants
+            .get(&repository)
+            .copied()
+            .max(self.github.get(&repository).copied());
         let held = match self.user.role {
             InstanceRole::Admin => Some(Level::Admin),
             InstanceRole::Operator => Some(granted.unwrap_or(Level::Read).max(Level::Read)),
@@ -149,13 +156,18 @@ impl Identity {
             .map(|t| t.repositories.clone());
         match self.user.role {
             InstanceRole::Admin | InstanceRole::Operator => limited,
-            InstanceRole::Member => Some(
-                self.grants
+            InstanceRole::Member => {
+                let mut seen: Vec<RepositoryId> = self
+                    .grants
                     .keys()
+                    .chain(self.github.keys())
                     .copied()
                     .filter(|id| self.token_reaches(*id))
-                    .collect(),
-            ),
+                    .collect();
+                seen.sort_unstable();
+                seen.dedup();
+                Some(seen)
+            }
         }
     }
 
@@ -271,6 +283,19 @@ impl Action {
         }
     }
 
+    /// Whether the action removes or overwrites something: a level GitHub grants is asked of
+    /// GitHub again, live, before it is allowed.
+    pub fn destructive(self) -> bool {
+        matches!(
+            self,
+            Self::PreviewDelete
+                | Self::PipelineCancel
+                | Self::RepositoryRemove
+                | Self::SecretSet
+                | Self::SecretRemove
+        )
+    }
+
     /// Whether the action changes something (and so is recorded in the audit log).
     pub fn changes(self) -> bool {
         self.level() > Level::Read
@@ -372,6 +397,7 @@ mod tests {
                 .iter()
                 .map(|(id, level)| (RepositoryId(*id), *level))
                 .collect(),
+            github: BTreeMap::new(),
             token,
             session_id: None,
             request: RequestMeta::default(),

@@ -16,6 +16,8 @@ pub mod caller;
 pub mod credentials;
 pub mod deliveries;
 pub mod error;
+pub mod github_levels;
+pub mod github_sign_in;
 mod notify;
 pub mod parse;
 pub mod pipelines;

@@ -5,6 +5,7 @@
 mod account;
 mod deliveries;
 mod instance;
+mod members;
 mod pipelines;
 mod previews;
 mod repositories;
@@ -18,6 +19,10 @@ pub use deliveries::{
     list_deliveries, redeliver_delivery,
 };
 pub use instance::get_instance_info;
+pub use members::{
+    AUDIT_PAGE, AuditQuery, AuditRows, CreateTeam, DeleteTeam, Members, SetMemberRole,
+    SetTeamGrant, SetTeamMember, list_audit, list_members,
+};
 pub use pipelines::{
     CancelPipeline, PAGE as PIPELINE_PAGE, PipelineQuery, RetryPipeline, TriggerInput,
     TriggerPipeline, get_pipeline, list_artifacts, list_pipelines,

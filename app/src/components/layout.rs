@@ -8,12 +8,13 @@ use super::icons::{Icon, IconSvg};
 use super::theme::ThemeToggle;
 use crate::api::get_me;
 
-const NAV: [(&str, &str, Icon); 5] = [
+const NAV: [(&str, &str, Icon); 6] = [
     ("/previews", "Previews", Icon::Previews),
     ("/pipelines", "Pipelines", Icon::Pipelines),
     ("/operator", "Operator", Icon::Operator),
     ("/deliveries", "Deliveries", Icon::Deliveries),
     ("/settings", "Settings", Icon::Settings),
+    ("/audit", "Audit log", Icon::Audit),
 ];
 
 #[component]

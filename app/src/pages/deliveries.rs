@@ -150,7 +150,7 @@ fn DeliveryTable(list: Vec<Delivery>, current: DeliveryQuery) -> impl IntoView {
         .then(|| list.last().map(|d| d.seq))
         .flatten()
         .map(|before| {
-            let encode = |s: &str| s.replace('&', "%26").replace('#', "%23").replace(' ', "+");
+            let encode = super::query_value;
             format!(
                 "/deliveries?event={}&status={}&repository={}&before={before}",
                 encode(&current.event),

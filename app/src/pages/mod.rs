@@ -1,6 +1,8 @@
 //! One module per dashboard page.
 
+mod audit;
 mod deliveries;
+mod members;
 mod not_found;
 mod operator;
 mod pipeline;
@@ -11,7 +13,9 @@ mod secrets;
 mod settings;
 mod tokens;
 
+pub use audit::AuditPage;
 pub use deliveries::{DeliveriesPage, DeliveryPage};
+pub use members::MembersPage;
 pub use not_found::NotFoundPage;
 pub use operator::OperatorPage;
 pub use pipeline::PipelinePage;
@@ -26,4 +30,16 @@ fn repositories_phrase(count: usize) -> String {
         1 => "1 repository".to_owned(),
         n => format!("{n} repositories"),
     }
+}
+
+/// `text` percent-encoded as a URL query value.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -1,5 +1,6 @@
 //! Settings: the repositories Slipway builds (added by clone URL, no GitHub needed), their pull
-//! request rules and secrets, your API tokens, and facts about this instance.
+//! request rules and secrets, your API tokens, a way to Members and teams (admins), and facts
+//! about this instance.
 
 use domain::Repository;
 use leptos::form::ActionForm;
@@ -48,6 +49,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <AddRepositoryForm add />
             </section>
             <div class="space-y-8 lg:col-span-2">
+                <MembersLink />
                 <section class=CARD>
                     <h2 class="text-base font-semibold">"API tokens"</h2>
                     <super::tokens::ApiTokens />
@@ -58,6 +60,24 @@ pub fn SettingsPage() -> impl IntoView {
                 </section>
             </div>
         </div>
+    }
+}
+
+/// Instance admins manage who can sign in and what teams grant on their own page.
+#[component]
+fn MembersLink() -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let me = crate::components::access::me().await?;
+                (me.user.role == domain::identity::InstanceRole::Admin).then(|| view! {
+                    <a href="/settings/members" class=format!("{CARD} block hover:border-indigo-300 dark:hover:border-indigo-700") data-testid="members-link">
+                        <h2 class="text-base font-semibold">"Members and teams →"</h2>
+                        <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">"Who can sign in, their roles, and the repositories teams grant."</p>
+                    </a>
+                })
+            })}
+        </Suspense>
     }
 }
 

@@ -95,6 +95,15 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
             .github_app
             .as_ref()
             .map(|(_, key)| key.display().to_string()),
+        GITHUB_CLIENT_ID => c.github_sign_in.as_ref().map(|g| g.client_id.clone()),
+        GITHUB_CLIENT_SECRET => redacted(c.github_sign_in.as_ref().map(|g| &g.client_secret)),
+        GITHUB_WEB_URL => Some(
+            c.github_sign_in
+                .as_ref()
+                .map_or_else(|| "https://github.com".to_owned(), |g| g.web_url.clone()),
+        ),
+        ADMINS => (!c.admins.is_empty()).then(|| c.admins.join(", ")),
+        GITHUB_PERMISSION_CACHE_SECONDS => Some(c.github_permission_cache.as_secs().to_string()),
         RECONCILE_SECONDS => Some(c.reconcile_every.as_secs().to_string()),
         REGISTRY => Some(c.registry.clone()),
         PIPELINE_STEPS => Some(c.pipeline_steps.to_string()),

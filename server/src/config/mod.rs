@@ -114,6 +114,12 @@ pub struct Config {
     pub github_api_url: String,
     /// The GitHub App to act as: its id and private key file.
     pub github_app: Option<(u64, PathBuf)>,
+    /// Sign in with GitHub, when its client id and secret are set.
+    pub github_sign_in: Option<GitHubSignInConfig>,
+    /// GitHub logins made instance admins at sign-in.
+    pub admins: Vec<String>,
+    /// How long a GitHub permission answer is trusted.
+    pub github_permission_cache: Duration,
     /// Interval of the reconciliation pass.
     pub reconcile_every: Duration,
     /// Registry pipeline steps push images to (`$REGISTRY`).
@@ -125,6 +131,15 @@ pub struct Config {
     pub previews: PreviewConfig,
     pub startup_retry: Duration,
     pub shutdown_grace: Duration,
+}
+
+/// The OAuth client people sign in with.
+#[derive(Debug, Clone)]
+pub struct GitHubSignInConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// GitHub's web address (`https://github.com`).
+    pub web_url: String,
 }
 
 /// How previews are deployed and reached.

@@ -9,8 +9,8 @@ use url::Url;
 
 use super::settings::*;
 use super::{
-    BusConfig, ClusterConfig, ClusterSource, Config, ConfigError, DatabaseConfig, LogFormat,
-    ObjectsConfig, PreviewConfig, Problem, S3Config, Sources,
+    BusConfig, ClusterConfig, ClusterSource, Config, ConfigError, DatabaseConfig,
+    GitHubSignInConfig, LogFormat, ObjectsConfig, PreviewConfig, Problem, S3Config, Sources,
 };
 
 const MIN_SIGNING_KEY_LEN: usize = 32;
@@ -169,6 +169,18 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         }
         _ => None,
     };
+    let github_sign_in = parse_github_sign_in(&mut r);
+    let admins = r
+        .text(ADMINS)
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let github_permission_cache = r.seconds(GITHUB_PERMISSION_CACHE_SECONDS, 900);
     let reconcile_every = r
         .seconds(RECONCILE_SECONDS, 300)
         .max(Duration::from_secs(1));
@@ -236,6 +248,9 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         trusted_proxies,
         github_api_url,
         github_app,
+        github_sign_in,
+        admins,
+        github_permission_cache,
         reconcile_every,
         registry,
         pipeline_steps,
@@ -244,6 +259,40 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         startup_retry,
         shutdown_grace,
     })
+}
+
+/// Sign in with GitHub: the client id and secret come together.
+fn parse_github_sign_in(r: &mut Reader<'_>) -> Option<GitHubSignInConfig> {
+    let web_url = r
+        .parsed(GITHUB_WEB_URL, "an http(s) URL", |s| {
+            Url::parse(s)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|_| s.trim_end_matches('/').to_owned())
+        })
+        .unwrap_or_else(|| "https://github.com".to_owned());
+    match (r.text(GITHUB_CLIENT_ID), r.text(GITHUB_CLIENT_SECRET)) {
+        (Some(client_id), Some(secret)) => Some(GitHubSignInConfig {
+            client_id,
+            client_secret: SecretString::from(secret),
+            web_url,
+        }),
+        (Some(_), None) => {
+            r.problem(
+                GITHUB_CLIENT_SECRET,
+                "is needed with SLIPWAY_GITHUB_CLIENT_ID",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            r.problem(
+                GITHUB_CLIENT_ID,
+                "is needed with SLIPWAY_GITHUB_CLIENT_SECRET",
+            );
+            None
+        }
+        (None, None) => None,
+    }
 }
 
 fn parse_previews(r: &mut Reader<'_>) -> PreviewConfig {

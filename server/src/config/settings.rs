@@ -55,6 +55,11 @@ pub const GITHUB_TOKEN: &str = "SLIPWAY_GITHUB_TOKEN";
 pub const GITHUB_APP_ID: &str = "SLIPWAY_GITHUB_APP_ID";
 pub const GITHUB_APP_PRIVATE_KEY_FILE: &str = "SLIPWAY_GITHUB_APP_PRIVATE_KEY_FILE";
 pub const GITHUB_API_URL: &str = "SLIPWAY_GITHUB_API_URL";
+pub const GITHUB_CLIENT_ID: &str = "SLIPWAY_GITHUB_CLIENT_ID";
+pub const GITHUB_CLIENT_SECRET: &str = "SLIPWAY_GITHUB_CLIENT_SECRET";
+pub const GITHUB_WEB_URL: &str = "SLIPWAY_GITHUB_WEB_URL";
+pub const ADMINS: &str = "SLIPWAY_ADMINS";
+pub const GITHUB_PERMISSION_CACHE_SECONDS: &str = "SLIPWAY_GITHUB_PERMISSION_CACHE_SECONDS";
 pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
 pub const REGISTRY: &str = "SLIPWAY_REGISTRY";
 pub const PIPELINE_STEPS: &str = "SLIPWAY_PIPELINE_STEPS";
@@ -198,6 +203,31 @@ pub const SETTINGS: &[Setting] = &[
         GITHUB_API_URL,
         "https://api.github.com",
         "GitHub's REST API, e.g. `https://github.example.com/api/v3` for GitHub Enterprise Server.",
+    ),
+    setting(
+        GITHUB_CLIENT_ID,
+        "(unset: no GitHub sign-in)",
+        "Client id of the GitHub App (or OAuth App) people sign in with; with SLIPWAY_GITHUB_CLIENT_SECRET, the sign-in page offers \"Sign in with GitHub\". Its callback URL is `<SLIPWAY_PUBLIC_URL>/auth/github/callback`.",
+    ),
+    secret(
+        GITHUB_CLIENT_SECRET,
+        "(unset)",
+        "Client secret of that App.",
+    ),
+    setting(
+        GITHUB_WEB_URL,
+        "https://github.com",
+        "GitHub's web address, where people sign in (a GitHub Enterprise Server's, e.g. `https://github.example.com`).",
+    ),
+    setting(
+        ADMINS,
+        "(unset)",
+        "Comma-separated GitHub logins made instance admins when they sign in.",
+    ),
+    setting(
+        GITHUB_PERMISSION_CACHE_SECONDS,
+        "900",
+        "How long a GitHub user's permission on a repository is trusted before GitHub is asked again (destructive actions always ask).",
     ),
     setting(
         RECONCILE_SECONDS,

@@ -6,6 +6,8 @@ mod auth;
 mod clone_access;
 mod comments;
 mod contents;
+pub mod oauth;
+mod permissions;
 mod pulls;
 mod requests;
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::{Method, StatusCode};
-use domain::git_host::{CommitStatus, GitHost, GitHostError, RateBudget, Result};
+use domain::git_host::{CommitStatus, GitHost, GitHostError, RateBudget, RepositoryRole, Result};
 use octocrab::Octocrab;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -197,15 +199,21 @@ impl GitHost for GitHub {
         clone_url: &str,
         valid_for: Duration,
     ) -> Result<Option<String>> {
-        let served = self
-            .git_origin
-            .as_ref()
-            .is_some_and(|origin| clone_access::serves(origin, clone_url));
-        if !served {
+        if !self.serves(clone_url) {
             return Ok(None);
         }
         let valid_for = chrono::Duration::from_std(valid_for).unwrap_or(chrono::Duration::MAX);
         self.auth.git_token(repository, valid_for).await.map(Some)
+    }
+
+    async fn role_of(&self, repository: &str, login: &str) -> Result<RepositoryRole> {
+        permissions::role_of(self, repository, login).await
+    }
+
+    fn serves(&self, clone_url: &str) -> bool {
+        self.git_origin
+            .as_ref()
+            .is_some_and(|origin| clone_access::serves(origin, clone_url))
     }
 
     fn rate_budget(&self) -> Option<RateBudget> {

@@ -47,11 +47,12 @@ impl IdentityPolicy {
 
 /// Paths that answer without sign-in, or check credentials of their own (HMAC, signed links).
 fn is_open(path: &str) -> bool {
-    const OPEN: [&str; 11] = [
+    const OPEN: [&str; 12] = [
         "/api/openapi.json",
         "/api/artifacts/",
         "/login",
         "/auth/login",
+        "/auth/github",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -209,17 +210,28 @@ pub fn session_cookie(
     max_age_seconds: i64,
     policy: &IdentityPolicy,
 ) -> String {
+    http_only_cookie(SESSION_COOKIE, "/", secret, max_age_seconds, policy)
+}
+
+/// `Set-Cookie` for an `HttpOnly`, `SameSite=Lax` cookie `name` under `path` (`Secure` with an
+/// https public URL); `None` clears it.
+pub fn http_only_cookie(
+    name: &str,
+    path: &str,
+    value: Option<&str>,
+    max_age_seconds: i64,
+    policy: &IdentityPolicy,
+) -> String {
     let secure = if policy.secure_cookies {
         "; Secure"
     } else {
         ""
     };
-    match secret {
-        Some(secret) => format!(
-            "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}"
-        ),
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
-    }
+    let (value, max_age) = match value {
+        Some(value) => (value, max_age_seconds),
+        None => ("", 0),
+    };
+    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
 #[cfg(test)]

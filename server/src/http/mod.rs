@@ -12,6 +12,7 @@ mod deliveries;
 mod downloads;
 mod events;
 mod extract;
+mod github_sign_in;
 mod health;
 pub mod identity;
 mod members;
@@ -154,6 +155,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(sign_in::page))
         .route("/auth/login", post(sign_in::login))
         .route("/auth/logout", post(sign_in::logout))
+        .route("/auth/github", get(github_sign_in::start))
+        .route("/auth/github/callback", get(github_sign_in::callback))
         .route(
             "/webhooks/github",
             post(webhooks::receive_github).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),

@@ -64,6 +64,8 @@ impl SignInLimits {
 pub struct SignInPage {
     /// Where a new instance's first password is written.
     pub first_password_file: PathBuf,
+    /// Whether "Sign in with GitHub" is offered.
+    pub github: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +75,7 @@ pub struct PageQuery {
 }
 
 /// A local path to go back to after sign-in (never another site).
-fn local_next(next: Option<&str>) -> String {
+pub fn local_next(next: Option<&str>) -> String {
     match next {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
             path.to_owned()
@@ -91,13 +93,27 @@ fn escape(text: &str) -> String {
 
 /// `GET /login`.
 pub async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Html<String> {
-    let next = escape(&local_next(query.next.as_deref()));
-    let error = query
-        .error
+    let next = local_next(query.next.as_deref());
+    Html(render(&state, query.error.as_deref(), &next))
+}
+
+/// The sign-in page, saying `error` when there is one, returning to `next` afterwards.
+pub fn render(state: &AppState, error: Option<&str>, next: &str) -> String {
+    let github = if state.sign_in.github {
+        let next = url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>();
+        format!(
+            r#"<a href="/auth/github?next={next}" class="flex w-full items-center justify-center gap-2 rounded-lg border border-slate-300 px-3 py-2 text-sm font-semibold hover:bg-slate-50 dark:border-slate-700 dark:hover:bg-slate-800">Sign in with GitHub</a>
+<p class="text-center text-xs text-slate-400">or with a Slipway password</p>"#
+        )
+    } else {
+        String::new()
+    };
+    let next = escape(next);
+    let error = error
         .map(|e| {
             format!(
                 r#"<p role="alert" class="rounded-lg bg-rose-50 px-3 py-2 text-sm text-rose-700 dark:bg-rose-950 dark:text-rose-300">{}</p>"#,
-                escape(&e)
+                escape(e)
             )
         })
         .unwrap_or_default();
@@ -110,7 +126,7 @@ pub async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>)
     } else {
         String::new()
     };
-    Html(format!(
+    format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark"><title>Sign in · Slipway</title>
@@ -119,6 +135,7 @@ pub async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>)
 <main class="w-full max-w-sm space-y-5 rounded-xl border border-slate-200 bg-white p-8 shadow-sm dark:border-slate-800 dark:bg-slate-900">
 <h1 class="text-xl font-semibold tracking-tight">Sign in to Slipway</h1>
 {error}
+{github}
 <form method="post" action="/auth/login" class="space-y-4">
 <input type="hidden" name="next" value="{next}">
 <label class="block text-sm font-medium">Login
@@ -129,7 +146,7 @@ pub async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>)
 </form>
 {hint}
 </main></body></html>"#
-    ))
+    )
 }
 
 #[derive(Debug, Deserialize)]

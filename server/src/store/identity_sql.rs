@@ -28,6 +28,12 @@ pub(super) fn get_user() -> String {
 pub(super) fn get_user_by_login() -> String {
     format!("SELECT {USER_COLUMNS} FROM users WHERE login = $1")
 }
+pub(super) fn get_user_by_github_id() -> String {
+    format!("SELECT {USER_COLUMNS} FROM users WHERE github_id = $1")
+}
+pub(super) fn set_login() -> String {
+    format!("UPDATE users SET login = $2 WHERE id = $1 RETURNING {USER_COLUMNS}")
+}
 pub(super) fn password_of() -> String {
     format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE login = $1")
 }

@@ -50,6 +50,34 @@ macro_rules! impl_identity_store {
                 row.map(TryInto::try_into).transpose()
             }
 
+            async fn get_user_by_github_id(
+                &self,
+                github_id: i64,
+            ) -> domain::store::Result<Option<domain::identity::User>> {
+                use $crate::store::identity_sql as sql;
+                let row: Option<sql::UserRow> = sqlx::query_as(&sql::get_user_by_github_id())
+                    .bind(github_id)
+                    .fetch_optional(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", github_id))?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn set_user_login(
+                &self,
+                id: domain::identity::UserId,
+                login: &str,
+            ) -> domain::store::Result<domain::identity::User> {
+                use $crate::store::identity_sql as sql;
+                let row: sql::UserRow = sqlx::query_as(&sql::set_login())
+                    .bind(id.0)
+                    .bind(login)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "user", id))?;
+                row.try_into()
+            }
+
             async fn password_of(
                 &self,
                 login: &str,

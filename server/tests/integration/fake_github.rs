@@ -1,7 +1,9 @@
-//! A fake GitHub REST API on loopback for the GitHost adapter's tests: the endpoints Slipway
-//! uses (issue comments, commit statuses, contents, open pull requests, rate limit), every
-//! request recorded, a
-//! switch that answers the next request as a spent rate limit, and `acme/missing` as a
+//! A fake GitHub on loopback for the GitHost adapter's and sign-in's tests: the REST endpoints
+//! Slipway uses (issue comments, commit statuses, contents, open pull requests, collaborator
+//! permissions, rate limit), the OAuth web flow (authorize, which signs in as
+//! [`Fake::account`] at once, and the token exchange, which checks the client secret and the
+//! PKCE verifier against the challenge, as GitHub does), `GET /user`; every request recorded,
+//! a switch that answers the next request as a spent rate limit, and `acme/missing` as a
 //! repository that does not exist.
 
 use std::collections::BTreeMap;
@@ -36,12 +38,50 @@ pub struct Fake {
     /// `METHOD path` and the Authorization header of every request.
     pub requests: Mutex<Vec<(String, Option<String>)>>,
     pub rate_limit_next: AtomicBool,
+    /// `(repository, login)` → GitHub's `role_name`; unknown pairs answer `none`.
+    pub roles: Mutex<BTreeMap<(String, String), String>>,
+    /// Permission lookups answer 502 while set (GitHub down).
+    pub permissions_down: AtomicBool,
+    /// The token exchange answers 503 while set.
+    pub oauth_down: AtomicBool,
+    /// The account the authorize page signs in as: `(id, login)`.
+    pub account: Mutex<Account>,
+    /// Codes handed out and not exchanged yet: code → (challenge, account).
+    codes: Mutex<BTreeMap<String, (String, Account)>>,
+    /// User tokens handed out: token → account.
+    user_tokens: Mutex<BTreeMap<String, Account>>,
     /// Told after every answered request, for tests waiting for a write.
     pub answered: tokio::sync::Notify,
     next_id: AtomicU64,
 }
 
+/// A GitHub account: `(id, login)`.
+pub type Account = (i64, String);
+
+/// The OAuth client the fake accepts.
+pub const CLIENT_ID: &str = "Iv1.fakeclient";
+pub const CLIENT_SECRET: &str = "fake-client-secret";
+
 impl Fake {
+    /// Sets what GitHub says `login` may do on `repository` (`admin`, `maintain`, `write`,
+    /// `triage`, `read`).
+    pub fn set_role(&self, repository: &str, login: &str, role: &str) {
+        self.roles
+            .lock()
+            .expect("lock")
+            .insert((repository.into(), login.into()), role.into());
+    }
+
+    /// How many permission lookups GitHub answered so far.
+    pub fn permission_lookups(&self) -> usize {
+        self.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(line, _)| line.ends_with("/permission"))
+            .count()
+    }
+
     /// A comment someone (or an earlier Slipway) wrote; its id.
     pub fn add_comment(&self, repository: &str, number: i64, body: &str) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1_000;
@@ -232,9 +272,121 @@ async fn rate_limit(_headers: HeaderMap) -> Json<Value> {
     Json(json!({ "resources": { "core": { "limit": 5000, "remaining": 4999 } } }))
 }
 
+async fn permission(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo, login)): Path<(String, String, String)>,
+) -> Response {
+    if fake.permissions_down.load(Ordering::SeqCst) {
+        return (StatusCode::BAD_GATEWAY, "upstream down").into_response();
+    }
+    let key = (format!("{owner}/{repo}"), login.clone());
+    let role = fake.roles.lock().expect("lock").get(&key).cloned();
+    let role = role.unwrap_or_else(|| "none".into());
+    let permission = match role.as_str() {
+        "maintain" => "write",
+        "triage" => "read",
+        other => other,
+    };
+    Json(json!({ "permission": permission, "role_name": role, "user": { "login": login } }))
+        .into_response()
+}
+
+/// GitHub's authorize page, after the person agreed: back to the app with a code.
+async fn authorize(
+    State(fake): State<Arc<Fake>>,
+    axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    if query.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+        || query.get("code_challenge_method").map(String::as_str) != Some("S256")
+    {
+        return (StatusCode::BAD_REQUEST, "bad client or no S256 challenge").into_response();
+    }
+    let (Some(redirect), Some(state), Some(challenge)) = (
+        query.get("redirect_uri"),
+        query.get("state"),
+        query.get("code_challenge"),
+    ) else {
+        return (StatusCode::BAD_REQUEST, "missing parameters").into_response();
+    };
+    let code = format!("code{}", fake.next_id.fetch_add(1, Ordering::SeqCst));
+    let account = fake.account.lock().expect("lock").clone();
+    fake.codes
+        .lock()
+        .expect("lock")
+        .insert(code.clone(), (challenge.clone(), account));
+    let state: String = url::form_urlencoded::byte_serialize(state.as_bytes()).collect();
+    let location = format!("{redirect}?code={code}&state={state}");
+    (StatusCode::FOUND, [("location", location)]).into_response()
+}
+
+/// The token exchange: GitHub answers `200 OK` with an `error` when it refuses.
+async fn access_token_for_user(
+    State(fake): State<Arc<Fake>>,
+    axum::Form(form): axum::Form<BTreeMap<String, String>>,
+) -> Response {
+    if fake.oauth_down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response();
+    }
+    let refuse = |error: &str, description: &str| {
+        Json(json!({ "error": error, "error_description": description })).into_response()
+    };
+    if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+        || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
+    {
+        return refuse(
+            "incorrect_client_credentials",
+            "The client_id and/or client_secret passed are incorrect.",
+        );
+    }
+    let code = form.get("code").cloned().unwrap_or_default();
+    let Some((challenge, account)) = fake.codes.lock().expect("lock").remove(&code) else {
+        return refuse(
+            "bad_verification_code",
+            "The code passed is incorrect or expired.",
+        );
+    };
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    use sha2::Digest;
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    if expected != challenge {
+        return refuse(
+            "bad_verification_code",
+            "The code_verifier does not match the challenge.",
+        );
+    }
+    let token = format!("gho_user{}", fake.next_id.fetch_add(1, Ordering::SeqCst));
+    fake.user_tokens
+        .lock()
+        .expect("lock")
+        .insert(token.clone(), account);
+    Json(json!({ "access_token": token, "token_type": "bearer", "scope": "" })).into_response()
+}
+
+async fn user(State(fake): State<Arc<Fake>>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    match fake.user_tokens.lock().expect("lock").get(token) {
+        Some((id, login)) => {
+            Json(json!({ "id": id, "login": login, "type": "User" })).into_response()
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "message": "Bad credentials" })),
+        )
+            .into_response(),
+    }
+}
+
 /// Starts the fake on a free loopback port; its base URL and state.
 pub async fn start() -> (String, Arc<Fake>) {
-    let fake = Arc::new(Fake::default());
+    let fake = Arc::new(Fake {
+        account: Mutex::new((4_242, "octo-dev".into())),
+        ..Fake::default()
+    });
     let app = Router::new()
         .route("/rate_limit", get(rate_limit))
         .route(
@@ -254,6 +406,13 @@ pub async fn start() -> (String, Arc<Fake>) {
         .route("/app/installations/{id}/access_tokens", post(access_token))
         .route("/app", get(app))
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
+        .route(
+            "/repos/{owner}/{repo}/collaborators/{login}/permission",
+            get(permission),
+        )
+        .route("/login/oauth/authorize", get(authorize))
+        .route("/login/oauth/access_token", post(access_token_for_user))
+        .route("/user", get(user))
         .layer(middleware::from_fn_with_state(fake.clone(), record))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -20,6 +20,7 @@ mod cluster_observe;
 mod edges;
 mod fake_github;
 mod github;
+mod github_sign_in;
 mod http;
 mod identity;
 mod objects;

@@ -290,6 +290,8 @@ fn services(server: &TestServer) -> services::Services {
         webhook_secrets: 0,
         git_host: None,
         secret_box: adapters.secret_box.clone(),
+        github_levels: None,
+        github_sign_in: None,
     }
 }
 
