@@ -138,15 +138,15 @@ test("an admin makes a team, adds a member, grants a repository, and the audit l
 
   await page.getByTestId("team-name").fill("billing");
   await page.getByTestId("team-create").click();
-  const team = page.getByTestId("team").filter({ hasText: "billing" });
+  const team = page.getByTestId("team").filter({ has: page.getByRole("heading", { name: "billing", exact: true }) });
   await team.waitFor();
   await team.getByLabel("login to add").fill("grace");
   await team.getByRole("button", { name: "Add" }).click();
-  await team.getByText("grace").waitFor();
+  await team.getByTestId("team-members").getByText("grace").waitFor();
   await team.getByLabel("repository to grant").selectOption(String(added.id));
   await team.getByLabel("level").selectOption("write");
   await team.getByRole("button", { name: "Grant" }).click();
-  await team.getByText("acme/billing").waitFor();
+  await team.getByTestId("team-grants").getByText("acme/billing").waitFor();
   await page.screenshot({ path: join(screenshotDir, "members.png"), fullPage: true });
 
   // What the page did is what the API and grace now see.
@@ -158,7 +158,7 @@ test("an admin makes a team, adds a member, grants a repository, and the audit l
   await openHydrated(page, slipway.base + "/audit?action=team.change");
   const rows = page.getByTestId("audit-rows");
   await rows.getByText("member grace added").waitFor();
-  await rows.getByText("granted write").waitFor();
+  await rows.getByRole("row").filter({ hasText: "acme/billing" }).filter({ hasText: "granted write" }).waitFor();
   const exported = await page.evaluate(async (href) => (await fetch(href)).text(), await page.getByTestId("audit-export").getAttribute("href"));
   const lines = exported.trim().split("\n").map((line) => JSON.parse(line));
   assert.ok(lines.length >= 3 && lines.every((l) => l.action === "team.change"), exported);

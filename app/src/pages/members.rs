@@ -17,6 +17,7 @@ use crate::error::AppError;
 const CARD: &str =
     "rounded-xl border border-slate-200 bg-white p-6 dark:border-slate-800 dark:bg-slate-900";
 const INPUT: &str = "block w-full rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
+const SELECT: &str = "rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
 const BUTTON: &str =
     "rounded-lg bg-indigo-600 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-500";
 const QUIET: &str = "rounded px-2 py-0.5 text-xs text-rose-700 hover:bg-rose-50 dark:text-rose-300 dark:hover:bg-rose-950";
@@ -134,7 +135,7 @@ fn MemberRow(user: User, changes: Changes) -> impl IntoView {
             </span>
             <ActionForm action=changes.role attr:class="flex items-center gap-2">
                 <input type="hidden" name="user" value=user.id.0 />
-                <select name="role" class=INPUT aria-label=format!("role of {}", user.login)>
+                <select name="role" class=SELECT aria-label=format!("role of {}", user.login)>
                     {InstanceRole::ALL.into_iter().map(|r| view! {
                         <option value=r.as_str() selected=r == role>{r.as_str()}</option>
                     }).collect_view()}
@@ -167,7 +168,7 @@ fn TeamCard(
                 <button type="button" class=QUIET on:click=move |_| { changes.delete.dispatch(DeleteTeam { id }); }>"Delete team"</button>
             </div>
             <p class="mt-3 text-xs font-medium text-slate-500">"Members"</p>
-            <ul class="mt-1 space-y-1 text-sm">
+            <ul class="mt-1 space-y-1 text-sm" data-testid="team-members">
                 {team.members.iter().map(|member| {
                     let login = login_of(member.0);
                     let remove = login.clone();
@@ -188,7 +189,7 @@ fn TeamCard(
                 <button type="submit" class=BUTTON>"Add"</button>
             </ActionForm>
             <p class="mt-4 text-xs font-medium text-slate-500">"Repositories"</p>
-            <ul class="mt-1 space-y-1 text-sm">
+            <ul class="mt-1 space-y-1 text-sm" data-testid="team-grants">
                 {team.repositories.iter().map(|grant| {
                     let repository = grant.repository_id.0;
                     let name = names.get(&repository).cloned().unwrap_or_else(|| format!("repository {repository}"));
