@@ -3,8 +3,11 @@
 //! read 10 of them through a team, and the admin. Times `GET /api/previews?limit=200` with each
 //! caller's token, and `GET /healthz` (no credentials) as the floor; prints p50/p99 per caller
 //! and what the check adds (token lookup, team grants, the visibility filter in the query).
-//! Slipway reads permissions from its own database on every request: there is no cache, so
-//! every request is the uncached case.
+//! Slipway reads its own permissions (tokens, teams) from its database on every request.
+//! A GitHub user's levels come from GitHub's collaborator permission endpoint (here a stand-in
+//! answering after `BENCH_GITHUB_MS`, default 50 ms, like github.com from Europe): the bench
+//! times them cold (every repository asked, 8 at a time) and warm (the 15-minute cache), and
+//! the list page as that user once warm.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -21,6 +24,29 @@ use tokio_util::sync::CancellationToken;
 
 const REPOSITORIES: i64 = 20;
 const PREVIEWS: i64 = 200;
+
+/// A stand-in for GitHub's REST API: `/rate_limit`, and every collaborator permission
+/// answered `write` after `latency`; its base URL.
+async fn github_stand_in(latency: Duration) -> anyhow::Result<String> {
+    use axum::routing::get;
+    let permission = move || async move {
+        tokio::time::sleep(latency).await;
+        axum::Json(serde_json::json!({ "permission": "write", "role_name": "write" }))
+    };
+    let app = axum::Router::new()
+        .route(
+            "/rate_limit",
+            get(|| async { axum::Json(serde_json::json!({ "resources": {} })) }),
+        )
+        .route(
+            "/repos/{owner}/{repo}/collaborators/{login}/permission",
+            get(permission),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(base)
+}
 
 async fn time(
     client: &reqwest::Client,
@@ -56,6 +82,8 @@ fn bearer(token: &str) -> anyhow::Result<reqwest::Client> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let rounds = env_number("BENCH_ROUNDS", 300);
+    let github_latency = Duration::from_millis(env_number("BENCH_GITHUB_MS", 50) as u64);
+    let github = github_stand_in(github_latency).await?;
     let data = tempfile::tempdir()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -64,6 +92,8 @@ async fn main() -> anyhow::Result<()> {
         ("SLIPWAY_DATA_DIR", data_dir.as_str()),
         ("SLIPWAY_PUBLIC_URL", base.as_str()),
         ("SLIPWAY_LOG", "warn"),
+        ("SLIPWAY_GITHUB_API_URL", github.as_str()),
+        ("SLIPWAY_GITHUB_TOKEN", "ghp_bench"),
     ]))
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let running = server::serve::start_on(config, listener, CancellationToken::new()).await?;
@@ -73,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
     for n in 0..PREVIEWS {
         let repository = format!("acme/service-{}", n % REPOSITORIES);
         let snapshot = PullRequestSnapshot {
-            clone_url: format!("https://example.com/{repository}.git"),
+            clone_url: format!("{github}/{repository}.git"),
             repository,
             default_branch: "main".into(),
             number: n + 1,
@@ -131,6 +161,48 @@ async fn main() -> anyhow::Result<()> {
         .secret;
     let admin = bearer(&admin_secret)?;
     let member = bearer(&member_secret)?;
+    let octocat = store
+        .create_user(&domain::identity::NewUser {
+            login: "octocat".into(),
+            role: domain::identity::InstanceRole::Member,
+            password_hash: None,
+            github_id: Some(583_231),
+        })
+        .await?;
+    let octocat_secret = accounts
+        .create_token(&system, token("octocat"))
+        .await?
+        .secret;
+    let octocat_client = bearer(&octocat_secret)?;
+
+    // GitHub's levels for all 20 repositories, cold (a fresh cache each round) and warm.
+    let host: std::sync::Arc<dyn domain::git_host::GitHost> =
+        std::sync::Arc::new(server::github::GitHub::with_token(
+            &github,
+            &secrecy::SecretString::from("ghp_bench"),
+            Duration::from_secs(1),
+        )?);
+    let repositories = store.list_repositories().await?;
+    let fresh_for = Duration::from_secs(900);
+    let github_rounds = rounds.min(30);
+    let mut cold = Vec::with_capacity(github_rounds);
+    for _ in 0..github_rounds {
+        let levels = services::github_levels::GitHubLevels::new(host.clone(), fresh_for);
+        let started = Instant::now();
+        let found = levels.levels(&octocat, &repositories).await;
+        cold.push(started.elapsed());
+        anyhow::ensure!(found.len() == repositories.len(), "GitHub grants every repository");
+    }
+    cold.sort();
+    let warm_levels = services::github_levels::GitHubLevels::new(host.clone(), fresh_for);
+    warm_levels.levels(&octocat, &repositories).await;
+    let mut warm = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        warm_levels.levels(&octocat, &repositories).await;
+        warm.push(started.elapsed());
+    }
+    warm.sort();
 
     // The check itself, in process: the token's row, its user and their team grants.
     let mut resolve = Vec::with_capacity(rounds);
@@ -149,9 +221,11 @@ async fn main() -> anyhow::Result<()> {
     // Warm up connections and the database's caches.
     time(&admin, &list, 20).await?;
     time(&member, &list, 20).await?;
+    time(&octocat_client, &list, 20).await?;
     let (floor, _) = time(&anonymous, &format!("{base}/healthz"), rounds).await?;
     let (as_admin, admin_items) = time(&admin, &list, rounds).await?;
     let (as_member, member_items) = time(&member, &list, rounds).await?;
+    let (as_octocat, octocat_items) = time(&octocat_client, &list, rounds).await?;
     println!(
         "list page of {PREVIEWS} previews ({REPOSITORIES} repositories), {rounds} requests each, SQLite, loopback"
     );
@@ -184,9 +258,30 @@ async fn main() -> anyhow::Result<()> {
         percentile(&as_member, 0.5),
         percentile(&as_member, 0.99)
     );
+    println!(
+        "{:<34} {:>7} {:>9.2?} {:>9.2?}",
+        "GitHub user token (cache warm)",
+        octocat_items,
+        percentile(&as_octocat, 0.5),
+        percentile(&as_octocat, 0.99)
+    );
+    println!(
+        "{:<34} {:>7} {:>9.2?} {:>9.2?}",
+        format!("GitHub levels, cold ({:?}/call)", github_latency),
+        REPOSITORIES,
+        percentile(&cold, 0.5),
+        percentile(&cold, 0.99)
+    );
+    println!(
+        "{:<34} {:>7} {:>9.2?} {:>9.2?}",
+        "GitHub levels, warm (cache)",
+        REPOSITORIES,
+        percentile(&warm, 0.5),
+        percentile(&warm, 0.99)
+    );
     anyhow::ensure!(
-        admin_items == 200 && member_items == 100,
-        "the member sees half the previews"
+        admin_items == 200 && member_items == 100 && octocat_items == 200,
+        "the member sees half the previews, the GitHub user all of them"
     );
     running.stop().await?;
     Ok(())
