@@ -191,7 +191,10 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let found = levels.levels(&octocat, &repositories).await;
         cold.push(started.elapsed());
-        anyhow::ensure!(found.len() == repositories.len(), "GitHub grants every repository");
+        anyhow::ensure!(
+            found.len() == repositories.len(),
+            "GitHub grants every repository"
+        );
     }
     cold.sort();
     let warm_levels = services::github_levels::GitHubLevels::new(host.clone(), fresh_for);

@@ -10,6 +10,7 @@ pub mod config;
 pub mod first_admin;
 pub mod github;
 pub mod http;
+pub mod mcp;
 pub mod objects;
 pub mod pipelines;
 pub mod platform_file;

@@ -134,6 +134,7 @@ pub async fn start_on(
             github: config.github_sign_in.is_some(),
         },
         metrics_token: config.metrics_token.clone().map(Arc::new),
+        mcp: config.mcp,
     };
     // One mirror per repository, shared by pipeline runs and previews.
     let mirrors = Mirrors::new(config.data_dir.join("mirrors"));

@@ -298,7 +298,7 @@ impl Services {
 }
 
 /// The cluster did not answer a read.
-pub(crate) fn cluster_unavailable(error: domain::ClusterError) -> Error {
+pub fn cluster_unavailable(error: domain::ClusterError) -> Error {
     Error::Unavailable {
         dependency: "the cluster",
         source: Box::new(error),

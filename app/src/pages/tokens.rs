@@ -9,6 +9,30 @@ use crate::components::ErrorNotice;
 
 const INPUT: &str = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950";
 
+/// How to connect an MCP client with a token just made: the URL and a configuration snippet.
+#[component]
+fn McpHint(secret: String) -> impl IntoView {
+    let info = Resource::new(|| (), |_| crate::api::get_instance_info());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let secret = secret.clone();
+                Suspend::new(async move {
+                    let base = info.await.ok()?.public_url;
+                    let url = format!("{}/mcp", base.trim_end_matches('/'));
+                    let snippet = format!(
+                        "{{\n  \"mcpServers\": {{\n    \"slipway\": {{\n      \"type\": \"http\",\n      \"url\": \"{url}\",\n      \"headers\": {{ \"Authorization\": \"Bearer {secret}\" }}\n    }}\n  }}\n}}"
+                    );
+                    Some(view! {
+                        <p class="mt-3 text-xs">"For AI agents (MCP): " <code data-testid="mcp-url">{url}</code></p>
+                        <pre class="mt-1 overflow-x-auto rounded bg-white p-2 text-xs dark:bg-slate-950" data-testid="mcp-snippet">{snippet}</pre>
+                    })
+                })
+            }}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn ApiTokens() -> impl IntoView {
     let create = ServerAction::<CreateMyToken>::new();
@@ -40,6 +64,7 @@ pub fn ApiTokens() -> impl IntoView {
                             "Copy"
                         </button>
                     </div>
+                    <McpHint secret=made.secret.clone() />
                 </div>
             })}
             <Suspense fallback=|| ()>

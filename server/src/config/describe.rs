@@ -89,6 +89,7 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         }),
+        MCP => Some(c.mcp.as_str().to_owned()),
         GITHUB_API_URL => Some(c.github_api_url.clone()),
         GITHUB_APP_ID => c.github_app.as_ref().map(|(id, _)| id.to_string()),
         GITHUB_APP_PRIVATE_KEY_FILE => c

@@ -109,6 +109,8 @@ pub struct Config {
     pub github_token: Option<SecretString>,
     /// Bearer token `/metrics` asks for; `None`: open.
     pub metrics_token: Option<SecretString>,
+    /// What `/mcp` offers.
+    pub mcp: crate::mcp::McpMode,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub github_api_url: String,

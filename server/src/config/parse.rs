@@ -170,6 +170,13 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         _ => None,
     };
     let github_sign_in = parse_github_sign_in(&mut r);
+    let mcp = r
+        .parsed(
+            MCP,
+            "`on`, `read-only` or `off`",
+            crate::mcp::McpMode::parse,
+        )
+        .unwrap_or(crate::mcp::McpMode::On);
     let admins = r
         .text(ADMINS)
         .map(|list| {
@@ -246,6 +253,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         github_token,
         metrics_token,
         trusted_proxies,
+        mcp,
         github_api_url,
         github_app,
         github_sign_in,

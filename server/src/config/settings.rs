@@ -74,6 +74,7 @@ pub const PREVIEW_QUOTA_MEMORY: &str = "SLIPWAY_PREVIEW_QUOTA_MEMORY";
 pub const HELM: &str = "SLIPWAY_HELM";
 pub const METRICS_TOKEN: &str = "SLIPWAY_METRICS_TOKEN";
 pub const TRUSTED_PROXIES: &str = "SLIPWAY_TRUSTED_PROXIES";
+pub const MCP: &str = "SLIPWAY_MCP";
 
 /// Every setting Slipway reads, in the order README lists them.
 pub const SETTINGS: &[Setting] = &[
@@ -188,6 +189,11 @@ pub const SETTINGS: &[Setting] = &[
         TRUSTED_PROXIES,
         "(unset: the peer address is the source)",
         "Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client (in the audit log and sign-in limits).",
+    ),
+    setting(
+        MCP,
+        "on",
+        "MCP for AI agents at `/mcp` (personal API tokens only): `on`, `read-only` (only tools that change nothing), or `off`.",
     ),
     setting(
         GITHUB_APP_ID,

@@ -47,7 +47,8 @@ impl IdentityPolicy {
 
 /// Paths that answer without sign-in, or check credentials of their own (HMAC, signed links).
 fn is_open(path: &str) -> bool {
-    const OPEN: [&str; 12] = [
+    const OPEN: [&str; 13] = [
+        "/.well-known/oauth-protected-resource",
         "/api/openapi.json",
         "/api/artifacts/",
         "/login",
@@ -148,7 +149,16 @@ pub async fn resolve(
     } else if let Some(token) = bearer(headers) {
         match accounts.resolve_token(token, meta).await {
             Ok(caller) => caller,
-            Err(error) => return ApiError(error).into_response(),
+            Err(error) => {
+                let mut refused = ApiError(error).into_response();
+                if path.starts_with(crate::mcp::PATH) {
+                    refused.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        crate::mcp::challenge(&policy.public_origin),
+                    );
+                }
+                return refused;
+            }
         }
     } else if let Some(secret) = cookie(headers, SESSION_COOKIE) {
         match accounts.resolve_session(secret, meta).await {

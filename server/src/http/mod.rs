@@ -24,6 +24,8 @@ mod secrets;
 pub mod sign_in;
 mod step_logs;
 
+pub use step_logs::step_log_lines;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
@@ -64,6 +66,8 @@ pub struct AppState {
     pub sign_in: sign_in::SignInPage,
     /// The bearer token `/metrics` asks for, if one is set.
     pub metrics_token: Option<std::sync::Arc<secrecy::SecretString>>,
+    /// What `/mcp` offers (`SLIPWAY_MCP`).
+    pub mcp: crate::mcp::McpMode,
 }
 
 impl FromRef<AppState> for WebhookState {
@@ -145,8 +149,16 @@ pub fn router(state: AppState) -> Router {
     let (api, document) = api_routes();
     let document = openapi::with_invalid_input_answers(document);
     let document = openapi::Document(std::sync::Arc::new(document));
+    let mcp = axum::Router::new()
+        .nest_service(crate::mcp::PATH, crate::mcp::service(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::mcp::guard,
+        ));
     Router::new()
         .merge(api)
+        .merge(mcp)
+        .route(crate::mcp::METADATA_PATH, get(crate::mcp::metadata))
         .route(
             "/api/openapi.json",
             get(openapi::openapi_json).with_state(document),

@@ -166,23 +166,31 @@ fn text_answer(lines: &[LogLine], query: &LogQuery, file_name: &str) -> Response
     response
 }
 
-/// The step's lines so far: live in this process, or stored (whole, or the parts written).
+/// The step's lines so far, as an HTTP answer's error.
 async fn current_lines(
     state: &AppState,
     id: PipelineId,
     step: &StepRun,
 ) -> Result<Vec<LogLine>, Response> {
+    step_log_lines(state, id, step)
+        .await
+        .map_err(|error| ApiError(error).into_response())
+}
+
+/// The step's lines so far: live in this process, or stored (whole, or the parts written).
+pub async fn step_log_lines(
+    state: &AppState,
+    id: PipelineId,
+    step: &StepRun,
+) -> Result<Vec<LogLine>, services::Error> {
     if let Some(live) = state.log_hub.live(id, &step.name) {
         return Ok(live.lines_from(0));
     }
     stored_lines(state.services.objects.as_ref(), id, step)
         .await
-        .map_err(|source| {
-            let unavailable = services::Error::Unavailable {
-                dependency: "object storage",
-                source: Box::new(source),
-            };
-            ApiError(unavailable).into_response()
+        .map_err(|source| services::Error::Unavailable {
+            dependency: "object storage",
+            source: Box::new(source),
         })
 }
 

@@ -23,6 +23,7 @@ mod github;
 mod github_sign_in;
 mod http;
 mod identity;
+mod mcp;
 mod objects;
 mod openapi;
 mod pipeline_support;

@@ -1,0 +1,379 @@
+//! What each tool does: parse its input, call one application function with the token's
+//! caller, and shape the answer for a model — bounded (logs to their last lines and about
+//! 64 KB), paged with an opaque cursor. Nothing here decides who may do what.
+
+use domain::pipeline::PipelineId;
+use domain::pipeline::StepStatus;
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use services::pipelines::{ListPipelines, PipelineRef, RetryPipeline, TriggerPipeline};
+use services::previews::{ListPreviews, PreviewLog, PreviewLogQuery};
+use services::{Caller, Error};
+
+use super::inputs::{self, DEFAULT_TAIL, MAX_TAIL};
+use crate::http::AppState;
+
+/// The most text one answer carries.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+/// A log line longer than this is cut.
+const MAX_LINE_CHARS: usize = 2_000;
+const DEFAULT_LIMIT: u32 = 20;
+const MAX_LIMIT: u32 = 100;
+
+fn input<T: DeserializeOwned + Default>(
+    arguments: Option<serde_json::Map<String, Value>>,
+) -> Result<T, Error> {
+    match arguments {
+        None => Ok(T::default()),
+        Some(map) => serde_json::from_value(Value::Object(map)).map_err(|e| Error::InvalidInput {
+            field: None,
+            message: format!("the arguments do not fit the tool's schema: {e}"),
+        }),
+    }
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::Internal(Box::new(e)))
+}
+
+fn limit(asked: Option<u32>) -> u32 {
+    asked.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}
+
+/// A cursor the previous answer gave: `{prefix}{number}`.
+fn cursor(cursor: Option<&str>, prefix: char) -> Result<Option<i64>, Error> {
+    match cursor.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(text) => text
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "cursor",
+                    "the cursor is not one this tool gave; leave it out to start again",
+                )
+            }),
+    }
+}
+
+/// The last `tail` of `lines`, cut to the answer budget: the lines kept and how many were left out.
+fn tail_of(mut lines: Vec<String>, tail: u32) -> (Vec<String>, usize) {
+    let total = lines.len();
+    let keep = (tail as usize).min(total);
+    lines.drain(..total - keep);
+    for line in &mut lines {
+        if line.chars().count() > MAX_LINE_CHARS {
+            *line = line.chars().take(MAX_LINE_CHARS).chain(['…']).collect();
+        }
+    }
+    let mut bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    let mut start = 0;
+    while bytes > MAX_ANSWER_BYTES - 1024 && start < lines.len() {
+        bytes -= lines[start].len() + 1;
+        start += 1;
+    }
+    lines.drain(..start);
+    let kept = lines.len();
+    (lines, total - kept)
+}
+
+fn tail_lines(asked: Option<u32>) -> u32 {
+    asked.unwrap_or(DEFAULT_TAIL).clamp(1, MAX_TAIL)
+}
+
+/// The preview key a person would give: id or namespace, or repository + number.
+async fn preview_key(
+    state: &AppState,
+    caller: &Caller,
+    key: &inputs::PreviewKey,
+) -> Result<String, Error> {
+    if let Some(key) = key.preview.as_deref().filter(|k| !k.trim().is_empty()) {
+        return Ok(key.trim().to_owned());
+    }
+    let (Some(repository), Some(number)) = (key.repository.clone(), key.number) else {
+        return Err(Error::invalid(
+            "preview",
+            "give `preview` (an id or namespace), or `repository` and `number`",
+        ));
+    };
+    let query = ListPreviews {
+        repository: Some(repository.clone()),
+        include_deleted: true,
+        limit: Some(500),
+        ..ListPreviews::default()
+    };
+    let page = state.services.list_previews(caller, query).await?;
+    page.items
+        .iter()
+        .filter(|p| p.number == number)
+        .max_by_key(|p| p.id)
+        .map(|p| p.id.to_string())
+        .ok_or_else(|| {
+            Error::NotFound(format!("no preview of {repository} pull request #{number}"))
+        })
+}
+
+/// Runs the tool `name` for `caller`: its structured answer, or the application's error.
+pub async fn call(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    arguments: Option<serde_json::Map<String, Value>>,
+) -> Result<Value, Error> {
+    let services = &state.services;
+    match name {
+        "list_repositories" => {
+            let _: inputs::NoInput = input(arguments)?;
+            let repositories = services.list_repositories(caller).await?;
+            let items: Vec<Value> = repositories
+                .iter()
+                .map(|r| {
+                    json!({
+                        "id": r.id.0,
+                        "name": r.name,
+                        "default_branch": r.default_branch,
+                        "level": caller.level_on(r.id).map(|l| l.as_str()),
+                    })
+                })
+                .collect();
+            Ok(json!({ "items": items }))
+        }
+        "list_preview_environments" => {
+            let asked: inputs::ListPreviewEnvironments = input(arguments)?;
+            let offset = cursor(asked.cursor.as_deref(), 'p')?.unwrap_or(0);
+            let query = ListPreviews {
+                status: asked.status,
+                repository: asked.repository,
+                search: asked.search,
+                include_deleted: false,
+                limit: Some(limit(asked.limit)),
+                offset: Some(u32::try_from(offset).unwrap_or(0)),
+            };
+            let page = services.list_previews(caller, query).await?;
+            Ok(json!({
+                "items": to_value(&page.items)?,
+                "total": page.total,
+                "next_cursor": page.next_offset.map(|o| format!("p{o}")),
+            }))
+        }
+        "get_preview_environment" => {
+            let key: inputs::PreviewKey = input(arguments)?;
+            let key = preview_key(state, caller, &key).await?;
+            to_value(&services.get_preview(caller, &key).await?)
+        }
+        "get_preview_logs" => {
+            let asked: inputs::GetPreviewLogs = input(arguments)?;
+            let key = preview_key(state, caller, &asked.key).await?;
+            let tail = tail_lines(asked.tail_lines);
+            let query = PreviewLogQuery {
+                pod: asked.pod,
+                container: asked.container,
+                // One line more than asked: its presence says lines were left out.
+                tail: Some((tail + 1).to_string()),
+                timestamps: asked.timestamps,
+                follow: false,
+            };
+            match services.preview_log(caller, &key, query).await? {
+                PreviewLog::Gone(why) => {
+                    Ok(json!({ "lines": [], "truncated": false, "note": why }))
+                }
+                PreviewLog::Lines(stream) => {
+                    let mut lines = Vec::new();
+                    let mut read = stream;
+                    while let Some(line) = read.next().await {
+                        match line {
+                            Ok(line) => lines.push(line),
+                            Err(error) => {
+                                return Err(services::previews::cluster_unavailable(error));
+                            }
+                        }
+                    }
+                    let (lines, left_out) = tail_of(lines, tail);
+                    Ok(json!({ "lines": lines, "truncated": left_out > 0 }))
+                }
+            }
+        }
+        "retry_preview_deployment" => {
+            let key: inputs::PreviewKey = input(arguments)?;
+            let key = preview_key(state, caller, &key).await?;
+            to_value(&services.retry_preview(caller, &key).await?)
+        }
+        "delete_preview_environment" => {
+            let key: inputs::PreviewKey = input(arguments)?;
+            let key = preview_key(state, caller, &key).await?;
+            to_value(&services.delete_preview(caller, &key).await?)
+        }
+        "list_pipeline_runs" => {
+            let asked: inputs::ListPipelineRuns = input(arguments)?;
+            let repository = match asked.repository.as_deref().filter(|r| !r.is_empty()) {
+                Some(name) => Some(repository_id(state, caller, name).await?.to_string()),
+                None => None,
+            };
+            let query = ListPipelines {
+                repository,
+                status: asked.status,
+                git_ref: asked.git_ref,
+                trigger: None,
+                before: cursor(asked.cursor.as_deref(), 'r')?,
+                limit: Some(limit(asked.limit)),
+            };
+            let page = services.list_pipelines(caller, query).await?;
+            Ok(json!({
+                "items": to_value(&page.items)?,
+                "next_cursor": page.next_before.map(|b| format!("r{}", b.0)),
+            }))
+        }
+        "get_pipeline_run" => {
+            let asked: inputs::RunId = input(arguments)?;
+            to_value(
+                &services
+                    .get_pipeline(caller, PipelineRef::id(asked.run_id))
+                    .await?,
+            )
+        }
+        "get_step_logs" => {
+            let asked: inputs::GetStepLogs = input(arguments)?;
+            step_logs(state, caller, asked).await
+        }
+        "list_artifacts" => {
+            let asked: inputs::RunId = input(arguments)?;
+            let items = services
+                .list_artifacts(caller, PipelineRef::id(asked.run_id))
+                .await?;
+            Ok(json!({ "items": to_value(&items)? }))
+        }
+        "trigger_pipeline" => {
+            let asked: inputs::TriggerPipeline = input(arguments)?;
+            let repository = repository_id(state, caller, &asked.repository).await?;
+            let git_ref = match asked.git_ref.filter(|r| !r.trim().is_empty()) {
+                Some(git_ref) => git_ref,
+                None => services
+                    .list_repositories(caller)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == repository)
+                    .map(|r| r.default_branch)
+                    .unwrap_or_else(|| "main".to_owned()),
+            };
+            let input = TriggerPipeline {
+                repository,
+                git_ref,
+            };
+            to_value(&services.trigger_pipeline(caller, input).await?)
+        }
+        "retry_pipeline_run" => {
+            let asked: inputs::RetryPipelineRun = input(arguments)?;
+            let input = RetryPipeline {
+                run: PipelineRef::id(asked.run_id),
+                failed_only: asked.failed_only,
+            };
+            to_value(&services.retry_pipeline(caller, input).await?)
+        }
+        "cancel_pipeline_run" => {
+            let asked: inputs::RunId = input(arguments)?;
+            to_value(
+                &services
+                    .cancel_pipeline(caller, PipelineRef::id(asked.run_id))
+                    .await?,
+            )
+        }
+        other => Err(Error::invalid(
+            "name",
+            format!("there is no tool `{other}`"),
+        )),
+    }
+}
+
+/// The id of the repository called `name`, as the caller sees it (`NotFound` otherwise).
+async fn repository_id(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<domain::RepositoryId, Error> {
+    state
+        .services
+        .list_repositories(caller)
+        .await?
+        .into_iter()
+        .find(|r| r.name == name)
+        .map(|r| r.id)
+        .ok_or_else(|| Error::NotFound(format!("repository `{name}` not found")))
+}
+
+async fn step_logs(
+    state: &AppState,
+    caller: &Caller,
+    asked: inputs::GetStepLogs,
+) -> Result<Value, Error> {
+    let run = state
+        .services
+        .get_pipeline(caller, PipelineRef::id(asked.run_id))
+        .await?;
+    let failed = run.steps.iter().find(|s| s.status == StepStatus::Failed);
+    let step = match (&asked.step, failed) {
+        (Some(name), _) => run
+            .steps
+            .iter()
+            .find(|s| &s.name == name)
+            .ok_or_else(|| Error::NotFound(format!("run {} has no step `{name}`", run.id)))?,
+        (None, Some(failed)) => failed,
+        (None, None) if asked.failed_only => {
+            return Err(Error::invalid(
+                "failed_only",
+                format!("no step of run {} failed", run.id),
+            ));
+        }
+        (None, None) => run
+            .steps
+            .last()
+            .ok_or_else(|| Error::NotFound(format!("run {} has no steps yet", run.id)))?,
+    };
+    if asked.failed_only && step.status != StepStatus::Failed {
+        return Err(Error::invalid(
+            "failed_only",
+            format!("step `{}` did not fail", step.name),
+        ));
+    }
+    let lines = crate::http::step_log_lines(state, PipelineId(run.id.0), step).await?;
+    let text: Vec<String> = lines.into_iter().map(|l| l.text).collect();
+    let total = text.len();
+    let (lines, left_out) = tail_of(text, tail_lines(asked.tail_lines));
+    Ok(json!({
+        "run_id": run.id.0,
+        "step": step.name,
+        "status": step.status.as_str(),
+        "exit_code": step.exit_code,
+        "reason": step.reason,
+        "total_lines": total,
+        "lines": lines,
+        "truncated": left_out > 0,
+        "lines_left_out": left_out,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails_keep_the_last_lines_and_fit_the_answer_budget() {
+        let lines: Vec<String> = (1..=10).map(|n| format!("line {n}")).collect();
+        let (kept, left_out) = tail_of(lines, 3);
+        assert_eq!(kept, ["line 8", "line 9", "line 10"]);
+        assert_eq!(left_out, 7);
+        let long: Vec<String> = (0..2_000).map(|_| "x".repeat(1_900)).collect();
+        let (kept, left_out) = tail_of(long, 2_000);
+        let bytes: usize = kept.iter().map(|l| l.len() + 1).sum();
+        assert!(bytes <= MAX_ANSWER_BYTES, "{bytes}");
+        assert_eq!(kept.len() + left_out, 2_000);
+    }
+
+    #[test]
+    fn cursors_are_only_the_ones_given() {
+        assert_eq!(cursor(Some("p40"), 'p').ok(), Some(Some(40)));
+        assert_eq!(cursor(None, 'p').ok(), Some(None));
+        assert!(cursor(Some("r40"), 'p').is_err());
+    }
+}

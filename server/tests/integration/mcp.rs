@@ -1,0 +1,399 @@
+//! MCP at `/mcp`, as agents meet it: the official Python SDK (a client Slipway did not write)
+//! lists the tools a token may use and makes the calls an agent makes — from "why is the
+//! preview of PR 42 failing?" to its pod's log and a retry, and a failed run's step log —
+//! and plain HTTP checks what happens before MCP: no token, a revoked one, the metadata
+//! document.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::pipeline_support::{RunWatcher, add_project, sample_repository, trigger};
+use crate::preview_support::{REPOSITORY, World};
+use crate::support::TestServer;
+
+const APP: &str = r#"
+preview:
+  app:
+    image: registry.example.com/shop:1
+    command: [sh, -c, 'echo "listening on 3000"; exec sleep 600']
+    port: 3000
+"#;
+
+const NOISY: &str = r#"
+pipeline:
+  steps:
+    - name: test
+      image: alpine
+      commands:
+        - i=1; while [ $i -le 10000 ]; do echo "test line $i"; i=$((i+1)); done
+        - exit 4
+"#;
+
+fn python() -> PathBuf {
+    let venv = std::env::var_os("SLIPWAY_TEST_VENV").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache/slipway/venv")
+        },
+        PathBuf::from,
+    );
+    venv.join("bin/python")
+}
+
+/// Runs the Python SDK's client with `token` and `calls`; what it printed.
+async fn python_client(server: &TestServer, token: &str, calls: Value) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/mcp_client.py");
+    let out = tokio::process::Command::new(python())
+        .arg(script)
+        .arg(server.url("/mcp"))
+        .arg(token)
+        .arg(calls.to_string())
+        .output()
+        .await
+        .expect("python runs (scripts/setup test installs the mcp package)");
+    assert!(
+        out.status.success(),
+        "the Python MCP client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the client prints JSON")
+}
+
+fn tool_names(answer: &Value) -> Vec<&str> {
+    answer["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name"))
+        .collect()
+}
+
+/// A member of a team granted `level` on the repository `repository`; their token of `scope`.
+async fn developer(
+    server: &TestServer,
+    login: &str,
+    repository: &str,
+    level: &str,
+    scope: &str,
+) -> String {
+    server.slipway(&["users", "create", login], None).await;
+    let users: Value = server
+        .http
+        .get(server.url("/api/users"))
+        .send()
+        .await
+        .expect("users")
+        .json()
+        .await
+        .expect("json");
+    let user = users["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|u| u["login"] == login)
+        .expect("user")["id"]
+        .clone();
+    let team: Value = server
+        .http
+        .post(server.url("/api/teams"))
+        .json(&json!({ "name": format!("{login}'s team") }))
+        .send()
+        .await
+        .expect("team")
+        .json()
+        .await
+        .expect("json");
+    let repositories: Value = server
+        .http
+        .get(server.url("/api/projects"))
+        .send()
+        .await
+        .expect("projects")
+        .json()
+        .await
+        .expect("json");
+    let id = repositories["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["name"] == repository)
+        .expect("repository")["id"]
+        .clone();
+    let team = &team["id"];
+    server
+        .http
+        .put(server.url(&format!("/api/teams/{team}/members/{user}")))
+        .send()
+        .await
+        .expect("member");
+    server
+        .http
+        .put(server.url(&format!("/api/teams/{team}/repositories/{id}")))
+        .json(&json!({ "level": level }))
+        .send()
+        .await
+        .expect("grant");
+    server.token_for(login, scope).await
+}
+
+#[tokio::test]
+async fn an_agent_goes_from_a_pull_request_to_its_preview_s_log_and_a_retry_with_a_developer_s_token()
+ {
+    let mut world = World::start(&[(".platform.yaml", APP)], &[]).await;
+    let first = world.first_sha.clone();
+    world.pull_request("opened", 42, &first).await;
+    world
+        .until("pr-acme-shop-42", &["running"], Some(&first))
+        .await;
+    let server = &world.server;
+    let writer = developer(server, "dev", REPOSITORY, "write", "write").await;
+    let reader = developer(server, "watcher", REPOSITORY, "read", "read").await;
+
+    let calls = json!([
+        { "name": "list_preview_environments", "arguments": { "repository": REPOSITORY } },
+        { "name": "get_preview_environment", "arguments": { "repository": REPOSITORY, "number": 42 } },
+        { "name": "get_preview_logs", "arguments": { "repository": REPOSITORY, "number": 42, "tail_lines": 5 } },
+        { "name": "retry_preview_deployment", "arguments": { "preview": "pr-acme-shop-42" } },
+        { "name": "get_preview_environment", "arguments": { "preview": "999999" } },
+    ]);
+    let answer = python_client(server, &writer, calls).await;
+    assert_eq!(answer["server"], "slipway");
+    let names = tool_names(&answer);
+    assert_eq!(
+        names.len(),
+        13,
+        "a write token is offered every tool: {names:?}"
+    );
+    assert_eq!(
+        &names[..3],
+        [
+            "list_repositories",
+            "list_preview_environments",
+            "get_preview_environment"
+        ]
+    );
+    let tools = answer["tools"].as_array().expect("tools");
+    assert!(
+        tools
+            .iter()
+            .all(|t| t["openWorldHint"] == false && t["schemaType"] == "object")
+    );
+    let delete = tools
+        .iter()
+        .find(|t| t["name"] == "delete_preview_environment")
+        .expect("delete");
+    assert_eq!(
+        (
+            delete["readOnlyHint"].clone(),
+            delete["destructiveHint"].clone()
+        ),
+        (json!(false), json!(true))
+    );
+
+    let results = answer["results"].as_array().expect("results");
+    let listed = &results[0]["structuredContent"];
+    assert_eq!(results[0]["isError"], false, "{listed}");
+    assert_eq!(listed["items"][0]["number"], 42);
+    assert_eq!(
+        results[0]["text"][0]
+            .as_str()
+            .map(|t| serde_json::from_str::<Value>(t).ok()),
+        Some(Some(listed.clone())),
+        "the same JSON as text"
+    );
+    let detail = &results[1]["structuredContent"];
+    assert_eq!(detail["preview"]["status"], "running", "{detail}");
+    assert!(!detail["attempts"].as_array().expect("attempts").is_empty());
+    let log = &results[2]["structuredContent"];
+    assert_eq!(results[2]["isError"], false, "{log}");
+    assert!(
+        log["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains("listening on 3000"))),
+        "{log}"
+    );
+    assert_eq!(results[3]["isError"], false, "{}", results[3]);
+    assert_eq!(results[4]["isError"], true);
+    assert_eq!(
+        results[4]["structuredContent"]["error"]["code"],
+        "NOT_FOUND"
+    );
+
+    // A reader sees the read-only tools only, and a write call is refused anyway.
+    let calls = json!([{ "name": "delete_preview_environment", "arguments": { "preview": "pr-acme-shop-42" } }]);
+    let answer = python_client(server, &reader, calls).await;
+    let names = tool_names(&answer);
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(!names.contains(&"delete_preview_environment"));
+    let refused = &answer["results"][0];
+    assert_eq!(refused["isError"], true);
+    assert_eq!(
+        refused["structuredContent"]["error"]["code"],
+        "UNAUTHORIZED"
+    );
+    let still = world.preview("pr-acme-shop-42").await;
+    assert_eq!(still["preview"]["status"], "running");
+
+    // The retry is in the audit log as the developer's token, naming the tool.
+    let audit: Value = server
+        .http
+        .get(server.url("/api/audit?action=preview.retry"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    let row = &audit["items"][0];
+    assert_eq!(
+        (row["actor_login"].as_str(), row["actor_kind"].as_str()),
+        (Some("dev"), Some("token")),
+        "{audit}"
+    );
+    assert_eq!(row["request_id"], "mcp:retry_preview_deployment");
+}
+
+#[tokio::test]
+async fn a_failed_run_s_step_log_comes_back_as_its_tail_and_other_teams_runs_are_not_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[(".platform.yaml", NOISY)]);
+    let server = TestServer::start(&[]).await;
+    let shop = add_project(&server, "acme/shop", &repo).await;
+    let hidden = add_project(&server, "acme/hidden", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let run = trigger(&server, shop, "main").await;
+    let other = trigger(&server, hidden, "main").await;
+    watcher.until(&server, run, &["failed"]).await;
+    let token = developer(&server, "dev", "acme/shop", "write", "write").await;
+
+    let calls = json!([
+        { "name": "get_step_logs", "arguments": { "run_id": run, "tail_lines": 50 } },
+        { "name": "get_step_logs", "arguments": { "run_id": run, "tail_lines": 5000 } },
+        { "name": "get_pipeline_run", "arguments": { "run_id": other } },
+        { "name": "get_pipeline_run", "arguments": { "run_id": 987654 } },
+        { "name": "list_repositories" },
+        { "name": "get_step_logs", "arguments": { "run_id": run, "tail": 3 } },
+    ]);
+    let answer = python_client(&server, &token, calls).await;
+    let results = answer["results"].as_array().expect("results");
+    let tail = &results[0]["structuredContent"];
+    assert_eq!(tail["step"], "test");
+    assert_eq!(tail["status"], "failed");
+    // The step's 10,000 lines, and the commands and exit status the runner wrote around them.
+    let total = tail["total_lines"].as_u64().expect("total");
+    assert!((10_000..10_010).contains(&total), "{total}");
+    let lines = tail["lines"].as_array().expect("lines");
+    assert_eq!(lines.len(), 50);
+    assert!(lines.iter().any(|l| l == "test line 10000"), "{tail}");
+    assert!(
+        !lines.iter().any(|l| l == "test line 9900"),
+        "only the tail"
+    );
+    assert_eq!(
+        (tail["truncated"].clone(), tail["lines_left_out"].clone()),
+        (json!(true), json!(total - 50))
+    );
+    let most = &results[1]["structuredContent"];
+    assert_eq!(
+        most["lines"].as_array().expect("lines").len(),
+        2000,
+        "at most 2,000 lines"
+    );
+    let size = results[1]["text"][0].as_str().expect("text").len();
+    assert!(size <= 64 * 1024, "an answer stays under 64 KB: {size}");
+    println!(
+        "get_step_logs of a 10,000-line log: 50 lines {} bytes, 2,000 lines {size} bytes",
+        results[0]["text"][0].as_str().map_or(0, str::len)
+    );
+
+    // Another team's run answers exactly as a run that does not exist.
+    let hidden_error = &results[2]["structuredContent"]["error"];
+    let missing_error = &results[3]["structuredContent"]["error"];
+    assert_eq!(hidden_error["code"], "NOT_FOUND");
+    assert_eq!(missing_error["code"], "NOT_FOUND");
+    assert_eq!(
+        hidden_error["message"]
+            .as_str()
+            .map(|m| m.replace(&other.to_string(), "N")),
+        missing_error["message"]
+            .as_str()
+            .map(|m| m.replace("987654", "N"))
+    );
+    let repositories = &results[4]["structuredContent"]["items"];
+    assert_eq!(
+        repositories,
+        &json!([{ "id": shop, "name": "acme/shop", "default_branch": "main", "level": "write" }])
+    );
+    assert_eq!(
+        results[5]["structuredContent"]["error"]["code"], "INVALID_INPUT",
+        "an unknown argument is named"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_token_mcp_answers_401_pointing_at_its_metadata_document() {
+    let server = TestServer::start(&[]).await;
+    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "curl", "version": "1" } } });
+    let send = |token: Option<String>| {
+        let mut request = server
+            .anonymous
+            .post(server.url("/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let metadata_url = server.url("/.well-known/oauth-protected-resource");
+    let revoked = server.token_for("admin", "read").await;
+    let me: Value = server
+        .anonymous
+        .get(server.url("/api/me"))
+        .bearer_auth(&revoked)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    let id = me["token"]["id"].to_string();
+    server.slipway(&["tokens", "revoke", &id], None).await;
+    for token in [None, Some("slw_not_a_token".to_owned()), Some(revoked)] {
+        let refused = send(token).await.expect("post");
+        assert_eq!(refused.status(), 401);
+        let challenge = refused.headers()["www-authenticate"]
+            .to_str()
+            .expect("header");
+        assert_eq!(
+            challenge,
+            format!("Bearer resource_metadata=\"{metadata_url}\"")
+        );
+    }
+    let token = server.token_for("admin", "read").await;
+    let accepted = send(Some(token)).await.expect("post");
+    assert_eq!(
+        accepted.status(),
+        200,
+        "{}",
+        accepted.text().await.unwrap_or_default()
+    );
+
+    let document: Value = server
+        .anonymous
+        .get(&metadata_url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(document["resource"], server.url("/mcp"));
+    assert_eq!(document["bearer_methods_supported"], json!(["header"]));
+    server.stop().await;
+}
