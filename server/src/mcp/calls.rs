@@ -37,6 +37,17 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, Error> {
     serde_json::to_value(value).map_err(|e| Error::Internal(Box::new(e)))
 }
 
+/// Drops items from the end of a page until its JSON fits the answer budget; whether any went.
+fn fit<T: serde::Serialize>(items: &mut Vec<T>) -> bool {
+    let budget = MAX_ANSWER_BYTES - 2 * 1024;
+    let mut cut = false;
+    while items.len() > 1 && serde_json::to_string(items).map_or(0, |text| text.len()) > budget {
+        items.truncate(items.len() * 3 / 4);
+        cut = true;
+    }
+    cut
+}
+
 fn limit(asked: Option<u32>) -> u32 {
     asked.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
 }
@@ -147,15 +158,20 @@ pub async fn call(
                 status: asked.status,
                 repository: asked.repository,
                 search: asked.search,
-                include_deleted: false,
+                include_deleted: asked.include_removed,
                 limit: Some(limit(asked.limit)),
                 offset: Some(u32::try_from(offset).unwrap_or(0)),
             };
-            let page = services.list_previews(caller, query).await?;
+            let mut page = services.list_previews(caller, query).await?;
+            let next = if fit(&mut page.items) {
+                Some(offset as u64 + page.items.len() as u64)
+            } else {
+                page.next_offset
+            };
             Ok(json!({
                 "items": to_value(&page.items)?,
                 "total": page.total,
-                "next_cursor": page.next_offset.map(|o| format!("p{o}")),
+                "next_cursor": next.map(|o| format!("p{o}")),
             }))
         }
         "get_preview_environment" => {
@@ -219,10 +235,15 @@ pub async fn call(
                 before: cursor(asked.cursor.as_deref(), 'r')?,
                 limit: Some(limit(asked.limit)),
             };
-            let page = services.list_pipelines(caller, query).await?;
+            let mut page = services.list_pipelines(caller, query).await?;
+            let next = if fit(&mut page.items) {
+                page.items.last().map(|run| run.id)
+            } else {
+                page.next_before
+            };
             Ok(json!({
                 "items": to_value(&page.items)?,
-                "next_cursor": page.next_before.map(|b| format!("r{}", b.0)),
+                "next_cursor": next.map(|b| format!("r{}", b.0)),
             }))
         }
         "get_pipeline_run" => {
@@ -368,6 +389,21 @@ mod tests {
         let bytes: usize = kept.iter().map(|l| l.len() + 1).sum();
         assert!(bytes <= MAX_ANSWER_BYTES, "{bytes}");
         assert_eq!(kept.len() + left_out, 2_000);
+    }
+
+    #[test]
+    fn a_page_too_large_for_one_answer_is_cut_to_fit() {
+        let mut items: Vec<String> = (0..100).map(|_| "y".repeat(1_000)).collect();
+        assert!(fit(&mut items));
+        let size = serde_json::to_string(&items).map_or(usize::MAX, |t| t.len());
+        assert!(
+            size <= MAX_ANSWER_BYTES && items.len() >= 30,
+            "{} items, {size} bytes",
+            items.len()
+        );
+        let mut small = vec!["a".to_owned(); 5];
+        assert!(!fit(&mut small));
+        assert_eq!(small.len(), 5);
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct ListPreviewEnvironments {
     pub repository: Option<String>,
     /// Matched against namespace, title, author and branch.
     pub search: Option<String>,
+    /// Also list removed previews (closed pull requests).
+    #[serde(default)]
+    pub include_removed: bool,
     /// 1 to 100, default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,

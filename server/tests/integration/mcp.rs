@@ -1,4 +1,5 @@
 //! MCP at `/mcp`, as agents meet it: the official Python SDK (a client Slipway did not write)
+//! and the Rust SDK's own client
 //! lists the tools a token may use and makes the calls an agent makes — from "why is the
 //! preview of PR 42 failing?" to its pod's log and a retry, and a failed run's step log —
 //! and plain HTTP checks what happens before MCP: no token, a revoked one, the metadata
@@ -376,6 +377,21 @@ async fn without_a_token_mcp_answers_401_pointing_at_its_metadata_document() {
         );
     }
     let token = server.token_for("admin", "read").await;
+    let rebound = server
+        .anonymous
+        .post(server.url("/mcp"))
+        .header("host", "evil.example")
+        .header("accept", "application/json, text/event-stream")
+        .bearer_auth(&token)
+        .json(&initialize)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        rebound.status(),
+        403,
+        "a Host other than SLIPWAY_PUBLIC_URL's is refused"
+    );
     let accepted = send(Some(token)).await.expect("post");
     assert_eq!(
         accepted.status(),
@@ -395,5 +411,64 @@ async fn without_a_token_mcp_answers_401_pointing_at_its_metadata_document() {
         .expect("json");
     assert_eq!(document["resource"], server.url("/mcp"));
     assert_eq!(document["bearer_methods_supported"], json!(["header"]));
+    server.stop().await;
+}
+
+/// The SDK's own client (rmcp) with `token`: the tools it is offered, and `list_repositories`.
+async fn rust_client(server: &TestServer, token: &str) -> (Vec<String>, Value) {
+    use rmcp::ServiceExt;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(server.url("/mcp")).auth_header(token);
+    let client =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("the SDK's client initializes");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let names = tools.iter().map(|t| t.name.to_string()).collect();
+    let listed = client
+        .call_tool(rmcp::model::CallToolRequestParams::new("list_repositories"))
+        .await
+        .expect("tools/call");
+    client.cancel().await.expect("close");
+    (names, listed.structured_content.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_sdk_s_own_client_sees_the_tools_its_token_allows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[(".platform.yaml", NOISY)]);
+    let server = TestServer::start(&[]).await;
+    add_project(&server, "acme/shop", &repo).await;
+    add_project(&server, "acme/hidden", &repo).await;
+    let reader = developer(&server, "reader", "acme/shop", "read", "read").await;
+    let writer = developer(&server, "writer", "acme/shop", "write", "write").await;
+
+    let (read_tools, repositories) = rust_client(&server, &reader).await;
+    assert_eq!(read_tools.len(), 8, "{read_tools:?}");
+    assert_eq!(repositories["items"][0]["level"], "read");
+    assert_eq!(
+        repositories["items"].as_array().map(Vec::len),
+        Some(1),
+        "{repositories}"
+    );
+    let (write_tools, _) = rust_client(&server, &writer).await;
+    let expected: Vec<&str> = vec![
+        "list_repositories",
+        "list_preview_environments",
+        "get_preview_environment",
+        "get_preview_logs",
+        "retry_preview_deployment",
+        "delete_preview_environment",
+        "list_pipeline_runs",
+        "get_pipeline_run",
+        "get_step_logs",
+        "list_artifacts",
+        "trigger_pipeline",
+        "retry_pipeline_run",
+        "cancel_pipeline_run",
+    ];
+    assert_eq!(write_tools, expected, "every tool, in a fixed order");
     server.stop().await;
 }
