@@ -147,6 +147,10 @@ async fn an_agent_goes_from_a_pull_request_to_its_preview_s_log_and_a_retry_with
     world
         .until("pr-acme-shop-42", &["running"], Some(&first))
         .await;
+    // Another pull request, closed: its preview is gone and stays gone.
+    world.pull_request("opened", 43, &first).await;
+    world.pull_request("closed", 43, &first).await;
+    world.until("pr-acme-shop-43", &["deleted"], None).await;
     let server = &world.server;
     let writer = developer(server, "dev", REPOSITORY, "write", "write").await;
     let reader = developer(server, "watcher", REPOSITORY, "read", "read").await;
@@ -157,6 +161,7 @@ async fn an_agent_goes_from_a_pull_request_to_its_preview_s_log_and_a_retry_with
         { "name": "get_preview_logs", "arguments": { "repository": REPOSITORY, "number": 42, "tail_lines": 5 } },
         { "name": "retry_preview_deployment", "arguments": { "preview": "pr-acme-shop-42" } },
         { "name": "get_preview_environment", "arguments": { "preview": "999999" } },
+        { "name": "retry_preview_deployment", "arguments": { "repository": REPOSITORY, "number": 43 } },
     ]);
     let answer = python_client(server, &writer, calls).await;
     assert_eq!(answer["server"], "slipway");
@@ -221,6 +226,14 @@ async fn an_agent_goes_from_a_pull_request_to_its_preview_s_log_and_a_retry_with
     assert_eq!(
         results[4]["structuredContent"]["error"]["code"],
         "NOT_FOUND"
+    );
+    let closed = &results[5]["structuredContent"]["error"];
+    assert_eq!(closed["code"], "INVALID_INPUT", "{closed}");
+    assert!(
+        closed["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not want one")),
+        "the refusal says why: {closed}"
     );
 
     // A reader sees the read-only tools only, and a write call is refused anyway.
