@@ -60,6 +60,8 @@ pub struct ListPipelines {
     /// What started the runs (blank: any).
     #[param(value_type = Option<TriggerKind>)]
     pub trigger: Option<String>,
+    /// Only the runs of this pull request (by number).
+    pub pull_request: Option<i64>,
     /// Runs older than this id (the previous page's `next_before`).
     pub before: Option<i64>,
     /// 1 to 200 (larger asks get 200), default 50.
@@ -147,6 +149,7 @@ impl Services {
             status,
             git_ref: non_empty(query.git_ref),
             trigger,
+            pr_number: query.pull_request,
             before: query.before.map(PipelineId),
             visible: caller.visible(),
             limit: query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),

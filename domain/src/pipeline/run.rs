@@ -200,6 +200,8 @@ pub struct PipelineFilter {
     pub status: Option<PipelineStatus>,
     pub git_ref: Option<String>,
     pub trigger: Option<TriggerKind>,
+    /// Only runs of this pull request's pushes.
+    pub pr_number: Option<i64>,
     pub before: Option<PipelineId>,
     /// Only runs of these repositories (`None`: every repository); the caller's reach.
     pub visible: Option<Vec<RepositoryId>>,

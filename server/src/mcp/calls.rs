@@ -232,6 +232,7 @@ pub async fn call(
                 status: asked.status,
                 git_ref: asked.git_ref,
                 trigger: None,
+                pull_request: asked.pull_request,
                 before: cursor(asked.cursor.as_deref(), 'r')?,
                 limit: Some(limit(asked.limit)),
             };

@@ -69,6 +69,8 @@ pub struct ListPipelineRuns {
     /// A branch, tag or commit.
     #[serde(rename = "ref")]
     pub git_ref: Option<String>,
+    /// Only the runs of this pull request (by number).
+    pub pull_request: Option<i64>,
     /// 1 to 100, default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,

@@ -74,6 +74,7 @@ pub(super) fn list_query() -> String {
          AND ($3 IS NULL OR p.git_ref = $3) AND ($4 IS NULL OR p.trigger_kind = $4) \
          AND ($5 IS NULL OR p.id < $5) \
          AND ($7 IS NULL OR $7 LIKE '%,' || CAST(p.repository_id AS TEXT) || ',%') \
+         AND ($8 IS NULL OR p.pr_number = $8) \
          ORDER BY p.id DESC LIMIT $6"
     )
 }
@@ -486,6 +487,7 @@ macro_rules! impl_pipeline_store {
                     .bind(filter.before.map(|id| id.0))
                     .bind(limit)
                     .bind(domain::identity::visible_list(filter.visible.as_deref()))
+                    .bind(filter.pr_number)
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", "*"))?;

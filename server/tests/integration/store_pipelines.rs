@@ -332,6 +332,16 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         .await
         .expect("supersede");
     assert_eq!(superseded, 2);
+    assert_eq!(
+        list(PipelineFilter {
+            pr_number: Some(7),
+            limit: 50,
+            ..Default::default()
+        })
+        .await,
+        [older.id, running.id],
+        "a pull request's runs"
+    );
     let older = store.get_pipeline(older.id).await.expect("get");
     assert_eq!(older.status, PipelineStatus::Cancelled);
     assert_eq!(older.finished_at_ms, Some(31_000));
