@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 
+use domain::Cluster;
 use serde_json::{Value, json};
 
-use crate::pipeline_support::{RunWatcher, add_project, sample_repository, trigger};
+use crate::pipeline_support::{RunWatcher, add_project, commit, git, sample_repository, trigger};
 use crate::preview_support::{REPOSITORY, World};
 use crate::support::TestServer;
 
@@ -29,6 +30,15 @@ pipeline:
       commands:
         - i=1; while [ $i -le 10000 ]; do echo "test line $i"; i=$((i+1)); done
         - exit 4
+"#;
+
+const SLOW: &str = r#"
+pipeline:
+  steps:
+    - name: wait
+      image: alpine
+      commands:
+        - sleep 120
 "#;
 
 fn python() -> PathBuf {
@@ -268,6 +278,20 @@ async fn an_agent_goes_from_a_pull_request_to_its_preview_s_log_and_a_retry_with
         "{audit}"
     );
     assert_eq!(row["request_id"], "mcp:retry_preview_deployment");
+
+    // The developer removes it; the namespace goes.
+    let calls = json!([{ "name": "delete_preview_environment", "arguments": { "repository": REPOSITORY, "number": 42 } }]);
+    let answer = python_client(server, &writer, calls).await;
+    assert_eq!(answer["results"][0]["isError"], false, "{answer}");
+    world.until("pr-acme-shop-42", &["deleted"], None).await;
+    assert!(
+        world
+            .cluster
+            .get_namespace("pr-acme-shop-42")
+            .await
+            .expect("read")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -483,5 +507,67 @@ async fn the_sdk_s_own_client_sees_the_tools_its_token_allows() {
         "cancel_pipeline_run",
     ];
     assert_eq!(write_tools, expected, "every tool, in a fixed order");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_lists_reads_retries_triggers_and_cancels_pipeline_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[(".platform.yaml", NOISY)]);
+    git(&repo, &["checkout", "--quiet", "-b", "slow"]);
+    commit(&repo, &[(".platform.yaml", SLOW)], "a slow pipeline");
+    git(&repo, &["checkout", "--quiet", "main"]);
+    let server = TestServer::start(&[]).await;
+    let shop = add_project(&server, "acme/shop", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let run = trigger(&server, shop, "main").await;
+    watcher.until(&server, run, &["failed"]).await;
+    let token = developer(&server, "dev", "acme/shop", "write", "write").await;
+
+    let calls = json!([
+        { "name": "list_pipeline_runs", "arguments": { "repository": "acme/shop", "status": "failed" } },
+        { "name": "get_pipeline_run", "arguments": { "run_id": run } },
+        { "name": "list_artifacts", "arguments": { "run_id": run } },
+        { "name": "retry_pipeline_run", "arguments": { "run_id": run, "failed_only": true } },
+        { "name": "trigger_pipeline", "arguments": { "repository": "acme/shop", "ref": "slow" } },
+    ]);
+    let answer = python_client(&server, &token, calls).await;
+    let results = answer["results"].as_array().expect("results");
+    for (n, result) in results.iter().enumerate() {
+        assert_eq!(result["isError"], false, "call {n}: {result}");
+    }
+    let listed = &results[0]["structuredContent"]["items"];
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["id"], run);
+    let detail = &results[1]["structuredContent"];
+    assert_eq!(detail["steps"][0]["name"], "test");
+    assert_eq!(detail["steps"][0]["exit_code"], 4);
+    assert_eq!(results[2]["structuredContent"]["items"], json!([]));
+    let retried = results[3]["structuredContent"]["id"]
+        .as_i64()
+        .expect("new run");
+    assert_ne!(retried, run);
+    let started = &results[4]["structuredContent"];
+    assert_eq!(started["git_ref"], "slow");
+    let slow = started["id"].as_i64().expect("id");
+    watcher.until_step_runs(&server, slow, "wait").await;
+
+    let calls = json!([{ "name": "cancel_pipeline_run", "arguments": { "run_id": slow } }]);
+    let answer = python_client(&server, &token, calls).await;
+    assert_eq!(answer["results"][0]["isError"], false, "{answer}");
+    watcher.until(&server, slow, &["cancelled"]).await;
+    let audit: Value = server
+        .http
+        .get(server.url("/api/audit?action=pipeline.cancel"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        audit["items"][0]["request_id"], "mcp:cancel_pipeline_run",
+        "{audit}"
+    );
     server.stop().await;
 }
