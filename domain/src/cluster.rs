@@ -176,6 +176,8 @@ pub struct LogOptions {
     pub timestamps: bool,
     /// Keep reading new lines until the container stops.
     pub follow: bool,
+    /// Only lines written in the last this many seconds.
+    pub since_seconds: Option<u32>,
 }
 
 /// Something the cluster recorded about an object in a namespace.

@@ -149,11 +149,17 @@ pub async fn respond(
     };
     let timestamps = params.get("timestamps").is_some_and(|v| v == "true");
     let follow = params.get("follow").is_some_and(|v| v == "true");
-    let since = match params.get("sinceTime") {
-        Some(t) => Some(OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
+    let since = match (params.get("sinceTime"), params.get("sinceSeconds")) {
+        (Some(t), _) => Some(OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
             ApiError::bad_request(format!("sinceTime {t:?} is not an RFC 3339 time: {e}"))
         })?),
-        None => None,
+        (None, Some(s)) => {
+            let seconds: i64 = s.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ApiError::bad_request(format!("sinceSeconds {s:?} is not a positive number"))
+            })?;
+            Some(OffsetDateTime::now_utc() - time::Duration::seconds(seconds))
+        }
+        (None, None) => None,
     };
     let all = buffer.snapshot(0);
     let recent: Vec<&Line> = all

@@ -70,6 +70,9 @@ pub struct PreviewLogQuery {
     pub tail: Option<String>,
     #[serde(default)]
     pub timestamps: bool,
+    /// Only lines written in the last this many seconds.
+    #[param(minimum = 1, maximum = 4294967295_u64)]
+    pub since_seconds: Option<u32>,
     /// Keep reading until the container stops.
     #[serde(default)]
     pub follow: bool,
@@ -261,6 +264,7 @@ impl Services {
             tail,
             timestamps: query.timestamps,
             follow: query.follow,
+            since_seconds: query.since_seconds,
         };
         let container = query.container.as_deref();
         match cluster

@@ -209,6 +209,7 @@ pub async fn read(
         follow: options.follow,
         timestamps: options.timestamps,
         tail_lines: options.tail.map(i64::from),
+        since_seconds: options.since_seconds.map(i64::from),
         ..LogParams::default()
     };
     let reader = retrying_for("read a log", "pod", pod, || api.log_stream(pod, &params)).await?;

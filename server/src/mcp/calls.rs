@@ -189,6 +189,7 @@ pub async fn call(
                 // One line more than asked: its presence says lines were left out.
                 tail: Some((tail + 1).to_string()),
                 timestamps: asked.timestamps,
+                since_seconds: asked.since_seconds,
                 follow: false,
             };
             match services.preview_log(caller, &key, query).await? {

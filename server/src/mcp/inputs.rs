@@ -57,6 +57,9 @@ pub struct GetPreviewLogs {
     /// Prefix each line with its time.
     #[serde(default)]
     pub timestamps: bool,
+    /// Only lines written in the last this many seconds.
+    #[schemars(range(min = 1))]
+    pub since_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -443,3 +443,51 @@ async fn a_commit_that_drops_the_preview_section_removes_the_environment() {
     assert!(!comments[0].contains("**URL:**"), "{}", comments[0]);
     world.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_preview_log_read_since_some_seconds_leaves_older_lines_out() {
+    const STAGED: &str = r#"
+preview:
+  app:
+    image: registry.example.com/shop:1
+    command: [sh, -c, 'echo "early line"; sleep 3; while true; do echo "late line"; sleep 1; done']
+    port: 3000
+"#;
+    let mut world = World::start(&[(".platform.yaml", STAGED)], &[]).await;
+    let ns = "pr-acme-shop-12";
+    let first = world.first_sha.clone();
+    world.pull_request("opened", 12, &first).await;
+    world.until(ns, &["running"], Some(&first)).await;
+    let read = |query: &'static str| {
+        let url = world
+            .server
+            .url(&format!("/api/previews/{ns}/logs?{query}"));
+        let client = world.server.http.clone();
+        async move {
+            let answer = client.get(url).send().await.expect("logs");
+            assert_eq!(answer.status(), 200);
+            answer.text().await.expect("text")
+        }
+    };
+    // Once late lines come (every second, from 3 s after the early one), the last 2 s hold
+    // some of them and never the early line.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let recent = loop {
+        let recent = read("since_seconds=2").await;
+        if recent.contains("late line") {
+            break recent;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the late line never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!recent.contains("early line"), "{recent}");
+    let all = read("tail=all").await;
+    assert!(
+        all.contains("early line") && all.contains("late line"),
+        "{all}"
+    );
+    world.server.stop().await;
+}
