@@ -11,19 +11,20 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/seed.rs"]
+mod seed;
 
 use std::time::{Duration, Instant};
 
 use common::{env_number, percentile};
-use domain::pull_request::{PreviewVerdict, PullRequestSnapshot};
 use server::config::{Config, Sources};
 use services::Caller;
 use services::tokens::CreateToken;
 use services::users::CreateUser;
 use tokio_util::sync::CancellationToken;
 
-const REPOSITORIES: i64 = 20;
-const PREVIEWS: i64 = 200;
+const REPOSITORIES: usize = 20;
+const PREVIEWS: usize = 200;
 
 /// A stand-in for GitHub's REST API: `/rate_limit`, and every collaborator permission
 /// answered `write` after `latency`; its base URL.
@@ -100,28 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let store = running.services.store.clone();
     let accounts = running.services.accounts();
 
-    for n in 0..PREVIEWS {
-        let repository = format!("acme/service-{}", n % REPOSITORIES);
-        let snapshot = PullRequestSnapshot {
-            clone_url: format!("{github}/{repository}.git"),
-            repository,
-            default_branch: "main".into(),
-            number: n + 1,
-            title: format!("Change {n}"),
-            author: "octocat".into(),
-            head_ref: format!("change-{n}"),
-            head_sha: format!("{n:040}"),
-            base_ref: "main".into(),
-            draft: false,
-            labels: Vec::new(),
-            open: true,
-            merged: false,
-            updated_at: "2026-12-01T10:00:00Z".into(),
-        };
-        store
-            .record_pull_request(&snapshot, &PreviewVerdict::Wanted, 1)
-            .await?;
-    }
+    seed::previews(store.as_ref(), PREVIEWS, REPOSITORIES, &github).await?;
     let system = Caller::System;
     let member = CreateUser {
         login: "member".into(),

@@ -6,11 +6,12 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/seed.rs"]
+mod seed;
 
 use std::time::{Duration, Instant};
 
 use common::{env_number, percentile};
-use domain::pull_request::{PreviewVerdict, PullRequestSnapshot};
 use serde_json::{Value, json};
 use server::config::{Config, Sources};
 use services::Caller;
@@ -68,28 +69,13 @@ async fn main() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let running = server::serve::start_on(config, listener, CancellationToken::new()).await?;
     let store = running.services.store.clone();
-    for n in 0..previews {
-        let repository = format!("acme/service-{}", n % REPOSITORIES);
-        let snapshot = PullRequestSnapshot {
-            clone_url: format!("https://example.com/{repository}.git"),
-            repository,
-            default_branch: "main".into(),
-            number: n as i64 + 1,
-            title: format!("Change {n}"),
-            author: "octocat".into(),
-            head_ref: format!("change-{n}"),
-            head_sha: format!("{n:040}"),
-            base_ref: "main".into(),
-            draft: false,
-            labels: Vec::new(),
-            open: true,
-            merged: false,
-            updated_at: "2026-12-01T10:00:00Z".into(),
-        };
-        store
-            .record_pull_request(&snapshot, &PreviewVerdict::Wanted, 1)
-            .await?;
-    }
+    seed::previews(
+        store.as_ref(),
+        previews,
+        REPOSITORIES,
+        "https://example.com",
+    )
+    .await?;
     let token = CreateToken {
         user: Some("admin".into()),
         name: "bench".into(),
