@@ -147,11 +147,10 @@ pub struct Tools {
 }
 
 /// The person whose token the request carries.
-fn identity_of(context: &RequestContext<RoleServer>) -> Option<(Caller, Arc<Identity>)> {
+fn identity_of(context: &RequestContext<RoleServer>) -> Option<Arc<Identity>> {
     let parts = context.extensions.get::<axum::http::request::Parts>()?;
-    let caller = parts.extensions.get::<Caller>()?.clone();
-    match &caller {
-        Caller::Person(identity) => Some((caller.clone(), identity.clone())),
+    match parts.extensions.get::<Caller>()? {
+        Caller::Person(identity) => Some(identity.clone()),
         _ => None,
     }
 }
@@ -192,7 +191,7 @@ impl ServerHandler for Tools {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let Some((_, identity)) = identity_of(&context) else {
+        let Some(identity) = identity_of(&context) else {
             return Err(ErrorData::invalid_request("no caller", None));
         };
         let listed = tools::TOOLS
@@ -208,7 +207,7 @@ impl ServerHandler for Tools {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some((_, identity)) = identity_of(&context) else {
+        let Some(identity) = identity_of(&context) else {
             return Err(ErrorData::invalid_request("no caller", None));
         };
         let Some(tool) = tools::named(&request.name) else {
@@ -217,15 +216,10 @@ impl ServerHandler for Tools {
                 None,
             ));
         };
-        if !offered(self.state.mcp, &identity, tool) {
-            let why = if self.state.mcp == McpMode::ReadOnly {
-                "MCP is read-only on this Slipway (SLIPWAY_MCP=read-only)".to_owned()
-            } else {
-                format!(
-                    "{} changes something and needs a token with write scope",
-                    tool.name
-                )
-            };
+        // A tool not offered to a read token is still the application's to refuse (and
+        // audit); only the operator's read-only mode stops a call here.
+        if self.state.mcp == McpMode::ReadOnly && !tool.read_only {
+            let why = "MCP is read-only on this Slipway (SLIPWAY_MCP=read-only)".to_owned();
             return Ok(tool_error("UNAUTHORIZED", why).into());
         }
         // The audit log names the tool that made a change.

@@ -258,6 +258,29 @@ async fn an_agent_goes_from_a_pull_request_to_its_preview_s_log_and_a_retry_with
         refused["structuredContent"]["error"]["code"],
         "UNAUTHORIZED"
     );
+    assert!(
+        refused["structuredContent"]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("needs write access")),
+        "{refused}"
+    );
+    let denied: Value = server
+        .http
+        .get(server.url("/api/audit?action=preview.delete"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (
+            denied["items"][0]["actor_login"].as_str(),
+            denied["items"][0]["outcome"].as_str()
+        ),
+        (Some("watcher"), Some("denied")),
+        "the refusal is audited: {denied}"
+    );
     let still = world.preview("pr-acme-shop-42").await;
     assert_eq!(still["preview"]["status"], "running");
 
@@ -569,5 +592,31 @@ async fn an_agent_lists_reads_retries_triggers_and_cancels_pipeline_runs() {
         audit["items"][0]["request_id"], "mcp:cancel_pipeline_run",
         "{audit}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn operators_make_mcp_read_only_or_turn_it_off() {
+    let server = TestServer::start(&[("SLIPWAY_MCP", "read-only".into())]).await;
+    let admin = server.token_for("admin", "admin").await;
+    let (tools, _) = rust_client(&server, &admin).await;
+    assert_eq!(
+        tools.len(),
+        8,
+        "an admin token, and still only reads: {tools:?}"
+    );
+    server.stop().await;
+
+    let server = TestServer::start(&[("SLIPWAY_MCP", "off".into())]).await;
+    let admin = server.token_for("admin", "admin").await;
+    let off = server
+        .anonymous
+        .post(server.url("/mcp"))
+        .bearer_auth(&admin)
+        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(off.status(), 404);
     server.stop().await;
 }
