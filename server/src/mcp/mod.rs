@@ -6,6 +6,7 @@
 //! call into the application layer with the token's caller; a `read` token is offered the
 //! read-only tools only.
 
+mod answers;
 mod calls;
 mod inputs;
 mod tools;
