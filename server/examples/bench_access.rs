@@ -11,17 +11,15 @@
 
 #[path = "common/mod.rs"]
 mod common;
-#[path = "common/seed.rs"]
-mod seed;
+#[path = "common/in_process.rs"]
+mod in_process;
 
 use std::time::{Duration, Instant};
 
 use common::{env_number, percentile};
-use server::config::{Config, Sources};
 use services::Caller;
 use services::tokens::CreateToken;
 use services::users::CreateUser;
-use tokio_util::sync::CancellationToken;
 
 const REPOSITORIES: usize = 20;
 const PREVIEWS: usize = 200;
@@ -86,22 +84,18 @@ async fn main() -> anyhow::Result<()> {
     let github_latency = Duration::from_millis(env_number("BENCH_GITHUB_MS", 50) as u64);
     let github = github_stand_in(github_latency).await?;
     let data = tempfile::tempdir()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let data_dir = data.path().display().to_string();
-    let config = Config::from_sources(&Sources::from_pairs([
-        ("SLIPWAY_DATA_DIR", data_dir.as_str()),
-        ("SLIPWAY_PUBLIC_URL", base.as_str()),
-        ("SLIPWAY_LOG", "warn"),
-        ("SLIPWAY_GITHUB_API_URL", github.as_str()),
-        ("SLIPWAY_GITHUB_TOKEN", "ghp_bench"),
-    ]))
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let running = server::serve::start_on(config, listener, CancellationToken::new()).await?;
+    let (running, base) = in_process::start(
+        data.path(),
+        &[
+            ("SLIPWAY_GITHUB_API_URL", github.as_str()),
+            ("SLIPWAY_GITHUB_TOKEN", "ghp_bench"),
+        ],
+    )
+    .await?;
     let store = running.services.store.clone();
     let accounts = running.services.accounts();
 
-    seed::previews(store.as_ref(), PREVIEWS, REPOSITORIES, &github).await?;
+    in_process::previews(store.as_ref(), PREVIEWS, REPOSITORIES, &github).await?;
     let system = Caller::System;
     let member = CreateUser {
         login: "member".into(),

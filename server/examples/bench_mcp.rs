@@ -6,17 +6,15 @@
 
 #[path = "common/mod.rs"]
 mod common;
-#[path = "common/seed.rs"]
-mod seed;
+#[path = "common/in_process.rs"]
+mod in_process;
 
 use std::time::{Duration, Instant};
 
 use common::{env_number, percentile};
 use serde_json::{Value, json};
-use server::config::{Config, Sources};
 use services::Caller;
 use services::tokens::CreateToken;
-use tokio_util::sync::CancellationToken;
 
 const REPOSITORIES: usize = 20;
 
@@ -58,18 +56,9 @@ async fn main() -> anyhow::Result<()> {
     let rounds = env_number("BENCH_ROUNDS", 200);
     let previews = env_number("BENCH_PREVIEWS", 1_000);
     let data = tempfile::tempdir()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let data_dir = data.path().display().to_string();
-    let config = Config::from_sources(&Sources::from_pairs([
-        ("SLIPWAY_DATA_DIR", data_dir.as_str()),
-        ("SLIPWAY_PUBLIC_URL", base.as_str()),
-        ("SLIPWAY_LOG", "warn"),
-    ]))
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let running = server::serve::start_on(config, listener, CancellationToken::new()).await?;
+    let (running, base) = in_process::start(data.path(), &[]).await?;
     let store = running.services.store.clone();
-    seed::previews(
+    in_process::previews(
         store.as_ref(),
         previews,
         REPOSITORIES,

@@ -115,6 +115,39 @@ impl Services {
         })
     }
 
+    /// The key (id) of the newest preview of pull request `number` in `repository`, for
+    /// callers who name a preview as a person does; `NotFound` when there is none they can see.
+    pub async fn preview_of_pull_request(
+        &self,
+        caller: &Caller,
+        repository: &str,
+        number: i64,
+    ) -> Result<String> {
+        let repository = self.repository_named(caller, repository).await?;
+        self.authorize(caller, Action::PreviewRead, Some(&repository))
+            .await?;
+        let filter = PreviewFilter {
+            repository: Some(repository.name.clone()),
+            include_deleted: true,
+            visible: caller.visible(),
+            limit: MAX_PAGE,
+            ..PreviewFilter::default()
+        };
+        self.store
+            .list_previews(&filter)
+            .await?
+            .into_iter()
+            .filter(|p| p.number == number)
+            .max_by_key(|p| p.id)
+            .map(|p| p.id.to_string())
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no preview of {} pull request #{number}",
+                    repository.name
+                ))
+            })
+    }
+
     /// A preview with its attempts, and from its cluster its usage, pods and recent events.
     pub async fn get_preview(&self, caller: &Caller, key: &str) -> Result<PreviewDetail> {
         let (preview, _) = self.find_preview(caller, Action::PreviewRead, key).await?;

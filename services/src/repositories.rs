@@ -46,6 +46,20 @@ impl Services {
         Ok(repositories)
     }
 
+    /// The repository called `name` (`owner/name`), if the caller can see it; otherwise
+    /// `NotFound`, as for one that does not exist.
+    pub async fn repository_named(&self, caller: &Caller, name: &str) -> Result<Repository> {
+        let missing = || Error::NotFound(format!("repository `{name}` not found"));
+        let repository = self
+            .store
+            .get_repository_named(name.trim())
+            .await?
+            .ok_or_else(missing)?;
+        self.authorize_or_missing(caller, Action::RepositoryRead, &repository, missing)
+            .await?;
+        Ok(repository)
+    }
+
     /// Adds a repository; `Conflict` when the name is taken, invalid input naming the field
     /// (an unknown cluster included).
     pub async fn add_repository(

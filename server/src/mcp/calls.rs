@@ -22,27 +22,16 @@ async fn preview_key(
     if let Some(key) = key.preview.as_deref().filter(|k| !k.trim().is_empty()) {
         return Ok(key.trim().to_owned());
     }
-    let (Some(repository), Some(number)) = (key.repository.clone(), key.number) else {
+    let (Some(repository), Some(number)) = (key.repository.as_deref(), key.number) else {
         return Err(Error::invalid(
             "preview",
             "give `preview` (an id or namespace), or `repository` and `number`",
         ));
     };
-    let query = ListPreviews {
-        repository: Some(repository.clone()),
-        include_deleted: true,
-        limit: Some(500),
-        ..ListPreviews::default()
-    };
-    let page = state.services.list_previews(caller, query).await?;
-    page.items
-        .iter()
-        .filter(|p| p.number == number)
-        .max_by_key(|p| p.id)
-        .map(|p| p.id.to_string())
-        .ok_or_else(|| {
-            Error::NotFound(format!("no preview of {repository} pull request #{number}"))
-        })
+    state
+        .services
+        .preview_of_pull_request(caller, repository, number)
+        .await
 }
 
 /// Runs the tool `name` for `caller`: its structured answer, or the application's error.
@@ -144,7 +133,13 @@ pub async fn call(
         "list_pipeline_runs" => {
             let asked: inputs::ListPipelineRuns = input(arguments)?;
             let repository = match asked.repository.as_deref().filter(|r| !r.is_empty()) {
-                Some(name) => Some(repository_id(state, caller, name).await?.to_string()),
+                Some(name) => Some(
+                    services
+                        .repository_named(caller, name)
+                        .await?
+                        .id
+                        .to_string(),
+                ),
                 None => None,
             };
             let query = ListPipelines {
@@ -188,19 +183,13 @@ pub async fn call(
         }
         "trigger_pipeline" => {
             let asked: inputs::TriggerPipeline = input(arguments)?;
-            let repository = repository_id(state, caller, &asked.repository).await?;
-            let git_ref = match asked.git_ref.filter(|r| !r.trim().is_empty()) {
-                Some(git_ref) => git_ref,
-                None => services
-                    .list_repositories(caller)
-                    .await?
-                    .into_iter()
-                    .find(|r| r.id == repository)
-                    .map(|r| r.default_branch)
-                    .unwrap_or_else(|| "main".to_owned()),
-            };
+            let repository = services.repository_named(caller, &asked.repository).await?;
+            let git_ref = asked
+                .git_ref
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or(repository.default_branch);
             let input = TriggerPipeline {
-                repository,
+                repository: repository.id,
                 git_ref,
             };
             to_value(&services.trigger_pipeline(caller, input).await?)
@@ -226,22 +215,6 @@ pub async fn call(
             format!("there is no tool `{other}`"),
         )),
     }
-}
-
-/// The id of the repository called `name`, as the caller sees it (`NotFound` otherwise).
-async fn repository_id(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-) -> Result<domain::RepositoryId, Error> {
-    state
-        .services
-        .list_repositories(caller)
-        .await?
-        .into_iter()
-        .find(|r| r.name == name)
-        .map(|r| r.id)
-        .ok_or_else(|| Error::NotFound(format!("repository `{name}` not found")))
 }
 
 async fn step_logs(

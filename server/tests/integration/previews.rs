@@ -3,6 +3,7 @@
 
 use domain::Cluster;
 use domain::cluster::{NamespaceSpec, ObjectKind};
+use futures::StreamExt;
 use kube_sim::KnobSettings;
 use serde_json::Value;
 
@@ -469,20 +470,35 @@ preview:
             answer.text().await.expect("text")
         }
     };
-    // Once late lines come (every second, from 3 s after the early one), the last 2 s hold
-    // some of them and never the early line.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let recent = loop {
-        let recent = read("since_seconds=2").await;
-        if recent.contains("late line") {
-            break recent;
+    // Follow the log until a late line comes (every second, from 3 s after the early one):
+    // from then on the last 2 s hold some of them and never the early line.
+    let follow = world
+        .server
+        .http
+        .get(
+            world
+                .server
+                .url(&format!("/api/previews/{ns}/logs?follow=true")),
+        )
+        .send()
+        .await
+        .expect("follow");
+    let mut stream = follow.bytes_stream();
+    let mut seen = String::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while !seen.contains("late line") {
+            let chunk = stream
+                .next()
+                .await
+                .expect("the log goes on")
+                .expect("bytes");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the late line never came"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    })
+    .await
+    .expect("a late line within 30 s");
+    let recent = read("since_seconds=2").await;
+    assert!(recent.contains("late line"), "{recent}");
     assert!(!recent.contains("early line"), "{recent}");
     let all = read("tail=all").await;
     assert!(

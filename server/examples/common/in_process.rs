@@ -1,7 +1,31 @@
-//! What the in-process benchmarks share: previews recorded straight into the Store, as the
-//! webhook intake would record their pull requests.
+//! What the in-process benchmarks share: a Slipway on SQLite in this process (over loopback),
+//! and previews recorded straight into its Store, as the webhook intake would record them.
 
 use domain::Store;
+use server::config::{Config, Sources};
+use server::serve::Running;
+use tokio_util::sync::CancellationToken;
+
+/// Starts Slipway on `data_dir` with `settings` besides the data dir, public URL and a quiet
+/// log; it and its base URL.
+pub async fn start(
+    data_dir: &std::path::Path,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<(Running, String)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let data_dir = data_dir.display().to_string();
+    let mut pairs = vec![
+        ("SLIPWAY_DATA_DIR", data_dir.as_str()),
+        ("SLIPWAY_PUBLIC_URL", base.as_str()),
+        ("SLIPWAY_LOG", "warn"),
+    ];
+    pairs.extend_from_slice(settings);
+    let config =
+        Config::from_sources(&Sources::from_pairs(pairs)).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let running = server::serve::start_on(config, listener, CancellationToken::new()).await?;
+    Ok((running, base))
+}
 use domain::pull_request::{PreviewVerdict, PullRequestSnapshot};
 
 /// Records `count` open pull requests that want previews, spread over `repositories`
