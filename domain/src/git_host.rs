@@ -1,9 +1,11 @@
 //! The GitHost port: what Slipway says back to GitHub — one sticky comment per pull request,
-//! commit statuses — and the repository files it reads at a commit. Implemented with octocrab
-//! in `server::github`; tested against a fake GitHub HTTP server.
+//! commit statuses, check runs, deployments — and the repository files it reads at a commit.
+//! Implemented with octocrab in `server::github`; tested against a fake GitHub HTTP server.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use crate::report::{CheckReport, DeploymentReport};
 
 pub type Result<T, E = GitHostError> = std::result::Result<T, E>;
 
@@ -147,6 +149,28 @@ pub trait GitHost: Send + Sync + 'static {
 
     /// The API budget from the last answer, if any was seen.
     fn rate_budget(&self) -> Option<RateBudget>;
+
+    /// Whether check runs can be written (only a GitHub App may); without, pipeline runs are
+    /// reported as commit statuses.
+    fn writes_checks(&self) -> bool;
+
+    /// Creates a check run for `report.head_sha`; GitHub's id of it.
+    async fn create_check_run(&self, repository: &str, report: &CheckReport) -> Result<i64>;
+
+    /// Rewrites check run `id` to say what `report` says.
+    async fn update_check_run(&self, repository: &str, id: i64, report: &CheckReport)
+    -> Result<()>;
+
+    /// Creates a deployment of `report.sha` in `report.environment`; GitHub's id of it.
+    async fn create_deployment(&self, repository: &str, report: &DeploymentReport) -> Result<i64>;
+
+    /// Adds a status to deployment `id`: `report.state` with its URLs and description.
+    async fn set_deployment_status(
+        &self,
+        repository: &str,
+        id: i64,
+        report: &DeploymentReport,
+    ) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod preview;
 pub mod preview_comment;
 pub mod pull_request;
 pub mod quantity;
+pub mod report;
 pub mod repository;
 pub mod secrets;
 pub mod state;

@@ -90,7 +90,7 @@ fn masks_assignment(word: &str) -> Option<String> {
 }
 
 /// One line with secrets and internal addresses replaced.
-fn sanitise_line(line: &str) -> String {
+pub fn sanitise_line(line: &str) -> String {
     line.split(' ')
         .map(|word| {
             if is_secret_word(word) {

@@ -8,6 +8,7 @@ use crate::identity::IdentityStore;
 use crate::pipeline::{PipelineOutputStore, PipelineStore, ScheduleStore};
 use crate::preview::PreviewStore;
 use crate::pull_request::PullRequestStore;
+use crate::report::ReportStore;
 use crate::repository::{NewRepository, Repository, RepositoryId};
 use crate::secrets::SecretStore;
 
@@ -49,6 +50,7 @@ pub trait Store:
     + PipelineOutputStore
     + SecretStore
     + PreviewStore
+    + ReportStore
     + IdentityStore
     + Send
     + Sync

@@ -16,6 +16,7 @@ pub mod pipelines;
 pub mod platform_file;
 pub mod previews;
 pub mod reconcile;
+pub mod reports;
 pub mod serve;
 pub mod signing;
 pub mod startup;

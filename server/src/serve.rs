@@ -145,6 +145,8 @@ pub async fn start_on(
         mirrors.clone(),
         backlog.clone(),
     );
+    // This replica's name in claims.
+    let replica = pipelines.worker_id.clone();
     let services = state.services.clone();
     let layer = state.services.clone();
     let router = http::router(state);
@@ -167,6 +169,15 @@ pub async fn start_on(
         shutdown.clone(),
     ));
     if let Some(github) = &adapters.git_host {
+        let reporter = crate::reports::Reporter {
+            store: adapters.store.clone(),
+            objects: adapters.objects.clone(),
+            bus: adapters.bus.clone(),
+            github: github.clone(),
+            public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+            owner: replica,
+        };
+        workers.spawn(crate::reports::run(Arc::new(reporter), shutdown.clone()));
         workers.spawn(crate::reconcile::run(
             adapters.store.clone(),
             github.clone(),

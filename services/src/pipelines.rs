@@ -4,7 +4,7 @@
 
 use domain::pipeline::{
     NewPipeline, PipelineFilter, PipelineId, PipelineRun, PipelineStatus, PublishedImage,
-    RETRY_FAILED_STEPS, TriggerKind,
+    TriggerKind,
 };
 use domain::time::now_ms;
 use domain::{Repository, RepositoryId};
@@ -272,15 +272,7 @@ impl Services {
             )));
             return self.audited(caller, record, refused).await;
         }
-        let new = NewPipeline {
-            repository_id: run.repository_id,
-            git_ref: run.git_ref.clone(),
-            commit_sha: run.commit_sha.clone(),
-            trigger: TriggerKind::Retry,
-            trigger_detail: input.failed_only.then(|| RETRY_FAILED_STEPS.to_owned()),
-            pr_number: run.pr_number,
-            retry_of: Some(run.id),
-        };
+        let new = NewPipeline::retry(&run, input.failed_only);
         let started = self.start_pipeline(caller, &new).await;
         self.audited(caller, record, started).await
     }

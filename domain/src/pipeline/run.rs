@@ -134,6 +134,22 @@ pub struct NewPipeline {
     pub retry_of: Option<PipelineId>,
 }
 
+impl NewPipeline {
+    /// `run` again at the same commit: every step, or with `failed_only` only those that did
+    /// not succeed (the others keep their outcome and log).
+    pub fn retry(run: &PipelineRun, failed_only: bool) -> Self {
+        Self {
+            repository_id: run.repository_id,
+            git_ref: run.git_ref.clone(),
+            commit_sha: run.commit_sha.clone(),
+            trigger: TriggerKind::Retry,
+            trigger_detail: failed_only.then(|| RETRY_FAILED_STEPS.to_owned()),
+            pr_number: run.pr_number,
+            retry_of: Some(run.id),
+        }
+    }
+}
+
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -62,6 +62,13 @@ impl std::fmt::Display for StopReason {
     }
 }
 
+/// Whether a recorded reason (a step's or a run's) says it was stopped for taking too long: a
+/// step's timeout or the pipeline's deadline, as [`StopReason`] words them.
+pub fn is_timeout(reason: &str) -> bool {
+    reason.starts_with("timed out after")
+        || reason.contains("reached its") && reason.contains("deadline")
+}
+
 /// `90` → `1m30s`, `600` → `10m`, `172800` → `2d`.
 pub fn human_secs(secs: u64) -> String {
     let (d, h, m, s) = (

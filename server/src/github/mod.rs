@@ -1,11 +1,14 @@
-//! The GitHost port over GitHub's REST API with octocrab: a token or a GitHub App's installations,
+//! The GitHost port over GitHub's REST API with octocrab (comments, statuses, check runs,
+//! deployments, contents, permissions): a token or a GitHub App's installations,
 //! a configurable API URL (GitHub Enterprise Server, or a fake server in tests), rate limits
 //! waited out rather than failed on, and the budget kept for the dashboard.
 
 mod auth;
+mod checks;
 mod clone_access;
 mod comments;
 mod contents;
+mod deployments;
 pub mod oauth;
 mod permissions;
 mod pulls;
@@ -17,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::http::{Method, StatusCode};
 use domain::git_host::{CommitStatus, GitHost, GitHostError, RateBudget, RepositoryRole, Result};
+use domain::report::{CheckReport, DeploymentReport};
 use octocrab::Octocrab;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -218,6 +222,36 @@ impl GitHost for GitHub {
 
     fn rate_budget(&self) -> Option<RateBudget> {
         self.budget.lock().ok().and_then(|b| *b)
+    }
+
+    fn writes_checks(&self) -> bool {
+        matches!(self.auth, auth::Auth::App { .. })
+    }
+
+    async fn create_check_run(&self, repository: &str, report: &CheckReport) -> Result<i64> {
+        checks::create(self, repository, report).await
+    }
+
+    async fn update_check_run(
+        &self,
+        repository: &str,
+        id: i64,
+        report: &CheckReport,
+    ) -> Result<()> {
+        checks::update(self, repository, id, report).await
+    }
+
+    async fn create_deployment(&self, repository: &str, report: &DeploymentReport) -> Result<i64> {
+        deployments::create(self, repository, report).await
+    }
+
+    async fn set_deployment_status(
+        &self,
+        repository: &str,
+        id: i64,
+        report: &DeploymentReport,
+    ) -> Result<()> {
+        deployments::set_status(self, repository, id, report).await
     }
 }
 

@@ -19,10 +19,8 @@ use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
-use domain::pipeline::{
-    LogLine, PipelineId, StepRun, StepStatus, step_log_key, step_log_parts_prefix, step_log_stream,
-};
-use domain::{BusEvent, ObjectKey, Objects};
+use domain::BusEvent;
+use domain::pipeline::{LogLine, PipelineId, StepRun, StepStatus, step_log_stream};
 
 use services::pipelines::PipelineRef;
 use services::step_logs::{StepLog, StepLogRef};
@@ -31,7 +29,7 @@ use super::AppState;
 use super::answer::{ApiError, ErrorBody, StreamEvent};
 use super::caller::Calling;
 use super::extract::{ApiPath, ApiQuery};
-use crate::pipelines::logs::{LiveLog, parse_stored, rfc3339};
+use crate::pipelines::logs::{self, LiveLog, rfc3339};
 use domain::time::now_ms;
 
 /// A viewer not told of a change looks again this often.
@@ -186,40 +184,12 @@ pub async fn step_log_lines(
     if let Some(live) = state.log_hub.live(id, &step.name) {
         return Ok(live.lines_from(0));
     }
-    stored_lines(state.services.objects.as_ref(), id, step)
+    logs::stored_lines(state.services.objects.as_ref(), id, step)
         .await
         .map_err(|source| services::Error::Unavailable {
             dependency: "object storage",
             source: Box::new(source),
         })
-}
-
-/// The stored log, or while the step runs elsewhere the parts stored so far.
-async fn stored_lines(
-    objects: &dyn Objects,
-    id: PipelineId,
-    step: &StepRun,
-) -> Result<Vec<LogLine>, domain::ObjectsError> {
-    // A step kept from a retried run points at that run's log.
-    let key = step
-        .log_key
-        .clone()
-        .unwrap_or_else(|| step_log_key(id, &step.name));
-    let whole = ObjectKey::new(&key)?;
-    match objects.get(&whole).await {
-        Ok(bytes) => return Ok(parse_stored(&String::from_utf8_lossy(&bytes))),
-        Err(domain::ObjectsError::NotFound(_)) => {}
-        Err(error) => return Err(error),
-    }
-    let mut text = Vec::new();
-    for part in objects.list(&step_log_parts_prefix(id, &step.name)).await? {
-        if let Ok(key) = ObjectKey::new(&part.key)
-            && let Ok(bytes) = objects.get(&key).await
-        {
-            text.extend_from_slice(&bytes);
-        }
-    }
-    Ok(parse_stored(&String::from_utf8_lossy(&text)))
 }
 
 async fn follow(
@@ -353,13 +323,16 @@ async fn follow_step(
             None => unplanned(step, StepStatus::Pending, None),
         };
         if step_run.status.is_finished() {
-            if let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, &step_run).await {
+            if let Ok(lines) =
+                logs::stored_lines(state.services.objects.as_ref(), id, &step_run).await
+            {
                 out.lines(&lines).await?;
             }
             return out.end(&step_run).await;
         }
         if step_run.started_at_ms.is_some()
-            && let Ok(lines) = stored_lines(state.services.objects.as_ref(), id, &step_run).await
+            && let Ok(lines) =
+                logs::stored_lines(state.services.objects.as_ref(), id, &step_run).await
         {
             out.lines(&lines).await?;
         }

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use domain::pipeline::{NewPipeline, PipelineRun, PipelineStatus, Runner, TriggerKind};
+use domain::pipeline::{NewPipeline, PipelineRun, PipelineStatus, Runner};
 use domain::{Bus, BusEvent, Objects, Store};
 
 use super::logs::LogHub;
@@ -269,15 +269,7 @@ async fn retry_once(ctx: &PipelineContext, run: &PipelineRun) {
     {
         return;
     }
-    let retry = NewPipeline {
-        repository_id: run.repository_id,
-        git_ref: run.git_ref.clone(),
-        commit_sha: run.commit_sha.clone(),
-        trigger: TriggerKind::Retry,
-        trigger_detail: None,
-        pr_number: run.pr_number,
-        retry_of: Some(run.id),
-    };
+    let retry = NewPipeline::retry(run, false);
     match ctx.store.create_pipeline(&retry, now_ms()).await {
         Ok(new) => {
             tracing::info!(pipeline.id = %new.id, retry_of = %run.id, "interrupted pipeline queued again");

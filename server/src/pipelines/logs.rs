@@ -285,6 +285,34 @@ fn stored_line(line: &LogLine) -> String {
     format!("{} {}\n", rfc3339(line.at_ms), line.text)
 }
 
+/// The stored log, or while the step runs elsewhere the parts stored so far.
+pub async fn stored_lines(
+    objects: &dyn Objects,
+    id: PipelineId,
+    step: &domain::pipeline::StepRun,
+) -> Result<Vec<LogLine>, ObjectsError> {
+    // A step kept from a retried run points at that run's log.
+    let key = step
+        .log_key
+        .clone()
+        .unwrap_or_else(|| step_log_key(id, &step.name));
+    let whole = ObjectKey::new(&key)?;
+    match objects.get(&whole).await {
+        Ok(bytes) => return Ok(parse_stored(&String::from_utf8_lossy(&bytes))),
+        Err(ObjectsError::NotFound(_)) => {}
+        Err(error) => return Err(error),
+    }
+    let mut text = Vec::new();
+    for part in objects.list(&step_log_parts_prefix(id, &step.name)).await? {
+        if let Ok(key) = ObjectKey::new(&part.key)
+            && let Ok(bytes) = objects.get(&key).await
+        {
+            text.extend_from_slice(&bytes);
+        }
+    }
+    Ok(parse_stored(&String::from_utf8_lossy(&text)))
+}
+
 /// Lines of a stored log, numbered from 1 (the reverse of [`stored_line`]).
 pub fn parse_stored(text: &str) -> Vec<LogLine> {
     text.lines()

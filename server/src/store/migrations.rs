@@ -76,6 +76,11 @@ pub(super) const SQLITE: Embedded = &[
         "identity",
         include_str!("../../../migrations/sqlite/0013_identity.sql"),
     ),
+    (
+        14,
+        "github_reports",
+        include_str!("../../../migrations/sqlite/0014_github_reports.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -143,6 +148,11 @@ pub(super) const POSTGRES: Embedded = &[
         13,
         "identity",
         include_str!("../../../migrations/postgres/0013_identity.sql"),
+    ),
+    (
+        14,
+        "github_reports",
+        include_str!("../../../migrations/postgres/0014_github_reports.sql"),
     ),
 ];
 

@@ -12,6 +12,7 @@ mod postgres;
 mod preview_sql;
 mod preview_store;
 mod pull_request_sql;
+mod report_sql;
 mod schedule_sql;
 mod secret_sql;
 mod sql_store;

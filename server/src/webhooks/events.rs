@@ -9,8 +9,8 @@ use domain::pull_request::{PullRequestSnapshot, Recorded};
 use domain::{Bus, BusEvent, DeliveryStatus, Store};
 use serde_json::Value;
 
-use super::pipeline_triggers;
 use super::rules::PreviewRules;
+use super::{pipeline_triggers, rerun_requests};
 
 /// `pull_request` actions that change what a pull request wants.
 const PULL_REQUEST_ACTIONS: [&str; 9] = [
@@ -265,6 +265,12 @@ pub async fn handle(
             Some(format!("installation `{other}` changes no repositories")),
         ),
         ("push", _) => pipeline_triggers::on_push(store, &payload, now_ms).await,
+        ("check_run", action) => {
+            rerun_requests::on_check_run(store, action, &payload, now_ms).await
+        }
+        ("check_suite", action) => {
+            rerun_requests::on_check_suite(store, action, &payload, now_ms).await
+        }
         (other, _) => (
             DeliveryStatus::Ignored,
             Some(format!("Slipway does not use `{other}` events")),

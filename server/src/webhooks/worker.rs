@@ -68,9 +68,14 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
     if let Err(error) = bus.publish(&changed).await {
         tracing::warn!(error = %domain::error_chain(&error), "could not announce a processed delivery");
     }
-    // Pushes and pull requests may have queued pipeline runs: start them now, not at the
+    // Pushes, pull requests and re-run requests may have queued pipeline runs: start them now, not at the
     // executor's next look.
-    if status == DeliveryStatus::Processed && matches!(event.as_str(), "push" | "pull_request") {
+    if status == DeliveryStatus::Processed
+        && matches!(
+            event.as_str(),
+            "push" | "pull_request" | "check_run" | "check_suite"
+        )
+    {
         let wake = BusEvent::Wake {
             worker: domain::pipeline::PIPELINE_WORKER.to_owned(),
         };

@@ -1,10 +1,11 @@
 //! A fake GitHub on loopback for the GitHost adapter's and sign-in's tests: the REST endpoints
-//! Slipway uses (issue comments, commit statuses, contents, open pull requests, collaborator
-//! permissions, rate limit), the OAuth web flow (authorize, which signs in as
-//! [`Fake::account`] at once, and the token exchange, which checks the client secret and the
-//! PKCE verifier against the challenge, as GitHub does), `GET /user`; every request recorded,
-//! a switch that answers the next request as a spent rate limit, and `acme/missing` as a
-//! repository that does not exist.
+//! Slipway uses (issue comments, commit statuses, check runs, deployments and their statuses,
+//! contents, open pull requests, collaborator permissions, rate limit), the OAuth web flow
+//! (authorize, which signs in as [`Fake::account`] at once, and the token exchange, which
+//! checks the client secret and the PKCE verifier against the challenge, as GitHub does),
+//! `GET /user`; every request recorded, a budget that can be set low, a switch that answers
+//! the next request as a spent rate limit, and `acme/missing` as a repository that does not
+//! exist.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -53,6 +54,19 @@ pub struct Fake {
     /// Told after every answered request, for tests waiting for a write.
     pub answered: tokio::sync::Notify,
     next_id: AtomicU64,
+    /// Check runs by id: the repository and every body sent for it (the creation first).
+    pub check_runs: Mutex<BTreeMap<u64, (String, Vec<Value>)>>,
+    /// Deployments by id: the repository, the creation's body and each status's body.
+    pub deployments: Mutex<BTreeMap<u64, Deployment>>,
+    /// What `x-ratelimit-remaining` says (of 5,000); 4,999 until set.
+    pub remaining: std::sync::atomic::AtomicI64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub repository: String,
+    pub body: Value,
+    pub statuses: Vec<Value>,
 }
 
 /// A GitHub account: `(id, login)`.
@@ -80,6 +94,49 @@ impl Fake {
             .iter()
             .filter(|(line, _)| line.ends_with("/permission"))
             .count()
+    }
+
+    /// Waits until what GitHub received satisfies `done`; panics naming `what` when it does
+    /// not within a minute.
+    pub async fn until(&self, what: &str, done: impl Fn(&Fake) -> bool) {
+        let wait = async {
+            loop {
+                let answered = self.answered.notified();
+                tokio::pin!(answered);
+                answered.as_mut().enable();
+                if done(self) {
+                    return;
+                }
+                answered.await;
+            }
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+            .await
+            .is_err()
+        {
+            panic!("GitHub never saw {what}");
+        }
+    }
+
+    /// Every body sent for the check runs of `sha`, by check run id.
+    pub fn checks_of(&self, sha: &str) -> Vec<(u64, Vec<Value>)> {
+        self.check_runs
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, (_, bodies))| bodies[0]["head_sha"] == sha)
+            .map(|(id, (_, bodies))| (*id, bodies.clone()))
+            .collect()
+    }
+
+    /// The deployments made, oldest first.
+    pub fn deployment_list(&self) -> Vec<(u64, Deployment)> {
+        self.deployments
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(id, d)| (*id, d.clone()))
+            .collect()
     }
 
     /// A comment someone (or an earlier Slipway) wrote; its id.
@@ -129,8 +186,15 @@ async fn record(State(fake): State<Arc<Fake>>, request: Request, next: Next) -> 
     }
     let mut response = next.run(request).await;
     fake.answered.notify_waiters();
+    let remaining = match fake.remaining.load(Ordering::SeqCst) {
+        0 => 4_999,
+        set => set,
+    };
     let headers = response.headers_mut();
-    headers.insert("x-ratelimit-remaining", "4999".parse().expect("value"));
+    headers.insert(
+        "x-ratelimit-remaining",
+        remaining.to_string().parse().expect("value"),
+    );
     headers.insert("x-ratelimit-limit", "5000".parse().expect("value"));
     headers.insert(
         "x-ratelimit-reset",
@@ -198,6 +262,87 @@ async fn create_status(
         .expect("lock")
         .push((format!("{owner}/{repo}"), sha, body.clone()));
     (StatusCode::CREATED, Json(body))
+}
+
+async fn create_check_run(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let id = fake.next_id.fetch_add(1, Ordering::SeqCst) + 9_000_000_000;
+    let mut answer = body.clone();
+    answer["id"] = id.into();
+    fake.check_runs
+        .lock()
+        .expect("lock")
+        .insert(id, (format!("{owner}/{repo}"), vec![body]));
+    (StatusCode::CREATED, Json(answer))
+}
+
+async fn update_check_run(
+    State(fake): State<Arc<Fake>>,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
+    match fake.check_runs.lock().expect("lock").get_mut(&id) {
+        Some((_, bodies)) => {
+            bodies.push(body.clone());
+            let mut answer = body;
+            answer["id"] = id.into();
+            Json(answer).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn create_deployment(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    // GitHub refuses a deployment while other checks are not green, unless told not to wait.
+    if body["required_contexts"] != json!([]) {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({ "message": "Conflict: Commit status checks failed for main." })),
+        )
+            .into_response();
+    }
+    let id = fake.next_id.fetch_add(1, Ordering::SeqCst) + 5_000;
+    let deployment = Deployment {
+        repository: format!("{owner}/{repo}"),
+        body: body.clone(),
+        statuses: Vec::new(),
+    };
+    fake.deployments
+        .lock()
+        .expect("lock")
+        .insert(id, deployment);
+    let mut answer = body;
+    answer["id"] = id.into();
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+async fn create_deployment_status(
+    State(fake): State<Arc<Fake>>,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
+    match fake.deployments.lock().expect("lock").get_mut(&id) {
+        Some(deployment) => {
+            deployment.statuses.push(body.clone());
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found" })),
+        )
+            .into_response(),
+    }
 }
 
 async fn contents(
@@ -398,6 +543,16 @@ pub async fn start() -> (String, Arc<Fake>) {
             patch(edit_comment),
         )
         .route("/repos/{owner}/{repo}/statuses/{sha}", post(create_status))
+        .route("/repos/{owner}/{repo}/check-runs", post(create_check_run))
+        .route(
+            "/repos/{owner}/{repo}/check-runs/{id}",
+            patch(update_check_run),
+        )
+        .route("/repos/{owner}/{repo}/deployments", post(create_deployment))
+        .route(
+            "/repos/{owner}/{repo}/deployments/{id}/statuses",
+            post(create_deployment_status),
+        )
         .route("/repos/{owner}/{repo}/pulls", get(list_pulls))
         .route(
             "/repos/{owner}/{repo}/installation",

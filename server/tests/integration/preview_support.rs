@@ -225,20 +225,7 @@ impl World {
     /// Waits until what Slipway wrote to GitHub satisfies `done` (`what` names it when it
     /// does not happen in time).
     pub async fn until_github(&self, what: &str, done: impl Fn(&World) -> bool) {
-        let wait = async {
-            loop {
-                let answered = self.github.answered.notified();
-                tokio::pin!(answered);
-                answered.as_mut().enable();
-                if done(self) {
-                    return;
-                }
-                answered.await;
-            }
-        };
-        if tokio::time::timeout(LIMIT, wait).await.is_err() {
-            panic!("GitHub never saw {what}");
-        }
+        self.github.until(what, |_| done(self)).await;
     }
 
     /// The comments Slipway wrote on pull request `number`.
