@@ -31,6 +31,7 @@ mod pipeline_support;
 mod pipeline_triggers;
 mod pipelines_kubernetes;
 mod pipelines_local;
+mod preview_deployments;
 mod preview_kinds;
 mod preview_support;
 mod previews;
