@@ -27,8 +27,51 @@ pub struct Repository {
     pub cluster: Option<String>,
     /// Which of its pull requests get previews.
     pub preview_rules: PreviewRulesConfig,
+    /// What Slipway tells GitHub and notification subscribers about it.
+    pub reporting: ReportingConfig,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: i64,
+}
+
+/// What Slipway says about a repository's runs and previews, and where: each is on unless
+/// turned off on the Settings page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportingConfig {
+    /// A check run (as a GitHub App) or commit status per pipeline run.
+    pub checks: bool,
+    /// A GitHub Deployment per preview deploy, with the preview's URL.
+    pub deployments: bool,
+    /// The sticky pull-request comment about the preview (and its commit status).
+    pub comment: bool,
+    /// Deliveries to the repository's notification subscriptions.
+    pub notifications: bool,
+}
+
+impl Default for ReportingConfig {
+    fn default() -> Self {
+        Self {
+            checks: true,
+            deployments: true,
+            comment: true,
+            notifications: true,
+        }
+    }
+}
+
+impl ReportingConfig {
+    /// `checks on, deployments off, …`, for the audit log.
+    pub fn describe(&self) -> String {
+        let word = |on: bool| if on { "on" } else { "off" };
+        format!(
+            "checks {}, deployments {}, comment {}, notifications {}",
+            word(self.checks),
+            word(self.deployments),
+            word(self.comment),
+            word(self.notifications)
+        )
+    }
 }
 
 /// Which pull requests of a repository get previews, and whether forks are trusted.

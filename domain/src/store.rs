@@ -80,6 +80,13 @@ pub trait Store:
         rules: &crate::repository::PreviewRulesConfig,
     ) -> Result<Repository>;
 
+    /// Replaces what is reported about a repository; [`StoreError::NotFound`] when there is none.
+    async fn set_reporting(
+        &self,
+        id: RepositoryId,
+        reporting: &crate::repository::ReportingConfig,
+    ) -> Result<Repository>;
+
     /// Removes a repository; [`StoreError::NotFound`] when there is none.
     async fn remove_repository(&self, id: RepositoryId) -> Result<()>;
 }

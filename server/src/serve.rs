@@ -168,16 +168,16 @@ pub async fn start_on(
         mirrors,
         shutdown.clone(),
     ));
+    let reporter = crate::reports::Reporter {
+        store: adapters.store.clone(),
+        objects: adapters.objects.clone(),
+        bus: adapters.bus.clone(),
+        github: adapters.git_host.clone(),
+        public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+        owner: replica,
+    };
+    workers.spawn(crate::reports::run(Arc::new(reporter), shutdown.clone()));
     if let Some(github) = &adapters.git_host {
-        let reporter = crate::reports::Reporter {
-            store: adapters.store.clone(),
-            objects: adapters.objects.clone(),
-            bus: adapters.bus.clone(),
-            github: github.clone(),
-            public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
-            owner: replica,
-        };
-        workers.spawn(crate::reports::run(Arc::new(reporter), shutdown.clone()));
         workers.spawn(crate::reconcile::run(
             adapters.store.clone(),
             github.clone(),

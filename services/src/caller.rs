@@ -412,6 +412,7 @@ mod tests {
             default_branch: "main".into(),
             cluster: None,
             preview_rules: Default::default(),
+            reporting: Default::default(),
             created_at_ms: 0,
         }
     }

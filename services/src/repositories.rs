@@ -1,7 +1,7 @@
 //! Repositories: list, add (by any git clone URL or a local path, on a configured cluster),
 //! change their preview rules, remove.
 
-use domain::repository::PreviewRulesConfig;
+use domain::repository::{PreviewRulesConfig, ReportingConfig};
 use domain::{EntityKind, NewRepository, Repository, RepositoryId};
 use serde::Deserialize;
 
@@ -108,6 +108,28 @@ impl Services {
         let changed = self.store.set_preview_rules(id, &rules).await;
         if changed.is_ok() {
             tracing::info!(repository.id = %id, "preview rules changed");
+            self.announce(EntityKind::Repository, id.to_string(), "changed")
+                .await;
+        }
+        self.audited(caller, record, changed.map_err(Into::into))
+            .await
+    }
+
+    /// Chooses what is reported about a repository's runs and previews (check runs or
+    /// statuses, deployments, the sticky comment, notifications).
+    pub async fn set_reporting(
+        &self,
+        caller: &Caller,
+        id: RepositoryId,
+        reporting: ReportingConfig,
+    ) -> Result<Repository> {
+        let repository = self.repository(caller, Action::RepositoryRules, id).await?;
+        let record = Record::of(Action::RepositoryRules)
+            .on(Some(&repository))
+            .details(format!("reporting: {}", reporting.describe()));
+        let changed = self.store.set_reporting(id, &reporting).await;
+        if changed.is_ok() {
+            tracing::info!(repository.id = %id, "reporting changed");
             self.announce(EntityKind::Repository, id.to_string(), "changed")
                 .await;
         }

@@ -33,6 +33,6 @@ pub use previews::{
 };
 pub use repositories::{
     AddRepository, AddRepositoryInput, PreviewRulesInput, RemoveRepository, RemoveSecret,
-    SecretInput, SetPreviewRules, SetSecret, add_repository, list_repositories, list_secrets,
-    remove_repository, set_preview_rules,
+    ReportingInput, SecretInput, SetPreviewRules, SetReporting, SetSecret, add_repository,
+    list_repositories, list_secrets, remove_repository, set_preview_rules, set_reporting,
 };

@@ -1,5 +1,5 @@
 //! Repositories for the Settings page: list, add (by clone URL, no GitHub needed), set preview
-//! rules, remove, and their secrets — each one call into the application layer (`services`).
+//! rules and what is reported, remove, and their secrets — each one call into the application layer (`services`).
 
 use domain::Repository;
 use leptos::prelude::*;
@@ -69,6 +69,33 @@ pub async fn set_preview_rules(input: PreviewRulesInput) -> Result<Repository, A
     };
     let id = domain::RepositoryId(input.id);
     Ok(services.set_preview_rules(&caller, id, rules).await?)
+}
+
+/// The reporting form of one repository (each checkbox sends `on` when ticked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportingInput {
+    pub id: i64,
+    #[serde(default)]
+    pub checks: Option<String>,
+    #[serde(default)]
+    pub deployments: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub notifications: Option<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "set_reporting")]
+pub async fn set_reporting(input: ReportingInput) -> Result<Repository, AppError> {
+    let (services, caller) = crate::context::request()?;
+    let reporting = domain::repository::ReportingConfig {
+        checks: input.checks.is_some(),
+        deployments: input.deployments.is_some(),
+        comment: input.comment.is_some(),
+        notifications: input.notifications.is_some(),
+    };
+    let id = domain::RepositoryId(input.id);
+    Ok(services.set_reporting(&caller, id, reporting).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_repository")]

@@ -9,6 +9,7 @@ mod pipeline;
 mod pipelines;
 mod preview;
 mod previews;
+mod reporting;
 mod secrets;
 mod settings;
 mod tokens;

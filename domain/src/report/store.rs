@@ -1,7 +1,8 @@
-//! What GitHub was last told about each pipeline run and preview, kept so a report is sent by
-//! one replica at a time (a short claim), a check run or deployment is created once and then
-//! updated, an unchanged report is not sent again, and a change whose notification was lost is
-//! found by comparing each subject's status with the one last sent.
+//! What Slipway last reported about each pipeline run and preview (to GitHub, and to
+//! notification subscribers), kept so a report is sent by one replica at a time (a short
+//! claim), a check run or deployment is created once and then updated, an unchanged report is
+//! not sent again, and a change whose notification was lost is found by comparing each
+//! subject's status with the one last reported.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -12,17 +13,17 @@ use crate::store::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
-    /// A pipeline run's check run (or commit status); the subject is the run's id.
-    Check,
-    /// A preview's deployment; the subject is the preview's id.
-    Deployment,
+    /// A pipeline run (its check run or commit status); the subject is the run's id.
+    Pipeline,
+    /// A preview (its deployment); the subject is the preview's id.
+    Preview,
 }
 
 impl ReportKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Check => "check",
-            Self::Deployment => "deployment",
+            Self::Pipeline => "pipeline",
+            Self::Preview => "preview",
         }
     }
 }
@@ -68,7 +69,6 @@ pub trait ReportStore: Send + Sync {
     async fn release_report(&self, kind: ReportKind, subject_id: i64, owner: &str) -> Result<()>;
 
     /// Subjects changed since `since_ms` whose status differs from the one last reported (or
-    /// never reported), at most `limit`, oldest first: pipeline runs with a commit for checks,
-    /// previews for deployments.
+    /// never reported), at most `limit`, oldest first: pipeline runs with a commit, previews.
     async fn unreported(&self, kind: ReportKind, since_ms: i64, limit: u32) -> Result<Vec<i64>>;
 }

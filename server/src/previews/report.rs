@@ -1,6 +1,8 @@
 //! Status everywhere: after the Store records a preview's change, the change is announced on
 //! the bus (pages update live), the sticky pull-request comment is rewritten and the commit
-//! status set. GitHub failures are logged and never undo or block the change itself.
+//! status set (unless the repository turned its comment off; its GitHub Deployment is the
+//! reporter's, `crate::reports`). GitHub failures are logged and never undo or block the change
+//! itself.
 
 use domain::git_host::{CommitState, CommitStatus};
 use domain::preview::{Preview, PreviewStatus};
@@ -30,6 +32,16 @@ impl PreviewContext {
         let Some(github) = &self.services.git_host else {
             return;
         };
+        // The repository may have turned the comment (and this status) off.
+        if let Ok(Some(repository)) = self
+            .services
+            .store
+            .get_repository_named(&preview.repository)
+            .await
+            && !repository.reporting.comment
+        {
+            return;
+        }
         // Not configured, or never deployed and now gone: nothing to say on the pull request.
         let Some(state) = comment_state(preview) else {
             return;

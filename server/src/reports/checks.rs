@@ -2,6 +2,7 @@
 //! its commit status set (a plain token), with the failing step's last lines read from its
 //! stored log.
 
+use domain::git_host::GitHost;
 use domain::pipeline::{PipelineId, PipelineRun, PipelineStatus};
 use domain::report::check::{EXCERPT_LINES, failing_step};
 use domain::report::{CheckReport, FailureExcerpt, ReportKind, ReportRecord, check_of};
@@ -9,7 +10,7 @@ use domain::time::now_ms;
 
 use super::{Outcome, Reporter, fingerprint};
 
-const KIND: ReportKind = ReportKind::Check;
+const KIND: ReportKind = ReportKind::Pipeline;
 
 pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
     let run = match reporter.store.get_pipeline(PipelineId(id)).await {
@@ -23,12 +24,16 @@ pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
     let Some(record) = reporter.claim(KIND, id).await else {
         return Outcome::Later(super::HELD_PAUSE);
     };
-    let url = format!("{}/pipelines/{id}", reporter.public_url);
-    let excerpt = excerpt(reporter, &run).await;
     let seen = ReportRecord {
         sent_status: Some(run.status.as_str().to_owned()),
         ..record.clone()
     };
+    let Some(github) = reporter.github_for(run.repository_id, |r| r.checks).await else {
+        reporter.finish(KIND, id, &seen).await;
+        return Outcome::Done;
+    };
+    let url = format!("{}/pipelines/{id}", reporter.public_url);
+    let excerpt = excerpt(reporter, &run).await;
     let Some(report) = check_of(&run, excerpt.as_ref(), &url) else {
         // Nothing to show yet; its next change is looked at again.
         reporter.finish(KIND, id, &seen).await;
@@ -47,7 +52,7 @@ pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
         fingerprint: digest.clone(),
         ..seen.clone()
     };
-    match send(reporter, &run, &record, &report).await {
+    match send(github.as_ref(), &run, &record, &report).await {
         Ok(remote_id) => {
             tracing::debug!(pipeline.id = id, status = ?report.status, "pipeline run reported to GitHub");
             let sent = ReportRecord {
@@ -65,12 +70,11 @@ pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
 
 /// Sends `report`: the check run's id once it exists.
 async fn send(
-    reporter: &Reporter,
+    github: &dyn GitHost,
     run: &PipelineRun,
     record: &ReportRecord,
     report: &CheckReport,
 ) -> domain::git_host::Result<Option<i64>> {
-    let github = &reporter.github;
     if !github.writes_checks() {
         github
             .set_status(

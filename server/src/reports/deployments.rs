@@ -1,14 +1,14 @@
 //! Reporting one preview: a deployment per attempt, its statuses following the preview, and
 //! the previous attempt's deployment marked inactive when a new one starts or the preview goes.
 
-use domain::git_host::GitHostError;
+use domain::git_host::{GitHost, GitHostError};
 use domain::preview::Preview;
 use domain::report::{DeploymentReport, DeploymentState, ReportKind, ReportRecord, deployment_of};
 use domain::time::now_ms;
 
 use super::{Outcome, Reporter, fingerprint};
 
-const KIND: ReportKind = ReportKind::Deployment;
+const KIND: ReportKind = ReportKind::Preview;
 
 /// Preview statuses whose report made the deployment inactive.
 const INACTIVE: [&str; 3] = ["skipped", "deleting", "deleted"];
@@ -26,7 +26,15 @@ pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
         return Outcome::Later(super::HELD_PAUSE);
     };
     let url = format!("{}/previews/{id}", reporter.public_url);
-    let Some(report) = deployment_of(&preview, &url) else {
+    let github = match reporter
+        .store
+        .get_repository_named(&preview.repository)
+        .await
+    {
+        Ok(Some(repository)) => reporter.github_for(repository.id, |r| r.deployments).await,
+        _ => None,
+    };
+    let (Some(github), Some(report)) = (github, deployment_of(&preview, &url)) else {
         let seen = ReportRecord {
             sent_status: Some(preview.status.as_str().to_owned()),
             ..record
@@ -49,7 +57,7 @@ pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
         reporter.release(KIND, id).await;
         return Outcome::Later(wait);
     }
-    match send(reporter, &preview, &record, &report).await {
+    match send(github.as_ref(), &preview, &record, &report).await {
         Ok(remote_id) => {
             tracing::debug!(preview.id = id, state = ?report.state, "preview reported to GitHub as a deployment");
             let sent = ReportRecord {
@@ -89,12 +97,11 @@ impl From<GitHostError> for Unsent {
 
 /// Sends `report`; the id of the deployment that now stands for the preview.
 async fn send(
-    reporter: &Reporter,
+    github: &dyn GitHost,
     preview: &Preview,
     record: &ReportRecord,
     report: &DeploymentReport,
 ) -> Result<Option<i64>, Unsent> {
-    let github = &reporter.github;
     let repository = &preview.repository;
     let same_attempt = record.remote_key.as_deref() == Some(report.attempt.as_str());
     let already_inactive = record
@@ -123,26 +130,22 @@ async fn send(
             if report.state == DeploymentState::Inactive {
                 return Ok(Some(previous));
             }
-            create(reporter, repository, report).await.map(Some)
+            create(github, repository, report).await.map(Some)
         }
         // A preview that never had a deployment has nothing to deactivate.
         None if report.state == DeploymentState::Inactive => Ok(None),
-        None => create(reporter, repository, report).await.map(Some),
+        None => create(github, repository, report).await.map(Some),
     }
 }
 
 /// Creates the attempt's deployment with its first status.
 async fn create(
-    reporter: &Reporter,
+    github: &dyn GitHost,
     repository: &str,
     report: &DeploymentReport,
 ) -> Result<i64, Unsent> {
-    let id = reporter
-        .github
-        .create_deployment(repository, report)
-        .await?;
-    reporter
-        .github
+    let id = github.create_deployment(repository, report).await?;
+    github
         .set_deployment_status(repository, id, report)
         .await
         .map_err(|error| Unsent::Created(id, error))?;

@@ -48,7 +48,8 @@ pub struct Reporter {
     pub store: Arc<dyn Store>,
     pub objects: Arc<dyn Objects>,
     pub bus: Arc<dyn Bus>,
-    pub github: Arc<dyn GitHost>,
+    /// `None`: no GitHub is configured.
+    pub github: Option<Arc<dyn GitHost>>,
     /// The dashboard's public address, for links.
     pub public_url: String,
     /// This replica's name in claims.
@@ -65,9 +66,28 @@ enum Outcome {
 }
 
 impl Reporter {
+    /// GitHub, when one is configured and the repository's reporting (`wants`) is on.
+    async fn github_for(
+        &self,
+        repository: domain::RepositoryId,
+        wants: impl Fn(&domain::repository::ReportingConfig) -> bool,
+    ) -> Option<Arc<dyn GitHost>> {
+        let github = self.github.clone()?;
+        match self.store.get_repository(repository).await {
+            Ok(repository) => wants(&repository.reporting).then_some(github),
+            Err(error) => {
+                tracing::warn!(repository.id = %repository, error = %domain::error_chain(&error), "cannot read a repository's reporting settings");
+                None
+            }
+        }
+    }
+
     /// Whether GitHub's last answer left less than [`LOW_BUDGET_SHARE`] of the budget.
     fn budget_is_low(&self) -> bool {
-        self.github.rate_budget().is_some_and(|budget| {
+        let Some(github) = &self.github else {
+            return false;
+        };
+        github.rate_budget().is_some_and(|budget| {
             budget.limit > 0 && (budget.remaining as f64) < budget.limit as f64 * LOW_BUDGET_SHARE
         })
     }
@@ -146,8 +166,8 @@ impl Reporter {
 
     async fn report(&self, subject: Subject) -> Outcome {
         match subject.kind {
-            ReportKind::Check => checks::report(self, subject.id).await,
-            ReportKind::Deployment => deployments::report(self, subject.id).await,
+            ReportKind::Pipeline => checks::report(self, subject.id).await,
+            ReportKind::Preview => deployments::report(self, subject.id).await,
         }
     }
 }
@@ -166,8 +186,8 @@ fn subject_of(event: &BusEvent) -> Option<Subject> {
         return None;
     };
     let kind = match entity {
-        EntityKind::Pipeline => ReportKind::Check,
-        EntityKind::Preview => ReportKind::Deployment,
+        EntityKind::Pipeline => ReportKind::Pipeline,
+        EntityKind::Preview => ReportKind::Preview,
         _ => return None,
     };
     Some(Subject {
@@ -229,7 +249,7 @@ pub async fn run(reporter: Arc<Reporter>, stop: CancellationToken) {
 async fn swept(reporter: &Reporter) -> Vec<Subject> {
     let since = now_ms() - SWEEP_WINDOW.as_millis() as i64;
     let mut found = Vec::new();
-    for kind in [ReportKind::Check, ReportKind::Deployment] {
+    for kind in [ReportKind::Pipeline, ReportKind::Preview] {
         match reporter.store.unreported(kind, since, SWEEP_LIMIT).await {
             Ok(ids) => found.extend(ids.into_iter().map(|id| Subject { kind, id })),
             Err(error) => {

@@ -53,11 +53,11 @@ mod tests {
     use super::*;
 
     const RUN: Subject = Subject {
-        kind: ReportKind::Check,
+        kind: ReportKind::Pipeline,
         id: 1,
     };
     const PREVIEW: Subject = Subject {
-        kind: ReportKind::Deployment,
+        kind: ReportKind::Preview,
         id: 1,
     };
 

@@ -78,8 +78,8 @@ pub(super) const SQLITE: Embedded = &[
     ),
     (
         14,
-        "github_reports",
-        include_str!("../../../migrations/sqlite/0014_github_reports.sql"),
+        "reports",
+        include_str!("../../../migrations/sqlite/0014_reports.sql"),
     ),
 ];
 
@@ -151,8 +151,8 @@ pub(super) const POSTGRES: Embedded = &[
     ),
     (
         14,
-        "github_reports",
-        include_str!("../../../migrations/postgres/0014_github_reports.sql"),
+        "reports",
+        include_str!("../../../migrations/postgres/0014_reports.sql"),
     ),
 ];
 

@@ -1,28 +1,28 @@
-//! The github_reports table for both SQL backends: a claim is one upsert that only takes a row
+//! The reports table for both SQL backends: a claim is one upsert that only takes a row
 //! nobody holds (or whose claim ran out), and the sweep joins recent runs and previews with
 //! what was last sent. `impl_report_store!` implements `ReportStore`.
 
-pub(super) const CLAIM: &str = "INSERT INTO github_reports \
+pub(super) const CLAIM: &str = "INSERT INTO reports \
      (kind, subject_id, claimed_by, claimed_until_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (kind, subject_id) DO UPDATE SET claimed_by = excluded.claimed_by, \
      claimed_until_ms = excluded.claimed_until_ms \
-     WHERE github_reports.claimed_by IS NULL OR github_reports.claimed_by = $3 \
-     OR github_reports.claimed_until_ms < $5 \
+     WHERE reports.claimed_by IS NULL OR reports.claimed_by = $3 \
+     OR reports.claimed_until_ms < $5 \
      RETURNING remote_id, remote_key, fingerprint, sent_status, sent_at_ms";
-pub(super) const FINISH: &str = "UPDATE github_reports SET remote_id = $4, remote_key = $5, \
+pub(super) const FINISH: &str = "UPDATE reports SET remote_id = $4, remote_key = $5, \
      fingerprint = $6, sent_status = $7, sent_at_ms = $8, updated_at_ms = $9, \
      claimed_by = NULL, claimed_until_ms = NULL \
      WHERE kind = $1 AND subject_id = $2 AND claimed_by = $3";
-pub(super) const RELEASE: &str = "UPDATE github_reports SET claimed_by = NULL, \
+pub(super) const RELEASE: &str = "UPDATE reports SET claimed_by = NULL, \
      claimed_until_ms = NULL WHERE kind = $1 AND subject_id = $2 AND claimed_by = $3";
 /// Runs with a commit whose status is not the one last reported.
-pub(super) const UNREPORTED_CHECKS: &str = "SELECT p.id FROM pipelines p \
-     LEFT JOIN github_reports r ON r.kind = 'check' AND r.subject_id = p.id \
+pub(super) const UNREPORTED_PIPELINES: &str = "SELECT p.id FROM pipelines p \
+     LEFT JOIN reports r ON r.kind = 'pipeline' AND r.subject_id = p.id \
      WHERE p.created_at_ms >= $1 AND p.commit_sha IS NOT NULL \
      AND (r.sent_status IS NULL OR r.sent_status <> p.status) ORDER BY p.id LIMIT $2";
 /// Previews whose status or attempt is not the one last reported.
-pub(super) const UNREPORTED_DEPLOYMENTS: &str = "SELECT p.id FROM previews p \
-     LEFT JOIN github_reports r ON r.kind = 'deployment' AND r.subject_id = p.id \
+pub(super) const UNREPORTED_PREVIEWS: &str = "SELECT p.id FROM previews p \
+     LEFT JOIN reports r ON r.kind = 'preview' AND r.subject_id = p.id \
      WHERE p.updated_at_ms >= $1 AND (r.sent_status IS NULL OR r.sent_status <> p.status \
      OR r.remote_key IS NULL OR r.remote_key <> p.head_sha || '@' || CAST(p.round AS TEXT)) \
      ORDER BY p.id LIMIT $2";
@@ -123,8 +123,8 @@ macro_rules! impl_report_store {
             ) -> domain::store::Result<Vec<i64>> {
                 use $crate::store::report_sql as sql;
                 let query = match kind {
-                    domain::report::ReportKind::Check => sql::UNREPORTED_CHECKS,
-                    domain::report::ReportKind::Deployment => sql::UNREPORTED_DEPLOYMENTS,
+                    domain::report::ReportKind::Pipeline => sql::UNREPORTED_PIPELINES,
+                    domain::report::ReportKind::Preview => sql::UNREPORTED_PREVIEWS,
                 };
                 sqlx::query_scalar(query)
                     .bind(since_ms)

@@ -5,15 +5,17 @@ use domain::{Repository, RepositoryId, StoreError};
 
 pub(super) const CHECK: &str = "SELECT 1";
 pub(super) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, clone_url, default_branch, cluster, created_at_ms) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms";
-pub(super) const LIST_REPOSITORIES: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms \
+     VALUES ($1, $2, $3, $4, $5) RETURNING id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms";
+pub(super) const LIST_REPOSITORIES: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms \
      FROM repositories ORDER BY name";
-pub(super) const GET_REPOSITORY: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms \
+pub(super) const GET_REPOSITORY: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms \
      FROM repositories WHERE id = $1";
-pub(super) const GET_REPOSITORY_NAMED: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms \
+pub(super) const GET_REPOSITORY_NAMED: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms \
      FROM repositories WHERE name = $1";
 pub(super) const SET_PREVIEW_RULES: &str = "UPDATE repositories SET preview_rules = $2 WHERE id = $1 \
-     RETURNING id, name, clone_url, default_branch, cluster, preview_rules, created_at_ms";
+     RETURNING id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms";
+pub(super) const SET_REPORTING: &str = "UPDATE repositories SET reporting = $2 WHERE id = $1 \
+     RETURNING id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms";
 pub(super) const DELETE_REPOSITORY: &str = "DELETE FROM repositories WHERE id = $1";
 
 #[derive(Debug, sqlx::FromRow)]
@@ -24,6 +26,7 @@ pub(super) struct RepositoryRow {
     default_branch: String,
     cluster: Option<String>,
     preview_rules: Option<String>,
+    reporting: Option<String>,
     created_at_ms: i64,
 }
 
@@ -38,6 +41,11 @@ impl From<RepositoryRow> for Repository {
             // Written by `set_preview_rules` from the same type; NULL means the defaults.
             preview_rules: row
                 .preview_rules
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
+            // Written by `set_reporting`; NULL means everything on.
+            reporting: row
+                .reporting
                 .and_then(|json| serde_json::from_str(&json).ok())
                 .unwrap_or_default(),
             created_at_ms: row.created_at_ms,
@@ -149,6 +157,23 @@ macro_rules! impl_store {
                     .map_err(|e| domain::StoreError::Internal(Box::new(e)))?;
                 let row: $crate::store::sql_store::RepositoryRow =
                     sqlx::query_as($crate::store::sql_store::SET_PREVIEW_RULES)
+                        .bind(id.0)
+                        .bind(json)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "repository", id))?;
+                Ok(row.into())
+            }
+
+            async fn set_reporting(
+                &self,
+                id: domain::RepositoryId,
+                reporting: &domain::repository::ReportingConfig,
+            ) -> domain::store::Result<domain::Repository> {
+                let json = serde_json::to_string(reporting)
+                    .map_err(|e| domain::StoreError::Internal(Box::new(e)))?;
+                let row: $crate::store::sql_store::RepositoryRow =
+                    sqlx::query_as($crate::store::sql_store::SET_REPORTING)
                         .bind(id.0)
                         .bind(json)
                         .fetch_one(&self.pool)

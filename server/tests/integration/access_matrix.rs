@@ -267,6 +267,7 @@ const ROWS: &[Row] = &[
     rpc("rpc:list_repositories", "GET", "/rpc/list_repositories", "", SignedIn),
     rpc("rpc:add_repository", "POST", "/rpc/add_repository", "input[name]=acme/rpc-{scratch}&input[clone_url]=https://example.com/r.git", InstanceAdmin),
     rpc("rpc:set_preview_rules", "POST", "/rpc/set_preview_rules", "input[id]={alpha}&input[target_branches]=&input[ignore_drafts]=on&input[labels_required]=&input[labels_excluded]=", Alpha(Level::Admin)),
+    rpc("rpc:set_reporting", "POST", "/rpc/set_reporting", "input[id]={alpha}&input[checks]=on&input[comment]=on", Alpha(Level::Admin)),
     rpc("rpc:list_secrets", "GET", "/rpc/list_secrets", "repository_id={alpha}", Alpha(Level::Admin)),
     rpc("rpc:set_secret", "POST", "/rpc/set_secret", "input[repository_id]={alpha}&input[name]=RPC&input[value]=s3cret", Alpha(Level::Admin)),
     on_scratch(rpc("rpc:remove_secret", "POST", "/rpc/remove_secret", "repository_id={alpha}&name={scratch}", Alpha(Level::Admin)), Scratch::Secret),

@@ -416,7 +416,7 @@ impl World {
             "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             repositories
                 .iter()
-                .map(|r| (&r.name, &r.preview_rules))
+                .map(|r| (&r.name, &r.preview_rules, r.reporting))
                 .collect::<Vec<_>>(),
             runs.iter()
                 .map(|r| (r.id, r.cancel_requested))

@@ -525,3 +525,67 @@ async fn with_the_budget_nearly_spent_updates_are_coalesced_and_the_last_is_sent
     );
     world.server.stop().await;
 }
+
+/// Sets what is reported about `acme/shop` through the Settings page's server function.
+async fn set_reporting(server: &TestServer, fields: &str) {
+    let repositories: Value = server
+        .http
+        .get(server.url("/api/projects"))
+        .send()
+        .await
+        .expect("projects")
+        .json()
+        .await
+        .expect("json");
+    let id = repositories["items"]
+        .as_array()
+        .and_then(|list| list.iter().find(|r| r["name"] == REPOSITORY))
+        .and_then(|r| r["id"].as_i64())
+        .expect("the repository");
+    let response = server
+        .http
+        .post(server.url("/rpc/set_reporting"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("input[id]={id}&{fields}"))
+        .send()
+        .await
+        .expect("set reporting");
+    assert!(response.status().is_success(), "{response:?}");
+}
+
+#[tokio::test]
+async fn a_repository_that_turns_checks_off_gets_none() {
+    let mut world = Reports::start(true, STEPS).await;
+    world.open_gate();
+    set_reporting(&world.server, "input[deployments]=on&input[comment]=on").await;
+    let first = world.first_sha.clone();
+    world.pull_request("opened", &first).await;
+    let mut watcher = crate::pipeline_support::RunWatcher::new(&world.server).await;
+    let runs: Value = world
+        .server
+        .http
+        .get(world.server.url("/api/pipelines?pull_request=7"))
+        .send()
+        .await
+        .expect("runs")
+        .json()
+        .await
+        .expect("json");
+    let run = runs["items"][0]["id"].as_i64().expect("a run");
+    watcher.until(&world.server, run, &["succeeded"]).await;
+
+    // Turned on again, the next push gets its check; the earlier run still has none.
+    set_reporting(
+        &world.server,
+        "input[checks]=on&input[deployments]=on&input[comment]=on",
+    )
+    .await;
+    let (_, second) = commit(&world.repo, &[("README.md", "again")], "again");
+    world.pull_request("synchronize", &second).await;
+    world.completed_check(&second).await;
+    assert!(
+        world.github.checks_of(&first).is_empty(),
+        "no check for the run made while checks were off"
+    );
+    world.server.stop().await;
+}

@@ -140,3 +140,46 @@ async fn a_failed_deploy_is_a_failed_deployment_saying_why() {
     assert_eq!(failed.get("environment_url"), None);
     world.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_repository_that_turns_the_comment_off_gets_only_its_deployment() {
+    let mut world = World::start(&[(".platform.yaml", APP)], &[]).await;
+    let projects: Value = world
+        .server
+        .http
+        .get(world.server.url("/api/projects"))
+        .send()
+        .await
+        .expect("projects")
+        .json()
+        .await
+        .expect("json");
+    let id = projects["items"][0]["id"].as_i64().expect("the repository");
+    let response = world
+        .server
+        .http
+        .post(world.server.url("/rpc/set_reporting"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "input[id]={id}&input[checks]=on&input[deployments]=on"
+        ))
+        .send()
+        .await
+        .expect("set reporting");
+    assert!(response.status().is_success(), "{response:?}");
+    assert_eq!(
+        response.json::<Value>().await.expect("json")["reporting"],
+        serde_json::json!({ "checks": true, "deployments": true, "comment": false, "notifications": false })
+    );
+    let first = world.first_sha.clone();
+    world.pull_request("opened", 23, &first).await;
+    world.until("pr-acme-shop-23", &["running"], None).await;
+    world
+        .until_github("a successful deployment", |w| {
+            states(&w.github, 0).last().map(String::as_str) == Some("success")
+        })
+        .await;
+    assert!(world.comments(23).is_empty(), "no comment");
+    assert!(world.statuses(&first).is_empty(), "no preview status");
+    world.server.stop().await;
+}

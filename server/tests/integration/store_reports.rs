@@ -48,7 +48,7 @@ async fn reports_conform(store: Arc<dyn Store>) {
         .await
         .expect("create");
     let unreported = store
-        .unreported(ReportKind::Check, 5_000, 10)
+        .unreported(ReportKind::Pipeline, 5_000, 10)
         .await
         .expect("sweep");
     assert_eq!(
@@ -63,7 +63,7 @@ async fn reports_conform(store: Arc<dyn Store>) {
         async move {
             store
                 .claim_report(
-                    ReportKind::Check,
+                    ReportKind::Pipeline,
                     with_commit.id.0,
                     &format!("replica-{n}"),
                     20_000,
@@ -95,14 +95,26 @@ async fn reports_conform(store: Arc<dyn Store>) {
     // Its claim runs out: another replica takes the report over.
     assert_eq!(
         store
-            .claim_report(ReportKind::Check, with_commit.id.0, other, 49_999, 80_000)
+            .claim_report(
+                ReportKind::Pipeline,
+                with_commit.id.0,
+                other,
+                49_999,
+                80_000
+            )
             .await
             .expect("claim"),
         None
     );
     assert!(
         store
-            .claim_report(ReportKind::Check, with_commit.id.0, other, 50_001, 80_000)
+            .claim_report(
+                ReportKind::Pipeline,
+                with_commit.id.0,
+                other,
+                50_001,
+                80_000
+            )
             .await
             .expect("claim")
             .is_some()
@@ -116,36 +128,54 @@ async fn reports_conform(store: Arc<dyn Store>) {
         sent_at_ms: Some(50_002),
     };
     store
-        .finish_report(ReportKind::Check, with_commit.id.0, &owner, &sent, 50_002)
+        .finish_report(
+            ReportKind::Pipeline,
+            with_commit.id.0,
+            &owner,
+            &sent,
+            50_002,
+        )
         .await
         .expect("finish");
     assert_eq!(
         store
-            .claim_report(ReportKind::Check, with_commit.id.0, &owner, 50_003, 80_000)
+            .claim_report(
+                ReportKind::Pipeline,
+                with_commit.id.0,
+                &owner,
+                50_003,
+                80_000
+            )
             .await
             .expect("claim"),
         None,
         "still held by the replica that took it over"
     );
     store
-        .finish_report(ReportKind::Check, with_commit.id.0, other, &sent, 50_004)
+        .finish_report(ReportKind::Pipeline, with_commit.id.0, other, &sent, 50_004)
         .await
         .expect("finish");
     assert_eq!(
         store
-            .claim_report(ReportKind::Check, with_commit.id.0, &owner, 50_005, 80_000)
+            .claim_report(
+                ReportKind::Pipeline,
+                with_commit.id.0,
+                &owner,
+                50_005,
+                80_000
+            )
             .await
             .expect("claim"),
         Some(sent.clone()),
         "what GitHub was told is kept"
     );
     store
-        .release_report(ReportKind::Check, with_commit.id.0, &owner)
+        .release_report(ReportKind::Pipeline, with_commit.id.0, &owner)
         .await
         .expect("release");
     assert!(
         store
-            .unreported(ReportKind::Check, 5_000, 10)
+            .unreported(ReportKind::Pipeline, 5_000, 10)
             .await
             .expect("sweep")
             .is_empty(),
@@ -166,7 +196,7 @@ async fn reports_conform(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .unreported(ReportKind::Check, 5_000, 10)
+            .unreported(ReportKind::Pipeline, 5_000, 10)
             .await
             .expect("sweep"),
         [with_commit.id.0]
@@ -199,19 +229,13 @@ async fn reports_conform(store: Arc<dyn Store>) {
         .await
         .expect("record");
     let previews = store
-        .unreported(ReportKind::Deployment, 65_000, 10)
+        .unreported(ReportKind::Preview, 65_000, 10)
         .await
         .expect("sweep");
     assert_eq!(previews.len(), 1);
     let preview = store.get_preview(previews[0]).await.expect("preview");
     store
-        .claim_report(
-            ReportKind::Deployment,
-            preview.id,
-            "replica-0",
-            70_001,
-            80_000,
-        )
+        .claim_report(ReportKind::Preview, preview.id, "replica-0", 70_001, 80_000)
         .await
         .expect("claim")
         .expect("claimed");
@@ -224,7 +248,7 @@ async fn reports_conform(store: Arc<dyn Store>) {
     };
     store
         .finish_report(
-            ReportKind::Deployment,
+            ReportKind::Preview,
             preview.id,
             "replica-0",
             &deployed,
@@ -234,7 +258,7 @@ async fn reports_conform(store: Arc<dyn Store>) {
         .expect("finish");
     assert!(
         store
-            .unreported(ReportKind::Deployment, 65_000, 10)
+            .unreported(ReportKind::Preview, 65_000, 10)
             .await
             .expect("sweep")
             .is_empty()
@@ -249,7 +273,7 @@ async fn reports_conform(store: Arc<dyn Store>) {
         .expect("record");
     assert_eq!(
         store
-            .unreported(ReportKind::Deployment, 65_000, 10)
+            .unreported(ReportKind::Preview, 65_000, 10)
             .await
             .expect("sweep"),
         [preview.id],
