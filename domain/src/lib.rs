@@ -11,6 +11,7 @@ pub mod error;
 pub mod git_host;
 pub mod health;
 pub mod identity;
+pub mod notification;
 pub mod oauth;
 pub mod objects;
 pub mod pipeline;

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use crate::delivery::DeliveryStore;
 use crate::identity::IdentityStore;
+use crate::notification::NotificationStore;
 use crate::pipeline::{PipelineOutputStore, PipelineStore, ScheduleStore};
 use crate::preview::PreviewStore;
 use crate::pull_request::PullRequestStore;
@@ -51,6 +52,7 @@ pub trait Store:
     + SecretStore
     + PreviewStore
     + ReportStore
+    + NotificationStore
     + IdentityStore
     + Send
     + Sync

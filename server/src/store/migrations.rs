@@ -81,6 +81,11 @@ pub(super) const SQLITE: Embedded = &[
         "reports",
         include_str!("../../../migrations/sqlite/0014_reports.sql"),
     ),
+    (
+        15,
+        "notifications",
+        include_str!("../../../migrations/sqlite/0015_notifications.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -153,6 +158,11 @@ pub(super) const POSTGRES: Embedded = &[
         14,
         "reports",
         include_str!("../../../migrations/postgres/0014_reports.sql"),
+    ),
+    (
+        15,
+        "notifications",
+        include_str!("../../../migrations/postgres/0015_notifications.sql"),
     ),
 ];
 

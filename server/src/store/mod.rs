@@ -6,6 +6,7 @@ mod guards;
 mod identity_sql;
 mod identity_store;
 mod migrations;
+mod notification_sql;
 mod pipeline_output_sql;
 mod pipeline_sql;
 mod postgres;

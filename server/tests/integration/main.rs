@@ -40,6 +40,7 @@ mod reconcile;
 mod services_layer;
 mod store;
 mod store_deliveries;
+mod store_notifications;
 mod store_pipelines;
 mod store_previews;
 mod store_pull_requests;
