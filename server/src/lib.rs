@@ -11,6 +11,7 @@ pub mod first_admin;
 pub mod github;
 pub mod http;
 pub mod mcp;
+pub mod notifications;
 pub mod objects;
 pub mod pipelines;
 pub mod platform_file;

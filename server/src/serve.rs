@@ -168,15 +168,7 @@ pub async fn start_on(
         mirrors,
         shutdown.clone(),
     ));
-    let reporter = crate::reports::Reporter {
-        store: adapters.store.clone(),
-        objects: adapters.objects.clone(),
-        bus: adapters.bus.clone(),
-        github: adapters.git_host.clone(),
-        public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
-        owner: replica,
-    };
-    workers.spawn(crate::reports::run(Arc::new(reporter), shutdown.clone()));
+    spawn_reporting(&workers, &config, &adapters, replica, &shutdown);
     if let Some(github) = &adapters.git_host {
         workers.spawn(crate::reconcile::run(
             adapters.store.clone(),
@@ -211,6 +203,45 @@ pub async fn start_on(
         shutdown,
         done,
     })
+}
+
+/// The reporter (GitHub checks and deployments, notification deliveries recorded) and the
+/// notification sender.
+fn spawn_reporting(
+    workers: &TaskTracker,
+    config: &Config,
+    adapters: &Adapters,
+    replica: String,
+    shutdown: &CancellationToken,
+) {
+    let reporter = crate::reports::Reporter {
+        store: adapters.store.clone(),
+        objects: adapters.objects.clone(),
+        bus: adapters.bus.clone(),
+        github: adapters.git_host.clone(),
+        public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+        owner: replica.clone(),
+    };
+    workers.spawn(crate::reports::run(Arc::new(reporter), shutdown.clone()));
+    match crate::notifications::Sender::client() {
+        Ok(http) => {
+            let sender = crate::notifications::Sender {
+                store: adapters.store.clone(),
+                bus: adapters.bus.clone(),
+                secret_box: adapters.secret_box.clone(),
+                http,
+                owner: replica,
+                first_gap: config.notification_retry,
+            };
+            workers.spawn(crate::notifications::run(
+                Arc::new(sender),
+                shutdown.clone(),
+            ));
+        }
+        Err(error) => {
+            tracing::error!(error = %domain::error_chain(&error), "cannot build the HTTP client notifications are sent with; none are sent");
+        }
+    }
 }
 
 /// Serves; once shutdown begins, waits at most `grace` for in-flight requests.

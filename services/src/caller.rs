@@ -210,6 +210,10 @@ pub enum Action {
     TeamRead,
     TeamChange,
     AuditRead,
+    /// A repository's notification subscriptions and their deliveries.
+    NotificationRead,
+    NotificationChange,
+    NotificationRedeliver,
 }
 
 impl Action {
@@ -245,6 +249,9 @@ impl Action {
             Self::TeamRead => "team.read",
             Self::TeamChange => "team.change",
             Self::AuditRead => "audit.read",
+            Self::NotificationRead => "notification.read",
+            Self::NotificationChange => "notification.change",
+            Self::NotificationRedeliver => "notification.redeliver",
         }
     }
 
@@ -279,7 +286,10 @@ impl Action {
             | Self::UserCreate
             | Self::UserUpdate
             | Self::UserDelete
-            | Self::TeamChange => Level::Admin,
+            | Self::TeamChange
+            | Self::NotificationRead
+            | Self::NotificationChange
+            | Self::NotificationRedeliver => Level::Admin,
         }
     }
 

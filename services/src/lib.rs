@@ -18,6 +18,7 @@ pub mod deliveries;
 pub mod error;
 pub mod github_levels;
 pub mod github_sign_in;
+pub mod notifications;
 mod notify;
 pub mod parse;
 pub mod pipelines;

@@ -6,6 +6,7 @@ mod account;
 mod deliveries;
 mod instance;
 mod members;
+mod notifications;
 mod pipelines;
 mod previews;
 mod repositories;
@@ -22,6 +23,10 @@ pub use instance::get_instance_info;
 pub use members::{
     AUDIT_PAGE, AuditQuery, AuditRows, CreateTeam, DeleteTeam, Members, SetMemberRole,
     SetTeamGrant, SetTeamMember, list_audit, list_members,
+};
+pub use notifications::{
+    RedeliverNotification, Subscribe, SubscribeInput, Unsubscribe, list_notification_deliveries,
+    list_subscriptions, redeliver_notification, subscribe, unsubscribe,
 };
 pub use pipelines::{
     CancelPipeline, PAGE as PIPELINE_PAGE, PipelineQuery, RetryPipeline, TriggerInput,

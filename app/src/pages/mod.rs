@@ -4,6 +4,7 @@ mod audit;
 mod deliveries;
 mod members;
 mod not_found;
+mod notifications;
 mod operator;
 mod pipeline;
 mod pipelines;

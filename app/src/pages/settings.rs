@@ -1,5 +1,5 @@
 //! Settings: the repositories Slipway builds (added by clone URL, no GitHub needed), their pull
-//! request rules, what is reported about them, and their secrets, your API tokens, a way to Members and teams (admins), and facts
+//! request rules, what is reported about them, their notification subscriptions and secrets, your API tokens, a way to Members and teams (admins), and facts
 //! about this instance.
 
 use domain::Repository;
@@ -142,6 +142,7 @@ fn RepositoryRow(
         </div>
         <PreviewRulesForm id current rules />
         <super::reporting::ReportingForm id current=repository.reporting />
+        <super::notifications::NotificationsForm repository_id=id />
         <super::secrets::SecretsForm repository_id=id />
         </li>
     }

@@ -124,6 +124,8 @@ pub struct Config {
     pub github_permission_cache: Duration,
     /// Interval of the reconciliation pass.
     pub reconcile_every: Duration,
+    /// The first gap before a failed notification delivery is tried again.
+    pub notification_retry: Duration,
     /// Registry pipeline steps push images to (`$REGISTRY`).
     pub registry: String,
     /// Steps this instance runs at once, across all pipelines.

@@ -191,6 +191,9 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
     let reconcile_every = r
         .seconds(RECONCILE_SECONDS, 300)
         .max(Duration::from_secs(1));
+    let notification_retry = r
+        .seconds(NOTIFICATION_RETRY_SECONDS, 10)
+        .max(Duration::from_secs(1));
     let registry = r
         .parsed(
             REGISTRY,
@@ -260,6 +263,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         admins,
         github_permission_cache,
         reconcile_every,
+        notification_retry,
         registry,
         pipeline_steps,
         pipelines_namespace,

@@ -61,6 +61,7 @@ pub const GITHUB_WEB_URL: &str = "SLIPWAY_GITHUB_WEB_URL";
 pub const ADMINS: &str = "SLIPWAY_ADMINS";
 pub const GITHUB_PERMISSION_CACHE_SECONDS: &str = "SLIPWAY_GITHUB_PERMISSION_CACHE_SECONDS";
 pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
+pub const NOTIFICATION_RETRY_SECONDS: &str = "SLIPWAY_NOTIFICATION_RETRY_SECONDS";
 pub const REGISTRY: &str = "SLIPWAY_REGISTRY";
 pub const PIPELINE_STEPS: &str = "SLIPWAY_PIPELINE_STEPS";
 pub const PIPELINES_NAMESPACE: &str = "SLIPWAY_PIPELINES_NAMESPACE";
@@ -239,6 +240,11 @@ pub const SETTINGS: &[Setting] = &[
         RECONCILE_SECONDS,
         "300",
         "How often open pull requests are compared with GitHub's list, to catch missed webhooks (needs SLIPWAY_GITHUB_TOKEN).",
+    ),
+    setting(
+        NOTIFICATION_RETRY_SECONDS,
+        "10",
+        "The first gap before a failed notification delivery is tried again; gaps double up to an hour, and Slipway stops trying a day after the event.",
     ),
     setting(
         REGISTRY,

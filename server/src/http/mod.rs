@@ -17,6 +17,7 @@ mod health;
 pub mod identity;
 mod members;
 mod metrics;
+mod notifications;
 mod openapi;
 mod pipelines;
 mod previews;
@@ -107,6 +108,11 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(pipelines::published_image))
         .routes(routes!(secrets::list))
         .routes(routes!(secrets::put, secrets::delete))
+        .routes(routes!(notifications::list, notifications::subscribe))
+        .routes(routes!(notifications::unsubscribe))
+        .routes(routes!(notifications::deliveries))
+        .routes(routes!(notifications::delivery))
+        .routes(routes!(notifications::redeliver))
         .routes(routes!(previews::list))
         .routes(routes!(previews::show, previews::delete))
         .routes(routes!(previews::retry))

@@ -24,6 +24,7 @@ use utoipa::OpenApi;
         (name = "pipelines", description = "Pipeline runs and their logs"),
         (name = "artifacts", description = "Files pipeline steps left behind"),
         (name = "secrets", description = "Repository secrets (values go in, never out)"),
+        (name = "notifications", description = "Signed webhooks Slipway sends about runs and previews, with their deliveries"),
         (name = "deliveries", description = "GitHub webhook deliveries"),
         (name = "events", description = "Live change notifications"),
         (name = "health", description = "Liveness and readiness"),

@@ -1,6 +1,6 @@
-//! Reporting one pipeline run: its check run created once and then updated (a GitHub App), or
-//! its commit status set (a plain token), with the failing step's last lines read from its
-//! stored log.
+//! Reporting one pipeline run: the notifications its change calls for, then its check run
+//! created once and updated (a GitHub App), or its commit status set (a plain token), with the
+//! failing step's last lines read from its stored log.
 
 use domain::git_host::GitHost;
 use domain::pipeline::{PipelineId, PipelineRun, PipelineStatus};
@@ -28,7 +28,12 @@ pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
         sent_status: Some(run.status.as_str().to_owned()),
         ..record.clone()
     };
-    let Some(github) = reporter.github_for(run.repository_id, |r| r.checks).await else {
+    let Some(repository) = reporter.repository_of(run.repository_id).await else {
+        reporter.release(KIND, id).await;
+        return Outcome::Later(super::UNAVAILABLE_PAUSE);
+    };
+    super::notify::pipeline(reporter, &repository, &run).await;
+    let Some(github) = reporter.github_for(&repository, |r| r.checks) else {
         reporter.finish(KIND, id, &seen).await;
         return Outcome::Done;
     };

@@ -1,5 +1,6 @@
-//! Reporting one preview: a deployment per attempt, its statuses following the preview, and
-//! the previous attempt's deployment marked inactive when a new one starts or the preview goes.
+//! Reporting one preview: the notifications its change calls for, then a deployment per
+//! attempt, its statuses following the preview, and the previous attempt's deployment marked
+//! inactive when a new one starts or the preview goes.
 
 use domain::git_host::{GitHost, GitHostError};
 use domain::preview::Preview;
@@ -26,14 +27,24 @@ pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
         return Outcome::Later(super::HELD_PAUSE);
     };
     let url = format!("{}/previews/{id}", reporter.public_url);
-    let github = match reporter
+    let repository = match reporter
         .store
         .get_repository_named(&preview.repository)
         .await
     {
-        Ok(Some(repository)) => reporter.github_for(repository.id, |r| r.deployments).await,
-        _ => None,
+        Ok(repository) => repository,
+        Err(error) => {
+            tracing::warn!(preview.id = id, error = %domain::error_chain(&error), "cannot read a preview's repository to report it");
+            reporter.release(KIND, id).await;
+            return Outcome::Later(super::UNAVAILABLE_PAUSE);
+        }
     };
+    if let Some(repository) = &repository {
+        super::notify::preview(reporter, repository, &preview).await;
+    }
+    let github = repository
+        .as_ref()
+        .and_then(|repository| reporter.github_for(repository, |r| r.deployments));
     let (Some(github), Some(report)) = (github, deployment_of(&preview, &url)) else {
         let seen = ReportRecord {
             sent_status: Some(preview.status.as_str().to_owned()),

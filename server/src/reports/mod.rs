@@ -1,5 +1,6 @@
-//! The GitHub reporter: keeps each pipeline run's check run (or commit status) and each
-//! preview's deployment in step with the Store. It hears changes on the bus and, in case a
+//! The reporter: keeps each pipeline run's check run (or commit status) and each preview's
+//! deployment in step with the Store, and records the notification deliveries each change
+//! calls for (sent by `crate::notifications`). It hears changes on the bus and, in case a
 //! notification was lost, sweeps the Store for runs and previews whose status differs from
 //! the one last reported. Each subject is reported by one task at a time, and a change that
 //! arrives meanwhile is reported once that task is done: however many changes come, GitHub
@@ -9,6 +10,7 @@
 
 mod checks;
 mod deployments;
+mod notify;
 mod queue;
 
 use std::sync::Arc;
@@ -66,20 +68,25 @@ enum Outcome {
 }
 
 impl Reporter {
-    /// GitHub, when one is configured and the repository's reporting (`wants`) is on.
-    async fn github_for(
-        &self,
-        repository: domain::RepositoryId,
-        wants: impl Fn(&domain::repository::ReportingConfig) -> bool,
-    ) -> Option<Arc<dyn GitHost>> {
-        let github = self.github.clone()?;
-        match self.store.get_repository(repository).await {
-            Ok(repository) => wants(&repository.reporting).then_some(github),
+    /// The subject's repository; `None` (logged) when it cannot be read.
+    async fn repository_of(&self, id: domain::RepositoryId) -> Option<domain::Repository> {
+        match self.store.get_repository(id).await {
+            Ok(repository) => Some(repository),
             Err(error) => {
-                tracing::warn!(repository.id = %repository, error = %domain::error_chain(&error), "cannot read a repository's reporting settings");
+                tracing::warn!(repository.id = %id, error = %domain::error_chain(&error), "cannot read a repository's reporting settings");
                 None
             }
         }
+    }
+
+    /// GitHub, when one is configured and the repository's reporting (`wants`) is on.
+    fn github_for(
+        &self,
+        repository: &domain::Repository,
+        wants: impl Fn(&domain::repository::ReportingConfig) -> bool,
+    ) -> Option<Arc<dyn GitHost>> {
+        let github = self.github.clone()?;
+        wants(&repository.reporting).then_some(github)
     }
 
     /// Whether GitHub's last answer left less than [`LOW_BUDGET_SHARE`] of the budget.

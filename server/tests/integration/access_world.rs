@@ -53,6 +53,8 @@ pub enum Scratch {
     Team,
     /// A token of the writer.
     Token,
+    /// A notification subscription of alpha.
+    Subscription,
 }
 
 pub struct World {
@@ -359,6 +361,21 @@ impl World {
                 .await;
                 created["id"].as_i64().expect("id").to_string()
             }
+            Scratch::Subscription => {
+                let path = format!("/api/projects/{}/notifications", self.alpha);
+                let body = json!({"url": format!("https://hooks.example.com/{n}"), "events": ["pipeline.failed"], "secret": "scratch-secret-0123456789"});
+                let created = json_ok(
+                    admin
+                        .post(url(&path))
+                        .json(&body)
+                        .send()
+                        .await
+                        .expect("subscription"),
+                    "subscription",
+                )
+                .await;
+                created["id"].as_i64().expect("id").to_string()
+            }
             Scratch::Token => {
                 let body = json!({"user": "writer", "name": format!("scratch {n}")});
                 let created = json_ok(
@@ -402,6 +419,10 @@ impl World {
             .list_secrets(domain::RepositoryId(self.alpha))
             .await
             .expect("secrets");
+        let subscriptions = store
+            .list_subscriptions(domain::RepositoryId(self.alpha))
+            .await
+            .expect("subscriptions");
         let users = store.list_users().await.expect("users");
         let teams = store.list_teams().await.expect("teams");
         let tokens = store.list_tokens(None).await.expect("tokens");
@@ -413,7 +434,7 @@ impl World {
             .await
             .expect("deliveries");
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             repositories
                 .iter()
                 .map(|r| (&r.name, &r.preview_rules, r.reporting))
@@ -439,6 +460,7 @@ impl World {
                 .iter()
                 .map(|d| &d.delivery_id)
                 .collect::<Vec<_>>(),
+            subscriptions.iter().map(|s| s.id).collect::<Vec<_>>(),
         )
     }
 }

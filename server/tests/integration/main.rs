@@ -25,6 +25,7 @@ mod github_sign_in;
 mod http;
 mod identity;
 mod mcp;
+mod notifications;
 mod objects;
 mod openapi;
 mod pipeline_support;

@@ -66,7 +66,7 @@ async fn notifications_conform(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store.list_subscriptions(repo.id).await.expect("list"),
-        [subscription.clone()]
+        std::slice::from_ref(&subscription)
     );
     assert_eq!(
         store
