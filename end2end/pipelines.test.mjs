@@ -1,9 +1,11 @@
 // A pipeline in a real browser: a repository in a local git remote is added, its pipeline is
 // started from the Pipelines page, and the run's page shows the step's log appearing live (with
-// its colours), the DAG of steps, and Retry behind a confirmation.
+// its colours), the DAG of steps, and Retry behind a confirmation; a notification subscription
+// made on Settings gets the run's ending, and Redeliver there sends it again.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -111,4 +113,89 @@ test("a secret set on the Settings page is listed by name, never by value", asyn
   assert.deepEqual(listed.items.map((s) => s.name), ["DEPLOY_TOKEN"]);
   await page.screenshot({ path: join(screenshotDir, "settings-secrets.png"), fullPage: true });
   assert.deepEqual(page.problems, []);
+});
+
+/** A receiver on loopback that keeps every delivery (headers and body). */
+async function startReceiver() {
+  const received = [];
+  const waiting = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      received.push({ headers: request.headers, body });
+      response.end("ok");
+      for (const wake of waiting.splice(0)) wake();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  // Waits until a delivery satisfies `wanted`; returns it.
+  const until = async (wanted, what) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const found = received.find(wanted);
+      if (found) return found;
+      const left = deadline - Date.now();
+      assert.ok(left > 0, `the receiver never got ${what}`);
+      await new Promise((resolve) => {
+        waiting.push(resolve);
+        setTimeout(resolve, left);
+      });
+    }
+  };
+  return { url: `http://127.0.0.1:${server.address().port}/hook`, until, close: () => server.close() };
+}
+
+test("a notification subscription made on Settings gets the run's ending and can be redelivered", async () => {
+  const receiver = await startReceiver();
+  try {
+    // The first test's retry ends before there is a subscription to tell.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const retried = await slipway.api(`/api/pipelines/2`).then((r) => r.json());
+      if (["succeeded", "failed", "cancelled"].includes(retried.status)) break;
+      assert.ok(Date.now() < deadline, `run 2 is still ${retried.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const page = await adminPage(browser, slipway);
+    await openHydrated(page, `${slipway.base}/settings`);
+    const notifications = page.getByTestId("notifications");
+    await notifications.locator("summary").first().click();
+    await notifications.getByTestId("subscription-url").fill(receiver.url);
+    await notifications.getByTestId("subscription-secret").fill("e2e-receiver-secret-0123");
+    await notifications.getByTestId("event-pipeline.succeeded").check();
+    await notifications.getByRole("button", { name: "Add subscription" }).click();
+    await notifications.getByTestId("subscription-list").getByText(receiver.url).waitFor();
+    assert.equal(await page.content().then((html) => html.includes("e2e-receiver-secret-0123")), false);
+
+    writeFileSync(join(repoDir, "go"), "");
+    const started = await slipway.api(`/api/projects/1/pipelines`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ git_ref: "main" }),
+    });
+    assert.equal(started.status, 201);
+    const run = (await started.json()).id;
+    const first = await receiver.until((d) => JSON.parse(d.body).pipeline?.id === run, "the run's ending");
+    assert.equal(first.headers["x-slipway-event"], "pipeline.succeeded");
+    assert.match(first.headers["x-slipway-signature-256"], /^sha256=[0-9a-f]{64}$/);
+
+    await openHydrated(page, `${slipway.base}/settings`);
+    await notifications.locator("summary").first().click();
+    const recent = notifications.getByTestId("recent-deliveries");
+    await recent.locator("summary").click();
+    const row = recent.getByTestId("notification-delivery").first();
+    await row.getByText("delivered (200)").waitFor();
+    await page.screenshot({ path: join(screenshotDir, "settings-notifications.png"), fullPage: true });
+    await row.getByRole("button", { name: "Redeliver" }).click();
+    const again = await receiver.until(
+      (d) => d.body === first.body && d.headers["x-slipway-delivery"] !== first.headers["x-slipway-delivery"],
+      "the redelivery of the same body",
+    );
+    assert.equal(again.headers["x-slipway-signature-256"], first.headers["x-slipway-signature-256"]);
+    await recent.getByTestId("notification-delivery").nth(1).waitFor();
+    assert.deepEqual(page.problems, []);
+  } finally {
+    receiver.close();
+  }
 });

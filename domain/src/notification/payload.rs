@@ -70,7 +70,7 @@ pub fn pipeline_payload(
         .collect();
     json!({
         "event": event.as_str(),
-        "sent_at": crate::time::utc(at_ms),
+        "at_ms": at_ms,
         "repository": run.repository,
         "pipeline": {
             "id": run.id,
@@ -99,7 +99,7 @@ pub fn preview_payload(
 ) -> Value {
     json!({
         "event": event.as_str(),
-        "sent_at": crate::time::utc(at_ms),
+        "at_ms": at_ms,
         "repository": preview.repository,
         "preview": {
             "id": preview.id,

@@ -39,7 +39,7 @@ const CLAIM: Duration = Duration::from_secs(30);
 /// Below this share of its limit, the budget is low.
 const LOW_BUDGET_SHARE: f64 = 0.1;
 /// With a low budget, a subject's intermediate updates go at most this often.
-pub const LOW_BUDGET_GAP: Duration = Duration::from_secs(30);
+const LOW_BUDGET_GAP: Duration = Duration::from_secs(30);
 /// When GitHub cannot answer, the report is tried again after this.
 const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(15);
 /// When another replica holds the claim, this replica looks again after this.
@@ -79,14 +79,16 @@ impl Reporter {
         }
     }
 
-    /// GitHub, when one is configured and the repository's reporting (`wants`) is on.
+    /// GitHub, when one is configured, the repository is named as GitHub names repositories
+    /// (`owner/name`), and its reporting (`wants`) is on.
     fn github_for(
         &self,
         repository: &domain::Repository,
         wants: impl Fn(&domain::repository::ReportingConfig) -> bool,
     ) -> Option<Arc<dyn GitHost>> {
         let github = self.github.clone()?;
-        wants(&repository.reporting).then_some(github)
+        let on_github = repository.name.split_once('/').is_some();
+        (on_github && wants(&repository.reporting)).then_some(github)
     }
 
     /// Whether GitHub's last answer left less than [`LOW_BUDGET_SHARE`] of the budget.

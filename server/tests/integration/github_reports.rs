@@ -589,3 +589,42 @@ async fn a_repository_that_turns_checks_off_gets_none() {
     );
     world.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_run_its_on_section_discards_leaves_nothing_on_the_commit() {
+    let only_main = "pipeline:\n  steps:\n    - name: check\n      image: alpine\n      commands: [echo checked]\n  on:\n    push:\n      branches: [main]\n";
+    let mut world = Reports::start(true, only_main).await;
+    let sha = world.first_sha.clone();
+    world.pull_request("opened", &sha).await;
+    let events = &mut world.events;
+    let discarded = async {
+        loop {
+            match events.next().await {
+                Some(BusEvent::Changed {
+                    entity: EntityKind::Pipeline,
+                    status,
+                    ..
+                }) if status == "discarded" => return,
+                Some(_) => {}
+                None => panic!("the bus ended"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), discarded)
+        .await
+        .expect("the run is discarded");
+    world.server.until_reported().await;
+    let runs: Value = world
+        .server
+        .http
+        .get(world.server.url("/api/pipelines"))
+        .send()
+        .await
+        .expect("runs")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(runs["items"], json!([]), "the run was discarded");
+    assert!(world.github.checks_of(&sha).is_empty(), "no check run");
+    world.server.stop().await;
+}

@@ -143,27 +143,6 @@ async fn subscribe(server: &TestServer, project: i64, body: Value) -> (u16, Valu
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Waits until the reporter has looked at every run's latest status (a minute at most).
-async fn until_reported(server: &TestServer) {
-    let store = server.running.adapters.store.clone();
-    let wait = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        loop {
-            tick.tick().await;
-            let left = store
-                .unreported(domain::report::ReportKind::Pipeline, 0, 10)
-                .await
-                .expect("sweep");
-            if left.is_empty() {
-                return;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), wait)
-        .await
-        .expect("every run reported");
-}
-
 async fn get(server: &TestServer, path: &str) -> Value {
     let response = server.http.get(server.url(path)).send().await.expect("get");
     assert_eq!(response.status(), 200, "{path}");
@@ -346,7 +325,7 @@ async fn subscribers_get_signed_deliveries_retried_until_answered_and_redelivera
     assert!(response.status().is_success());
     let run = trigger(&server, project, "main").await;
     watcher.until(&server, run, &["failed"]).await;
-    until_reported(&server).await;
+    server.until_reported().await;
     let response = server
         .http
         .delete(server.url(&format!("/api/projects/{project}/notifications/{sub}")))

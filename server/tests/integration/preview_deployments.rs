@@ -51,6 +51,24 @@ async fn each_deploy_is_a_deployment_whose_statuses_follow_the_preview() {
             states(&w.github, 0).last().map(String::as_str) == Some("success")
         })
         .await;
+    let calls = |prefix: &str| {
+        world
+            .github
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(line, _)| line.starts_with(prefix))
+            .count()
+    };
+    println!(
+        "GitHub calls for one preview deploy: {} deployment writes, {} comment calls, {} commit statuses",
+        calls("POST /repos/acme/shop/deployments"),
+        calls("GET /repos/acme/shop/issues")
+            + calls("POST /repos/acme/shop/issues")
+            + calls("PATCH /repos/acme/shop/issues"),
+        calls("POST /repos/acme/shop/statuses"),
+    );
     let (_, deployment) = world.github.deployment_list()[0].clone();
     assert_eq!(deployment.repository, "acme/shop");
     assert_eq!(deployment.body["ref"], first.as_str());

@@ -391,6 +391,28 @@ impl TestServer {
             .expect("html")
     }
 
+    /// Waits until the reporter has looked at every pipeline run's latest status (a minute at
+    /// most): what it was to tell GitHub and notification subscribers has been told.
+    pub async fn until_reported(&self) {
+        let store = self.running.adapters.store.clone();
+        let wait = async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+            loop {
+                tick.tick().await;
+                let left = store
+                    .unreported(domain::report::ReportKind::Pipeline, 0, 10)
+                    .await
+                    .expect("sweep");
+                if left.is_empty() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+            .await
+            .expect("every run reported");
+    }
+
     pub async fn stop(self) {
         self.running.stop().await.expect("clean stop");
     }
