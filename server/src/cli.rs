@@ -1,5 +1,5 @@
 //! The command line: `slipway [--config FILE] [serve | migrate | check-config | backup |
-//! users | tokens | validate | schema]`.
+//! users | tokens | healthcheck | validate | schema]`.
 
 use std::path::PathBuf;
 
@@ -47,6 +47,14 @@ pub enum Command {
     Tokens {
         #[command(subcommand)]
         command: TokensCommand,
+    },
+    /// Ask the Slipway listening on SLIPWAY_LISTEN whether it is healthy (`/healthz`; with
+    /// `--ready`, `/readyz`); exit 0 when it is, 1 with the reason when not. For container
+    /// health checks: the image needs no curl.
+    Healthcheck {
+        /// Ask whether it is ready (every dependency answers) instead of alive.
+        #[arg(long)]
+        ready: bool,
     },
     /// Check a `.platform.yaml` with the messages the server gives; exit 1 when it has problems.
     Validate {

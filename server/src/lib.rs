@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod first_admin;
 pub mod github;
+pub mod healthcheck;
 pub mod http;
 pub mod mcp;
 pub mod notifications;

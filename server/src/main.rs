@@ -1,5 +1,6 @@
-//! `slipway`: parses the command line and configuration, then serves, migrates or prints the
-//! configuration; `validate` and `schema` need no configuration.
+//! `slipway`: parses the command line and configuration, then serves, migrates, asks a running
+//! Slipway whether it is healthy, or prints the configuration; `validate` and `schema` need no
+//! configuration.
 //! Exit codes: 0 done, 1 runtime failure (or, for `validate`, problems found), 2 invalid
 //! configuration or usage.
 
@@ -57,6 +58,11 @@ fn main() -> ExitCode {
             Command::Backup { folder } => backup(&config, &folder).await,
             Command::Users { command } => server::accounts_cli::users(&config, command).await,
             Command::Tokens { command } => server::accounts_cli::tokens(&config, command).await,
+            Command::Healthcheck { ready } => {
+                let said = server::healthcheck::check(config.listen, ready).await?;
+                println!("{said}");
+                Ok(())
+            }
             _ => serve(config).await,
         }
     });

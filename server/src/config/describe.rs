@@ -17,6 +17,7 @@ pub fn describe(config: &Config, sources: &Sources) -> String {
         let origin = match sources.origin(setting.env) {
             Some(Origin::Environment) => "environment",
             Some(Origin::File) => "file",
+            Some(Origin::SecretFile) => "secret file",
             None => "default",
         };
         lines.push(format!(

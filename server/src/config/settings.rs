@@ -323,9 +323,12 @@ pub fn markdown_table() -> String {
     let mut table = String::from("| Setting | Default | Meaning |\n| --- | --- | --- |\n");
     for s in SETTINGS {
         let secret = if s.secret {
-            " Secret: never logged or printed."
+            format!(
+                " Secret: never logged or printed; `{}_FILE` may name a file holding it instead.",
+                s.env
+            )
         } else {
-            ""
+            String::new()
         };
         table.push_str(&format!(
             "| `{}` | `{}` | {}{secret} |\n",

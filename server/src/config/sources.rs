@@ -11,6 +11,9 @@ use super::{ConfigError, Problem};
 pub enum Origin {
     Environment,
     File,
+    /// A secret read from the file its `…_FILE` variable names (Docker and Kubernetes
+    /// secrets, systemd credentials).
+    SecretFile,
 }
 
 /// One `[[clusters]]` table of the TOML file.
@@ -48,7 +51,53 @@ impl Sources {
                     .insert(name.to_owned(), (value.to_owned(), Origin::Environment));
             }
         }
+        sources.read_secret_files(|name| std::env::var_os(name))?;
         Ok(sources)
+    }
+
+    /// Every secret setting may instead be given as a file: `SLIPWAY_X_FILE=/run/secrets/x`
+    /// reads `SLIPWAY_X` from it (one trailing line break dropped). Setting both is refused, as
+    /// is a file that cannot be read, naming the `…_FILE` variable.
+    fn read_secret_files(
+        &mut self,
+        var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        for setting in SETTINGS.iter().filter(|s| s.secret) {
+            let file_var = format!("{}_FILE", setting.env);
+            let Some(path) = var(&file_var) else {
+                continue;
+            };
+            if self.get(setting.env).is_some() {
+                let message = format!("set {} or {file_var}, not both", setting.env);
+                problems.push(Problem {
+                    setting: file_var,
+                    message,
+                });
+                continue;
+            }
+            let shown = std::path::Path::new(&path).display().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let value = text
+                        .strip_suffix('\n')
+                        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                        .unwrap_or(&text)
+                        .to_owned();
+                    self.values
+                        .insert(setting.env.to_owned(), (value, Origin::SecretFile));
+                }
+                Err(error) => problems.push(Problem {
+                    setting: file_var,
+                    message: format!("cannot read `{shown}`: {error}"),
+                }),
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems))
+        }
     }
 
     /// Values given directly, as if they came from the environment.

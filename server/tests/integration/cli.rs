@@ -1,5 +1,5 @@
 //! The `slipway` binary as an operator runs it: exit codes and messages for bad configuration,
-//! unreachable services, `check-config` and `migrate`.
+//! unreachable services, `check-config`, `migrate` and `healthcheck`.
 
 use std::process::{Command, Output};
 
@@ -257,4 +257,102 @@ fn schema_pipeline_prints_the_json_schema_of_platform_yaml() {
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON schema");
     assert_eq!(schema["title"], ".platform.yaml");
     assert!(schema["$defs"]["StepSection"]["properties"]["depends_on"].is_object());
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_while_slipway_answers_and_1_saying_why_when_it_does_not() {
+    let server = crate::support::TestServer::start(&[]).await;
+    let listen = server.base.trim_start_matches("http://").to_owned();
+    let ask = |ready: bool| {
+        let listen = listen.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec!["healthcheck"];
+            if ready {
+                args.push("--ready");
+            }
+            slipway(
+                &args,
+                &[("SLIPWAY_LISTEN", &listen), ("SLIPWAY_LOG", "off")],
+            )
+        })
+    };
+    let alive = ask(false).await.expect("ran");
+    assert!(alive.status.success(), "{}", text(&alive.stderr));
+    assert!(
+        text(&alive.stdout).contains("/healthz"),
+        "{}",
+        text(&alive.stdout)
+    );
+    let ready = ask(true).await.expect("ran");
+    assert!(ready.status.success(), "{}", text(&ready.stderr));
+    server.stop().await;
+    let down = ask(false).await.expect("ran");
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        text(&down.stderr).contains(&format!(
+            "Slipway does not answer at http://{listen}/healthz"
+        )),
+        "{}",
+        text(&down.stderr)
+    );
+}
+
+#[test]
+fn a_secret_setting_can_be_read_from_the_file_its_file_variable_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("webhook-secret");
+    std::fs::write(&secret, "from-a-file\n").expect("write");
+    let path = secret.display().to_string();
+    let out = slipway(
+        &["check-config"],
+        &[("SLIPWAY_GITHUB_WEBHOOK_SECRET_FILE", &path)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("SLIPWAY_GITHUB_WEBHOOK_SECRET = ***  (secret file)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("from-a-file"), "the value is never printed");
+
+    // What the file holds is the value: a signing key too short to use is refused as one.
+    let short = dir.path().join("signing-key");
+    std::fs::write(&short, "too short\n").expect("write");
+    let out = slipway(
+        &["check-config"],
+        &[("SLIPWAY_SIGNING_KEY_FILE", &short.display().to_string())],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("SLIPWAY_SIGNING_KEY"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A file that cannot be read, and both ways at once, are refused naming the variable.
+    let out = slipway(
+        &["check-config"],
+        &[("SLIPWAY_METRICS_TOKEN_FILE", "/nonexistent/token")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("SLIPWAY_METRICS_TOKEN_FILE: cannot read `/nonexistent/token`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = slipway(
+        &["check-config"],
+        &[
+            ("SLIPWAY_GITHUB_WEBHOOK_SECRET", "inline"),
+            ("SLIPWAY_GITHUB_WEBHOOK_SECRET_FILE", &path),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "set SLIPWAY_GITHUB_WEBHOOK_SECRET or SLIPWAY_GITHUB_WEBHOOK_SECRET_FILE, not both"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
 }
