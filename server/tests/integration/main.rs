@@ -17,6 +17,7 @@ mod cluster_limits;
 mod cluster_logs;
 mod cluster_objects;
 mod cluster_observe;
+mod deploy_files;
 mod edges;
 mod fake_github;
 mod github;
