@@ -42,14 +42,7 @@ pipeline:
 "#;
 
 fn python() -> PathBuf {
-    let venv = std::env::var_os("SLIPWAY_TEST_VENV").map_or_else(
-        || {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/slipway/venv")
-        },
-        PathBuf::from,
-    );
-    venv.join("bin/python")
+    crate::support::test_venv_bin("python")
 }
 
 /// Runs the Python SDK's client with `token` and `calls`; what it printed.

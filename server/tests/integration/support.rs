@@ -302,6 +302,19 @@ pub fn token_client(token: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder().default_headers(headers)
 }
 
+/// A program of the Python tools `scripts/setup test` installs (the MCP SDK, hadolint,
+/// check-jsonschema): in `SLIPWAY_TEST_VENV`, by default `~/.cache/slipway/venv`.
+pub fn test_venv_bin(name: &str) -> PathBuf {
+    let venv = std::env::var_os("SLIPWAY_TEST_VENV").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache/slipway/venv")
+        },
+        PathBuf::from,
+    );
+    venv.join("bin").join(name)
+}
+
 /// A Slipway server on a port of its own, with its own data dir. `http` calls it as the first
 /// admin, with a token made on the command line; `anonymous` sends no credentials.
 pub struct TestServer {
