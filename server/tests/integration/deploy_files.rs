@@ -2,7 +2,8 @@
 //! `systemd-analyze verify` (with this build's binary in its ExecStart) and scores at most 2.0
 //! on `systemd-analyze security --offline`; the image file passes hadolint, runs as a fixed
 //! non-root user with a health check through `slipway healthcheck`, and pins the tool versions
-//! the build uses; the compose file validates against the Compose specification's schema.
+//! the build uses; the compose file and the CI workflow validate against their published
+//! schemas, and the workflow runs the README's test command.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -144,4 +145,29 @@ fn the_compose_file_follows_the_compose_specification() {
     ] {
         assert!(file.contains(secret), "secrets come from files: {secret}");
     }
+}
+
+#[test]
+fn the_ci_workflow_runs_the_readme_s_test_command() {
+    let check = crate::support::test_venv_bin("check-jsonschema");
+    let (valid, said) = run(
+        &check,
+        &[
+            "--builtin-schema",
+            "vendor.github-workflows",
+            ".github/workflows/ci.yml",
+        ],
+    );
+    assert!(valid, "{said}");
+    let workflow = std::fs::read_to_string(repository_root().join(".github/workflows/ci.yml"))
+        .expect("workflow");
+    let readme = std::fs::read_to_string(repository_root().join("README.md")).expect("README");
+    assert!(
+        readme.contains("scripts/test   # every check"),
+        "README names scripts/test"
+    );
+    assert!(
+        workflow.contains("run: scripts/test"),
+        "the workflow runs it"
+    );
 }
