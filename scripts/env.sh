@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared environment for Slipway's scripts; sourced, not run.
 # Keeps one build cache outside the work tree (CI clones afresh; the cache survives) and puts the
 # project's npm tools and cargo-installed tools on PATH.

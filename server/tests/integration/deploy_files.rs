@@ -3,7 +3,7 @@
 //! on `systemd-analyze security --offline`; the image file passes hadolint, runs as a fixed
 //! non-root user with a health check through `slipway healthcheck`, and pins the tool versions
 //! the build uses; the compose file and the CI workflow validate against their published
-//! schemas, and the workflow runs the README's test command.
+//! schemas, and the workflow runs the README's test command; the scripts pass shellcheck.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -170,4 +170,20 @@ fn the_ci_workflow_runs_the_readme_s_test_command() {
         workflow.contains("run: scripts/test"),
         "the workflow runs it"
     );
+}
+
+#[test]
+fn the_scripts_pass_shellcheck() {
+    let scripts = [
+        "scripts/setup",
+        "scripts/test",
+        "scripts/run",
+        "scripts/bench",
+        "scripts/env.sh",
+        ".ci/run",
+    ];
+    let mut args = vec!["-x"];
+    args.extend(scripts);
+    let (clean, said) = run(std::path::Path::new("shellcheck"), &args);
+    assert!(clean, "shellcheck: {said}");
 }
