@@ -180,6 +180,7 @@ fn the_scripts_pass_shellcheck() {
         "scripts/run",
         "scripts/bench",
         "scripts/env.sh",
+        "scripts/verify-deployment",
         ".ci/run",
     ];
     let mut args = vec!["-x"];

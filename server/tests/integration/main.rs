@@ -48,5 +48,6 @@ mod store_previews;
 mod store_pull_requests;
 mod store_reports;
 mod support;
+mod verify_deployment;
 mod webhook_events;
 mod webhooks;
