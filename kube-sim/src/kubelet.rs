@@ -111,8 +111,71 @@ fn observe(
     tokio::spawn(async move { pod.run(token).await });
 }
 
+/// The image's id as a kubelet reports it (`docker.io/library/x@sha256:…`): made up, but
+/// stable per image, as the API requires one for every container status.
+fn image_id(image: &Value) -> String {
+    let name = image.as_str().unwrap_or_default();
+    let repository = name.split(['@', ':']).next().unwrap_or(name);
+    format!("{repository}@sha256:{}", digest(name.as_bytes()))
+}
+
+fn container_digest(namespace: &str, pod: &str, container: &str, started_at: &str) -> String {
+    digest(format!("{namespace}/{pod}/{container}/{started_at}").as_bytes())
+}
+
+/// 64 hex characters, as container runtimes write digests.
+fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex_of(&sha2::Sha256::digest(bytes))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The pod conditions a kubelet keeps from its containers: `Initialized` once init containers
+/// are done (or there are none), `ContainersReady` and `Ready` while every container is ready;
+/// each keeps its transition time until its status changes.
+fn settle_conditions(status: &mut Value) {
+    let scheduled = status["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "PodScheduled" && c["status"] == "True")
+    });
+    if !scheduled {
+        return;
+    }
+    let containers = status["containerStatuses"].as_array();
+    let all_ready =
+        containers.is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c["ready"] == true));
+    let initialized = status["phase"] != "Pending"
+        || status["initContainerStatuses"]
+            .as_array()
+            .is_none_or(|cs| cs.iter().all(|c| c["state"]["terminated"]["exitCode"] == 0));
+    let word = |on: bool| if on { "True" } else { "False" };
+    let wanted = [
+        ("Initialized", word(initialized)),
+        ("ContainersReady", word(all_ready)),
+        ("Ready", word(all_ready)),
+    ];
+    let Some(conditions) = status["conditions"].as_array_mut() else {
+        return;
+    };
+    for (kind, value) in wanted {
+        match conditions.iter_mut().find(|c| c["type"] == kind) {
+            Some(condition) if condition["status"] == value => {}
+            Some(condition) => {
+                condition["status"] = json!(value);
+                condition["lastTransitionTime"] = json!(now_rfc3339());
+            }
+            None => conditions.push(
+                json!({ "type": kind, "status": value, "lastTransitionTime": now_rfc3339() }),
+            ),
+        }
+    }
+}
+
 fn initial_status(pod: &Value) -> Value {
-    let waiting = |c: &Value| json!({ "name": c["name"], "image": c["image"], "ready": false, "restartCount": 0, "started": false, "state": { "waiting": { "reason": "ContainerCreating" } } });
+    let waiting = |c: &Value| json!({ "name": c["name"], "image": c["image"], "imageID": image_id(&c["image"]), "ready": false, "restartCount": 0, "started": false, "state": { "waiting": { "reason": "ContainerCreating" } } });
     let containers: Vec<Value> = pod["spec"]["containers"]
         .as_array()
         .map(|cs| cs.iter().map(waiting).collect())
@@ -152,6 +215,7 @@ impl Pod {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             change(&mut status);
+            settle_conditions(&mut status);
             status.clone()
         };
         let _ = self
@@ -254,9 +318,6 @@ impl Pod {
             }
             self.update(|s| {
                 s["phase"] = json!("Running");
-                if let Some(conditions) = s["conditions"].as_array_mut() {
-                    conditions.push(json!({ "type": "Initialized", "status": "True", "lastTransitionTime": now_rfc3339() }));
-                }
             });
             let runs = self.containers("containers").into_iter().map(|c| {
                 let scratch = scratch.clone();
@@ -366,8 +427,14 @@ impl Pod {
             .collect();
         let log = self.sim.logs.start(&self.namespace, &self.name, &name);
         self.event(false, "Started", &format!("Started container {name}"));
+        let started_at = now_rfc3339();
+        let container_id = format!(
+            "containerd://{}",
+            container_digest(&self.namespace, &self.name, &name, &started_at)
+        );
         self.set_container(list, &name, |c| {
-            c["state"] = json!({ "running": { "startedAt": now_rfc3339() } });
+            c["state"] = json!({ "running": { "startedAt": started_at } });
+            c["containerID"] = json!(container_id);
             c["started"] = json!(true);
             c["ready"] = json!(true);
         });
@@ -389,7 +456,9 @@ impl Pod {
         log.finish();
         let code = exit.code;
         self.set_container(list, &name, |c| {
-            c["state"] = json!({ "terminated": { "exitCode": code, "reason": exit.reason, "finishedAt": now_rfc3339() } });
+            let started_at = c["state"]["running"]["startedAt"].clone();
+            let container_id = c["containerID"].clone();
+            c["state"] = json!({ "terminated": { "exitCode": code, "reason": exit.reason, "startedAt": started_at, "finishedAt": now_rfc3339(), "containerID": container_id } });
             c["ready"] = json!(false);
         });
         exit

@@ -13,6 +13,7 @@ mod backup;
 mod bus;
 mod cli;
 mod cluster;
+mod cluster_clients;
 mod cluster_limits;
 mod cluster_logs;
 mod cluster_objects;
