@@ -113,35 +113,45 @@ fn SubscriptionRow(
     }
 }
 
+/// A subscription's latest deliveries, read when opened (in the browser, so the page's first
+/// render has no nested list to hydrate).
 #[component]
 fn RecentDeliveries(repository_id: i64, subscription_id: i64) -> impl IntoView {
-    let redeliver = ServerAction::<RedeliverNotification>::new();
-    let deliveries = Resource::new(
-        move || redeliver.version().get(),
-        move |_| list_notification_deliveries(repository_id, subscription_id),
-    );
+    let opened = RwSignal::new(false);
     view! {
         <details class="mt-1" data-testid="recent-deliveries">
-            <summary class="cursor-pointer text-xs text-slate-600 dark:text-slate-400">"Recent deliveries"</summary>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match deliveries.await {
-                        Ok(list) if list.is_empty() => view! {
-                            <p class="mt-1 text-xs text-slate-500">"None yet."</p>
-                        }.into_any(),
-                        Ok(list) => view! {
-                            <table class="mt-1 w-full text-left text-xs">
-                                <thead class="text-slate-500"><tr><th>"Event"</th><th>"Outcome"</th><th>"Attempts"</th><th>"When"</th><th></th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|delivery| view! { <DeliveryRow repository_id delivery redeliver /> }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <summary class="cursor-pointer text-xs text-slate-600 dark:text-slate-400" on:click=move |_| opened.update(|open| *open = !*open)>"Recent deliveries"</summary>
+            {move || opened.get().then(|| view! { <DeliveryList repository_id subscription_id /> })}
         </details>
+    }
+}
+
+#[component]
+fn DeliveryList(repository_id: i64, subscription_id: i64) -> impl IntoView {
+    let redeliver = ServerAction::<RedeliverNotification>::new();
+    let deliveries = LocalResource::new(move || {
+        redeliver.version().get();
+        list_notification_deliveries(repository_id, subscription_id)
+    });
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match deliveries.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="mt-1 text-xs text-slate-500">"None yet."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <table class="mt-1 w-full text-left text-xs">
+                            <thead class="text-slate-500"><tr><th>"Event"</th><th>"Outcome"</th><th>"Attempts"</th><th>"When"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|delivery| view! { <DeliveryRow repository_id delivery redeliver /> }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 

@@ -312,6 +312,23 @@ async fn subscribers_get_signed_deliveries_retried_until_answered_and_redelivera
         header(headers, "x-slipway-signature-256"),
         expected_signature(redelivered)
     );
+    // The Settings page's Redeliver does the same through its server function.
+    let response = server
+        .http
+        .post(server.url("/rpc/redeliver_notification"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("repository_id={project}&delivery_id={delivery_id}"))
+        .send()
+        .await
+        .expect("redeliver");
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "{status} {}",
+        response.text().await.unwrap_or_default()
+    );
+    let all = receiver.until("pipeline.failed", 6).await;
+    assert_eq!(&all[5].1, body, "the same body again");
 
     // A repository that turns notifications off sends none; removing the subscription works.
     let response = server
@@ -333,7 +350,7 @@ async fn subscribers_get_signed_deliveries_retried_until_answered_and_redelivera
         .await
         .expect("unsubscribe");
     assert_eq!(response.status(), 204);
-    assert_eq!(receiver.of("pipeline.failed").len(), 5, "nothing while off");
+    assert_eq!(receiver.of("pipeline.failed").len(), 6, "nothing while off");
     let missing = server
         .http
         .get(server.url(&format!(
