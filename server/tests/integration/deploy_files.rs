@@ -3,7 +3,10 @@
 //! on `systemd-analyze security --offline`; the image file passes hadolint, runs as a fixed
 //! non-root user with a health check through `slipway healthcheck`, and pins the tool versions
 //! the build uses; the compose file and the CI workflow validate against their published
-//! schemas, and the workflow runs the README's test command; the scripts pass shellcheck.
+//! schemas, and the workflow runs the README's test command; the scripts pass shellcheck; the
+//! Kubernetes overlays render with `kubectl kustomize`, pass `kubernetes-validate --strict` and
+//! a policy on every workload (restricted security context, probes, resources, labels, an RBAC
+//! without wildcards or exec); every YAML file passes yamllint.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -187,4 +190,72 @@ fn the_scripts_pass_shellcheck() {
     args.extend(scripts);
     let (clean, said) = run(std::path::Path::new("shellcheck"), &args);
     assert!(clean, "shellcheck: {said}");
+}
+
+/// `kubectl kustomize` of an overlay, validated strictly against Kubernetes 1.32's schemas and
+/// held to the policy; what the policy script saw.
+fn rendered_overlay(overlay: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rendered, yaml) = run(
+        std::path::Path::new("kubectl"),
+        &[
+            "kustomize",
+            &format!("deploy/kubernetes/overlays/{overlay}"),
+        ],
+    );
+    assert!(rendered, "kubectl kustomize {overlay}: {yaml}");
+    let file = dir.path().join(format!("{overlay}.yaml"));
+    std::fs::write(&file, &yaml).expect("rendered");
+    let path = file.display().to_string();
+    let validate = crate::support::test_venv_bin("kubernetes-validate");
+    let (valid, said) = run(&validate, &["--strict", "--quiet", "-k", "1.32.0", &path]);
+    assert!(valid, "kubernetes-validate {overlay}: {said}");
+    let script = repository_root().join("server/tests/clients/manifest_policy.py");
+    let python = crate::support::test_venv_bin("python");
+    let (ran, report) = run(&python, &[&script.display().to_string(), &path]);
+    assert!(ran, "the policy script: {report}");
+    let seen: serde_json::Value = serde_json::from_str(&report).expect("JSON");
+    assert_eq!(
+        seen["violations"],
+        serde_json::json!([]),
+        "{overlay}: {seen}"
+    );
+    seen
+}
+
+#[test]
+fn the_single_replica_overlay_keeps_its_data_on_a_volume_and_never_runs_two_pods() {
+    let seen = rendered_overlay("single");
+    let slipway = &seen["deployments"]["slipway"];
+    assert_eq!(slipway["replicas"], 1);
+    assert_eq!(slipway["strategy"], "Recreate", "SQLite has one writer");
+    assert_eq!(seen["kinds"]["PersistentVolumeClaim"], 1);
+    assert_eq!(seen["kinds"]["ClusterRole"], 1);
+}
+
+#[test]
+fn the_production_overlay_runs_replicas_that_are_never_fewer_than_wanted() {
+    let seen = rendered_overlay("production");
+    let slipway = &seen["deployments"]["slipway"];
+    assert_eq!(slipway["replicas"], 2);
+    assert_eq!(slipway["max_unavailable"], 0);
+    assert_eq!(slipway["spread"], true, "spread over nodes");
+    for kind in [
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "NetworkPolicy",
+    ] {
+        assert_eq!(seen["kinds"][kind], 1, "{kind}: {seen}");
+    }
+}
+
+#[test]
+fn every_yaml_file_passes_yamllint() {
+    let yamllint = crate::support::test_venv_bin("yamllint");
+    let (clean, said) = run(
+        &yamllint,
+        &["-c", "deploy/.yamllint.yaml", "deploy/", ".github/"],
+    );
+    assert!(clean, "yamllint: {said}");
 }
