@@ -80,14 +80,17 @@ pub(super) async fn report(reporter: &Reporter, id: i64) -> Outcome {
             Outcome::Done
         }
         Err(Unsent::Created(deployment, error)) => {
-            // The deployment exists without its status: keep its id, send the status again.
+            // The deployment exists without its status: keep its id (so a retry does not make
+            // a second one), and send the status again.
+            tracing::warn!(preview.id = id, error = %domain::error_chain(&error), "a preview's deployment was made but its status was not sent; trying again");
             let created = ReportRecord {
                 remote_id: Some(deployment),
                 fingerprint: None,
                 sent_status: None,
                 ..seen
             };
-            reporter.failed(KIND, id, error, created).await
+            reporter.finish(KIND, id, &created).await;
+            Outcome::Later(super::UNAVAILABLE_PAUSE)
         }
         Err(Unsent::Refused(error)) => reporter.failed(KIND, id, error, seen).await,
     }

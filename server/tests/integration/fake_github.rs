@@ -60,6 +60,8 @@ pub struct Fake {
     pub deployments: Mutex<BTreeMap<u64, Deployment>>,
     /// What `x-ratelimit-remaining` says (of 5,000); 4,999 until set.
     pub remaining: std::sync::atomic::AtomicI64,
+    /// The next this many deployment statuses answer 502.
+    pub failing_deployment_statuses: std::sync::atomic::AtomicU32,
 }
 
 #[derive(Debug, Clone)]
@@ -332,6 +334,13 @@ async fn create_deployment_status(
     Path((_owner, _repo, id)): Path<(String, String, u64)>,
     Json(body): Json<Value>,
 ) -> Response {
+    let failing = &fake.failing_deployment_statuses;
+    if failing
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return (StatusCode::BAD_GATEWAY, "upstream down").into_response();
+    }
     match fake.deployments.lock().expect("lock").get_mut(&id) {
         Some(deployment) => {
             deployment.statuses.push(body.clone());

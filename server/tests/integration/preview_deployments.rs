@@ -201,3 +201,27 @@ async fn a_repository_that_turns_the_comment_off_gets_only_its_deployment() {
     assert!(world.statuses(&first).is_empty(), "no preview status");
     world.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_deployment_whose_status_could_not_be_sent_is_not_made_twice() {
+    let mut world = World::start(&[(".platform.yaml", APP)], &[]).await;
+    // More failures than the adapter's own retries: the reporter has to try again later.
+    world
+        .github
+        .failing_deployment_statuses
+        .store(5, std::sync::atomic::Ordering::SeqCst);
+    let first = world.first_sha.clone();
+    world.pull_request("opened", 24, &first).await;
+    world.until("pr-acme-shop-24", &["running"], None).await;
+    world
+        .until_github("the deployment's success once GitHub answers again", |w| {
+            states(&w.github, 0).last().map(String::as_str) == Some("success")
+        })
+        .await;
+    assert_eq!(
+        world.github.deployment_list().len(),
+        1,
+        "one deployment for the attempt"
+    );
+    world.server.stop().await;
+}
