@@ -234,3 +234,39 @@ async fn unreachable_postgres_names_the_address() {
         "a refused connection may succeed later"
     );
 }
+
+#[tokio::test]
+async fn replicas_starting_together_on_a_fresh_postgres_apply_the_migrations_once() {
+    use sqlx::Connection;
+    let db = TestPostgres::create().await;
+    let url: secrecy::SecretString = db.url.clone().into();
+    let open = || PostgresStore::open(&url, "test database");
+    let (a, b, c) = futures::join!(open(), open(), open());
+    for (replica, opened) in [a, b, c].into_iter().enumerate() {
+        let store = opened.unwrap_or_else(|e| panic!("replica {replica} did not start: {e}"));
+        store.check().await.expect("answers");
+    }
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let (applied, distinct): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("history");
+    assert_eq!(applied, distinct, "each migration applied once");
+    assert_eq!(
+        applied,
+        i64::try_from(
+            std::fs::read_dir(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../migrations/postgres"
+            ))
+            .expect("migrations")
+            .count()
+        )
+        .expect("count"),
+        "every migration applied"
+    );
+    conn.close().await.expect("close");
+    db.drop_database().await;
+}
