@@ -149,6 +149,24 @@ async fn get(server: &TestServer, path: &str) -> Value {
     response.json().await.expect("json")
 }
 
+/// A delivery's detail once it is no longer pending (half a minute at most).
+async fn settled(server: &TestServer, project: i64, delivery: &str) -> Value {
+    let path = format!("/api/projects/{project}/notification-deliveries/{delivery}");
+    let wait = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tick.tick().await;
+            let detail = get(server, &path).await;
+            if detail["delivery"]["status"] != "pending" {
+                return detail;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("delivery {delivery} still pending"))
+}
+
 #[tokio::test]
 async fn subscribers_get_signed_deliveries_retried_until_answered_and_redeliverable() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -258,11 +276,8 @@ async fn subscribers_get_signed_deliveries_retried_until_answered_and_redelivera
             .all(|(h, _, _)| header(h, "x-slipway-delivery") == retried),
         "one delivery, tried three times"
     );
-    let detail = get(
-        &server,
-        &format!("/api/projects/{project}/notification-deliveries/{retried}"),
-    )
-    .await;
+    // The receiver has answered; Slipway records the answer right after.
+    let detail = settled(&server, project, &retried).await;
     assert_eq!(detail["delivery"]["status"], "delivered", "{detail}");
     assert_eq!(detail["delivery"]["attempts"], 3);
     let codes: Vec<i64> = detail["attempts"]
