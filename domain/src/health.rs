@@ -48,3 +48,17 @@ pub struct InstanceInfo {
     /// GitHub's API budget as last seen, when Slipway talks to GitHub.
     pub github_budget: Option<crate::git_host::RateBudget>,
 }
+
+/// One queue of waiting work, as `/metrics` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// `deliveries`, `pipelines`, `previews`, `notifications`.
+    pub queue: &'static str,
+    /// Items waiting (or, for deliveries, being processed).
+    pub depth: i64,
+    /// When the oldest of them was made (Unix milliseconds); absent when the queue is empty.
+    pub oldest_at_ms: Option<i64>,
+}
+
+/// The queues [`QueueDepth::queue`] names, in the order the Store reports them.
+pub const QUEUES: [&str; 4] = ["deliveries", "pipelines", "previews", "notifications"];

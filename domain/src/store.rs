@@ -64,6 +64,9 @@ pub trait Store:
     /// Cheap round trip proving the database answers.
     async fn check(&self) -> Result<()>;
 
+    /// How much work waits in each queue, and since when (for `/metrics`).
+    async fn queue_depths(&self) -> Result<Vec<crate::health::QueueDepth>>;
+
     /// Adds a repository; [`StoreError::Conflict`] when the name is taken.
     async fn add_repository(&self, repository: &NewRepository) -> Result<Repository>;
 

@@ -12,6 +12,7 @@ pub mod github;
 pub mod healthcheck;
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod notifications;
 pub mod objects;
 pub mod pipelines;

@@ -79,8 +79,7 @@ impl KubeCluster {
     /// A client from the service account of the pod Slipway runs in.
     pub fn in_cluster() -> Result<Self, ConnectError> {
         let config = Config::incluster().map_err(|e| ConnectError::InCluster(Box::new(e)))?;
-        let client =
-            Client::try_from(config).map_err(|e| ConnectError::Config("in-cluster".into(), e))?;
+        let client = counted(config).map_err(|e| ConnectError::Config("in-cluster".into(), e))?;
         Ok(Self::new(client))
     }
 
@@ -105,10 +104,17 @@ impl KubeCluster {
             .map_err(|e| ConnectError::Kubeconfig(origin.to_owned(), e))?;
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(Duration::from_secs(300));
-        let client =
-            Client::try_from(config).map_err(|e| ConnectError::Config(origin.to_owned(), e))?;
+        let client = counted(config).map_err(|e| ConnectError::Config(origin.to_owned(), e))?;
         Ok(Self::new(client))
     }
+}
+
+/// A client whose every request is counted in `/metrics`.
+fn counted(config: Config) -> Result<Client, kube::Error> {
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    Ok(builder
+        .with_layer(&crate::metrics::kube_requests::CountRequests)
+        .build())
 }
 
 #[async_trait]

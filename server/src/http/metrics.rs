@@ -1,30 +1,18 @@
-//! `GET /metrics`: Prometheus text exposition of what operators alert on — whether each
-//! dependency answers, previews by status (failed cleanups among them), and GitHub's remaining
-//! API budget.
-
-use std::fmt::Write;
+//! `GET /metrics`: the Prometheus text exposition of `crate::metrics`, behind
+//! `SLIPWAY_METRICS_TOKEN` when one is set; what it reads at each scrape is read here.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
+use crate::metrics::{Scraped, exposition};
+
 use super::AppState;
 
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// Previews by status (failed cleanups included: operators alert on them).
-async fn preview_counts(state: &AppState, text: &mut String) {
+/// Previews by status, deleted ones left out (failed cleanups included: operators alert on them).
+async fn preview_counts(state: &AppState) -> Vec<(&'static str, i64)> {
     use domain::preview::{PreviewFilter, PreviewStatus};
-    let _ = writeln!(
-        text,
-        "# HELP slipway_previews Preview environments by status (deleted ones not counted)."
-    );
-    let _ = writeln!(text, "# TYPE slipway_previews gauge");
+    let mut counts = Vec::new();
     for status in PreviewStatus::ALL
         .into_iter()
         .filter(|s| *s != PreviewStatus::Deleted)
@@ -34,13 +22,10 @@ async fn preview_counts(state: &AppState, text: &mut String) {
             ..PreviewFilter::default()
         };
         if let Ok(count) = state.services.store.count_previews(&filter).await {
-            let _ = writeln!(
-                text,
-                "slipway_previews{{status=\"{}\"}} {count}",
-                status.as_str()
-            );
+            counts.push((status.as_str(), i64::try_from(count).unwrap_or(i64::MAX)));
         }
     }
+    counts
 }
 
 /// Whether the request may read the metrics: always without `SLIPWAY_METRICS_TOKEN`, else
@@ -70,51 +55,15 @@ pub async fn metrics(
         );
         return super::answer::ApiError(refused).into_response();
     }
-    let readiness = state.services.readiness().await;
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "# HELP slipway_dependency_up Whether a dependency answers (1) or not (0)."
-    );
-    let _ = writeln!(text, "# TYPE slipway_dependency_up gauge");
-    for check in &readiness.checks {
-        let _ = writeln!(
-            text,
-            "slipway_dependency_up{{name=\"{}\",backend=\"{}\"}} {}",
-            label(&check.name),
-            label(&check.backend),
-            u8::from(check.ok)
-        );
-    }
-    preview_counts(&state, &mut text).await;
-    if let Some(budget) = state
-        .services
-        .git_host
-        .as_ref()
-        .and_then(|g| g.rate_budget())
-    {
-        for (name, help, value) in [
-            (
-                "remaining",
-                "GitHub API requests left in the current window.",
-                budget.remaining,
-            ),
-            (
-                "limit",
-                "GitHub API requests allowed per window.",
-                budget.limit,
-            ),
-            (
-                "reset_time_seconds",
-                "When the GitHub API window refills (Unix time).",
-                budget.reset_at,
-            ),
-        ] {
-            let _ = writeln!(text, "# HELP slipway_github_rate_limit_{name} {help}");
-            let _ = writeln!(text, "# TYPE slipway_github_rate_limit_{name} gauge");
-            let _ = writeln!(text, "slipway_github_rate_limit_{name} {value}");
-        }
-    }
+    let services = &state.services;
+    let scraped = Scraped {
+        dependencies: services.readiness().await.checks,
+        previews: preview_counts(&state).await,
+        queues: services.store.queue_depths().await.unwrap_or_default(),
+        now_ms: domain::time::now_ms(),
+        github: services.git_host.as_ref().and_then(|g| g.rate_budget()),
+    };
+    let text = exposition(&scraped);
     (
         [(
             header::CONTENT_TYPE,

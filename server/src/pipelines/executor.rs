@@ -189,6 +189,8 @@ async fn run_one(
         }
     }
     tracing::info!(pipeline.id = %id, status = end.status.as_str(), reason = end.reason.as_deref().unwrap_or(""), "pipeline ended");
+    let started = run.started_at_ms.unwrap_or(run.created_at_ms);
+    crate::metrics::pipeline_ended(end.status, now_ms() - started);
     ctx.announce(id, end.status.as_str()).await;
     if stops.interrupt.is_cancelled() {
         retry_once(ctx, &run).await;
@@ -251,6 +253,8 @@ async fn recover_interrupted(ctx: &PipelineContext) -> Vec<PipelineRun> {
             .await
         {
             tracing::warn!(pipeline.id = %run.id, "pipeline interrupted; its executor stopped");
+            let started = run.started_at_ms.unwrap_or(run.created_at_ms);
+            crate::metrics::pipeline_ended(PipelineStatus::Failed, now_ms() - started);
             ctx.announce(run.id, "failed").await;
             retry_once(ctx, &run).await;
         }

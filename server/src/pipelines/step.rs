@@ -80,6 +80,7 @@ pub(super) async fn run_step(
         log.detach().await;
         return status;
     }
+    crate::metrics::step_ended(status, now_ms() - started);
     let took = human_ms(now_ms() - started);
     let summary = match status {
         StepStatus::Succeeded => format!("slipway: step `{}` succeeded in {took}", step.name),

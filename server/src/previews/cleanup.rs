@@ -78,6 +78,7 @@ impl PreviewContext {
         if let Some(failure) = &failure {
             tracing::warn!(preview.id = preview.id, preview.namespace = %preview.namespace, %failure, "preview removal failed; it is retried later");
         }
+        crate::metrics::preview_cleaned_up(failure.is_none());
         match self
             .services
             .store

@@ -18,6 +18,7 @@ use domain::preview::{AttemptOutcome, ClaimedAttempt, Preview, PreviewAttempt, P
 use tokio_util::sync::CancellationToken;
 
 use super::{PreviewContext, helm, render};
+use crate::metrics::Deploy;
 use crate::pipelines::source::{Source, clone_token};
 use domain::time::now_ms;
 
@@ -56,6 +57,7 @@ impl PreviewContext {
     /// or shutdown: the attempt is then left to be claimed again).
     pub(crate) async fn deploy(&self, claimed: ClaimedAttempt, stop: CancellationToken) {
         let ClaimedAttempt { preview, attempt } = claimed;
+        let began = std::time::Instant::now();
         let alive = self.keep_alive(attempt.id, stop.clone());
         let mut ttl_secs = DEFAULT_TTL_SECS;
         let ending = tokio::select! {
@@ -74,11 +76,12 @@ impl PreviewContext {
         let expires_at_ms = preview
             .last_push_at_ms
             .saturating_add(i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
-        let outcome = match &ending {
-            Ending::Deployed { url } => AttemptOutcome::Succeeded { url },
-            Ending::Skipped(reason) => AttemptOutcome::Skipped { reason },
-            Ending::Failed(reason) => AttemptOutcome::Failed { reason },
+        let (outcome, counted) = match &ending {
+            Ending::Deployed { url } => (AttemptOutcome::Succeeded { url }, Deploy::Succeeded),
+            Ending::Skipped(reason) => (AttemptOutcome::Skipped { reason }, Deploy::Skipped),
+            Ending::Failed(reason) => (AttemptOutcome::Failed { reason }, Deploy::Failed),
         };
+        crate::metrics::preview_deployed(counted, began.elapsed());
         match self
             .services
             .store

@@ -4,6 +4,14 @@
 use domain::{Repository, RepositoryId, StoreError};
 
 pub(super) const CHECK: &str = "SELECT 1";
+/// Waiting work per queue, in the order of `domain::health::QUEUES`: deliveries not processed
+/// yet, pipeline runs not claimed, preview attempts not started, notifications not delivered.
+pub(super) const QUEUE_DEPTHS: &str = "\
+     SELECT 'deliveries' AS queue, COUNT(*) AS depth, MIN(received_at_ms) AS oldest_at_ms \
+       FROM deliveries WHERE status IN ('queued', 'processing') \
+     UNION ALL SELECT 'pipelines', COUNT(*), MIN(created_at_ms) FROM pipelines WHERE status = 'pending' \
+     UNION ALL SELECT 'previews', COUNT(*), MIN(created_at_ms) FROM preview_attempts WHERE status = 'pending' \
+     UNION ALL SELECT 'notifications', COUNT(*), MIN(created_at_ms) FROM notification_deliveries WHERE status = 'pending'";
 pub(super) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, clone_url, default_branch, cluster, created_at_ms) \
      VALUES ($1, $2, $3, $4, $5) RETURNING id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms";
 pub(super) const LIST_REPOSITORIES: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms \
@@ -92,6 +100,25 @@ macro_rules! impl_store {
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "database", $backend))?;
                 Ok(())
+            }
+
+            async fn queue_depths(&self) -> domain::store::Result<Vec<domain::health::QueueDepth>> {
+                let rows: Vec<(String, i64, Option<i64>)> =
+                    sqlx::query_as($crate::store::sql_store::QUEUE_DEPTHS)
+                        .fetch_all(&self.readers)
+                        .await
+                        .map_err(|e| $crate::store::sql_store::map_error(e, "queue", "*"))?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|(queue, depth, oldest_at_ms)| {
+                        let queue = domain::health::QUEUES.into_iter().find(|q| *q == queue)?;
+                        Some(domain::health::QueueDepth {
+                            queue,
+                            depth,
+                            oldest_at_ms,
+                        })
+                    })
+                    .collect())
             }
 
             async fn add_repository(

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::WebhookState;
 use super::worker::{Arrival, WORKER};
+use crate::metrics::Received;
 
 /// GitHub's limit for a payload; larger bodies are refused with 413 before they are read.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -98,43 +99,64 @@ fn describe(delivery_id: &str, event: &str, headers: &HeaderMap, body: &[u8]) ->
     delivery
 }
 
+/// What the endpoint answered, and what that was for `/metrics`.
+type Answered = (Received, (StatusCode, Json<Value>));
+
 pub async fn receive_github(
     State(state): State<WebhookState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Json<Value>) {
+    let (outcome, answered) = receive(&state, &headers, &body).await;
+    crate::metrics::delivery_received(outcome);
+    answered
+}
+
+async fn receive(state: &WebhookState, headers: &HeaderMap, body: &[u8]) -> Answered {
     if state.secrets.is_empty() {
-        return answer(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhooks are disabled: SLIPWAY_GITHUB_WEBHOOK_SECRET is not set",
+        return (
+            Received::Disabled,
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "webhooks are disabled: SLIPWAY_GITHUB_WEBHOOK_SECRET is not set",
+            ),
         );
     }
     if let Err(refused) = state
         .secrets
-        .verify(&body, header_text(&headers, "x-hub-signature-256"))
+        .verify(body, header_text(headers, "x-hub-signature-256"))
     {
         tracing::warn!(error = %refused, "webhook refused");
-        return answer(StatusCode::UNAUTHORIZED, refused.to_string());
+        return (
+            Received::BadSignature,
+            answer(StatusCode::UNAUTHORIZED, refused.to_string()),
+        );
     }
     let (Some(delivery_id), Some(event)) = (
-        header_text(&headers, "x-github-delivery"),
-        header_text(&headers, "x-github-event"),
+        header_text(headers, "x-github-delivery"),
+        header_text(headers, "x-github-event"),
     ) else {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "X-GitHub-Delivery and X-GitHub-Event headers are required",
+        return (
+            Received::Malformed,
+            answer(
+                StatusCode::BAD_REQUEST,
+                "X-GitHub-Delivery and X-GitHub-Event headers are required",
+            ),
         );
     };
-    let delivery = describe(delivery_id, event, &headers, &body);
+    let delivery = describe(delivery_id, event, headers, body);
     state.backlog.arriving();
     let recorded = state.store.record_delivery(&delivery).await;
     if !matches!(recorded, Ok(true)) {
         state.backlog.settled();
     }
     match recorded {
-        Ok(false) => answer(
-            StatusCode::OK,
-            format!("delivery {delivery_id} was received before; nothing to do"),
+        Ok(false) => (
+            Received::Duplicate,
+            answer(
+                StatusCode::OK,
+                format!("delivery {delivery_id} was received before; nothing to do"),
+            ),
         ),
         Ok(true) => {
             tracing::info!(delivery.id = %delivery_id, delivery.event = %event, action = ?delivery.action, "delivery recorded");
@@ -158,14 +180,17 @@ pub async fn receive_github(
             } else {
                 "queued"
             };
-            answer(StatusCode::ACCEPTED, status)
+            (Received::Accepted, answer(StatusCode::ACCEPTED, status))
         }
         Err(error) => {
             // GitHub redelivers on failure; nothing was recorded, so nothing is lost.
             tracing::error!(delivery.id = %delivery_id, error = %domain::error_chain(&error), "could not record a delivery");
-            answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the delivery could not be recorded; please redeliver it",
+            (
+                Received::NotRecorded,
+                answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the delivery could not be recorded; please redeliver it",
+                ),
             )
         }
     }

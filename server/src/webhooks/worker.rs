@@ -50,8 +50,10 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
         }
     };
     let event = delivery.event;
+    let began = std::time::Instant::now();
     let handled = events::handle(store, bus, &event, &payload, now_ms());
     let (status, error) = with_heartbeat(store, delivery_id, handled).await;
+    crate::metrics::delivery_processed(status, began.elapsed());
     if let Err(failure) = store
         .finish_delivery(delivery_id, status, error.as_deref(), now_ms())
         .await

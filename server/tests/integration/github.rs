@@ -156,7 +156,7 @@ async fn a_configured_token_makes_github_part_of_readiness_and_shows_the_budget(
         metrics.contains("slipway_github_rate_limit_remaining 4999"),
         "{metrics}"
     );
-    assert!(metrics.contains("slipway_dependency_up{name=\"github\",backend=\"octocrab\"} 1"));
+    assert!(metrics.contains("slipway_dependency_up{backend=\"octocrab\",name=\"github\"} 1"));
     let page = server.page("/deliveries").await;
     assert!(
         page.contains("GitHub API: 4999 of 5000 requests left"),
