@@ -6,7 +6,9 @@
 //! schemas, and the workflow runs the README's test command; the scripts pass shellcheck; the
 //! Kubernetes overlays render with `kubectl kustomize`, pass `kubernetes-validate --strict` and
 //! a policy on every workload (restricted security context, probes, resources, labels, an RBAC
-//! without wildcards or exec); every YAML file passes yamllint.
+//! without wildcards or exec); the monitoring overlay's ServiceMonitor scrapes the Service with
+//! the token Slipway reads, and its PrometheusRule is the rules file; the alert rules pass
+//! `promtool check rules` and their unit tests fire each alert; every YAML file passes yamllint.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -184,6 +186,7 @@ fn the_scripts_pass_shellcheck() {
         "scripts/bench",
         "scripts/env.sh",
         "scripts/verify-deployment",
+        "end2end/image-root.sh",
         ".ci/run",
     ];
     let mut args = vec!["-x"];
@@ -258,4 +261,74 @@ fn every_yaml_file_passes_yamllint() {
         &["-c", "deploy/.yamllint.yaml", "deploy/", ".github/"],
     );
     assert!(clean, "yamllint: {said}");
+}
+
+#[test]
+fn the_alert_rules_pass_promtool_and_each_fires_as_its_unit_test_says() {
+    let promtool = std::path::Path::new("promtool");
+    let (valid, said) = run(
+        promtool,
+        &["check", "rules", "deploy/prometheus/slipway.rules.yaml"],
+    );
+    assert!(valid, "promtool check rules: {said}");
+    assert!(said.contains("SUCCESS: 8 rules found"), "{said}");
+    let (passed, said) = run(
+        promtool,
+        &["test", "rules", "deploy/prometheus/slipway.rules.test.yaml"],
+    );
+    assert!(passed, "promtool test rules: {said}");
+    // Every alert has a unit test that expects it to fire.
+    let rules =
+        std::fs::read_to_string(repository_root().join("deploy/prometheus/slipway.rules.yaml"))
+            .expect("rules");
+    let tests = std::fs::read_to_string(
+        repository_root().join("deploy/prometheus/slipway.rules.test.yaml"),
+    )
+    .expect("rule tests");
+    for alert in rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+    {
+        assert!(
+            tests.contains(&format!(
+                "alertname: {alert}\n        exp_alerts:\n          - exp_labels"
+            )),
+            "no test fires {alert}"
+        );
+    }
+}
+
+#[test]
+fn the_monitoring_overlay_scrapes_with_the_token_and_carries_the_same_alert_rules() {
+    let (rendered, yaml) = run(
+        std::path::Path::new("kubectl"),
+        &["kustomize", "deploy/kubernetes/overlays/monitoring"],
+    );
+    assert!(rendered, "kubectl kustomize monitoring: {yaml}");
+    let script = repository_root().join("server/tests/clients/monitoring_objects.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("monitoring.yaml");
+    std::fs::write(&file, &yaml).expect("rendered");
+    let python = crate::support::test_venv_bin("python");
+    let rules = repository_root().join("deploy/prometheus/slipway.rules.yaml");
+    let (ran, report) = run(
+        &python,
+        &[
+            &script.display().to_string(),
+            &file.display().to_string(),
+            &rules.display().to_string(),
+        ],
+    );
+    assert!(ran, "the monitoring check: {report}");
+    let seen: serde_json::Value = serde_json::from_str(&report).expect("JSON");
+    assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
+    assert_eq!(
+        seen["same_rules"], true,
+        "the PrometheusRule's groups are the rules file's"
+    );
+    assert_eq!(seen["scraped_path"], "/metrics");
+    assert_eq!(
+        seen["token_file"], "/run/secrets/slipway/metrics-token",
+        "Slipway reads the token the ServiceMonitor sends"
+    );
 }
