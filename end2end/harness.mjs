@@ -17,7 +17,7 @@ const CHROMIUM_ARGS = [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once("error", reject);
@@ -25,6 +25,22 @@ function freePort() {
       const { port } = probe.address();
       probe.close(() => resolve(port));
     });
+  });
+}
+
+/**
+ * Resolves once the `slipway serve` in `child` logs that it is serving (30 s at most) with its
+ * log so far, kept up to date in `.text`; rejects with the log if it exits first.
+ */
+export function untilServing(child) {
+  const log = { text: "" };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`slipway did not start:\n${log.text}`)), 30_000);
+    child.stderr.on("data", (chunk) => {
+      log.text += chunk;
+      if (log.text.includes("serving the dashboard")) { clearTimeout(timer); resolve(log); }
+    });
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`slipway exited with ${code}:\n${log.text}`)); });
   });
 }
 
@@ -50,15 +66,7 @@ export async function startSlipway(env = {}) {
     ...env,
   };
   const child = spawn(bin, ["serve"], { env: settings, stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`slipway did not start:\n${log}`)), 30_000);
-    child.stderr.on("data", (chunk) => {
-      log += chunk;
-      if (log.includes("serving the dashboard")) { clearTimeout(timer); resolve(); }
-    });
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`slipway exited with ${code}:\n${log}`)); });
-  });
+  const log = await untilServing(child);
   const passwordFile = join(dataDir, "initial-admin-password");
   /** Runs `slipway ARGS` beside the server, as an operator would; resolves with its output. */
   const cli = (args, input) =>
@@ -75,7 +83,7 @@ export async function startSlipway(env = {}) {
     api(path, init = {}) {
       return fetch(base + path, { ...init, headers: { ...(init.headers || {}), authorization: `Bearer ${token}` } });
     },
-    log: () => log,
+    log: () => log.text,
     async stop() {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
