@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::Sim;
 use crate::apply;
+use crate::authorization::{Attributes, Caller, authorize};
 use crate::path::{self, Route, Target};
 use crate::resources::ResourceType;
 use crate::selector::Selector;
@@ -38,7 +39,17 @@ pub async fn dispatch(
     if let Err(injected) = sim.knobs.before_request().await {
         return injected.into_response();
     }
-    let result = match path::parse(uri.path()) {
+    let caller = match sim.authorize.then(|| Caller::of(&headers)).transpose() {
+        Ok(caller) => caller,
+        Err(unauthenticated) => return unauthenticated.into_response(),
+    };
+    let route = path::parse(uri.path());
+    if let (Some(caller), Route::Resource(target)) = (&caller, &route)
+        && let Err(refused) = authorized(&sim, caller, &method, target, &params, &headers)
+    {
+        return refused.into_response();
+    }
+    let result = match route {
         Route::Discovery(request) if method == Method::GET => {
             crate::discovery::respond(&request, sim.knobs.metrics_api())
                 .map(|v| Json(v).into_response())
@@ -51,6 +62,33 @@ pub async fn dispatch(
         Route::Resource(target) => resource(&sim, &method, target, &params, &headers, &body).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Whether RBAC lets `caller` make this request; a server-side apply that would create the
+/// object also needs `create`, as on a real API server.
+fn authorized(
+    sim: &Sim,
+    caller: &Caller,
+    method: &Method,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let request = Attributes::of(method, target, flag(params, "watch"));
+    authorize(&sim.store, caller, &request)?;
+    let applying = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/apply-patch"));
+    if *method == Method::PATCH
+        && applying
+        && let Some(name) = &target.name
+    {
+        let namespace = target.namespace.as_deref().unwrap_or_default();
+        if sim.store.get(target.resource, namespace, name).is_err() {
+            authorize(&sim.store, caller, &request.with_verb("create"))?;
+        }
+    }
+    Ok(())
 }
 
 /// metrics.k8s.io: read-only, and absent when the knob hides it.

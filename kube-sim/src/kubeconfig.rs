@@ -1,7 +1,13 @@
 //! The kubeconfig that points standard clients (kube-rs, kubectl) at a running kube-sim.
 
-/// A kubeconfig (YAML) for the server at `url`, with context and cluster named `kube-sim`.
+/// A kubeconfig (YAML) for the server at `url`, with context and cluster named `kube-sim`,
+/// as its administrator.
 pub fn kubeconfig(url: &str) -> String {
+    kubeconfig_with_token(url, crate::authorization::ADMIN_TOKEN)
+}
+
+/// The same, authenticating with `token`.
+pub fn kubeconfig_with_token(url: &str, token: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Config
@@ -19,7 +25,7 @@ current-context: kube-sim
 users:
 - name: kube-sim
   user:
-    token: kube-sim
+    token: {token}
 preferences: {{}}
 "
     )

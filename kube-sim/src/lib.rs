@@ -11,6 +11,7 @@
 
 mod admission;
 mod apply;
+pub mod authorization;
 mod controller;
 mod deployments;
 mod discovery;
@@ -59,6 +60,8 @@ pub struct Sim {
     scratch: PathBuf,
     /// Cancelled when kube-sim stops: open watch and log streams end with it.
     stopping: CancellationToken,
+    /// Requests are authenticated and authorised by RBAC ([`Options::authorize`]).
+    authorize: bool,
 }
 
 impl Sim {
@@ -78,6 +81,10 @@ pub struct Options {
     pub history: usize,
     /// Where pods' scratch folders go; a temporary folder when `None`.
     pub scratch: Option<PathBuf>,
+    /// Authenticate every API request by its bearer token and authorise it by RBAC (Roles,
+    /// ClusterRoles and their bindings stored in the cluster); see [`authorization`]. Off, every
+    /// request is allowed.
+    pub authorize: bool,
 }
 
 impl Default for Options {
@@ -86,6 +93,7 @@ impl Default for Options {
             knobs: KnobSettings::default(),
             history: store::DEFAULT_HISTORY,
             scratch: None,
+            authorize: false,
         }
     }
 }
@@ -126,6 +134,7 @@ impl KubeSim {
             processes: usage::Processes::default(),
             scratch,
             stopping: stop.clone(),
+            authorize: options.authorize,
         });
         for namespace in ["default", "kube-system"] {
             let _ = sim.store.create(
@@ -174,6 +183,15 @@ impl KubeSim {
 
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
         std::fs::write(path, self.kubeconfig())
+    }
+
+    /// A kubeconfig that authenticates as ServiceAccount `name` in `namespace` (what a pod
+    /// running as it would use), for a kube-sim started with [`Options::authorize`].
+    pub fn kubeconfig_for_service_account(&self, namespace: &str, name: &str) -> String {
+        kubeconfig::kubeconfig_with_token(
+            &self.url(),
+            &authorization::service_account_token(namespace, name),
+        )
     }
 
     /// The cluster state, for tests that arrange or inspect it directly.

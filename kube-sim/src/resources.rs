@@ -67,6 +67,32 @@ const fn grouped(
     }
 }
 
+/// A cluster-scoped type of a named group (RBAC's cluster roles and their bindings).
+const fn cluster_grouped(
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+) -> ResourceType {
+    ResourceType {
+        group,
+        version,
+        kind,
+        plural,
+        namespaced: false,
+        subresources: &[],
+        short_names: &[],
+    }
+}
+
+const RBAC: &str = "rbac.authorization.k8s.io";
+pub static ROLES: ResourceType = grouped(RBAC, "v1", "Role", "roles", &[], &[]);
+pub static ROLE_BINDINGS: ResourceType =
+    grouped(RBAC, "v1", "RoleBinding", "rolebindings", &[], &[]);
+pub static CLUSTER_ROLES: ResourceType = cluster_grouped(RBAC, "v1", "ClusterRole", "clusterroles");
+pub static CLUSTER_ROLE_BINDINGS: ResourceType =
+    cluster_grouped(RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings");
+
 pub static NAMESPACES: ResourceType = core(
     "Namespace",
     "namespaces",
@@ -132,6 +158,10 @@ pub static ALL: &[&ResourceType] = &[
         &[],
         &["netpol"],
     ),
+    &ROLES,
+    &ROLE_BINDINGS,
+    &CLUSTER_ROLES,
+    &CLUSTER_ROLE_BINDINGS,
     &POD_METRICS,
 ];
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use k8s_openapi::api::{apps, batch, core, networking};
+use k8s_openapi::api::{apps, batch, core, networking, rbac};
 
 use crate::resources::ResourceType;
 use crate::status::ApiError;
@@ -34,6 +34,10 @@ fn normalize(resource: &ResourceType, value: &Value) -> Option<Result<Value, Str
         "Job" => roundtrip::<batch::v1::Job>(value),
         "Ingress" => roundtrip::<networking::v1::Ingress>(value),
         "NetworkPolicy" => roundtrip::<networking::v1::NetworkPolicy>(value),
+        "Role" => roundtrip::<rbac::v1::Role>(value),
+        "RoleBinding" => roundtrip::<rbac::v1::RoleBinding>(value),
+        "ClusterRole" => roundtrip::<rbac::v1::ClusterRole>(value),
+        "ClusterRoleBinding" => roundtrip::<rbac::v1::ClusterRoleBinding>(value),
         _ => return None,
     })
 }
