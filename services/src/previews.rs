@@ -285,7 +285,7 @@ impl Services {
             Some(pod) => pod,
             None => {
                 let pods = cluster.cluster.list_objects(&namespace, POD, "").await;
-                match pods.map_err(cluster_unavailable)?.first() {
+                match pods.map_err(cluster_failure)?.first() {
                     Some(pod) => pod.name().to_owned(),
                     None => {
                         return Ok(PreviewLog::Gone(format!("preview {namespace} has no pods")));
@@ -309,7 +309,7 @@ impl Services {
             Err(domain::ClusterError::NotFound { .. }) => Ok(PreviewLog::Gone(format!(
                 "pod {pod} is no longer in {namespace}"
             ))),
-            Err(error) => Err(cluster_unavailable(error)),
+            Err(error) => Err(cluster_failure(error)),
         }
     }
 
@@ -334,10 +334,16 @@ impl Services {
     }
 }
 
-/// The cluster did not answer a read.
-pub fn cluster_unavailable(error: domain::ClusterError) -> Error {
-    Error::Unavailable {
-        dependency: "the cluster",
-        source: Box::new(error),
+/// A cluster read that failed: refused by the cluster's RBAC (the API server's words, which name
+/// the permission Slipway lacks), or not answered.
+pub fn cluster_failure(error: domain::ClusterError) -> Error {
+    match error {
+        domain::ClusterError::Forbidden(message) => {
+            Error::Forbidden(format!("the cluster refused Slipway: {message}"))
+        }
+        other => Error::Unavailable {
+            dependency: "the cluster",
+            source: Box::new(other),
+        },
     }
 }

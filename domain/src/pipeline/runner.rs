@@ -129,6 +129,30 @@ impl RunnerError {
             source: Some(Box::new(source)),
         }
     }
+
+    /// The message with what caused it (the cluster's own words: a 403 names the permission
+    /// Slipway lacks), as a step's log and reason show it.
+    pub fn explained(&self) -> String {
+        match &self.source {
+            Some(source) => format!("{}: {}", self.message, crate::error_chain(source.as_ref())),
+            None => self.message.clone(),
+        }
+    }
+
+    /// A failure that trying again cannot mend: the cluster refused the request as forbidden
+    /// or invalid.
+    pub fn is_permanent(&self) -> bool {
+        self.source
+            .as_ref()
+            .and_then(|source| source.downcast_ref::<crate::cluster::ClusterError>())
+            .is_some_and(|error| {
+                matches!(
+                    error,
+                    crate::cluster::ClusterError::Forbidden(_)
+                        | crate::cluster::ClusterError::Invalid(_)
+                )
+            })
+    }
 }
 
 /// Where a runner puts the files of a step's artifacts.

@@ -111,7 +111,7 @@ pub async fn call(
                         match line {
                             Ok(line) => lines.push(line),
                             Err(error) => {
-                                return Err(services::previews::cluster_unavailable(error));
+                                return Err(services::previews::cluster_failure(error));
                             }
                         }
                     }

@@ -304,11 +304,11 @@ async fn attempt_step(
             .run_step(spec.clone(), sender, Box::pin(stop.clone()), sink);
         match relay(runner, lines, log).await {
             Ok(exit) => return ending(ctx, exit, log).await,
-            Err(error) if attempt < RETRY_PAUSES.len() => {
+            Err(error) if attempt < RETRY_PAUSES.len() && !error.is_permanent() => {
                 let pause = RETRY_PAUSES[attempt];
                 log.push(&format!(
                     "slipway: {}; retrying in {} s (attempt {} of {})",
-                    error.message,
+                    error.explained(),
                     pause.as_secs(),
                     attempt + 2,
                     RETRY_PAUSES.len() + 1
@@ -317,8 +317,17 @@ async fn attempt_step(
                 tokio::time::sleep(pause).await;
                 attempt += 1;
             }
+            Err(error) if error.is_permanent() => {
+                let message = error.explained();
+                log.push(&format!("slipway: {message}")).await;
+                return (StepStatus::Failed, None, Some(message));
+            }
             Err(error) => {
-                let message = format!("{} (gave up after {} attempts)", error.message, attempt + 1);
+                let message = format!(
+                    "{} (gave up after {} attempts)",
+                    error.explained(),
+                    attempt + 1
+                );
                 log.push(&format!("slipway: {message}")).await;
                 return (StepStatus::Failed, None, Some(message));
             }
