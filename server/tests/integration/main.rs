@@ -40,6 +40,7 @@ mod preview_kinds;
 mod preview_support;
 mod previews;
 mod project_routes;
+mod rbac;
 mod reconcile;
 mod services_layer;
 mod store;

@@ -37,6 +37,14 @@ pub struct World {
     _dir: tempfile::TempDir,
 }
 
+/// How Slipway is given the simulated cluster.
+enum Connect {
+    Not,
+    AsAdmin,
+    /// With this kubeconfig.
+    With(String),
+}
+
 /// Starts the simulated cluster; `before` may add objects to it before Slipway starts.
 pub async fn start_sim() -> (KubeSim, KubeCluster) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -63,13 +71,24 @@ impl World {
         files: &[(&str, &str)],
         extra: &[(&'static str, String)],
     ) -> Self {
-        Self::build(sim, cluster, files, extra, true).await
+        Self::build(sim, cluster, files, extra, Connect::AsAdmin).await
+    }
+
+    /// A world whose Slipway reaches the cluster with `kubeconfig` (another identity than the
+    /// simulated cluster's administrator, which the test's own client keeps).
+    pub async fn start_with_kubeconfig(
+        sim: KubeSim,
+        cluster: KubeCluster,
+        files: &[(&str, &str)],
+        kubeconfig: String,
+    ) -> Self {
+        Self::build(sim, cluster, files, &[], Connect::With(kubeconfig)).await
     }
 
     /// A world whose Slipway is given no cluster (the simulated one runs, unused).
     pub async fn start_without_cluster(files: &[(&str, &str)]) -> Self {
         let (sim, cluster) = start_sim().await;
-        Self::build(sim, cluster, files, &[], false).await
+        Self::build(sim, cluster, files, &[], Connect::Not).await
     }
 
     async fn build(
@@ -77,11 +96,15 @@ impl World {
         cluster: KubeCluster,
         files: &[(&str, &str)],
         extra: &[(&'static str, String)],
-        connect: bool,
+        connect: Connect,
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+        let yaml = match &connect {
+            Connect::With(yaml) => yaml.clone(),
+            Connect::Not | Connect::AsAdmin => sim.kubeconfig(),
+        };
+        std::fs::write(&kubeconfig, yaml).expect("kubeconfig");
         let (github_url, github) = fake_github::start().await;
         let (repo, first_sha) = sample_repository(dir.path(), files);
         let mut settings = vec![
@@ -95,7 +118,7 @@ impl World {
             ),
         ];
         settings.extend(extra.iter().cloned());
-        if !connect {
+        if matches!(connect, Connect::Not) {
             settings.retain(|(name, _)| *name != "SLIPWAY_KUBECONFIG");
         }
         let server = TestServer::start(&settings).await;
