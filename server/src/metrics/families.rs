@@ -30,6 +30,7 @@ pub(super) struct Families {
     pub pipeline_steps: HistogramVec,
     pub preview_deploys: HistogramVec,
     pub preview_cleanups: IntCounterVec,
+    pub notification_attempts: IntCounterVec,
     pub kube_requests: IntCounterVec,
     pub dependency_up: IntGaugeVec,
     pub previews: IntGaugeVec,
@@ -101,6 +102,11 @@ impl Families {
             preview_cleanups: counter(
                 "slipway_preview_cleanups_total",
                 "Preview removals, by outcome (a failed one is retried later).",
+                &["outcome"],
+            ),
+            notification_attempts: counter(
+                "slipway_notification_attempts_total",
+                "Attempts to deliver a notification to its subscriber, by outcome.",
                 &["outcome"],
             ),
             kube_requests: counter(
@@ -183,6 +189,9 @@ impl Families {
         for outcome in ["removed", "failed"] {
             self.preview_cleanups.with_label_values(&[outcome]);
         }
+        for outcome in ["delivered", "retrying", "given_up"] {
+            self.notification_attempts.with_label_values(&[outcome]);
+        }
     }
 
     fn register(&self) {
@@ -200,6 +209,7 @@ impl Families {
             Box::new(self.pipeline_steps.clone()),
             Box::new(self.preview_deploys.clone()),
             Box::new(self.preview_cleanups.clone()),
+            Box::new(self.notification_attempts.clone()),
             Box::new(self.kube_requests.clone()),
             Box::new(self.dependency_up.clone()),
             Box::new(self.previews.clone()),

@@ -1,5 +1,6 @@
 //! Slipway's Prometheus metrics: what its workers count as they go (webhook deliveries,
-//! pipeline runs and steps, preview deploys and cleanups, Kubernetes API requests) and what
+//! pipeline runs and steps, preview deploys and cleanups, notification attempts, Kubernetes API
+//! requests) and what
 //! `/metrics` reads at each scrape (dependencies, previews by status, queues, GitHub's budget).
 //! One set per process, as a scrape sees one process. Labels are bounded: statuses, outcomes,
 //! verbs and resource kinds — never a repository, pull request or commit.
@@ -123,6 +124,21 @@ pub fn preview_cleaned_up(removed: bool) {
     let outcome = if removed { "removed" } else { "failed" };
     families()
         .preview_cleanups
+        .with_label_values(&[outcome])
+        .inc();
+}
+
+/// A notification delivery attempt ended: `delivered`, `retrying` (tried again later) or
+/// `given_up` (a day after its event).
+pub fn notification_attempted(outcome: &domain::notification::AttemptOutcome) {
+    use domain::notification::AttemptOutcome;
+    let outcome = match outcome {
+        AttemptOutcome::Delivered => "delivered",
+        AttemptOutcome::RetryAt(_) => "retrying",
+        AttemptOutcome::GaveUp => "given_up",
+    };
+    families()
+        .notification_attempts
         .with_label_values(&[outcome])
         .inc();
 }

@@ -68,6 +68,7 @@ pub(super) async fn deliver(sender: &Sender, due: DueNotification) {
             retry(sender, &due, number),
         ),
     };
+    crate::metrics::notification_attempted(&outcome);
     match outcome {
         AttemptOutcome::Delivered => {
             tracing::info!(notification.delivery = %delivery.id, event = delivery.event.as_str(), attempt = number, "notification delivered")

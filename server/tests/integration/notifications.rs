@@ -287,6 +287,11 @@ async fn subscribers_get_signed_deliveries_retried_until_answered_and_redelivera
         .filter_map(|a| a["status_code"].as_i64())
         .collect();
     assert_eq!(codes, [500, 503, 200]);
+    let metrics = server.page("/metrics").await;
+    assert!(
+        metrics.contains("slipway_notification_attempts_total{outcome=\"retrying\"} 2"),
+        "{metrics}"
+    );
     assert_eq!(detail["attempts"][0]["response"], "down for maintenance");
     assert_eq!(
         detail["attempts"][0]["error"],
