@@ -43,6 +43,14 @@ pub async fn dispatch(
         Ok(caller) => caller,
         Err(unauthenticated) => return unauthenticated.into_response(),
     };
+    let protobuf = headers.get(header::CONTENT_TYPE).is_some_and(|t| {
+        t.as_bytes()
+            .starts_with(b"application/vnd.kubernetes.protobuf")
+    });
+    if protobuf && !body.is_empty() {
+        return ApiError::unsupported_media_type("application/vnd.kubernetes.protobuf")
+            .into_response();
+    }
     let route = path::parse(uri.path());
     if let (Some(caller), Route::Resource(target)) = (&caller, &route)
         && let Err(refused) = authorized(&sim, caller, &method, target, &params, &headers)
