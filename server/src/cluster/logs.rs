@@ -2,7 +2,8 @@
 //! line when the stream drops mid-way. Lines are read with the kubelet's timestamps; a reopened
 //! stream starts at the second of the last line seen (`sinceTime` has second precision) and
 //! skips what was already delivered. When a stream ends and the container has finished, one
-//! last read without `follow` collects anything a cleanly cut stream missed.
+//! last read without `follow` collects anything a cleanly cut stream missed. A log read for
+//! people (a preview's) has credential-shaped words masked.
 
 use std::time::Duration;
 
@@ -213,9 +214,14 @@ pub async fn read(
         ..LogParams::default()
     };
     let reader = retrying_for("read a log", "pod", pod, || api.log_stream(pod, &params)).await?;
+    // People read these (a preview's log): credential-shaped words are masked on the way.
+    let mut redactor = crate::pipelines::redact::Redactor::new(Vec::new());
     Ok(reader
         .lines()
-        .map(|line| line.map_err(|e| ClusterError::Unavailable(Box::new(e))))
+        .map(move |line| {
+            line.map(|line| redactor.line(&line))
+                .map_err(|e| ClusterError::Unavailable(Box::new(e)))
+        })
         .boxed())
 }
 

@@ -202,15 +202,17 @@ pub async fn wait(
     }
 }
 
-/// The last lines a crashing container wrote.
+/// The last lines a crashing container wrote, credential-shaped words masked (they become the
+/// preview's reason, which pages, the API and the pull request show).
 async fn excerpt(pods: &Api<Pod>, pod: &str, container: &str) -> Vec<String> {
     let params = LogParams {
         container: Some(container.to_owned()),
         tail_lines: Some(EXCERPT_LINES),
         ..LogParams::default()
     };
+    let mut redactor = crate::pipelines::redact::Redactor::new(Vec::new());
     pods.logs(pod, &params)
         .await
-        .map(|text| text.lines().map(str::to_owned).collect())
+        .map(|text| text.lines().map(|line| redactor.line(line)).collect())
         .unwrap_or_default()
 }
