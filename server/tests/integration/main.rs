@@ -42,6 +42,7 @@ mod previews;
 mod project_routes;
 mod rbac;
 mod reconcile;
+mod secret_sweep;
 mod services_layer;
 mod store;
 mod store_deliveries;

@@ -19,7 +19,8 @@ use crate::fake_github::{self, Fake};
 use crate::pipeline_support::{add_project, sample_repository};
 use crate::support::TestServer;
 
-const SECRET: &str = "preview-webhook-secret";
+/// The webhook secret the world's Slipway checks deliveries against.
+pub const SECRET: &str = "preview-webhook-secret";
 pub const REPOSITORY: &str = "acme/shop";
 /// How long a preview may take to reach a status in these tests.
 const LIMIT: Duration = Duration::from_secs(60);
