@@ -22,6 +22,19 @@ use crate::support::TestServer;
 /// The webhook secret the world's Slipway checks deliveries against.
 pub const SECRET: &str = "preview-webhook-secret";
 pub const REPOSITORY: &str = "acme/shop";
+/// A `.platform.yaml` with a one-step pipeline (`test`) and a preview app that stays up.
+pub const PIPELINE_AND_PREVIEW: &str = r#"
+pipeline:
+  steps:
+    - name: test
+      image: alpine
+      commands: [echo tested]
+preview:
+  app:
+    image: registry.example.com/shop:1
+    command: [sh, -c, 'echo "listening on 3000"; exec sleep 600']
+    port: 3000
+"#;
 /// How long a preview may take to reach a status in these tests.
 const LIMIT: Duration = Duration::from_secs(60);
 

@@ -7,20 +7,8 @@
 
 use serde_json::Value;
 
-use crate::preview_support::World;
+use crate::preview_support::{PIPELINE_AND_PREVIEW as APP, World};
 
-const APP: &str = r#"
-pipeline:
-  steps:
-    - name: test
-      image: alpine
-      commands: [echo tested]
-preview:
-  app:
-    image: registry.example.com/shop:1
-    command: [sh, -c, 'echo "listening on 3000"; exec sleep 600']
-    port: 3000
-"#;
 const NUMBER: i64 = 5;
 const NAMESPACE: &str = "pr-acme-shop-5";
 
