@@ -1,6 +1,6 @@
 //! Live updates in the browser: listens to `/api/events` (server-sent events carrying the
 //! bus's change notifications) and tells a page when an entity of the kind it shows changed,
-//! so it refetches. On the server, and without JavaScript, pages are simply rendered fresh.
+//! so it refetches — also each time the stream (re)connects, for what changed before. On the server, and without JavaScript, pages are simply rendered fresh.
 
 use leptos::prelude::*;
 
@@ -29,6 +29,8 @@ fn listen(entity: &'static str, changed: impl Fn() + 'static) {
         return;
     };
     let wanted = format!("\"entity\":\"{entity}\"");
+    let changed = std::rc::Rc::new(changed);
+    let on_change = changed.clone();
     let handler =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
             if event
@@ -36,12 +38,17 @@ fn listen(entity: &'static str, changed: impl Fn() + 'static) {
                 .as_string()
                 .is_some_and(|data| data.contains(&wanted))
             {
-                changed();
+                on_change();
             }
         });
     source.set_onmessage(Some(handler.as_ref().unchecked_ref()));
-    // The handler lives as long as the page's connection; both end with the page.
+    // Each time the stream (re)opens, what changed while it was not yet (or no longer)
+    // connected is read again: the page was rendered before its stream began.
+    let opened = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| changed());
+    source.set_onopen(Some(opened.as_ref().unchecked_ref()));
+    // The handlers live as long as the page's connection; all end with the page.
     handler.forget();
+    opened.forget();
     let source = send_wrapper::SendWrapper::new(source);
     on_cleanup(move || source.close());
 }

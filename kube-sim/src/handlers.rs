@@ -1,5 +1,6 @@
-//! The API: one dispatcher for every request (knobs first, then discovery or a resource
-//! operation), and the resource operations themselves — list, watch, get, create, replace,
+//! The API: one dispatcher for every request (knobs first, then, when kube-sim authorises,
+//! the caller and RBAC, then discovery or a resource operation), and the resource operations
+//! themselves — list, watch, get, create, replace,
 //! patch (merge, strategic-merge approximated as merge, server-side apply) and delete.
 
 use std::borrow::Cow;

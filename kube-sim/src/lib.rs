@@ -6,7 +6,8 @@
 //! (resourceVersions, bookmarks, 410 for versions it no longer has) for the kinds in
 //! [`resources`], server-side apply with field ownership and 409 conflicts, label selectors,
 //! status subresources, cascade deletion, pod logs with `follow`, events, and metrics.k8s.io
-//! pod metrics from the real processes. Bodies are decoded strictly, like a real API server. A simulated kubelet runs pods' commands on this machine.
+//! pod metrics from the real processes, and (when started with [`Options::authorize`]) RBAC
+//! authorisation. Bodies are decoded strictly, like a real API server. A simulated kubelet runs pods' commands on this machine.
 //! [`Knobs`] add latency, inject errors, drop watches and slow pods down.
 
 mod admission;
