@@ -74,15 +74,9 @@ const fn cluster_grouped(
     kind: &'static str,
     plural: &'static str,
 ) -> ResourceType {
-    ResourceType {
-        group,
-        version,
-        kind,
-        plural,
-        namespaced: false,
-        subresources: &[],
-        short_names: &[],
-    }
+    let mut resource = grouped(group, version, kind, plural, &[], &[]);
+    resource.namespaced = false;
+    resource
 }
 
 const RBAC: &str = "rbac.authorization.k8s.io";

@@ -189,12 +189,16 @@ async fn run_one(
         }
     }
     tracing::info!(pipeline.id = %id, status = end.status.as_str(), reason = end.reason.as_deref().unwrap_or(""), "pipeline ended");
-    let started = run.started_at_ms.unwrap_or(run.created_at_ms);
-    crate::metrics::pipeline_ended(end.status, now_ms() - started);
+    crate::metrics::pipeline_ended(end.status, ran_ms(&run));
     ctx.announce(id, end.status.as_str()).await;
     if stops.interrupt.is_cancelled() {
         retry_once(ctx, &run).await;
     }
+}
+
+/// How long a run has taken so far, from its start (its creation if it never started).
+fn ran_ms(run: &PipelineRun) -> i64 {
+    now_ms() - run.started_at_ms.unwrap_or(run.created_at_ms)
 }
 
 /// Heartbeats, and cancels the run when someone asked (through any replica).
@@ -253,8 +257,7 @@ async fn recover_interrupted(ctx: &PipelineContext) -> Vec<PipelineRun> {
             .await
         {
             tracing::warn!(pipeline.id = %run.id, "pipeline interrupted; its executor stopped");
-            let started = run.started_at_ms.unwrap_or(run.created_at_ms);
-            crate::metrics::pipeline_ended(PipelineStatus::Failed, now_ms() - started);
+            crate::metrics::pipeline_ended(PipelineStatus::Failed, ran_ms(&run));
             ctx.announce(run.id, "failed").await;
             retry_once(ctx, &run).await;
         }

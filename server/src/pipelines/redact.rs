@@ -1,5 +1,6 @@
 //! Log redaction: every line a step prints passes through here before anything else (bus,
-//! storage, API, pages) sees it. The run's own secret values are replaced exactly; well-known
+//! storage, API, pages) sees it, and so does what a preview's pods print when people read it
+//! (`crate::cluster`). The run's own secret values are replaced exactly; well-known
 //! credential shapes are replaced by pattern; private key blocks are hidden whole.
 
 use std::sync::LazyLock;
