@@ -26,6 +26,7 @@ pub enum EntityKind {
     Preview,
     Pipeline,
     Delivery,
+    TransformRun,
 }
 
 /// One message on the bus.

@@ -61,4 +61,10 @@ pub struct QueueDepth {
 }
 
 /// The queues [`QueueDepth::queue`] names, in the order the Store reports them.
-pub const QUEUES: [&str; 4] = ["deliveries", "pipelines", "previews", "notifications"];
+pub const QUEUES: [&str; 5] = [
+    "deliveries",
+    "pipelines",
+    "previews",
+    "notifications",
+    "transforms",
+];

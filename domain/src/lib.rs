@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod time;
+pub mod transform;
 
 pub use bus::{Bus, BusError, BusEvent, EntityKind};
 pub use cluster::{Cluster, ClusterError};

@@ -12,6 +12,7 @@ use crate::pull_request::PullRequestStore;
 use crate::report::ReportStore;
 use crate::repository::{NewRepository, Repository, RepositoryId};
 use crate::secrets::SecretStore;
+use crate::transform::TransformStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -54,6 +55,7 @@ pub trait Store:
     + ReportStore
     + NotificationStore
     + IdentityStore
+    + TransformStore
     + Send
     + Sync
     + 'static

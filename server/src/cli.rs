@@ -56,11 +56,15 @@ pub enum Command {
         #[arg(long)]
         ready: bool,
     },
-    /// Check a `.platform.yaml` with the messages the server gives; exit 1 when it has problems.
+    /// Check a `.platform.yaml` (or, with `--transform`, a transform spec) with the messages
+    /// the server gives; exit 1 when it has problems.
     Validate {
         /// The file to check; `-` reads standard input.
         #[arg(default_value = ".platform.yaml", value_name = "FILE")]
         file: PathBuf,
+        /// The file is a transform spec (`slipway schema transform`).
+        #[arg(long)]
+        transform: bool,
     },
     /// Print a JSON Schema, for editor completion and checks.
     Schema {
@@ -123,4 +127,6 @@ pub enum TokensCommand {
 pub enum SchemaKind {
     /// `.platform.yaml` (pipeline and, later, preview sections).
     Pipeline,
+    /// A transform spec (`POST /api/runs`).
+    Transform,
 }

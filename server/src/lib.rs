@@ -25,4 +25,5 @@ pub mod signing;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod transforms;
 pub mod webhooks;

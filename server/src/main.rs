@@ -15,8 +15,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve { cluster: None });
     match &command {
-        Command::Validate { file } => return server::platform_file::validate(file),
-        Command::Schema { .. } => return server::platform_file::print_schema(),
+        Command::Validate {
+            file,
+            transform: false,
+        } => return server::platform_file::validate(file),
+        Command::Validate {
+            file,
+            transform: true,
+        } => return server::platform_file::validate_transform(file),
+        Command::Schema { of } => return server::platform_file::print_schema(*of),
         _ => {}
     }
     let overrides: Vec<(&str, &str)> = match &command {

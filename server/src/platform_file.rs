@@ -1,5 +1,5 @@
-//! `slipway validate` and `slipway schema`: working on a `.platform.yaml` without a server,
-//! with the same parser and messages the server uses.
+//! `slipway validate` and `slipway schema`: working on a `.platform.yaml` or a transform spec
+//! without a server, with the same parser and messages the server uses.
 
 use std::io::Read;
 use std::path::Path;
@@ -74,9 +74,60 @@ fn preview_summary(definition: &PreviewDefinition) -> String {
     format!("previews deploy {what}, removed {ttl} after the last push")
 }
 
-/// Prints the JSON Schema of `.platform.yaml`.
-pub fn print_schema() -> ExitCode {
-    match serde_json::to_string_pretty(&domain::pipeline::json_schema()) {
+/// Checks a transform spec like [`validate`]: a summary (stdout) or every problem (stderr).
+pub fn validate_transform(file: &Path) -> ExitCode {
+    let text = match read(file) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("slipway: cannot read {}: {error}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let label = file.display();
+    match domain::transform::parse::parse_transform(&text) {
+        Ok(spec) => {
+            let steps: Vec<&str> = spec.steps.iter().map(|s| s.name.as_str()).collect();
+            let base = spec
+                .base_ref
+                .as_deref()
+                .unwrap_or("each repository's default branch");
+            println!(
+                "{label}: ok: `{}` on {}{}, from {base}; {} step{} ({}){}",
+                spec.name,
+                spec.repositories.join(", "),
+                if spec.exclude.is_empty() {
+                    String::new()
+                } else {
+                    format!(" except {}", spec.exclude.join(", "))
+                },
+                steps.len(),
+                if steps.len() == 1 { "" } else { "s" },
+                steps.join(", "),
+                if spec.dry_run { "; dry run" } else { "" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("{label}:{error}");
+            }
+            let count = errors.0.len();
+            eprintln!(
+                "{label}: {count} problem{}",
+                if count == 1 { "" } else { "s" }
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the JSON Schema of `.platform.yaml` or of a transform spec.
+pub fn print_schema(of: crate::cli::SchemaKind) -> ExitCode {
+    let schema = match of {
+        crate::cli::SchemaKind::Pipeline => domain::pipeline::json_schema(),
+        crate::cli::SchemaKind::Transform => domain::transform::json_schema(),
+    };
+    match serde_json::to_string_pretty(&schema) {
         Ok(text) => {
             println!("{text}");
             ExitCode::SUCCESS

@@ -158,7 +158,9 @@ pub async fn start_on(
         arrived,
         shutdown.clone(),
     ));
+    let transforms = transform_context(&config, &adapters, &pipelines);
     workers.spawn(crate::pipelines::executor::run(pipelines, shutdown.clone()));
+    workers.spawn(crate::transforms::run(transforms, shutdown.clone()));
     workers.spawn(crate::previews::worker::run(
         preview_context(&config, services.clone(), mirrors.clone(), backlog),
         shutdown.clone(),
@@ -313,6 +315,29 @@ fn pipeline_context(
             std::process::id(),
             rand::random::<u32>()
         ),
+    }
+}
+
+/// The transform worker's dependencies: executions run as local processes in their own
+/// workspaces (a configured cluster makes the application layer refuse runs that would run
+/// repository code, see `services::transforms::NOT_ON_A_CLUSTER`).
+fn transform_context(
+    config: &Config,
+    adapters: &Adapters,
+    pipelines: &PipelineContext,
+) -> crate::transforms::TransformContext {
+    let work_root = config.data_dir.join("transforms");
+    crate::transforms::TransformContext {
+        store: adapters.store.clone(),
+        objects: adapters.objects.clone(),
+        bus: adapters.bus.clone(),
+        runner: Arc::new(LocalRunner::new(work_root)),
+        secret_box: adapters.secret_box.clone(),
+        git_host: adapters.git_host.clone(),
+        mirrors: pipelines.mirrors.clone(),
+        slots: config.pipeline_steps,
+        retry_after: config.transform_retry,
+        worker_id: pipelines.worker_id.clone(),
     }
 }
 

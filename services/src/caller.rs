@@ -214,6 +214,12 @@ pub enum Action {
     NotificationRead,
     NotificationChange,
     NotificationRedeliver,
+    /// Transform runs: reading one, starting one (on every repository it selects), cancelling
+    /// it, retrying executions.
+    TransformRead,
+    TransformStart,
+    TransformCancel,
+    TransformRetry,
 }
 
 impl Action {
@@ -252,6 +258,10 @@ impl Action {
             Self::NotificationRead => "notification.read",
             Self::NotificationChange => "notification.change",
             Self::NotificationRedeliver => "notification.redeliver",
+            Self::TransformRead => "transform.read",
+            Self::TransformStart => "transform.start",
+            Self::TransformCancel => "transform.cancel",
+            Self::TransformRetry => "transform.retry",
         }
     }
 
@@ -267,14 +277,18 @@ impl Action {
             | Self::AccountRead
             | Self::UserRead
             | Self::TeamRead
-            | Self::AuditRead => Level::Read,
+            | Self::AuditRead
+            | Self::TransformRead => Level::Read,
             Self::PreviewRetry
             | Self::PreviewDelete
             | Self::PipelineTrigger
             | Self::PipelineCancel
             | Self::PipelineRetry
             | Self::DeliveryRedeliver
-            | Self::SessionRevoke => Level::Write,
+            | Self::SessionRevoke
+            | Self::TransformStart
+            | Self::TransformCancel
+            | Self::TransformRetry => Level::Write,
             Self::RepositoryAdd
             | Self::RepositoryRules
             | Self::RepositoryRemove

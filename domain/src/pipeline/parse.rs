@@ -49,6 +49,11 @@ pub(crate) fn read_file(text: &str) -> Result<PlatformFile, DefinitionErrors> {
             preview: None,
         });
     }
+    read_yaml(text)
+}
+
+/// Reads YAML text as `T`; a problem is one error with its line and column.
+pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DefinitionErrors> {
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::from_str_with_options(text, options).map_err(|error| {
         let (line, column) = error
@@ -93,6 +98,15 @@ impl Checker {
         self.errors.push(DefinitionError {
             line: clamp(at.line()),
             column: clamp(at.column()),
+            message,
+        });
+    }
+
+    /// A problem of the whole file (something missing), reported at its first line.
+    pub(crate) fn error_in_file(&mut self, message: String) {
+        self.errors.push(DefinitionError {
+            line: 1,
+            column: 1,
             message,
         });
     }
@@ -463,11 +477,11 @@ impl Checker {
     }
 }
 
-const NAME_RULE: &str =
+pub(crate) const NAME_RULE: &str =
     "use letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit, at most 63";
 
 /// Step and artifact names end up in pod names, labels and object keys.
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     name.len() <= 63
         && edge_ok(name.chars().next())
@@ -477,7 +491,7 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn valid_secret_name(name: &str) -> bool {
+pub(crate) fn valid_secret_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -497,7 +511,7 @@ pub fn secret_references(text: &str) -> Vec<String> {
 }
 
 /// The known name nearest to a misspelt one, when it is close enough to be a typo.
-fn closest<'a>(unknown: &str, known: &'a [String]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(unknown: &str, known: &'a [String]) -> Option<&'a str> {
     known
         .iter()
         .map(|name| (strsim::levenshtein(unknown, name), name))

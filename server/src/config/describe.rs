@@ -108,6 +108,7 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         GITHUB_PERMISSION_CACHE_SECONDS => Some(c.github_permission_cache.as_secs().to_string()),
         RECONCILE_SECONDS => Some(c.reconcile_every.as_secs().to_string()),
         NOTIFICATION_RETRY_SECONDS => Some(c.notification_retry.as_secs().to_string()),
+        TRANSFORM_RETRY_SECONDS => Some(c.transform_retry.as_secs().to_string()),
         REGISTRY => Some(c.registry.clone()),
         PIPELINE_STEPS => Some(c.pipeline_steps.to_string()),
         PIPELINES_NAMESPACE => Some(c.pipelines_namespace.clone()),

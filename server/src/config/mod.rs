@@ -126,6 +126,8 @@ pub struct Config {
     pub reconcile_every: Duration,
     /// The first gap before a failed notification delivery is tried again.
     pub notification_retry: Duration,
+    /// The first gap before a failed transform attempt is tried again.
+    pub transform_retry: Duration,
     /// Registry pipeline steps push images to (`$REGISTRY`).
     pub registry: String,
     /// Steps this instance runs at once, across all pipelines.

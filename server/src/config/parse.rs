@@ -194,6 +194,9 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
     let notification_retry = r
         .seconds(NOTIFICATION_RETRY_SECONDS, 10)
         .max(Duration::from_secs(1));
+    let transform_retry = r
+        .seconds(TRANSFORM_RETRY_SECONDS, 10)
+        .max(Duration::from_secs(1));
     let registry = r
         .parsed(
             REGISTRY,
@@ -264,6 +267,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         github_permission_cache,
         reconcile_every,
         notification_retry,
+        transform_retry,
         registry,
         pipeline_steps,
         pipelines_namespace,

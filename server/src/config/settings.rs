@@ -62,6 +62,7 @@ pub const ADMINS: &str = "SLIPWAY_ADMINS";
 pub const GITHUB_PERMISSION_CACHE_SECONDS: &str = "SLIPWAY_GITHUB_PERMISSION_CACHE_SECONDS";
 pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
 pub const NOTIFICATION_RETRY_SECONDS: &str = "SLIPWAY_NOTIFICATION_RETRY_SECONDS";
+pub const TRANSFORM_RETRY_SECONDS: &str = "SLIPWAY_TRANSFORM_RETRY_SECONDS";
 pub const REGISTRY: &str = "SLIPWAY_REGISTRY";
 pub const PIPELINE_STEPS: &str = "SLIPWAY_PIPELINE_STEPS";
 pub const PIPELINES_NAMESPACE: &str = "SLIPWAY_PIPELINES_NAMESPACE";
@@ -245,6 +246,11 @@ pub const SETTINGS: &[Setting] = &[
         NOTIFICATION_RETRY_SECONDS,
         "10",
         "The first gap before a failed notification delivery is tried again; gaps double up to an hour, and Slipway stops trying a day after the event.",
+    ),
+    setting(
+        TRANSFORM_RETRY_SECONDS,
+        "10",
+        "The first gap before a transform execution whose attempt failed for a reason other than its steps (a clone, storage) is tried again; the gap doubles, and after the third attempt it goes to the dead letters.",
     ),
     setting(
         REGISTRY,

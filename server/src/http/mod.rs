@@ -24,6 +24,7 @@ mod previews;
 mod secrets;
 pub mod sign_in;
 mod step_logs;
+mod transforms;
 
 pub use step_logs::step_log_lines;
 
@@ -113,6 +114,13 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::deliveries))
         .routes(routes!(notifications::delivery))
         .routes(routes!(notifications::redeliver))
+        .routes(routes!(transforms::list, transforms::start))
+        .routes(routes!(transforms::show))
+        .routes(routes!(transforms::executions))
+        .routes(routes!(transforms::artifact))
+        .routes(routes!(transforms::cancel))
+        .routes(routes!(transforms::retry_failed))
+        .routes(routes!(transforms::retry))
         .routes(routes!(previews::list))
         .routes(routes!(previews::show, previews::delete))
         .routes(routes!(previews::retry))

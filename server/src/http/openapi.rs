@@ -25,6 +25,7 @@ use utoipa::OpenApi;
         (name = "artifacts", description = "Files pipeline steps left behind"),
         (name = "secrets", description = "Repository secrets (values go in, never out)"),
         (name = "notifications", description = "Signed webhooks Slipway sends about runs and previews, with their deliveries"),
+        (name = "transforms", description = "Transform runs: one change tried across many repositories, each patch, log and summary kept, nothing written to GitHub"),
         (name = "deliveries", description = "GitHub webhook deliveries"),
         (name = "events", description = "Live change notifications"),
         (name = "health", description = "Liveness and readiness"),

@@ -86,6 +86,11 @@ pub(super) const SQLITE: Embedded = &[
         "notifications",
         include_str!("../../../migrations/sqlite/0015_notifications.sql"),
     ),
+    (
+        16,
+        "transforms",
+        include_str!("../../../migrations/sqlite/0016_transforms.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -163,6 +168,11 @@ pub(super) const POSTGRES: Embedded = &[
         15,
         "notifications",
         include_str!("../../../migrations/postgres/0015_notifications.sql"),
+    ),
+    (
+        16,
+        "transforms",
+        include_str!("../../../migrations/postgres/0016_transforms.sql"),
     ),
 ];
 

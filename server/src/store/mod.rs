@@ -19,6 +19,8 @@ mod secret_sql;
 mod sql_store;
 mod sqlite;
 mod sqlite_writer;
+mod transform_sql;
+mod transform_store;
 
 use std::sync::Arc;
 

@@ -18,6 +18,7 @@ use super::report_sql::impl_report_store;
 use super::schedule_sql::impl_schedule_store;
 use super::secret_sql::impl_secret_store;
 use super::sql_store::impl_store;
+use super::transform_store::impl_transform_store;
 
 /// The Store on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -56,3 +57,4 @@ impl_preview_store!(PostgresStore);
 impl_identity_store!(PostgresStore);
 impl_report_store!(PostgresStore);
 impl_notification_store!(PostgresStore);
+impl_transform_store!(PostgresStore, " FOR UPDATE SKIP LOCKED");

@@ -5,13 +5,15 @@ use domain::{Repository, RepositoryId, StoreError};
 
 pub(super) const CHECK: &str = "SELECT 1";
 /// Waiting work per queue, in the order of `domain::health::QUEUES`: deliveries not processed
-/// yet, pipeline runs not claimed, preview attempts not started, notifications not delivered.
+/// yet, pipeline runs not claimed, preview attempts not started, notifications not delivered,
+/// transform executions waiting for a worker.
 pub(super) const QUEUE_DEPTHS: &str = "\
      SELECT 'deliveries' AS queue, COUNT(*) AS depth, MIN(received_at_ms) AS oldest_at_ms \
        FROM deliveries WHERE status IN ('queued', 'processing') \
      UNION ALL SELECT 'pipelines', COUNT(*), MIN(created_at_ms) FROM pipelines WHERE status = 'pending' \
      UNION ALL SELECT 'previews', COUNT(*), MIN(created_at_ms) FROM preview_attempts WHERE status = 'pending' \
-     UNION ALL SELECT 'notifications', COUNT(*), MIN(created_at_ms) FROM notification_deliveries WHERE status = 'pending'";
+     UNION ALL SELECT 'notifications', COUNT(*), MIN(created_at_ms) FROM notification_deliveries WHERE status = 'pending' \
+     UNION ALL SELECT 'transforms', COUNT(*), MIN(next_attempt_at_ms) FROM transform_executions WHERE status = 'pending'";
 pub(super) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, clone_url, default_branch, cluster, created_at_ms) \
      VALUES ($1, $2, $3, $4, $5) RETURNING id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms";
 pub(super) const LIST_REPOSITORIES: &str = "SELECT id, name, clone_url, default_branch, cluster, preview_rules, reporting, created_at_ms \

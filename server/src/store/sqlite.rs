@@ -29,6 +29,7 @@ use super::schedule_sql::impl_schedule_store;
 use super::secret_sql::impl_secret_store;
 use super::sql_store::impl_store;
 use super::sqlite_writer::SqliteWriter;
+use super::transform_store::impl_transform_store;
 
 /// Read-only connections (reads wait neither for the writer nor, mostly, for each other).
 const READERS: u32 = 4;
@@ -89,3 +90,4 @@ impl_preview_store!(SqliteStore);
 impl_identity_store!(SqliteStore);
 impl_report_store!(SqliteStore);
 impl_notification_store!(SqliteStore);
+impl_transform_store!(SqliteStore, "");

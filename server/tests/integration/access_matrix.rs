@@ -32,6 +32,9 @@ enum Need {
     OwnToken,
     /// Checks credentials of its own (a signed upload link): refused without a signature.
     SignedLink,
+    /// Starting a transform run over alpha: a token of write scope, then write on alpha (a
+    /// spec naming a repository the caller cannot see is invalid input, as a misspelt one is).
+    StartTransform,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,6 +96,11 @@ fn expect(need: Need, who: Who) -> Expect {
         Need::WriteScope => allowed(token_scope(who) >= Level::Write),
         // Only tokens of admin scope revoke tokens; the repository admin's reaches it but does
         // not own it, and is told it does not exist.
+        Need::StartTransform if token_scope(who) < Level::Write => Refused(403),
+        Need::StartTransform => match alpha_level(who) {
+            None => Refused(400),
+            Some(held) => allowed(held >= Level::Write),
+        },
         Need::OwnToken => match who {
             Who::Admin => Allowed,
             Who::RepositoryAdmin => Refused(404),
@@ -102,7 +110,8 @@ fn expect(need: Need, who: Who) -> Expect {
 }
 
 /// One request of the matrix. `{alpha}`, `{beta}`, `{pipeline}`, `{preview}`, `{delivery}`,
-/// `{reader}`, `{team}` and `{scratch}` in the path and body are filled in.
+/// `{transform}`, `{execution}`, `{reader}`, `{team}` and `{scratch}` in the path and body are
+/// filled in.
 struct Row {
     /// The OpenAPI operation id, or `rpc:<endpoint>` for a server function.
     name: &'static str,
@@ -208,6 +217,14 @@ const ROWS: &[Row] = &[
     on_scratch(row("list_notification_deliveries", "GET", "/api/projects/{alpha}/notifications/{scratch}/deliveries", Alpha(Level::Admin)), Scratch::Subscription),
     absent(row("get_notification_delivery", "GET", "/api/projects/{alpha}/notification-deliveries/none", Alpha(Level::Admin))),
     absent(row("redeliver_notification", "POST", "/api/projects/{alpha}/notification-deliveries/none/redeliver", Alpha(Level::Admin))),
+    row("list_transform_runs", "GET", "/api/runs", SignedIn),
+    json_row("start_transform_run", "POST", "/api/runs", r#"{"spec": "name: matrix\nrepositories: [acme/alpha]\ndry_run: true\nsteps:\n  - name: s\n    image: alpine\n    commands: [true]\n"}"#, StartTransform),
+    row("get_transform_run", "GET", "/api/runs/{transform}", Alpha(Level::Read)),
+    row("list_transform_executions", "GET", "/api/runs/{transform}/executions", Alpha(Level::Read)),
+    absent(row("get_transform_artifact", "GET", "/api/runs/{transform}/executions/{execution}/artifacts/logs.txt", Alpha(Level::Read))),
+    on_scratch(row("cancel_transform_run", "POST", "/api/runs/{scratch}/cancel", Alpha(Level::Write)), Scratch::TransformRun),
+    on_scratch(row("retry_failed_transform_executions", "POST", "/api/runs/{scratch}/retry-failed", Alpha(Level::Write)), Scratch::TransformRun),
+    row("retry_transform_execution", "POST", "/api/runs/{transform}/executions/{execution}/retry", Alpha(Level::Write)),
     row("list_previews", "GET", "/api/previews", SignedIn),
     row("get_preview", "GET", "/api/previews/{preview}", Alpha(Level::Read)),
     row("get_preview_logs", "GET", "/api/previews/{preview}/logs", Alpha(Level::Read)),
@@ -292,6 +309,8 @@ fn fill(template: &str, world: &World, scratch: &str) -> String {
         .replace("{pipeline}", &world.pipeline.to_string())
         .replace("{preview}", &world.preview.to_string())
         .replace("{delivery}", &world.delivery)
+        .replace("{transform}", &world.transform.to_string())
+        .replace("{execution}", &world.execution.to_string())
         .replace("{reader}", &world.reader_id.to_string())
         .replace("{team}", &world.teams[0].to_string())
         .replace("{scratch}", scratch)

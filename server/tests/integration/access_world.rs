@@ -55,6 +55,29 @@ pub enum Scratch {
     Token,
     /// A notification subscription of alpha.
     Subscription,
+    /// A transform run over alpha that never becomes due (so it stays queued).
+    TransformRun,
+}
+
+/// A transform run over alpha whose execution is due only in the far future: it stays queued.
+async fn queued_transform(
+    store: &dyn domain::Store,
+    alpha: i64,
+) -> domain::transform::TransformRun {
+    let spec = domain::transform::parse::parse_transform(
+        "name: matrix\nrepositories: [acme/alpha]\nsteps:\n  - name: s\n    image: alpine\n    commands: [true]\n",
+    )
+    .expect("spec");
+    let new = domain::transform::NewTransformRun {
+        spec,
+        repositories: vec![(domain::RepositoryId(alpha), "acme/alpha".into())],
+        started_by: None,
+        max_attempts: 3,
+    };
+    store
+        .create_transform_run(&new, i64::MAX / 4)
+        .await
+        .expect("transform run")
 }
 
 pub struct World {
@@ -64,6 +87,9 @@ pub struct World {
     pub pipeline: i64,
     pub preview: i64,
     pub delivery: String,
+    /// A queued transform run over alpha, and its execution.
+    pub transform: i64,
+    pub execution: i64,
     pub reader_id: i64,
     pub teams: [i64; 3],
     clients: Vec<(Who, reqwest::Client)>,
@@ -193,6 +219,8 @@ impl World {
             .id
             .0;
         let preview = preview_of_alpha(store.as_ref()).await;
+        let transform = queued_transform(store.as_ref(), alpha).await.id;
+        let execution = store.list_executions(transform).await.expect("executions")[0].id;
         let delivery = "access-matrix-delivery".to_owned();
         store
             .record_delivery(&NewDelivery {
@@ -264,6 +292,8 @@ impl World {
             pipeline,
             preview,
             delivery,
+            transform: transform.0,
+            execution,
             reader_id: id_of("reader"),
             teams,
             clients,
@@ -376,6 +406,10 @@ impl World {
                 .await;
                 created["id"].as_i64().expect("id").to_string()
             }
+            Scratch::TransformRun => {
+                let store = self.server.running.services.store.as_ref();
+                queued_transform(store, self.alpha).await.id.to_string()
+            }
             Scratch::Token => {
                 let body = json!({"user": "writer", "name": format!("scratch {n}")});
                 let created = json_ok(
@@ -433,8 +467,15 @@ impl World {
             })
             .await
             .expect("deliveries");
+        let transforms = store
+            .list_transform_runs(&domain::transform::TransformRunFilter {
+                limit: 200,
+                ..Default::default()
+            })
+            .await
+            .expect("transform runs");
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             repositories
                 .iter()
                 .map(|r| (&r.name, &r.preview_rules, r.reporting))
@@ -461,6 +502,10 @@ impl World {
                 .map(|d| &d.delivery_id)
                 .collect::<Vec<_>>(),
             subscriptions.iter().map(|s| s.id).collect::<Vec<_>>(),
+            transforms
+                .iter()
+                .map(|t| (t.id, t.cancel_requested))
+                .collect::<Vec<_>>(),
         )
     }
 }

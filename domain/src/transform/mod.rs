@@ -1,0 +1,31 @@
+//! Transform runs: one change (a dependency bump, a codemod, an agent's edit) tried across
+//! many repositories in sandboxed executions, each keeping its log, patch and summary, with
+//! nothing written to GitHub. The spec and how it is validated (with the `platform-file`
+//! feature), which repositories it selects, the run and execution state machines, and the
+//! Store's part.
+
+pub mod definition;
+#[cfg(feature = "platform-file")]
+pub mod file;
+#[cfg(feature = "platform-file")]
+pub mod parse;
+pub mod run;
+#[cfg(feature = "platform-file")]
+pub mod select;
+pub mod store;
+
+/// The transform worker's name on the bus (`BusEvent::Wake { worker }`).
+pub const TRANSFORM_WORKER: &str = "transforms";
+
+pub use definition::{TransformSpec, TransformStep};
+pub use run::{
+    DiffSummary, Execution, ExecutionOutcome, ExecutionStatus, ExecutionTotals, FileChange,
+    NewTransformRun, TransformRun, TransformRunId, TransformRunStatus,
+};
+pub use store::{ClaimedExecution, Renewal, TransformRunFilter, TransformStore};
+
+/// The JSON Schema of a transform spec, for editors (`slipway schema transform`).
+#[cfg(feature = "platform-file")]
+pub fn json_schema() -> serde_json::Value {
+    schemars::schema_for!(file::TransformFile).to_value()
+}

@@ -1,0 +1,128 @@
+//! The Store's part for transform runs: a run and its executions recorded together (one per
+//! repository, unique on its key), the embedded queue — a due pending execution is claimed by
+//! one worker for a while, counted as an attempt, and taken back when its worker stops renewing
+//! the claim — and every move of an execution keeping its run's status in step.
+
+use async_trait::async_trait;
+
+use super::definition::TransformSpec;
+use super::run::{Execution, ExecutionOutcome, NewTransformRun, TransformRun, TransformRunId};
+use crate::RepositoryId;
+use crate::store::Result;
+
+/// Which runs to list: newest first.
+#[derive(Debug, Clone, Default)]
+pub struct TransformRunFilter {
+    /// Only runs with an execution in one of these repositories (`None`: every run).
+    pub visible: Option<Vec<RepositoryId>>,
+    pub before: Option<TransformRunId>,
+    pub limit: u32,
+}
+
+/// An execution a worker claimed, with the spec it runs.
+#[derive(Debug, Clone)]
+pub struct ClaimedExecution {
+    pub execution: Execution,
+    pub spec: TransformSpec,
+}
+
+/// What renewing a claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// Still this worker's: go on.
+    Held,
+    /// Still this worker's, but its run is to be cancelled: stop the attempt.
+    CancelRequested,
+    /// Another worker took it over (this one stopped renewing in time): let it go.
+    Lost,
+}
+
+#[async_trait]
+pub trait TransformStore: Send + Sync {
+    /// Records a run (queued) and one pending execution per repository, due now.
+    async fn create_transform_run(
+        &self,
+        run: &NewTransformRun,
+        now_ms: i64,
+    ) -> Result<TransformRun>;
+
+    /// Adds the execution of `run` in `repository` unless one with its key exists (`false`
+    /// then): the same task twice is one execution.
+    async fn enqueue_execution(
+        &self,
+        run: TransformRunId,
+        repository: RepositoryId,
+        repository_name: &str,
+        max_attempts: u32,
+        now_ms: i64,
+    ) -> Result<bool>;
+
+    async fn list_transform_runs(&self, filter: &TransformRunFilter) -> Result<Vec<TransformRun>>;
+
+    /// `NotFound` when there is none.
+    async fn get_transform_run(&self, id: TransformRunId) -> Result<TransformRun>;
+
+    /// A run's executions, by repository name.
+    async fn list_executions(&self, run: TransformRunId) -> Result<Vec<Execution>>;
+
+    /// `NotFound` when there is none.
+    async fn get_execution(&self, id: i64) -> Result<Execution>;
+
+    /// Takes the pending execution due soonest (or one whose worker stopped renewing its
+    /// claim) for `owner` until `until_ms`, counting an attempt; `None` when none is due.
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<ClaimedExecution>>;
+
+    /// Extends `owner`'s claim, saying whether the attempt should go on.
+    async fn renew_execution(&self, id: i64, owner: &str, until_ms: i64) -> Result<Renewal>;
+
+    /// Scheduled → running, at `base_sha`.
+    async fn start_execution(
+        &self,
+        id: i64,
+        owner: &str,
+        base_sha: &str,
+        now_ms: i64,
+    ) -> Result<()>;
+
+    /// Records how an attempt ended and lets the claim go.
+    async fn finish_execution(
+        &self,
+        id: i64,
+        owner: &str,
+        outcome: &ExecutionOutcome,
+        now_ms: i64,
+    ) -> Result<Execution>;
+
+    /// An attempt the machinery failed (not the steps): pending again at `retry_at_ms`, or,
+    /// after its last attempt (`retry_at_ms` is `None`), dead-lettered with `reason`.
+    async fn fail_execution_attempt(
+        &self,
+        id: i64,
+        owner: &str,
+        reason: &str,
+        retry_at_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Execution>;
+
+    /// Hands `owner`'s claimed executions back (pending, the attempt not counted): Slipway is
+    /// stopping. How many.
+    async fn release_executions(&self, owner: &str) -> Result<u64>;
+
+    /// Marks the run to be cancelled; executions that have not started are cancelled at once
+    /// (running ones stop when their worker renews its claim).
+    async fn cancel_transform_run(&self, id: TransformRunId, now_ms: i64) -> Result<TransformRun>;
+
+    /// Makes failed, timed-out, dead-lettered and cancelled executions of `run` (only
+    /// `execution`, when given) pending again with fresh attempts; those it moved.
+    async fn retry_executions(
+        &self,
+        run: TransformRunId,
+        execution: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Vec<Execution>>;
+}
