@@ -26,7 +26,9 @@ use domain::transform::{
 use domain::{ObjectKey, Repository};
 
 use super::TransformContext;
-use super::script::{NUMSTAT_FILE, OUTPUT_DIR, PATCH_FILE, Progress, execution_script};
+use super::script::{
+    NUMSTAT_FILE, OUTPUT_DIR, PATCH_FILE, Progress, RUN_SCRIPT, execution_script, is_machinery,
+};
 use super::summary::Summary;
 use crate::pipelines::redact::Redactor;
 use crate::pipelines::source::{Source, SourceError, clone_token};
@@ -85,7 +87,7 @@ pub async fn attempt(
         Ok(secrets) => secrets,
         Err(reason) => return Attempt::Failed(reason),
     };
-    let (script, environment) = match execution_script(&claimed.spec, &secrets) {
+    let (_, environment) = match execution_script(&claimed.spec, &secrets) {
         Ok(script) => script,
         Err(missing) => return ended(ExecutionStatus::Failed, None, &missing.to_string()),
     };
@@ -100,7 +102,7 @@ pub async fn attempt(
                 .first()
                 .map(|s| s.image.clone())
                 .unwrap_or_default(),
-            commands: vec![script],
+            commands: vec![RUN_SCRIPT.to_owned()],
             environment: BTreeMap::new(),
             depends_on: Vec::new(),
             timeout_secs: claimed.spec.timeout_secs,
@@ -122,8 +124,7 @@ pub async fn attempt(
     let (sender, lines) = mpsc::channel(256);
     let started = std::time::Instant::now();
     let running = ctx.runner.run_step(spec, sender, stop, files.clone());
-    let reading = read_log(lines, &mut redactor);
-    let (exit, (log, progress)) = futures::join!(running, reading);
+    let (exit, log, progress) = run_reading(running, lines, &mut redactor).await;
     let exit = match exit {
         Ok(exit) => exit,
         Err(error) => return Attempt::Failed(failure(&error)),
@@ -279,29 +280,71 @@ async fn open_secrets(
         .collect()
 }
 
-/// Reads every output line, redacted, keeping a bounded log and noting the script's markers.
-async fn read_log(lines: mpsc::Receiver<String>, redactor: &mut Redactor) -> (String, Progress) {
-    let mut progress = Progress::default();
-    let mut log = String::new();
-    let mut kept = 0usize;
-    let mut dropped = 0usize;
-    let mut lines = lines;
-    while let Some(raw) = lines.next().await {
-        progress.note(&raw);
-        if kept >= MAX_LOG_LINES {
-            dropped += 1;
-            continue;
+/// Runs the attempt while reading every output line, redacted, into a bounded log (noting the
+/// script's markers). Once the run ended, lines still coming (from processes it left behind
+/// holding its output open) are read for [`DRAIN`] at most.
+async fn run_reading(
+    running: impl std::future::Future<Output = Result<StepExit, RunnerError>>,
+    mut lines: mpsc::Receiver<String>,
+    redactor: &mut Redactor,
+) -> (Result<StepExit, RunnerError>, String, Progress) {
+    let mut log = Log::default();
+    let mut running = std::pin::pin!(running);
+    let exit = loop {
+        tokio::select! {
+            line = lines.next() => match line {
+                Some(raw) => log.push(&raw, redactor),
+                None => break running.await,
+            },
+            exit = &mut running => break exit,
         }
-        let line = redactor.line(&raw);
-        let cut: String = line.chars().take(MAX_LINE_CHARS).collect();
-        log.push_str(&cut);
-        log.push('\n');
-        kept += 1;
+    };
+    let drain = async {
+        while let Some(raw) = lines.next().await {
+            log.push(&raw, redactor);
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN, drain).await;
+    (exit, log.finish(), log.progress)
+}
+
+/// Lines still coming once an attempt ended are read this long at most.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// An execution's log as it is read.
+#[derive(Default)]
+struct Log {
+    text: String,
+    kept: usize,
+    dropped: usize,
+    progress: Progress,
+}
+
+impl Log {
+    fn push(&mut self, raw: &str, redactor: &mut Redactor) {
+        self.progress.note(raw);
+        if is_machinery(raw) {
+            return;
+        }
+        if self.kept >= MAX_LOG_LINES {
+            self.dropped += 1;
+            return;
+        }
+        let line = redactor.line(raw);
+        self.text.extend(line.chars().take(MAX_LINE_CHARS));
+        self.text.push('\n');
+        self.kept += 1;
     }
-    if dropped > 0 {
-        log.push_str(&format!("slipway: {dropped} more lines were not kept\n"));
+
+    fn finish(&mut self) -> String {
+        if self.dropped > 0 {
+            self.text.push_str(&format!(
+                "slipway: {} more lines were not kept\n",
+                self.dropped
+            ));
+        }
+        std::mem::take(&mut self.text)
     }
-    (log, progress)
 }
 
 /// Stores the three artifacts (the patch only when there is one).

@@ -1,5 +1,6 @@
 //! The shell script an execution runs in the repository's checkout: each step in order under
-//! `timeout` (its variables and secrets come from the process environment, never from the
+//! `timeout --foreground` (which stays in the runner's process group, so that a cancel or
+//! Slipway stopping ends the step's processes with the rest; its variables and secrets come from the process environment, never from the
 //! script's text, which others on the host can read), marker lines saying which step runs and
 //! which one timed out, then everything staged and the binary-safe patch and its numbers
 //! written where the runner collects them (`.git/slipway/`, outside the work tree).
@@ -16,6 +17,18 @@ pub const MARKER: &str = "::slipway::";
 pub const OUTPUT_DIR: &str = ".git/slipway";
 pub const PATCH_FILE: &str = "patch.diff";
 pub const NUMSTAT_FILE: &str = "numstat";
+/// The variable the script travels in, and the one command the runner is given: the script
+/// then runs in a shell of its own (the runner's `set -e` would end it before it could say
+/// which step failed).
+pub const SCRIPT_VARIABLE: &str = "SLIPWAY_TRANSFORM_SCRIPT";
+pub const RUN_SCRIPT: &str = "exec sh -c \"$SLIPWAY_TRANSFORM_SCRIPT\"";
+
+/// Whether an output line is the runner's own about the machinery (the command it echoes,
+/// the files it collected), which the execution's log leaves out.
+pub fn is_machinery(line: &str) -> bool {
+    line.strip_prefix("+ ") == Some(RUN_SCRIPT) || line.starts_with("slipway: artifact `patch`")
+}
+
 /// `timeout`'s exit code when the time ran out.
 const TIMED_OUT: i32 = 124;
 
@@ -45,8 +58,8 @@ pub fn execution_script(
         let secs = step.timeout_secs;
         script.push_str(&format!(
             "printf '%s step %s\\n' '{MARKER}' {name}\n\
-             ( {exports}exec timeout -k 5 {secs} sh -c {inner} )\n\
-             code=$?\n\
+             code=0\n\
+             ( {exports}exec timeout --foreground -k 5 {secs} sh -c {inner} ) || code=$?\n\
              if [ \"$code\" -eq {TIMED_OUT} ]; then printf '%s timed-out %s\\n' '{MARKER}' {name}; exit {TIMED_OUT}; fi\n\
              if [ \"$code\" -ne 0 ]; then exit \"$code\"; fi\n"
         ));
@@ -57,6 +70,7 @@ pub fn execution_script(
          git diff --cached --binary > {OUTPUT_DIR}/{PATCH_FILE} && \
          git diff --cached --numstat -z > {OUTPUT_DIR}/{NUMSTAT_FILE}\n"
     ));
+    environment.insert(SCRIPT_VARIABLE.to_owned(), script.clone());
     Ok((script, environment))
 }
 
@@ -145,7 +159,10 @@ mod tests {
             script.contains("export TOKEN=\"${SLIPWAY_T1_TOKEN}\""),
             "{script}"
         );
-        assert!(script.contains("timeout -k 5 30 sh -c"), "{script}");
+        assert!(
+            script.contains("timeout --foreground -k 5 30 sh -c"),
+            "{script}"
+        );
     }
 
     #[test]

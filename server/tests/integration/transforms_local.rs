@@ -16,23 +16,23 @@ use crate::pipeline_support::{add_project, git, sample_repository};
 use crate::support::TestServer;
 
 /// A run's detail until `done` says it is what the test waits for (a minute at most).
-async fn until_run(server: &TestServer, id: i64, done: impl Fn(&Value) -> bool) -> Value {
-    let wait = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            tick.tick().await;
-            let run = get(server, &format!("/api/runs/{id}")).await;
-            if done(&run) {
-                return run;
-            }
+pub async fn until_run(server: &TestServer, id: i64, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let run = get(server, &format!("/api/runs/{id}")).await;
+        if done(&run) {
+            return run;
         }
-    };
-    tokio::time::timeout(Duration::from_secs(60), wait)
-        .await
-        .expect("the run got there within a minute")
+        if tokio::time::Instant::now() > deadline {
+            let executions = executions(server, id).await;
+            panic!("the run did not get there within a minute: {run}\n{executions:#?}");
+        }
+    }
 }
 
-fn finished(run: &Value) -> bool {
+pub fn finished(run: &Value) -> bool {
     ["completed", "partially_failed", "cancelled"].contains(&run["status"].as_str().unwrap_or(""))
 }
 
@@ -42,14 +42,14 @@ async fn get(server: &TestServer, path: &str) -> Value {
     response.json().await.expect("json")
 }
 
-async fn text(server: &TestServer, path: &str) -> (u16, String) {
+pub async fn text(server: &TestServer, path: &str) -> (u16, String) {
     let response = server.http.get(server.url(path)).send().await.expect("get");
     let status = response.status().as_u16();
     (status, response.text().await.expect("text"))
 }
 
 /// `POST /api/runs` with a YAML spec: status and body.
-async fn start(server: &TestServer, spec: &str) -> (u16, Value) {
+pub async fn start(server: &TestServer, spec: &str) -> (u16, Value) {
     let response = server
         .http
         .post(server.url("/api/runs"))
@@ -62,12 +62,12 @@ async fn start(server: &TestServer, spec: &str) -> (u16, Value) {
     (status, response.json().await.expect("json"))
 }
 
-async fn executions(server: &TestServer, id: i64) -> Vec<Value> {
+pub async fn executions(server: &TestServer, id: i64) -> Vec<Value> {
     let body = get(server, &format!("/api/runs/{id}/executions")).await;
     body["items"].as_array().cloned().expect("items")
 }
 
-fn of<'a>(executions: &'a [Value], repository: &str) -> &'a Value {
+pub fn of<'a>(executions: &'a [Value], repository: &str) -> &'a Value {
     executions
         .iter()
         .find(|e| e["repository"] == repository)
