@@ -17,7 +17,7 @@ use leptos_router::{SsrMode, path};
 use components::layout::Layout;
 use pages::{
     AuditPage, DeliveriesPage, DeliveryPage, MembersPage, NotFoundPage, OperatorPage, PipelinePage,
-    PipelinesPage, PreviewPage, PreviewsPage, SettingsPage,
+    PipelinesPage, PreviewPage, PreviewsPage, SettingsPage, TransformPage, TransformsPage,
 };
 
 /// Applies the saved or preferred colour theme before first paint, so dark mode never flashes.
@@ -61,6 +61,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/previews/:id") view=PreviewPage ssr=SsrMode::Async />
                     <Route path=path!("/pipelines") view=PipelinesPage ssr=SsrMode::Async />
                     <Route path=path!("/pipelines/:id") view=PipelinePage ssr=SsrMode::Async />
+                    <Route path=path!("/transforms") view=TransformsPage ssr=SsrMode::Async />
+                    <Route path=path!("/transforms/:id") view=TransformPage ssr=SsrMode::Async />
                     <Route path=path!("/operator") view=OperatorPage ssr=SsrMode::Async />
                     <Route path=path!("/deliveries") view=DeliveriesPage ssr=SsrMode::Async />
                     <Route path=path!("/deliveries/:id") view=DeliveryPage ssr=SsrMode::Async />

@@ -25,6 +25,9 @@ pub struct DependencyCheck {
 pub struct Readiness {
     pub ready: bool,
     pub checks: Vec<DependencyCheck>,
+    /// Whether transform workers take new executions (absent when the Store did not say).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub transform_queue: Option<crate::transform::QueueState>,
 }
 
 impl Readiness {
@@ -32,6 +35,7 @@ impl Readiness {
         Self {
             ready: checks.iter().all(|c| c.ok || c.optional),
             checks,
+            transform_queue: None,
         }
     }
 }

@@ -39,3 +39,12 @@ CREATE TABLE transform_executions (
 CREATE INDEX transform_executions_due ON transform_executions (status, next_attempt_at_ms);
 CREATE INDEX transform_executions_by_run ON transform_executions (run_id, repository);
 CREATE INDEX transform_executions_by_repository ON transform_executions (repository_id);
+
+-- Whether workers take new executions (one row, id 1; none: they do). Pausing stops new
+-- executions from starting on every replica; running ones go on.
+CREATE TABLE transform_queue (
+    id            BIGINT  PRIMARY KEY,
+    paused        BOOLEAN NOT NULL,
+    changed_by    TEXT,
+    changed_at_ms BIGINT  NOT NULL
+);

@@ -220,6 +220,8 @@ pub enum Action {
     TransformStart,
     TransformCancel,
     TransformRetry,
+    /// Pausing and resuming the transform queue (the whole instance's).
+    TransformPause,
 }
 
 impl Action {
@@ -262,6 +264,7 @@ impl Action {
             Self::TransformStart => "transform.start",
             Self::TransformCancel => "transform.cancel",
             Self::TransformRetry => "transform.retry",
+            Self::TransformPause => "transform.pause",
         }
     }
 
@@ -288,7 +291,8 @@ impl Action {
             | Self::SessionRevoke
             | Self::TransformStart
             | Self::TransformCancel
-            | Self::TransformRetry => Level::Write,
+            | Self::TransformRetry
+            | Self::TransformPause => Level::Write,
             Self::RepositoryAdd
             | Self::RepositoryRules
             | Self::RepositoryRemove
@@ -335,7 +339,8 @@ impl Action {
             | Self::UserUpdate
             | Self::UserDelete
             | Self::TeamChange
-            | Self::DeliveryRedeliver => InstanceRole::Admin,
+            | Self::DeliveryRedeliver
+            | Self::TransformPause => InstanceRole::Admin,
             _ => InstanceRole::Member,
         }
     }

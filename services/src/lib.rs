@@ -30,6 +30,7 @@ pub mod secrets;
 pub mod step_logs;
 pub mod teams;
 pub mod tokens;
+pub mod transform_queue;
 pub mod transforms;
 pub mod usage;
 pub mod users;

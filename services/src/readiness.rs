@@ -36,7 +36,13 @@ impl Services {
             checks.push(check("github".into(), "octocrab", github.check()).await);
         }
         checks.push(self.webhook_check());
-        Readiness::from_checks(checks)
+        let transform_queue =
+            tokio::time::timeout(CHECK_TIMEOUT, self.store.transform_queue_state()).await;
+        Readiness {
+            // A paused queue is still ready: pausing is what an operator asked for.
+            transform_queue: transform_queue.ok().and_then(|state| state.ok()),
+            ..Readiness::from_checks(checks)
+        }
     }
 
     /// What this instance runs on: version, URL, dependencies, clusters, GitHub budget.

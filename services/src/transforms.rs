@@ -223,7 +223,8 @@ impl Services {
         Ok(executions.into_iter().map(ExecutionView::of).collect())
     }
 
-    /// One of an execution's artifacts: `logs.txt`, `patch.diff` or `summary.json`.
+    /// One of an execution's artifacts: `logs.txt`, `patch.diff` or `summary.json`;
+    /// `NotFound` also when the execution has not made it (yet).
     pub async fn transform_artifact(
         &self,
         caller: &Caller,
@@ -231,6 +232,20 @@ impl Services {
         execution: i64,
         file: &str,
     ) -> Result<TransformArtifact> {
+        self.read_transform_artifact(caller, run, execution, file)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("execution {execution} has no {file} (yet)")))
+    }
+
+    /// Like [`Services::transform_artifact`], with `None` for an artifact the execution has
+    /// not made (yet).
+    pub async fn read_transform_artifact(
+        &self,
+        caller: &Caller,
+        run: i64,
+        execution: i64,
+        file: &str,
+    ) -> Result<Option<TransformArtifact>> {
         let Some(file) = ARTIFACTS.into_iter().find(|name| *name == file) else {
             return Err(Error::NotFound(format!(
                 "executions keep {}, not `{file}`",
@@ -243,10 +258,8 @@ impl Services {
         let key = ObjectKey::new(&artifact_key(found.run_id, &found.repository, file))
             .map_err(|e| Error::Internal(Box::new(e)))?;
         match self.objects.get(&key).await {
-            Ok(content) => Ok(TransformArtifact { file, content }),
-            Err(domain::ObjectsError::NotFound(_)) => Err(Error::NotFound(format!(
-                "execution {execution} has no {file} (yet)"
-            ))),
+            Ok(content) => Ok(Some(TransformArtifact { file, content })),
+            Err(domain::ObjectsError::NotFound(_)) => Ok(None),
             Err(error) => Err(Error::Unavailable {
                 dependency: "object storage",
                 source: Box::new(error),

@@ -10,6 +10,7 @@ mod notifications;
 mod pipelines;
 mod previews;
 mod repositories;
+mod transforms;
 
 pub use account::{
     CreateMyToken, NewToken, RevokeMyToken, TokenInput, create_my_token, get_me, list_my_tokens,
@@ -40,4 +41,10 @@ pub use repositories::{
     AddRepository, AddRepositoryInput, PreviewRulesInput, RemoveRepository, RemoveSecret,
     ReportingInput, SecretInput, SetPreviewRules, SetReporting, SetSecret, add_repository,
     list_repositories, list_secrets, remove_repository, set_preview_rules, set_reporting,
+};
+pub use transforms::{
+    CancelTransformRun, ExecutionOutput, LOG_TAIL_LINES, PAGE as TRANSFORM_PAGE,
+    RetryFailedTransforms, RetryTransformExecution, SetTransformQueue, StartTransform,
+    TransformDetail, get_transform_output, get_transform_queue, get_transform_run,
+    list_transform_runs,
 };

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 pub enum Icon {
     Previews,
     Pipelines,
+    Transforms,
     Operator,
     Deliveries,
     Settings,
@@ -24,6 +25,10 @@ impl Icon {
             }
             Self::Pipelines => {
                 "M6 3v12m0 0a3 3 0 1 0 0 6 3 3 0 0 0 0-6Zm12-6a3 3 0 1 0 0-6 3 3 0 0 0 0 6Zm0 0a9 9 0 0 1-9 9"
+            }
+            // Several documents stacked: one change, many repositories.
+            Self::Transforms => {
+                "M8 7V5a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2h-2M5 8h9a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-9a2 2 0 0 1 2-2Zm2 6h5m-5 3h3"
             }
             Self::Operator => "M4 19h16M7 16V9m5 7V5m5 11v-4",
             Self::Deliveries => {

@@ -8,9 +8,10 @@ use super::icons::{Icon, IconSvg};
 use super::theme::ThemeToggle;
 use crate::api::get_me;
 
-const NAV: [(&str, &str, Icon); 6] = [
+const NAV: [(&str, &str, Icon); 7] = [
     ("/previews", "Previews", Icon::Previews),
     ("/pipelines", "Pipelines", Icon::Pipelines),
+    ("/transforms", "Transforms", Icon::Transforms),
     ("/operator", "Operator", Icon::Operator),
     ("/deliveries", "Deliveries", Icon::Deliveries),
     ("/settings", "Settings", Icon::Settings),

@@ -6,16 +6,16 @@ use leptos::prelude::*;
 /// The badge's Tailwind tone for a status word.
 pub fn tone(status: &str) -> &'static str {
     match status {
-        "succeeded" => {
+        "succeeded" | "completed" => {
             "bg-emerald-50 text-emerald-700 ring-emerald-600/20 dark:bg-emerald-950 dark:text-emerald-300"
         }
-        "failed" | "cleanup_failed" => {
+        "failed" | "cleanup_failed" | "timed_out" | "dead_lettered" | "partially_failed" => {
             "bg-rose-50 text-rose-700 ring-rose-600/20 dark:bg-rose-950 dark:text-rose-300"
         }
         "running" | "deploying" | "building" | "deleting" => {
             "bg-sky-50 text-sky-700 ring-sky-600/20 dark:bg-sky-950 dark:text-sky-300"
         }
-        "pending" => {
+        "pending" | "queued" | "scheduled" => {
             "bg-amber-50 text-amber-700 ring-amber-600/20 dark:bg-amber-950 dark:text-amber-300"
         }
         _ => "bg-slate-100 text-slate-600 ring-slate-500/20 dark:bg-slate-800 dark:text-slate-300",

@@ -14,6 +14,8 @@ mod reporting;
 mod secrets;
 mod settings;
 mod tokens;
+mod transform;
+mod transforms;
 
 pub use audit::AuditPage;
 pub use deliveries::{DeliveriesPage, DeliveryPage};
@@ -25,6 +27,16 @@ pub use pipelines::PipelinesPage;
 pub use preview::PreviewPage;
 pub use previews::PreviewsPage;
 pub use settings::SettingsPage;
+pub use transform::TransformPage;
+pub use transforms::TransformsPage;
+
+/// "1 file", "3 files".
+fn counted(count: usize, word: &str) -> String {
+    match count {
+        1 => format!("1 {word}"),
+        n => format!("{n} {word}s"),
+    }
+}
 
 /// "1 repository", "3 repositories".
 fn repositories_phrase(count: usize) -> String {

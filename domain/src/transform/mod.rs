@@ -9,6 +9,7 @@ pub mod definition;
 pub mod file;
 #[cfg(feature = "platform-file")]
 pub mod parse;
+pub mod patch;
 pub mod run;
 #[cfg(feature = "platform-file")]
 pub mod select;
@@ -22,7 +23,7 @@ pub use run::{
     DiffSummary, Execution, ExecutionOutcome, ExecutionStatus, ExecutionTotals, FileChange,
     NewTransformRun, TransformRun, TransformRunId, TransformRunStatus,
 };
-pub use store::{ClaimedExecution, Renewal, TransformRunFilter, TransformStore};
+pub use store::{ClaimedExecution, QueueState, Renewal, TransformRunFilter, TransformStore};
 
 /// The JSON Schema of a transform spec, for editors (`slipway schema transform`).
 #[cfg(feature = "platform-file")]

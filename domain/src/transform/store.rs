@@ -26,6 +26,17 @@ pub struct ClaimedExecution {
     pub spec: TransformSpec,
 }
 
+/// Whether workers take new executions, and who said so last.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueueState {
+    /// New executions wait; running ones go on.
+    pub paused: bool,
+    /// The login of who paused or resumed it last (absent: never changed, or the system).
+    pub changed_by: Option<String>,
+    pub changed_at_ms: Option<i64>,
+}
+
 /// What renewing a claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Renewal {
@@ -116,6 +127,17 @@ pub trait TransformStore: Send + Sync {
     /// Marks the run to be cancelled; executions that have not started are cancelled at once
     /// (running ones stop when their worker renews its claim).
     async fn cancel_transform_run(&self, id: TransformRunId, now_ms: i64) -> Result<TransformRun>;
+
+    /// Whether workers take new executions.
+    async fn transform_queue_state(&self) -> Result<QueueState>;
+
+    /// Pauses (or resumes) the taking of new executions, on every replica.
+    async fn set_transform_queue_paused(
+        &self,
+        paused: bool,
+        by: Option<&str>,
+        now_ms: i64,
+    ) -> Result<QueueState>;
 
     /// Makes failed, timed-out, dead-lettered and cancelled executions of `run` (only
     /// `execution`, when given) pending again with fresh attempts; those it moved.

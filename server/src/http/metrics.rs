@@ -56,8 +56,10 @@ pub async fn metrics(
         return super::answer::ApiError(refused).into_response();
     }
     let services = &state.services;
+    let readiness = services.readiness().await;
     let scraped = Scraped {
-        dependencies: services.readiness().await.checks,
+        transforms_paused: readiness.transform_queue.as_ref().map(|q| q.paused),
+        dependencies: readiness.checks,
         previews: preview_counts(&state).await,
         queues: services.store.queue_depths().await.unwrap_or_default(),
         now_ms: domain::time::now_ms(),

@@ -1,13 +1,13 @@
 //! Transform runs as JSON: `GET|POST /api/runs` (list; start one from a spec sent as YAML or
 //! as `{"spec": "..."}`), `GET /api/runs/{id}`, `GET /api/runs/{id}/executions` (per
 //! repository), an execution's `logs.txt`, `patch.diff` and `summary.json`, cancel, retry every
-//! failed execution, retry one.
+//! failed execution, retry one; and the queue's switch, `/api/transform-queue` (pause, resume).
 
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::transform::TransformRun;
+use domain::transform::{QueueState, TransformRun};
 use services::transforms::{ExecutionView, ListTransformRuns, StartTransform, TransformRunPage};
 
 use super::AppState;
@@ -255,6 +255,72 @@ pub async fn retry(
         state
             .services
             .retry_transform_execution(&caller, id, execution)
+            .await?,
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/transform-queue",
+    operation_id = "get_transform_queue",
+    tag = "transforms",
+    summary = "Whether workers take new transform executions (and who paused them)",
+    responses(
+        (status = 200, description = "The queue's state", body = QueueState),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
+pub async fn queue(
+    State(state): State<AppState>,
+    Calling(caller): Calling,
+) -> ApiResult<Json<QueueState>> {
+    Ok(Json(state.services.transform_queue(&caller).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/transform-queue/pause",
+    operation_id = "pause_transform_queue",
+    tag = "transforms",
+    summary = "Stop workers taking new transform executions, on every replica (running ones go on); instance admins",
+    responses(
+        (status = 200, description = "The queue's state", body = QueueState),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
+pub async fn pause(
+    State(state): State<AppState>,
+    Calling(caller): Calling,
+) -> ApiResult<Json<QueueState>> {
+    Ok(Json(
+        state
+            .services
+            .set_transform_queue_paused(&caller, true)
+            .await?,
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/transform-queue/resume",
+    operation_id = "resume_transform_queue",
+    tag = "transforms",
+    summary = "Let workers take new transform executions again; instance admins",
+    responses(
+        (status = 200, description = "The queue's state", body = QueueState),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 503, description = "A dependency is unavailable", body = ErrorBody)
+    )
+)]
+pub async fn resume(
+    State(state): State<AppState>,
+    Calling(caller): Calling,
+) -> ApiResult<Json<QueueState>> {
+    Ok(Json(
+        state
+            .services
+            .set_transform_queue_paused(&caller, false)
             .await?,
     ))
 }

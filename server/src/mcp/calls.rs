@@ -210,6 +210,9 @@ pub async fn call(
                     .await?,
             )
         }
+        other if super::transform_calls::NAMES.contains(&other) => {
+            super::transform_calls::call(services, caller, other, arguments).await
+        }
         other => Err(Error::invalid(
             "name",
             format!("there is no tool `{other}`"),

@@ -122,3 +122,47 @@ pub struct RetryPipelineRun {
     #[serde(default)]
     pub failed_only: bool,
 }
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTransformRuns {
+    /// 1 to 100, default 20.
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous answer.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransformRunId {
+    /// The transform run's id.
+    pub transform_run_id: i64,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransformExecution {
+    /// The transform run's id.
+    pub transform_run_id: i64,
+    /// The repository of the execution, `owner/name`.
+    pub repository: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartTransformRun {
+    /// The spec, as YAML: `name`, `repositories` (names or glob patterns), optional `exclude`,
+    /// `base_ref`, `timeout`, `dry_run`, and `steps` (each `name`, `image`, `commands`, optional
+    /// `env`, `secrets`, `timeout`).
+    pub spec: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryTransformExecutions {
+    /// The transform run's id.
+    pub transform_run_id: i64,
+    /// Only this repository's execution (`owner/name`); absent: every one that failed.
+    pub repository: Option<String>,
+}

@@ -10,6 +10,7 @@ mod answers;
 mod calls;
 mod inputs;
 mod tools;
+mod transform_calls;
 
 use std::sync::Arc;
 

@@ -148,6 +148,45 @@ pub const TOOLS: &[ToolSpec] = &[
         (true, true),
         schema::<inputs::RunId>,
     ),
+    read(
+        "list_transform_runs",
+        "List transform runs",
+        "Transform runs (one change tried across many repositories) you can see, newest first, with their totals; page with `cursor`.",
+        schema::<inputs::ListTransformRuns>,
+    ),
+    read(
+        "get_transform_run",
+        "Get a transform run",
+        "One transform run: its spec and totals, and per repository the execution's status, exit code, reason, files changed and whether it is ready to publish.",
+        schema::<inputs::TransformRunId>,
+    ),
+    read(
+        "get_transform_patch",
+        "Read a transform's patch",
+        "One repository's patch (for `git apply`) and summary from a transform run; the patch is cut past 48 KB (the answer says so).",
+        schema::<inputs::TransformExecution>,
+    ),
+    write(
+        "start_transform_run",
+        "Start a transform run",
+        "Runs a spec's steps in each repository it selects and keeps each patch, log and summary; nothing is written to GitHub. Needs write access to every repository.",
+        (false, false),
+        schema::<inputs::StartTransformRun>,
+    ),
+    write(
+        "retry_transform_executions",
+        "Retry transform executions",
+        "Runs a transform run's failed, timed-out, dead-lettered or cancelled executions again (or only one repository's).",
+        (false, false),
+        schema::<inputs::RetryTransformExecutions>,
+    ),
+    write(
+        "cancel_transform_run",
+        "Cancel a transform run",
+        "Stops a transform run: waiting executions never start, running ones are stopped.",
+        (true, true),
+        schema::<inputs::TransformRunId>,
+    ),
 ];
 
 /// The tool called `name`.

@@ -31,6 +31,9 @@ pub(super) struct Families {
     pub preview_deploys: HistogramVec,
     pub preview_cleanups: IntCounterVec,
     pub notification_attempts: IntCounterVec,
+    pub transform_attempts: IntCounterVec,
+    pub transform_durations: HistogramVec,
+    pub transform_queue_paused: IntGaugeVec,
     pub kube_requests: IntCounterVec,
     pub dependency_up: IntGaugeVec,
     pub previews: IntGaugeVec,
@@ -108,6 +111,22 @@ impl Families {
                 "slipway_notification_attempts_total",
                 "Attempts to deliver a notification to its subscriber, by outcome.",
                 &["outcome"],
+            ),
+            transform_attempts: counter(
+                "slipway_transform_attempts_total",
+                "Transform execution attempts: started, and how each ended (retried: a failure other than the steps', tried again later).",
+                &["outcome"],
+            ),
+            transform_durations: histogram(
+                "slipway_transform_execution_duration_seconds",
+                "Transform execution attempts that ran, by how they ended, and how long they took.",
+                "status",
+                SLOW,
+            ),
+            transform_queue_paused: gauge(
+                "slipway_transform_queue_paused",
+                "Whether transform workers are told to take no new executions (1) or not (0).",
+                &[],
             ),
             kube_requests: counter(
                 "slipway_kubernetes_requests_total",
@@ -192,6 +211,9 @@ impl Families {
         for outcome in ["delivered", "retrying", "given_up"] {
             self.notification_attempts.with_label_values(&[outcome]);
         }
+        for outcome in super::TRANSFORM_OUTCOMES {
+            self.transform_attempts.with_label_values(&[outcome]);
+        }
     }
 
     fn register(&self) {
@@ -210,6 +232,9 @@ impl Families {
             Box::new(self.preview_deploys.clone()),
             Box::new(self.preview_cleanups.clone()),
             Box::new(self.notification_attempts.clone()),
+            Box::new(self.transform_attempts.clone()),
+            Box::new(self.transform_durations.clone()),
+            Box::new(self.transform_queue_paused.clone()),
             Box::new(self.kube_requests.clone()),
             Box::new(self.dependency_up.clone()),
             Box::new(self.previews.clone()),

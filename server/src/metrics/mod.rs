@@ -143,6 +143,44 @@ pub fn notification_attempted(outcome: &domain::notification::AttemptOutcome) {
         .inc();
 }
 
+/// The outcomes `slipway_transform_attempts_total` counts: `started`, `retried`, and every
+/// status an execution can end in.
+pub const TRANSFORM_OUTCOMES: [&str; 9] = [
+    "started",
+    "succeeded",
+    "no_changes",
+    "failed",
+    "timed_out",
+    "cancelled",
+    "dead_lettered",
+    "recorded",
+    "retried",
+];
+
+/// A transform execution's attempt started.
+pub fn transform_started() {
+    families()
+        .transform_attempts
+        .with_label_values(&["started"])
+        .inc();
+}
+
+/// A transform execution's attempt ended (`retried`, or an execution status), after `took`
+/// when it ran.
+pub fn transform_ended(outcome: &'static str, took: Option<Duration>) {
+    let families = families();
+    families
+        .transform_attempts
+        .with_label_values(&[outcome])
+        .inc();
+    if let Some(took) = took {
+        families
+            .transform_durations
+            .with_label_values(&[outcome])
+            .observe(took.as_secs_f64());
+    }
+}
+
 fn seconds(ms: i64) -> f64 {
     ms.max(0) as f64 / 1000.0
 }

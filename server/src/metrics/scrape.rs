@@ -21,6 +21,8 @@ pub struct Scraped {
     pub now_ms: i64,
     /// GitHub's budget, when GitHub is configured and has answered once.
     pub github: Option<RateBudget>,
+    /// Whether the transform queue is paused (absent when the Store did not say).
+    pub transforms_paused: Option<bool>,
 }
 
 /// Scrapes set the gauges one at a time, so that one scrape's answer is one moment's.
@@ -38,6 +40,13 @@ pub fn exposition(scraped: &Scraped) -> String {
             .dependency_up
             .with_label_values(&[check.name.as_str(), check.backend.as_str()])
             .set(i64::from(check.ok));
+    }
+    families.transform_queue_paused.reset();
+    if let Some(paused) = scraped.transforms_paused {
+        families
+            .transform_queue_paused
+            .with_label_values::<&str>(&[])
+            .set(i64::from(paused));
     }
     families.previews.reset();
     for (status, count) in &scraped.previews {

@@ -132,6 +132,30 @@ pub(super) fn set_run_status(status: TransformRunStatus) -> String {
     )
 }
 
+pub(super) const QUEUE_STATE: &str =
+    "SELECT paused, changed_by, changed_at_ms FROM transform_queue WHERE id = 1";
+pub(super) const SET_QUEUE: &str = "INSERT INTO transform_queue (id, paused, changed_by, \
+     changed_at_ms) VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET \
+     paused = excluded.paused, changed_by = excluded.changed_by, \
+     changed_at_ms = excluded.changed_at_ms RETURNING paused, changed_by, changed_at_ms";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct QueueRow {
+    paused: bool,
+    changed_by: Option<String>,
+    changed_at_ms: i64,
+}
+
+impl From<QueueRow> for domain::transform::QueueState {
+    fn from(row: QueueRow) -> Self {
+        Self {
+            paused: row.paused,
+            changed_by: row.changed_by,
+            changed_at_ms: Some(row.changed_at_ms),
+        }
+    }
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct RunRow {
     id: i64,

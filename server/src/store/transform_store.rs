@@ -396,6 +396,34 @@ macro_rules! impl_transform_store {
                 self.get_transform_run(id).await
             }
 
+            async fn transform_queue_state(
+                &self,
+            ) -> domain::store::Result<domain::transform::QueueState> {
+                use $crate::store::transform_sql as sql;
+                let row: Option<sql::QueueRow> = sqlx::query_as(sql::QUEUE_STATE)
+                    .fetch_optional(&self.readers)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "transform queue", 1))?;
+                Ok(row.map(Into::into).unwrap_or_default())
+            }
+
+            async fn set_transform_queue_paused(
+                &self,
+                paused: bool,
+                by: Option<&str>,
+                now_ms: i64,
+            ) -> domain::store::Result<domain::transform::QueueState> {
+                use $crate::store::transform_sql as sql;
+                let row: sql::QueueRow = sqlx::query_as(sql::SET_QUEUE)
+                    .bind(paused)
+                    .bind(by)
+                    .bind(now_ms)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "transform queue", 1))?;
+                Ok(row.into())
+            }
+
             async fn retry_executions(
                 &self,
                 run: domain::transform::TransformRunId,

@@ -3,7 +3,8 @@
 //! claim (a claim not renewed is taken over by another worker; a cancel request stops the
 //! attempt at the next renewal), and records how it ended — or, when the machinery failed,
 //! retries it with exponential backoff until its last attempt sends it to the dead letters.
-//! When Slipway stops, attempts in flight are stopped and handed back. Nothing here writes to
+//! When Slipway stops, attempts in flight are stopped and handed back. While the queue is
+//! paused (in the Store, so on every replica), no new execution is taken; running ones go on. Nothing here writes to
 //! GitHub: a repository on GitHub is only cloned.
 
 pub mod execute;
@@ -73,7 +74,14 @@ pub async fn run(ctx: TransformContext, stop: CancellationToken) {
     let freed = Arc::new(tokio::sync::Notify::new());
     let interrupt = stop.child_token();
     loop {
-        while let Ok(permit) = slots.clone().try_acquire_owned() {
+        let paused = match ctx.store.transform_queue_state().await {
+            Ok(state) => state.paused,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot read whether the transform queue is paused");
+                true
+            }
+        };
+        while !paused && let Ok(permit) = slots.clone().try_acquire_owned() {
             let claimed = match ctx
                 .store
                 .claim_execution(&ctx.worker_id, now_ms(), now_ms() + millis(CLAIM_FOR))
@@ -139,10 +147,12 @@ async fn run_attempt(
                 .as_deref()
                 .unwrap_or("its worker stopped answering")
         );
+        crate::metrics::transform_ended("dead_lettered", None);
         record_failure(ctx, execution, &reason, None).await;
         return;
     }
     if claimed.spec.dry_run {
+        crate::metrics::transform_ended("recorded", None);
         let recorded = ExecutionOutcome {
             status: ExecutionStatus::Recorded,
             exit_code: None,
@@ -153,6 +163,8 @@ async fn run_attempt(
         finish(ctx, execution, &recorded).await;
         return;
     }
+    crate::metrics::transform_started();
+    let began = std::time::Instant::now();
     let cancel = CancellationToken::new();
     let renewing = renew_while_running(ctx, execution, cancel.clone());
     let stop = {
@@ -171,12 +183,21 @@ async fn run_attempt(
         () = renewing => return,
     };
     match ended {
-        Attempt::Ended(outcome) => finish(ctx, execution, &outcome).await,
+        Attempt::Ended(outcome) => {
+            crate::metrics::transform_ended(outcome.status.as_str(), Some(began.elapsed()));
+            finish(ctx, execution, &outcome).await;
+        }
         Attempt::Failed(reason) => {
             let retry_at = (execution.attempts < execution.max_attempts).then(|| {
                 let factor = 2u32.saturating_pow(execution.attempts.saturating_sub(1));
                 now_ms() + millis(ctx.retry_after.saturating_mul(factor))
             });
+            let outcome = if retry_at.is_some() {
+                "retried"
+            } else {
+                "dead_lettered"
+            };
+            crate::metrics::transform_ended(outcome, None);
             record_failure(ctx, execution, &reason, retry_at).await;
         }
         Attempt::Interrupted => {}

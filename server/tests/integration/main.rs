@@ -27,6 +27,7 @@ mod github_sign_in;
 mod http;
 mod identity;
 mod mcp;
+mod mcp_transforms;
 mod metrics;
 mod notifications;
 mod objects;

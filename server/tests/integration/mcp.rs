@@ -46,7 +46,7 @@ fn python() -> PathBuf {
 }
 
 /// Runs the Python SDK's client with `token` and `calls`; what it printed.
-async fn python_client(server: &TestServer, token: &str, calls: Value) -> Value {
+pub async fn python_client(server: &TestServer, token: &str, calls: Value) -> Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/mcp_client.py");
     let out = tokio::process::Command::new(python())
         .arg(script)
@@ -74,7 +74,7 @@ fn tool_names(answer: &Value) -> Vec<&str> {
 }
 
 /// A member of a team granted `level` on the repository `repository`; their token of `scope`.
-async fn developer(
+pub async fn developer(
     server: &TestServer,
     login: &str,
     repository: &str,
@@ -171,7 +171,7 @@ async fn an_agent_goes_from_a_pull_request_to_its_preview_s_log_and_a_retry_with
     let names = tool_names(&answer);
     assert_eq!(
         names.len(),
-        13,
+        19,
         "a write token is offered every tool: {names:?}"
     );
     assert_eq!(
@@ -243,7 +243,7 @@ async fn an_agent_goes_from_a_pull_request_to_its_preview_s_log_and_a_retry_with
     let calls = json!([{ "name": "delete_preview_environment", "arguments": { "preview": "pr-acme-shop-42" } }]);
     let answer = python_client(server, &reader, calls).await;
     let names = tool_names(&answer);
-    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names.len(), 11, "{names:?}");
     assert!(!names.contains(&"delete_preview_environment"));
     let refused = &answer["results"][0];
     assert_eq!(refused["isError"], true);
@@ -499,7 +499,7 @@ async fn the_sdk_s_own_client_sees_the_tools_its_token_allows() {
     let writer = developer(&server, "writer", "acme/shop", "write", "write").await;
 
     let (read_tools, repositories) = rust_client(&server, &reader).await;
-    assert_eq!(read_tools.len(), 8, "{read_tools:?}");
+    assert_eq!(read_tools.len(), 11, "{read_tools:?}");
     assert_eq!(repositories["items"][0]["level"], "read");
     assert_eq!(
         repositories["items"].as_array().map(Vec::len),
@@ -521,6 +521,12 @@ async fn the_sdk_s_own_client_sees_the_tools_its_token_allows() {
         "trigger_pipeline",
         "retry_pipeline_run",
         "cancel_pipeline_run",
+        "list_transform_runs",
+        "get_transform_run",
+        "get_transform_patch",
+        "start_transform_run",
+        "retry_transform_executions",
+        "cancel_transform_run",
     ];
     assert_eq!(write_tools, expected, "every tool, in a fixed order");
     server.stop().await;
@@ -595,7 +601,7 @@ async fn operators_make_mcp_read_only_or_turn_it_off() {
     let (tools, _) = rust_client(&server, &admin).await;
     assert_eq!(
         tools.len(),
-        8,
+        11,
         "an admin token, and still only reads: {tools:?}"
     );
     server.stop().await;

@@ -273,6 +273,26 @@ async fn transforms_conform(store: Arc<dyn Store>) {
         TransformRunStatus::Queued
     );
 
+    // Pausing the queue is kept, with who did it.
+    assert!(!store.transform_queue_state().await.expect("state").paused);
+    let paused = store
+        .set_transform_queue_paused(true, Some("ada"), 80_000)
+        .await
+        .expect("pause");
+    assert_eq!(store.transform_queue_state().await.expect("state"), paused);
+    assert_eq!(
+        (paused.paused, paused.changed_by.as_deref()),
+        (true, Some("ada"))
+    );
+    let resumed = store
+        .set_transform_queue_paused(false, None, 81_000)
+        .await
+        .expect("resume");
+    assert_eq!(
+        (resumed.paused, resumed.changed_at_ms),
+        (false, Some(81_000))
+    );
+
     // Lists: newest first, only runs with a visible repository.
     let all = store
         .list_transform_runs(&TransformRunFilter {

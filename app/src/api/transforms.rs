@@ -1,0 +1,125 @@
+//! Transform runs for the dashboard: the list, one run with its executions, one execution's
+//! log and patch (shown file by file), and starting, cancelling and retrying — each one call
+//! into the application layer (`services::transforms`), as the JSON API makes.
+
+use domain::transform::patch::ShownPatch;
+use domain::transform::{Execution, QueueState, TransformRun};
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Rows per page on the Transforms page.
+pub const PAGE: u32 = 50;
+/// The end of an execution's log the page shows (the whole of it is a download).
+pub const LOG_TAIL_LINES: usize = 2_000;
+
+/// A run with the executions the viewer can see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransformDetail {
+    pub run: TransformRun,
+    pub executions: Vec<Execution>,
+}
+
+/// What an opened execution shows: the end of its log and its patch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionOutput {
+    pub log: Option<String>,
+    /// Lines of the log before the part shown.
+    pub log_lines_before: usize,
+    pub patch: ShownPatch,
+}
+
+#[server(prefix = "/rpc", endpoint = "list_transform_runs", input = GetUrl)]
+pub async fn list_transform_runs(before: Option<i64>) -> Result<Vec<TransformRun>, AppError> {
+    let (services, caller) = crate::context::request()?;
+    let query = services::transforms::ListTransformRuns {
+        before,
+        limit: Some(PAGE),
+    };
+    Ok(services.list_transform_runs(&caller, query).await?.items)
+}
+
+#[server(prefix = "/rpc", endpoint = "get_transform_run", input = GetUrl)]
+pub async fn get_transform_run(id: i64) -> Result<TransformDetail, AppError> {
+    let (services, caller) = crate::context::request()?;
+    let run = services.get_transform_run(&caller, id).await?;
+    let executions = services
+        .list_transform_executions(&caller, id)
+        .await?
+        .into_iter()
+        .map(|view| view.execution)
+        .collect();
+    Ok(TransformDetail { run, executions })
+}
+
+#[server(prefix = "/rpc", endpoint = "get_transform_output", input = GetUrl)]
+pub async fn get_transform_output(run: i64, execution: i64) -> Result<ExecutionOutput, AppError> {
+    let (services, caller) = crate::context::request()?;
+    let read = |file: &'static str| services.read_transform_artifact(&caller, run, execution, file);
+    let text = |found: Option<services::transforms::TransformArtifact>| {
+        found.map(|found| String::from_utf8_lossy(&found.content).into_owned())
+    };
+    let log = text(read("logs.txt").await?);
+    let patch = text(read("patch.diff").await?);
+    let (log, log_lines_before) = match log {
+        Some(log) => {
+            let lines: Vec<&str> = log.lines().collect();
+            let before = lines.len().saturating_sub(LOG_TAIL_LINES);
+            (Some(lines[before..].join("\n")), before)
+        }
+        None => (None, 0),
+    };
+    Ok(ExecutionOutput {
+        log,
+        log_lines_before,
+        patch: patch
+            .map(|p| domain::transform::patch::show(&p))
+            .unwrap_or_default(),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "start_transform")]
+pub async fn start_transform(spec: String) -> Result<TransformRun, AppError> {
+    let (services, caller) = crate::context::request()?;
+    let input = services::transforms::StartTransform { spec };
+    Ok(services.start_transform(&caller, input).await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "cancel_transform_run")]
+pub async fn cancel_transform_run(id: i64) -> Result<TransformRun, AppError> {
+    let (services, caller) = crate::context::request()?;
+    Ok(services.cancel_transform_run(&caller, id).await?)
+}
+
+/// How many executions were queued again.
+#[server(prefix = "/rpc", endpoint = "retry_failed_transforms")]
+pub async fn retry_failed_transforms(id: i64) -> Result<usize, AppError> {
+    let (services, caller) = crate::context::request()?;
+    Ok(services.retry_failed_transforms(&caller, id).await?.len())
+}
+
+#[server(prefix = "/rpc", endpoint = "retry_transform_execution")]
+pub async fn retry_transform_execution(run: i64, execution: i64) -> Result<Execution, AppError> {
+    let (services, caller) = crate::context::request()?;
+    Ok(services
+        .retry_transform_execution(&caller, run, execution)
+        .await?
+        .execution)
+}
+
+#[server(prefix = "/rpc", endpoint = "get_transform_queue", input = GetUrl)]
+pub async fn get_transform_queue() -> Result<QueueState, AppError> {
+    let (services, caller) = crate::context::request()?;
+    Ok(services.transform_queue(&caller).await?)
+}
+
+/// `paused`: "true" to pause, anything else to resume (a form's hidden field).
+#[server(prefix = "/rpc", endpoint = "set_transform_queue")]
+pub async fn set_transform_queue(paused: String) -> Result<QueueState, AppError> {
+    let (services, caller) = crate::context::request()?;
+    Ok(services
+        .set_transform_queue_paused(&caller, paused == "true")
+        .await?)
+}
