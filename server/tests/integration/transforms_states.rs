@@ -281,3 +281,61 @@ async fn specs_that_cannot_run_are_refused_saying_why() {
     assert_eq!(status, 201, "a dry run still works");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_paused_queue_starts_nothing_until_it_is_resumed_and_says_so_everywhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[("README.md", "# paused\n")]);
+    let server = TestServer::start(&[]).await;
+    add_project(&server, "acme/paused", &repo).await;
+    let post = |path: &'static str| {
+        let request = server.http.post(server.url(path));
+        async move { request.send().await.expect("post") }
+    };
+    let paused: Value = post("/api/transform-queue/pause")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (paused["paused"].as_bool(), paused["changed_by"].as_str()),
+        (Some(true), Some("admin"))
+    );
+    let (_, readiness) = server.readiness().await;
+    assert_eq!(readiness["ready"], true, "a paused queue is still ready");
+    assert_eq!(readiness["transform_queue"]["paused"], true);
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("slipway_transform_queue_paused 1"),
+        "{metrics}"
+    );
+
+    let steps = "  - name: edit\n    image: alpine\n    commands: [\"echo resumed > R.md\"]\n";
+    let (_, run) = start(&server, &spec("acme/paused", steps)).await;
+    let id = run["id"].as_i64().expect("id");
+    // For three seconds (the worker looks every two), nothing of it starts.
+    let watch_until = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    while tokio::time::Instant::now() < watch_until {
+        tick.tick().await;
+        let execution = of(&executions(&server, id).await, "acme/paused").clone();
+        assert_eq!(execution["status"], "pending", "paused: {execution}");
+    }
+    let resumed: Value = post("/api/transform-queue/resume")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(resumed["paused"], false);
+    let run = until_run(&server, id, finished).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    server.stop().await;
+}
