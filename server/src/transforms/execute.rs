@@ -127,7 +127,7 @@ pub async fn attempt(
     let (exit, log, progress) = run_reading(running, lines, &mut redactor).await;
     let exit = match exit {
         Ok(exit) => exit,
-        Err(error) => return Attempt::Failed(failure(&error)),
+        Err(error) => return Attempt::Failed(error.explained()),
     };
     let outcome = outcome(&exit, &progress, &files, &claimed.spec);
     let Some(outcome) = outcome else {
@@ -148,10 +148,6 @@ fn ended(status: ExecutionStatus, exit_code: Option<i32>, reason: &str) -> Attem
         diff: None,
         patch_sha256: None,
     })
-}
-
-fn failure(error: &RunnerError) -> String {
-    error.explained()
 }
 
 /// What the run's exit says, given what its marker lines said; `None` when Slipway stopped.

@@ -250,6 +250,66 @@ fn validate_lints_a_platform_file_with_positions_and_exit_codes() {
     assert!(text(&missing.stderr).contains("cannot read /nonexistent/.platform.yaml"));
 }
 
+/// The example spec of the README's "Transform runs" section.
+fn readme_spec() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README");
+    let section = readme
+        .split("### Transform runs")
+        .nth(1)
+        .expect("a Transform runs section");
+    let start = section.find("```yaml\n").expect("an example") + "```yaml\n".len();
+    let end = start + section[start..].find("```").expect("its end");
+    section[start..end].to_owned()
+}
+
+#[test]
+fn validate_checks_a_transform_spec_and_its_schema_holds_the_readme_s_example() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("bump.yaml");
+    std::fs::write(&good, readme_spec()).expect("write");
+    let good_path = good.to_str().expect("utf-8 path");
+    let out = slipway(&["validate", "--transform", good_path], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("ok: `bump-serde` on acme/*, tools/cli except acme/legacy-*, from main; 2 steps (bump, test)"),
+        "{stdout}"
+    );
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "name: x\nrepositories: [acme/api]\nsteps:\n  - name: a\n    image: alpine\n    commands: [true]\n    retries: 3\n").expect("write");
+    let out = slipway(
+        &["validate", "--transform", bad.to_str().expect("utf-8 path")],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!("{}:7:5: unknown field `retries`", bad.display())),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A validator we did not write agrees: the example fits the printed schema, the bad one not.
+    let out = slipway(&["schema", "transform"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let schema = dir.path().join("transform.schema.json");
+    std::fs::write(&schema, &out.stdout).expect("write schema");
+    let check = |instance: &std::path::Path| {
+        std::process::Command::new(crate::support::test_venv_bin("check-jsonschema"))
+            .arg("--schemafile")
+            .arg(&schema)
+            .arg(instance)
+            .output()
+            .expect("check-jsonschema runs (scripts/setup test installs it)")
+    };
+    let checked = check(&good);
+    assert!(checked.status.success(), "{}", text(&checked.stdout));
+    assert!(
+        !check(&bad).status.success(),
+        "an unknown key breaks the schema too"
+    );
+}
+
 #[test]
 fn schema_pipeline_prints_the_json_schema_of_platform_yaml() {
     let out = slipway(&["schema", "pipeline"], &[]);

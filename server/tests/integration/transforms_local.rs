@@ -48,6 +48,18 @@ pub async fn text(server: &TestServer, path: &str) -> (u16, String) {
     (status, response.text().await.expect("text"))
 }
 
+/// `POST path` as the admin: status and JSON body (`null` when there is none).
+pub async fn post(server: &TestServer, path: &str) -> (u16, Value) {
+    let response = server
+        .http
+        .post(server.url(path))
+        .send()
+        .await
+        .expect("post");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// `POST /api/runs` with a YAML spec: status and body.
 pub async fn start(server: &TestServer, spec: &str) -> (u16, Value) {
     let response = server
@@ -239,13 +251,12 @@ async fn a_run_keeps_a_patch_that_applies_a_correct_summary_and_writes_nothing_t
         .send()
         .await
         .expect("secret");
-    let response = server
-        .http
-        .post(server.url(&format!("/api/runs/{id}/executions/{web_id}/retry")))
-        .send()
-        .await
-        .expect("retry");
-    assert_eq!(response.status(), 200);
+    let (status, _) = post(
+        &server,
+        &format!("/api/runs/{id}/executions/{web_id}/retry"),
+    )
+    .await;
+    assert_eq!(status, 200);
     let run = until_run(&server, id, finished).await;
     assert_eq!(run["status"], "completed", "{run}");
     let web_run = of(&executions(&server, id).await, "acme/web").clone();

@@ -6,11 +6,9 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::pipeline_support::{add_project, sample_repository};
 use crate::support::TestServer;
-use crate::transforms_local::{executions, finished, of, start, text, until_run};
+use crate::transforms_local::{executions, finished, of, post, start, text, until_run};
 
 /// Waits (20 s at most) until a step has written `path`.
 async fn until_file(path: &std::path::Path) {
@@ -56,14 +54,8 @@ async fn a_step_past_its_timeout_times_out_saying_which_and_after_how_long() {
     assert!(log.contains("starting") && !log.contains("never"), "{log}");
 
     // Retry all failed: it runs again, from a fresh attempt, and times out again.
-    let response = server
-        .http
-        .post(server.url(&format!("/api/runs/{id}/retry-failed")))
-        .send()
-        .await
-        .expect("retry");
-    assert_eq!(response.status(), 200);
-    let retried: Value = response.json().await.expect("json");
+    let (status, retried) = post(&server, &format!("/api/runs/{id}/retry-failed")).await;
+    assert_eq!(status, 200);
     assert_eq!(retried["items"][0]["status"], "pending");
     let run = until_run(&server, id, |r| finished(r) && r["totals"]["waiting"] == 0).await;
     assert_eq!(run["status"], "partially_failed");
@@ -104,13 +96,8 @@ async fn a_clone_that_keeps_failing_is_dead_lettered_with_its_reason_and_can_be_
     // Put back, requeued from the dead letters: it runs, with fresh attempts.
     std::fs::rename(&moved, &repo).expect("move back");
     let eid = execution["id"].as_i64().expect("id");
-    let response = server
-        .http
-        .post(server.url(&format!("/api/runs/{id}/executions/{eid}/retry")))
-        .send()
-        .await
-        .expect("retry");
-    assert_eq!(response.status(), 200);
+    let (status, _) = post(&server, &format!("/api/runs/{id}/executions/{eid}/retry")).await;
+    assert_eq!(status, 200);
     let run = until_run(&server, id, finished).await;
     assert_eq!(run["status"], "completed", "{run}");
     let execution = of(&executions(&server, id).await, "acme/gone").clone();
@@ -119,13 +106,8 @@ async fn a_clone_that_keeps_failing_is_dead_lettered_with_its_reason_and_can_be_
         (Some("succeeded"), Some(1))
     );
     // Retrying a success is refused, saying why.
-    let response = server
-        .http
-        .post(server.url(&format!("/api/runs/{id}/executions/{eid}/retry")))
-        .send()
-        .await
-        .expect("retry");
-    assert_eq!(response.status(), 409);
+    let (status, _) = post(&server, &format!("/api/runs/{id}/executions/{eid}/retry")).await;
+    assert_eq!(status, 409);
     server.stop().await;
 }
 
@@ -155,25 +137,15 @@ async fn a_dry_run_is_recorded_without_running_anything_and_cancel_ends_what_wai
     let (_, run) = start(&server, &spec("acme/dry", steps)).await;
     let id = run["id"].as_i64().expect("id");
     until_run(&server, id, |r| r["totals"]["running"] == 1).await;
-    let response = server
-        .http
-        .post(server.url(&format!("/api/runs/{id}/cancel")))
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(response.status(), 200);
+    let (status, _) = post(&server, &format!("/api/runs/{id}/cancel")).await;
+    assert_eq!(status, 200);
     let run = until_run(&server, id, finished).await;
     assert_eq!(run["status"], "cancelled");
     let execution = of(&executions(&server, id).await, "acme/dry").clone();
     assert_eq!(execution["status"], "cancelled");
     assert_eq!(execution["reason"], "cancelled during step `wait`");
-    let response = server
-        .http
-        .post(server.url(&format!("/api/runs/{id}/cancel")))
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(response.status(), 409, "it already ended");
+    let (status, _) = post(&server, &format!("/api/runs/{id}/cancel")).await;
+    assert_eq!(status, 409, "it already ended");
     server.stop().await;
 }
 
@@ -288,15 +260,7 @@ async fn a_paused_queue_starts_nothing_until_it_is_resumed_and_says_so_everywher
     let (repo, _) = sample_repository(dir.path(), &[("README.md", "# paused\n")]);
     let server = TestServer::start(&[]).await;
     add_project(&server, "acme/paused", &repo).await;
-    let post = |path: &'static str| {
-        let request = server.http.post(server.url(path));
-        async move { request.send().await.expect("post") }
-    };
-    let paused: Value = post("/api/transform-queue/pause")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let (_, paused) = post(&server, "/api/transform-queue/pause").await;
     assert_eq!(
         (paused["paused"].as_bool(), paused["changed_by"].as_str()),
         (Some(true), Some("admin"))
@@ -329,11 +293,7 @@ async fn a_paused_queue_starts_nothing_until_it_is_resumed_and_says_so_everywher
         let execution = of(&executions(&server, id).await, "acme/paused").clone();
         assert_eq!(execution["status"], "pending", "paused: {execution}");
     }
-    let resumed: Value = post("/api/transform-queue/resume")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let (_, resumed) = post(&server, "/api/transform-queue/resume").await;
     assert_eq!(resumed["paused"], false);
     let run = until_run(&server, id, finished).await;
     assert_eq!(run["status"], "completed", "{run}");
