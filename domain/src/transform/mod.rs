@@ -14,6 +14,7 @@ pub mod run;
 #[cfg(feature = "platform-file")]
 pub mod select;
 pub mod store;
+pub mod test_report;
 
 /// The transform worker's name on the bus (`BusEvent::Wake { worker }`).
 pub const TRANSFORM_WORKER: &str = "transforms";

@@ -20,6 +20,7 @@ use domain::pipeline::{
     StopReason,
 };
 use domain::transform::run::artifact_key;
+use domain::transform::test_report::TestCounts;
 use domain::transform::{
     ClaimedExecution, DiffSummary, ExecutionOutcome, ExecutionStatus, TransformSpec,
 };
@@ -124,7 +125,7 @@ pub async fn attempt(
     let (sender, lines) = mpsc::channel(256);
     let started = std::time::Instant::now();
     let running = ctx.runner.run_step(spec, sender, stop, files.clone());
-    let (exit, log, progress) = run_reading(running, lines, &mut redactor).await;
+    let (exit, log, progress, tests) = run_reading(running, lines, &mut redactor).await;
     let exit = match exit {
         Ok(exit) => exit,
         Err(error) => return Attempt::Failed(error.explained()),
@@ -133,7 +134,8 @@ pub async fn attempt(
     let Some(outcome) = outcome else {
         return Attempt::Interrupted;
     };
-    let summary = Summary::new(claimed, source.commit_sha(), &outcome, started.elapsed());
+    let mut summary = Summary::new(claimed, source.commit_sha(), &outcome, started.elapsed());
+    summary.tests = tests;
     match keep(ctx, claimed, &log, files.patch(), &summary).await {
         Ok(()) => Attempt::Ended(outcome),
         Err(reason) => Attempt::Failed(reason),
@@ -283,7 +285,12 @@ async fn run_reading(
     running: impl std::future::Future<Output = Result<StepExit, RunnerError>>,
     mut lines: mpsc::Receiver<String>,
     redactor: &mut Redactor,
-) -> (Result<StepExit, RunnerError>, String, Progress) {
+) -> (
+    Result<StepExit, RunnerError>,
+    String,
+    Progress,
+    Option<TestCounts>,
+) {
     let mut log = Log::default();
     let mut running = std::pin::pin!(running);
     let exit = loop {
@@ -301,7 +308,7 @@ async fn run_reading(
         }
     };
     let _ = tokio::time::timeout(DRAIN, drain).await;
-    (exit, log.finish(), log.progress)
+    (exit, log.finish(), log.progress, log.tests)
 }
 
 /// Lines still coming once an attempt ended are read this long at most.
@@ -314,6 +321,8 @@ struct Log {
     kept: usize,
     dropped: usize,
     progress: Progress,
+    /// Test totals the steps printed, added up.
+    tests: Option<TestCounts>,
 }
 
 impl Log {
@@ -325,6 +334,10 @@ impl Log {
         if self.kept >= MAX_LOG_LINES {
             self.dropped += 1;
             return;
+        }
+        // `+ command` lines echo what runs, not what it printed.
+        if let Some(counts) = TestCounts::in_line(raw).filter(|_| !raw.starts_with("+ ")) {
+            self.tests.get_or_insert_default().add(counts);
         }
         let line = redactor.line(raw);
         self.text.extend(line.chars().take(MAX_LINE_CHARS));

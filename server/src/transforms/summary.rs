@@ -28,6 +28,8 @@ pub struct Summary {
     pub patch_sha256: Option<String>,
     pub ready_to_publish: bool,
     pub duration_ms: u64,
+    /// Test totals the steps printed (cargo, pytest, Jest), when they printed any.
+    pub tests: Option<domain::transform::test_report::TestCounts>,
 }
 
 impl Summary {
@@ -57,6 +59,7 @@ impl Summary {
             patch_sha256: outcome.patch_sha256.clone(),
             ready_to_publish,
             duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            tests: None,
         }
     }
 }

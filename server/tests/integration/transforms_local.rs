@@ -116,6 +116,7 @@ steps:
     image: alpine
     commands:
       - 'grep -q "$TARGET" Cargo.toml 2>/dev/null || echo "nothing to bump here"'
+      - 'echo "test result: ok. 4 passed; 1 failed; 2 ignored; 0 measured"'
 "#;
 
 #[tokio::test]
@@ -217,6 +218,11 @@ async fn a_run_keeps_a_patch_that_applies_a_correct_summary_and_writes_nothing_t
     );
     assert_eq!(summary["patch_sha256"], api_run["patch_sha256"]);
     assert_eq!(summary["ready_to_publish"], true);
+    assert_eq!(
+        summary["tests"],
+        json!({ "passed": 4, "failed": 1, "skipped": 2 }),
+        "the step's test totals"
+    );
 
     // The log shows the steps and none of the secrets.
     let (_, log) = text(&server, api_run["log_url"].as_str().expect("url")).await;
