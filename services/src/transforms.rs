@@ -137,6 +137,14 @@ impl Services {
         let spec = self.check_transform(&input.spec)?;
         let record = Record::of(Action::TransformStart).target(spec.name.clone());
         let started = self.record_transform(caller, spec).await;
+        let record = match &started {
+            Ok(run) => record.details(format!(
+                "on {} repositories{}",
+                run.totals.total,
+                if run.spec.dry_run { " (dry run)" } else { "" }
+            )),
+            Err(_) => record,
+        };
         self.audited(caller, record, started).await
     }
 
