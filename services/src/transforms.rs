@@ -11,8 +11,8 @@ use domain::time::now_ms;
 use domain::transform::definition::DEFAULT_ATTEMPTS;
 use domain::transform::run::{ARTIFACTS, artifact_key};
 use domain::transform::{
-    Execution, ExecutionTotals, NewTransformRun, TRANSFORM_WORKER, TransformRun,
-    TransformRunFilter, TransformRunId, TransformSpec,
+    Execution, ExecutionOutput, ExecutionTotals, ExecutionView, NewTransformRun, TRANSFORM_WORKER,
+    TransformRun, TransformRunDetail, TransformRunFilter, TransformRunId, TransformSpec,
 };
 use domain::{EntityKind, ObjectKey, Repository, RepositoryId};
 use serde::{Deserialize, Serialize};
@@ -58,22 +58,6 @@ pub struct TransformRunPage {
     pub next_before: Option<TransformRunId>,
 }
 
-/// One repository's execution as the API and pages show it: with whether it is ready to
-/// publish and where its artifacts are.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ExecutionView {
-    #[serde(flatten)]
-    pub execution: Execution,
-    /// It succeeded with a non-empty patch.
-    pub ready_to_publish: bool,
-    /// `logs.txt`, once the execution has run.
-    pub log_url: Option<String>,
-    /// `patch.diff`, when it succeeded with changes.
-    pub patch_url: Option<String>,
-    /// `summary.json`, once the execution has run.
-    pub summary_url: Option<String>,
-}
-
 /// An execution's artifact, read.
 #[derive(Debug, Clone)]
 pub struct TransformArtifact {
@@ -87,24 +71,6 @@ impl TransformArtifact {
             "summary.json" => "application/json",
             "patch.diff" => "text/x-diff; charset=utf-8",
             _ => "text/plain; charset=utf-8",
-        }
-    }
-}
-
-impl ExecutionView {
-    fn of(execution: Execution) -> Self {
-        let base = format!(
-            "/api/runs/{}/executions/{}/artifacts",
-            execution.run_id, execution.id
-        );
-        let ran = execution.started_at_ms.is_some() && execution.status.is_finished();
-        let ready_to_publish = execution.ready_to_publish();
-        Self {
-            log_url: ran.then(|| format!("{base}/logs.txt")),
-            patch_url: ready_to_publish.then(|| format!("{base}/patch.diff")),
-            summary_url: ran.then(|| format!("{base}/summary.json")),
-            ready_to_publish,
-            execution,
         }
     }
 }
@@ -210,13 +176,67 @@ impl Services {
 
     /// A run, its totals counting the executions the caller can see.
     pub async fn get_transform_run(&self, caller: &Caller, id: i64) -> Result<TransformRun> {
+        Ok(self.get_transform_run_detail(caller, id).await?.run)
+    }
+
+    /// A run with the executions the caller can see, its totals counting only those.
+    pub async fn get_transform_run_detail(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> Result<TransformRunDetail> {
         let (run, executions) = self
             .transform_run(caller, Action::TransformRead, id)
             .await?;
-        Ok(TransformRun {
-            totals: totals(&executions),
-            ..run
+        Ok(TransformRunDetail {
+            run: TransformRun {
+                totals: totals(&executions),
+                ..run
+            },
+            executions: executions.into_iter().map(ExecutionView::of).collect(),
         })
+    }
+
+    /// The execution of `repository` (`owner/name`) in run `run`, as the caller sees it.
+    pub async fn transform_execution_in(
+        &self,
+        caller: &Caller,
+        run: i64,
+        repository: &str,
+    ) -> Result<ExecutionView> {
+        let (_, executions) = self
+            .transform_run(caller, Action::TransformRead, run)
+            .await?;
+        executions
+            .into_iter()
+            .find(|e| e.repository == repository)
+            .map(ExecutionView::of)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "transform run {run} has no execution in {repository}"
+                ))
+            })
+    }
+
+    /// What an opened execution shows: the end of its log and its patch, file by file.
+    pub async fn transform_output(
+        &self,
+        caller: &Caller,
+        run: i64,
+        execution: i64,
+    ) -> Result<ExecutionOutput> {
+        let text = |found: Option<TransformArtifact>| {
+            found.map(|found| String::from_utf8_lossy(&found.content).into_owned())
+        };
+        let log = text(
+            self.read_transform_artifact(caller, run, execution, "logs.txt")
+                .await?,
+        );
+        let patch = text(
+            self.read_transform_artifact(caller, run, execution, "patch.diff")
+                .await?,
+        );
+        Ok(ExecutionOutput::of(log.as_deref(), patch.as_deref()))
     }
 
     /// A run's executions the caller can see, by repository.

@@ -43,8 +43,7 @@ pub use repositories::{
     list_repositories, list_secrets, remove_repository, set_preview_rules, set_reporting,
 };
 pub use transforms::{
-    CancelTransformRun, ExecutionOutput, LOG_TAIL_LINES, PAGE as TRANSFORM_PAGE,
-    RetryFailedTransforms, RetryTransformExecution, SetTransformQueue, StartTransform,
-    TransformDetail, get_transform_output, get_transform_queue, get_transform_run,
-    list_transform_runs,
+    CancelTransformRun, PAGE as TRANSFORM_PAGE, RetryFailedTransforms, RetryTransformExecution,
+    SetTransformQueue, StartTransform, get_transform_output, get_transform_queue,
+    get_transform_run, list_transform_runs,
 };

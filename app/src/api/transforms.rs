@@ -2,34 +2,14 @@
 //! log and patch (shown file by file), and starting, cancelling and retrying — each one call
 //! into the application layer (`services::transforms`), as the JSON API makes.
 
-use domain::transform::patch::ShownPatch;
-use domain::transform::{Execution, QueueState, TransformRun};
+use domain::transform::{Execution, ExecutionOutput, QueueState, TransformRun, TransformRunDetail};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
 /// Rows per page on the Transforms page.
 pub const PAGE: u32 = 50;
-/// The end of an execution's log the page shows (the whole of it is a download).
-pub const LOG_TAIL_LINES: usize = 2_000;
-
-/// A run with the executions the viewer can see.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransformDetail {
-    pub run: TransformRun,
-    pub executions: Vec<Execution>,
-}
-
-/// What an opened execution shows: the end of its log and its patch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecutionOutput {
-    pub log: Option<String>,
-    /// Lines of the log before the part shown.
-    pub log_lines_before: usize,
-    pub patch: ShownPatch,
-}
 
 #[server(prefix = "/rpc", endpoint = "list_transform_runs", input = GetUrl)]
 pub async fn list_transform_runs(before: Option<i64>) -> Result<Vec<TransformRun>, AppError> {
@@ -42,42 +22,15 @@ pub async fn list_transform_runs(before: Option<i64>) -> Result<Vec<TransformRun
 }
 
 #[server(prefix = "/rpc", endpoint = "get_transform_run", input = GetUrl)]
-pub async fn get_transform_run(id: i64) -> Result<TransformDetail, AppError> {
+pub async fn get_transform_run(id: i64) -> Result<TransformRunDetail, AppError> {
     let (services, caller) = crate::context::request()?;
-    let run = services.get_transform_run(&caller, id).await?;
-    let executions = services
-        .list_transform_executions(&caller, id)
-        .await?
-        .into_iter()
-        .map(|view| view.execution)
-        .collect();
-    Ok(TransformDetail { run, executions })
+    Ok(services.get_transform_run_detail(&caller, id).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_transform_output", input = GetUrl)]
 pub async fn get_transform_output(run: i64, execution: i64) -> Result<ExecutionOutput, AppError> {
     let (services, caller) = crate::context::request()?;
-    let read = |file: &'static str| services.read_transform_artifact(&caller, run, execution, file);
-    let text = |found: Option<services::transforms::TransformArtifact>| {
-        found.map(|found| String::from_utf8_lossy(&found.content).into_owned())
-    };
-    let log = text(read("logs.txt").await?);
-    let patch = text(read("patch.diff").await?);
-    let (log, log_lines_before) = match log {
-        Some(log) => {
-            let lines: Vec<&str> = log.lines().collect();
-            let before = lines.len().saturating_sub(LOG_TAIL_LINES);
-            (Some(lines[before..].join("\n")), before)
-        }
-        None => (None, 0),
-    };
-    Ok(ExecutionOutput {
-        log,
-        log_lines_before,
-        patch: patch
-            .map(|p| domain::transform::patch::show(&p))
-            .unwrap_or_default(),
-    })
+    Ok(services.transform_output(&caller, run, execution).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "start_transform")]

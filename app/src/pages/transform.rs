@@ -5,15 +5,15 @@
 
 use domain::identity::Level;
 use domain::transform::patch::{LineKind, ShownPatch};
-use domain::transform::{Execution, TransformRun};
+use domain::transform::{Execution, ExecutionOutput, ExecutionView, TransformRun};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::transforms::{CARD, Progress};
 use crate::api::{
-    CancelTransformRun, ExecutionOutput, RetryFailedTransforms, RetryTransformExecution,
-    get_transform_output, get_transform_run,
+    CancelTransformRun, RetryFailedTransforms, RetryTransformExecution, get_transform_output,
+    get_transform_run,
 };
 use crate::components::access;
 use crate::components::{Confirm, ErrorNotice, Loading, PageHeader, StatusBadge};
@@ -62,10 +62,10 @@ pub fn TransformPage() -> impl IntoView {
                 match detail.await {
                     Ok(detail) => {
                         let may_change = me.as_ref().is_some_and(|me| {
-                            detail.executions.iter().all(|e| access::holds(me, &e.repository, Level::Write))
+                            detail.executions.iter().all(|e| access::holds(me, &e.execution.repository, Level::Write))
                         });
                         let run = detail.run.clone();
-                        let shown = opened().and_then(|e| detail.executions.iter().find(|x| x.id == e).cloned());
+                        let shown = opened().and_then(|e| detail.executions.iter().find(|x| x.execution.id == e).map(|x| x.execution.clone()));
                         view! {
                             <RunHeader run=run.clone() cancel retry_failed may_change />
                             {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
@@ -155,13 +155,13 @@ fn RunHeader(
 #[component]
 fn ExecutionTable(
     run: TransformRun,
-    executions: Vec<Execution>,
+    executions: Vec<ExecutionView>,
     retry: ServerAction<RetryTransformExecution>,
     may_change: bool,
 ) -> impl IntoView {
     let rows = executions
         .into_iter()
-        .map(|execution| view! { <ExecutionRow run_id=run.id.0 execution retry may_change /> })
+        .map(|view| view! { <ExecutionRow run_id=run.id.0 view retry may_change /> })
         .collect_view();
     view! {
         <div class=format!("{CARD} mb-6 overflow-x-auto")>
@@ -187,17 +187,21 @@ fn ExecutionTable(
 #[component]
 fn ExecutionRow(
     run_id: i64,
-    execution: Execution,
+    view: ExecutionView,
     retry: ServerAction<RetryTransformExecution>,
     may_change: bool,
 ) -> impl IntoView {
-    let base = format!("/api/runs/{run_id}/executions/{}/artifacts", execution.id);
-    let ran = execution.started_at_ms.is_some() && execution.status.is_finished();
-    let ready = execution.ready_to_publish();
+    let ExecutionView {
+        execution,
+        ready_to_publish: ready,
+        log_url,
+        patch_url,
+        summary_url,
+    } = view;
     let changes = execution.diff.as_ref().filter(|d| !d.files.is_empty()).map(|d| view! {
         <span class="font-mono text-xs"><span class="text-emerald-600">{format!("+{}", d.additions)}</span>" "<span class="text-rose-600">{format!("−{}", d.deletions)}</span>{format!(" in {}", super::counted(d.files.len(), "file"))}</span>
     });
-    let retry_form = (may_change && execution.status.is_finished() && !matches!(execution.status, domain::transform::ExecutionStatus::Succeeded | domain::transform::ExecutionStatus::NoChanges | domain::transform::ExecutionStatus::Recorded)).then(|| view! {
+    let retry_form = (may_change && execution.status.is_retriable()).then(|| view! {
         <ActionForm action=retry>
             <input type="hidden" name="run" value=run_id.to_string() />
             <input type="hidden" name="execution" value=execution.id.to_string() />
@@ -218,11 +222,9 @@ fn ExecutionRow(
             <td class="px-4 py-2 font-mono text-xs">{execution.exit_code.map_or("—".to_owned(), |c| c.to_string())}</td>
             <td class="px-4 py-2 text-xs">{format!("{} of {}", execution.attempts, execution.max_attempts)}</td>
             <td class="px-4 py-2 text-xs">
-                {ready.then(|| view! { <a class="mr-2 text-indigo-600 hover:underline" href=format!("{base}/patch.diff") download="patch.diff" data-testid="download-patch">"patch"</a> })}
-                {ran.then(|| view! {
-                    <a class="mr-2 text-indigo-600 hover:underline" href=format!("{base}/summary.json") download="summary.json">"summary"</a>
-                    <a class="text-indigo-600 hover:underline" href=format!("{base}/logs.txt") download="logs.txt">"log"</a>
-                })}
+                {patch_url.map(|href| view! { <a class="mr-2 text-indigo-600 hover:underline" href=href download="patch.diff" data-testid="download-patch">"patch"</a> })}
+                {summary_url.map(|href| view! { <a class="mr-2 text-indigo-600 hover:underline" href=href download="summary.json">"summary"</a> })}
+                {log_url.map(|href| view! { <a class="text-indigo-600 hover:underline" href=href download="logs.txt">"log"</a> })}
             </td>
             <td class="px-4 py-2">{retry_form}</td>
         </tr>

@@ -15,6 +15,7 @@ pub mod run;
 pub mod select;
 pub mod store;
 pub mod test_report;
+pub mod view;
 
 /// The transform worker's name on the bus (`BusEvent::Wake { worker }`).
 pub const TRANSFORM_WORKER: &str = "transforms";
@@ -25,6 +26,7 @@ pub use run::{
     NewTransformRun, TransformRun, TransformRunId, TransformRunStatus,
 };
 pub use store::{ClaimedExecution, QueueState, Renewal, TransformRunFilter, TransformStore};
+pub use view::{ExecutionOutput, ExecutionView, TransformRunDetail};
 
 /// The JSON Schema of a transform spec, for editors (`slipway schema transform`).
 #[cfg(feature = "platform-file")]

@@ -70,7 +70,7 @@ pub fn show(patch: &str) -> ShownPatch {
         }
         let kind = if line.starts_with("@@") {
             LineKind::Hunk
-        } else if file.lines.is_empty() && !line.starts_with("@@") {
+        } else if file.lines.is_empty() {
             // The header: index, modes, `---`/`+++` names.
             continue;
         } else if let Some(text) = line.strip_prefix('+') {

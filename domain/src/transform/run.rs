@@ -139,9 +139,14 @@ impl ExecutionStatus {
         !matches!(self, Self::Pending | Self::Scheduled | Self::Running)
     }
 
-    /// Ended badly: what "retry all failed" runs again.
+    /// Ended badly (counted as failed).
     pub fn is_failure(self) -> bool {
         matches!(self, Self::Failed | Self::TimedOut | Self::DeadLettered)
+    }
+
+    /// Ended without succeeding: what a retry (one, or "retry all failed") runs again.
+    pub fn is_retriable(self) -> bool {
+        self.is_failure() || self == Self::Cancelled
     }
 }
 
@@ -444,6 +449,13 @@ mod tests {
             artifact_key(TransformRunId(7), "acme/shop", "patch.diff"),
             "preview/7/acme-shop/patch.diff"
         );
+    }
+
+    #[test]
+    fn what_is_retried_may_go_back_to_pending() {
+        for status in ExecutionStatus::ALL.iter().filter(|s| s.is_retriable()) {
+            assert!(status.can_become(Pending), "{status:?}");
+        }
     }
 
     #[test]

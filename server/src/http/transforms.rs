@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::transform::{QueueState, TransformRun};
-use services::transforms::{ExecutionView, ListTransformRuns, StartTransform, TransformRunPage};
+use domain::transform::{ExecutionView, QueueState, TransformRun};
+use services::transforms::{ListTransformRuns, StartTransform, TransformRunPage};
 
 use super::AppState;
 use super::answer::{ApiError, ApiResult, ErrorBody, Items};

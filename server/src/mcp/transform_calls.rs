@@ -48,23 +48,23 @@ pub async fn call(
         }
         "get_transform_run" => {
             let asked: inputs::TransformRunId = input(arguments)?;
-            let run = services
-                .get_transform_run(caller, asked.transform_run_id)
+            let mut detail = services
+                .get_transform_run_detail(caller, asked.transform_run_id)
                 .await?;
-            let mut executions = services
-                .list_transform_executions(caller, asked.transform_run_id)
-                .await?;
-            let cut = fit(&mut executions);
+            let cut = fit(&mut detail.executions);
             Ok(json!({
-                "run": to_value(&run)?,
-                "executions": to_value(&executions)?,
+                "run": to_value(&detail.run)?,
+                "executions": to_value(&detail.executions)?,
                 "executions_left_out": cut,
             }))
         }
         "get_transform_patch" => {
             let asked: inputs::TransformExecution = input(arguments)?;
-            let execution =
-                execution_of(services, caller, asked.transform_run_id, &asked.repository).await?;
+            let execution = services
+                .transform_execution_in(caller, asked.transform_run_id, &asked.repository)
+                .await?
+                .execution
+                .id;
             let read = |file| {
                 services.read_transform_artifact(caller, asked.transform_run_id, execution, file)
             };
@@ -93,8 +93,11 @@ pub async fn call(
             let asked: inputs::RetryTransformExecutions = input(arguments)?;
             let retried = match asked.repository.as_deref() {
                 Some(repository) => {
-                    let execution =
-                        execution_of(services, caller, asked.transform_run_id, repository).await?;
+                    let execution = services
+                        .transform_execution_in(caller, asked.transform_run_id, repository)
+                        .await?
+                        .execution
+                        .id;
                     vec![
                         services
                             .retry_transform_execution(caller, asked.transform_run_id, execution)
@@ -122,24 +125,4 @@ pub async fn call(
             format!("there is no tool `{other}`"),
         )),
     }
-}
-
-/// The id of the execution of `repository` in the run.
-async fn execution_of(
-    services: &Services,
-    caller: &Caller,
-    run: i64,
-    repository: &str,
-) -> Result<i64, Error> {
-    services
-        .list_transform_executions(caller, run)
-        .await?
-        .into_iter()
-        .find(|e| e.execution.repository == repository)
-        .map(|e| e.execution.id)
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "transform run {run} has no execution in {repository}"
-            ))
-        })
 }

@@ -11,7 +11,7 @@ use domain::transform::{
 };
 use domain::{RepositoryId, StoreError};
 
-use super::guards::sources_of;
+use super::guards::{quoted, sources_of};
 
 const RUN_COLUMNS: &str =
     "id, name, spec, status, started_by, cancel_requested, created_at_ms, finished_at_ms";
@@ -116,9 +116,14 @@ pub(super) fn retry() -> String {
         "UPDATE transform_executions SET status = 'pending', attempts = 0, \
          next_attempt_at_ms = $2, base_sha = NULL, exit_code = NULL, reason = NULL, diff = NULL, \
          patch_sha256 = NULL, started_at_ms = NULL, finished_at_ms = NULL \
-         WHERE run_id = $1 AND ($3 IS NULL OR id = $3) \
-         AND status IN ('failed', 'timed_out', 'dead_lettered', 'cancelled') \
-         RETURNING {EXECUTION_COLUMNS}"
+         WHERE run_id = $1 AND ($3 IS NULL OR id = $3) AND status IN ({retriable}) \
+         RETURNING {EXECUTION_COLUMNS}",
+        retriable = quoted(
+            ExecutionStatus::ALL
+                .iter()
+                .copied()
+                .filter(|s| s.is_retriable())
+        )
     )
 }
 pub(super) const CLEAR_CANCEL: &str =
