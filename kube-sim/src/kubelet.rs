@@ -3,7 +3,9 @@
 //! exit codes are real. A container without a command stands for an image's own long-running
 //! entrypoint and runs until its pod is deleted. Images ending in `:missing` never pull
 //! (ImagePullBackOff); containers that keep failing under `restartPolicy: Always` show
-//! CrashLoopBackOff; `activeDeadlineSeconds` is enforced.
+//! CrashLoopBackOff; `activeDeadlineSeconds` is enforced. Native sidecars (init containers with
+//! `restartPolicy: Always`) start before the containers after them, run beside the main ones,
+//! and get `SIGTERM` once those have ended (killed after `terminationGracePeriodSeconds`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -198,6 +200,7 @@ struct Exit {
     reason: &'static str,
 }
 
+#[derive(Clone)]
 struct Pod {
     sim: Arc<Sim>,
     namespace: String,
@@ -308,11 +311,35 @@ impl Pod {
         let this = &self;
         let work = async {
             let scratch = self.sim.scratch_dir(&self.namespace, &self.name);
+            // Native sidecars start in order with the other init containers, keep running
+            // beside the main ones, and are asked to stop (SIGTERM) once those have ended.
+            let sidecars_stop = CancellationToken::new();
+            let mut sidecars = Vec::new();
             for init in self.containers("initContainers") {
+                if init["restartPolicy"] == "Always" {
+                    let (pod, scratch, cancel) = (self.clone(), scratch.clone(), cancel.clone());
+                    let stop = sidecars_stop.clone();
+                    sidecars.push(tokio::spawn(async move {
+                        let graceful = Graceful {
+                            stop: &stop,
+                            grace: pod.grace_period(),
+                        };
+                        pod.keep_running(
+                            "initContainerStatuses",
+                            &init,
+                            &scratch,
+                            &cancel,
+                            Some(graceful),
+                        )
+                        .await;
+                    }));
+                    continue;
+                }
                 let exit = self
-                    .run_container("initContainerStatuses", &init, &scratch, &cancel)
+                    .run_container("initContainerStatuses", &init, &scratch, &cancel, None)
                     .await;
                 if exit.code != 0 {
+                    sidecars_stop.cancel();
                     return Some(("Failed", None));
                 }
             }
@@ -322,9 +349,17 @@ impl Pod {
             let runs = self.containers("containers").into_iter().map(|c| {
                 let scratch = scratch.clone();
                 let cancel = cancel.clone();
-                async move { this.keep_running(&c, &scratch, &cancel).await }
+                async move {
+                    this.keep_running("containerStatuses", &c, &scratch, &cancel, None)
+                        .await
+                }
             });
             let exits = futures::future::join_all(runs).await;
+            // The pod ends once its sidecars have stopped (their exit codes do not count).
+            sidecars_stop.cancel();
+            for sidecar in sidecars {
+                let _ = sidecar.await;
+            }
             if cancel.is_cancelled() {
                 return None;
             }
@@ -370,28 +405,34 @@ impl Pod {
     /// Runs a container, restarting it as its pod's restartPolicy says.
     async fn keep_running(
         &self,
+        list: &str,
         container: &Value,
         scratch: &PathBuf,
         cancel: &CancellationToken,
+        graceful: Option<Graceful<'_>>,
     ) -> Exit {
-        let policy = self.spec["restartPolicy"]
+        // A sidecar's own policy (`Always`) overrides the pod's.
+        let policy = container["restartPolicy"]
             .as_str()
+            .or(self.spec["restartPolicy"].as_str())
             .unwrap_or("Always")
             .to_owned();
         let name = container["name"].as_str().unwrap_or_default().to_owned();
         let mut restarts = 0u32;
         loop {
             let exit = self
-                .run_container("containerStatuses", container, scratch, cancel)
+                .run_container(list, container, scratch, cancel, graceful)
                 .await;
+            let told_to_stop = graceful.is_some_and(|g| g.stop.is_cancelled());
             let restart = !cancel.is_cancelled()
+                && !told_to_stop
                 && (policy == "Always" || (policy == "OnFailure" && exit.code != 0));
             if !restart {
                 return exit;
             }
             restarts += 1;
             let backoff = restarts >= CRASH_LOOP_AFTER && exit.code != 0;
-            self.set_container("containerStatuses", &name, |c| {
+            self.set_container(list, &name, |c| {
                 c["restartCount"] = json!(restarts);
                 c["lastState"] = c["state"].clone();
                 if backoff {
@@ -412,12 +453,22 @@ impl Pod {
         }
     }
 
+    /// How long a container asked to stop may take before it is killed.
+    fn grace_period(&self) -> Duration {
+        Duration::from_secs(
+            self.spec["terminationGracePeriodSeconds"]
+                .as_u64()
+                .unwrap_or(30),
+        )
+    }
+
     async fn run_container(
         &self,
         list: &str,
         container: &Value,
         scratch: &PathBuf,
         cancel: &CancellationToken,
+        graceful: Option<Graceful<'_>>,
     ) -> Exit {
         let name = container["name"].as_str().unwrap_or_default().to_owned();
         let argv: Vec<String> = ["command", "args"]
@@ -440,7 +491,10 @@ impl Pod {
         });
         let exit = if argv.is_empty() {
             // An image's own entrypoint, such as a web server: runs until the pod goes away.
-            cancel.cancelled().await;
+            match graceful {
+                Some(graceful) => graceful.stop.cancelled().await,
+                None => cancel.cancelled().await,
+            }
             Exit {
                 code: 137,
                 reason: "Killed",
@@ -449,7 +503,10 @@ impl Pod {
             let processes = &self.sim.processes;
             let started = |group| processes.started(&self.namespace, &self.name, &name, group);
             let env = secret_env(&self.sim, &self.namespace, container);
-            let exit = run_process(&argv, container, &env, scratch, &log, cancel, started).await;
+            let exit = run_process(
+                &argv, container, &env, scratch, &log, cancel, graceful, started,
+            )
+            .await;
             processes.ended(&self.namespace, &self.name, &name);
             exit
         };
@@ -499,6 +556,15 @@ fn secret_env(sim: &Sim, namespace: &str, container: &Value) -> Vec<(String, Str
     env
 }
 
+/// A container that is asked to stop (`SIGTERM`) when `stop` is cancelled, and killed if it is
+/// still running `grace` later: a native sidecar once its pod's main containers have ended.
+#[derive(Clone, Copy)]
+struct Graceful<'a> {
+    stop: &'a CancellationToken,
+    grace: Duration,
+}
+
+#[expect(clippy::too_many_arguments, reason = "one container's whole run")]
 async fn run_process(
     argv: &[String],
     container: &Value,
@@ -506,6 +572,7 @@ async fn run_process(
     scratch: &PathBuf,
     log: &Arc<LogBuffer>,
     cancel: &CancellationToken,
+    graceful: Option<Graceful<'_>>,
     started: impl FnOnce(u32),
 ) -> Exit {
     let mut command = Command::new(&argv[0]);
@@ -548,12 +615,29 @@ async fn run_process(
             .take()
             .map(|e| tokio::spawn(pump(e, log.clone()))),
     ];
+    let asked_to_stop = async {
+        match graceful {
+            Some(graceful) => {
+                graceful.stop.cancelled().await;
+                graceful.grace
+            }
+            None => std::future::pending().await,
+        }
+    };
     let status = tokio::select! {
         status = child.wait() => status.ok(),
         () = cancel.cancelled() => {
             kill_group(group);
             let _ = child.kill().await;
             None
+        }
+        grace = asked_to_stop => {
+            // As a container runtime does, to the container's first process only.
+            signal(group.map(|pid| pid.to_string()), "-TERM");
+            tokio::select! {
+                status = tokio::time::timeout(grace, child.wait()) => status.ok().and_then(Result::ok),
+                () = cancel.cancelled() => None,
+            }
         }
     };
     // Children of the command may keep the pipes open: end them with it.
@@ -579,10 +663,15 @@ async fn run_process(
 
 /// Kills the container's whole process group (its shell and everything it started).
 fn kill_group(group: Option<u32>) {
+    signal(group.map(|pid| format!("-{pid}")), "-KILL");
+}
+
+/// Sends `signal` to `target` (a process id, or `-id` for its group).
+fn signal(target: Option<String>, signal: &str) {
     #[cfg(unix)]
-    if let Some(pid) = group {
+    if let Some(target) = target {
         let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
+            .args([signal, "--", &target])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();

@@ -384,6 +384,64 @@ async fn pods_run_their_commands_with_real_exit_codes_and_logs() {
 }
 
 #[tokio::test]
+async fn native_sidecars_run_beside_the_main_container_and_stop_after_it() {
+    let (sim, client) = start().await;
+    namespace(&client, "side").await;
+    let api: Api<Pod> = Api::namespaced(client.clone(), "side");
+    // The sidecar is running before the main container starts, is told to stop (SIGTERM)
+    // once it ended, and what it does then happens before the pod has finished.
+    let sidecar = "trap 'echo main said: $(cat said); exit 0' TERM; touch up; while :; do sleep 0.05; done";
+    let main = "for i in $(seq 100); do [ -e up ] && break; sleep 0.05; done; [ -e up ] || exit 9; echo hi > said";
+    let manifest = json!({
+        "metadata": { "name": "with-sidecar" },
+        "spec": {
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [{ "name": "upload", "image": "busybox", "restartPolicy": "Always", "command": ["sh", "-c", sidecar] }],
+            "containers": [{ "name": "main", "image": "busybox", "command": ["sh", "-c", main] }],
+        }
+    });
+    let created = api
+        .create(&PostParams::default(), &serde_json::from_value(manifest).expect("pod"))
+        .await
+        .expect("pod");
+    assert_eq!(
+        created.spec.expect("spec").init_containers.expect("init")[0]
+            .restart_policy
+            .as_deref(),
+        Some("Always")
+    );
+    let done = wait_for(&api, "with-sidecar", "pod succeeds", phase_is("Succeeded"))
+        .await
+        .expect("pod");
+    let status = done.status.expect("status");
+    let main_exit = status.container_statuses.expect("statuses")[0]
+        .state
+        .clone()
+        .and_then(|s| s.terminated)
+        .expect("main ended");
+    assert_eq!(main_exit.exit_code, 0, "the main container saw the sidecar running");
+    let sidecar_exit = status.init_container_statuses.expect("init statuses")[0]
+        .state
+        .clone()
+        .and_then(|s| s.terminated)
+        .expect("sidecar ended");
+    assert_eq!(sidecar_exit.exit_code, 0, "it stopped on SIGTERM, as asked");
+    let logs = api
+        .logs(
+            "with-sidecar",
+            &LogParams {
+                container: Some("upload".into()),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect("sidecar logs");
+    assert_eq!(logs.trim(), "main said: hi");
+    sim.stop().await;
+}
+
+#[tokio::test]
 async fn following_logs_delivers_every_line_once_in_order() {
     let (sim, client) = start().await;
     namespace(&client, "follow").await;
