@@ -82,6 +82,10 @@ pub struct ContainerRun {
     pub limits: Option<(String, String)>,
     /// A Secret whose keys become environment variables (values kept out of the pod spec).
     pub env_from_secret: Option<String>,
+    /// A native sidecar (an init container with `restartPolicy: Always`): it starts before the
+    /// containers after it, runs beside the main ones and is stopped (SIGTERM) once they end.
+    #[serde(default)]
+    pub sidecar: bool,
 }
 
 /// A pod that runs its containers once: init containers in order, then the main ones.

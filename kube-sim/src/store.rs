@@ -303,6 +303,7 @@ impl Store {
         if resource == &NAMESPACES {
             object["status"] = json!({ "phase": "Active" });
         }
+        fold_string_data(&mut object);
         Self::bump(&mut state, &mut object);
         let object = Arc::new(object);
         state.objects.insert(key, object.clone());
@@ -382,6 +383,7 @@ impl Store {
         }
         next["apiVersion"] = current["apiVersion"].clone();
         next["kind"] = current["kind"].clone();
+        fold_string_data(&mut next);
         let mut comparable = next.clone();
         metadata_mut(&mut comparable).insert(
             "resourceVersion".into(),
@@ -599,6 +601,27 @@ fn short_suffix(seed: u64) -> String {
             c
         })
         .collect()
+}
+
+/// A Secret's `stringData` goes into `data` (base64), as an API server stores it: it is a
+/// write-only convenience and never comes back.
+fn fold_string_data(object: &mut Value) {
+    if object["kind"] != "Secret" || object.get("stringData").is_none() {
+        return;
+    }
+    let Ok(mut secret) =
+        serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(object.clone())
+    else {
+        return;
+    };
+    let written = secret.string_data.take().unwrap_or_default();
+    let data = secret.data.get_or_insert_default();
+    for (key, value) in written {
+        data.insert(key, k8s_openapi::ByteString(value.into_bytes()));
+    }
+    if let Ok(folded) = serde_json::to_value(secret) {
+        *object = folded;
+    }
 }
 
 #[cfg(test)]

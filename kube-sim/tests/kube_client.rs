@@ -390,7 +390,8 @@ async fn native_sidecars_run_beside_the_main_container_and_stop_after_it() {
     let api: Api<Pod> = Api::namespaced(client.clone(), "side");
     // The sidecar is running before the main container starts, is told to stop (SIGTERM)
     // once it ended, and what it does then happens before the pod has finished.
-    let sidecar = "trap 'echo main said: $(cat said); exit 0' TERM; touch up; while :; do sleep 0.05; done";
+    let sidecar =
+        "trap 'echo main said: $(cat said); exit 0' TERM; touch up; while :; do sleep 0.05; done";
     let main = "for i in $(seq 100); do [ -e up ] && break; sleep 0.05; done; [ -e up ] || exit 9; echo hi > said";
     let manifest = json!({
         "metadata": { "name": "with-sidecar" },
@@ -402,7 +403,10 @@ async fn native_sidecars_run_beside_the_main_container_and_stop_after_it() {
         }
     });
     let created = api
-        .create(&PostParams::default(), &serde_json::from_value(manifest).expect("pod"))
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(manifest).expect("pod"),
+        )
         .await
         .expect("pod");
     assert_eq!(
@@ -420,7 +424,10 @@ async fn native_sidecars_run_beside_the_main_container_and_stop_after_it() {
         .clone()
         .and_then(|s| s.terminated)
         .expect("main ended");
-    assert_eq!(main_exit.exit_code, 0, "the main container saw the sidecar running");
+    assert_eq!(
+        main_exit.exit_code, 0,
+        "the main container saw the sidecar running"
+    );
     let sidecar_exit = status.init_container_statuses.expect("init statuses")[0]
         .state
         .clone()

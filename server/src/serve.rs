@@ -318,20 +318,38 @@ fn pipeline_context(
     }
 }
 
-/// The transform worker's dependencies: executions run as local processes in their own
-/// workspaces (a configured cluster makes the application layer refuse runs that would run
-/// repository code, see `services::transforms::NOT_ON_A_CLUSTER`).
+/// The transform worker's dependencies: executions run as Jobs on the default cluster, or
+/// without one as local processes in their own workspaces.
 fn transform_context(
     config: &Config,
     adapters: &Adapters,
     pipelines: &PipelineContext,
 ) -> crate::transforms::TransformContext {
-    let work_root = config.data_dir.join("transforms");
+    use crate::transforms::Executor;
+    let executor = match adapters.clusters.first() {
+        Some(cluster) => {
+            let settings = &config.transforms;
+            tracing::info!(cluster = %cluster.name, namespace = %settings.namespace, "transform executions run as Jobs");
+            Executor::Kubernetes(Arc::new(crate::transforms::kubernetes::TransformJobs {
+                cluster: cluster.cluster.clone(),
+                objects: adapters.objects.clone(),
+                namespace: settings.namespace.clone(),
+                egress_cidrs: settings.egress_cidrs.clone(),
+                uploader_image: settings.uploader_image.clone(),
+                signer: adapters.signer.clone(),
+                public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+                prepared: tokio::sync::OnceCell::new(),
+            }))
+        }
+        None => Executor::Local(Arc::new(LocalRunner::new(
+            config.data_dir.join("transforms"),
+        ))),
+    };
     crate::transforms::TransformContext {
         store: adapters.store.clone(),
         objects: adapters.objects.clone(),
         bus: adapters.bus.clone(),
-        runner: Arc::new(LocalRunner::new(work_root)),
+        executor,
         secret_box: adapters.secret_box.clone(),
         git_host: adapters.git_host.clone(),
         mirrors: pipelines.mirrors.clone(),

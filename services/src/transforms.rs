@@ -27,11 +27,6 @@ const MAX_PAGE: u32 = 200;
 /// A spec is a short file.
 pub const MAX_SPEC_BYTES: usize = 256 * 1024;
 
-/// Said when a run would execute repository code and Slipway's steps run on a cluster.
-pub const NOT_ON_A_CLUSTER: &str = "transform runs execute as local processes in this version; \
-     this Slipway runs its steps on a cluster, so it refuses to run repositories' code on its \
-     own host (a dry run still works)";
-
 /// Start a run.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct StartTransform {
@@ -116,7 +111,9 @@ impl Services {
 
     async fn record_transform(&self, caller: &Caller, spec: TransformSpec) -> Result<TransformRun> {
         if !spec.dry_run && !self.clusters.is_empty() {
-            return Err(Error::Conflict(NOT_ON_A_CLUSTER.to_owned()));
+            // On a cluster the steps run one after another in one container.
+            spec.single_image()
+                .map_err(|e| Error::invalid("steps", e.to_string()))?;
         }
         let visible: Vec<Repository> = self
             .store

@@ -30,6 +30,39 @@ pub struct TransformSpec {
     pub dry_run: bool,
 }
 
+impl TransformSpec {
+    /// The one image every step names: on a cluster the steps run one after another in one
+    /// container (the checkout and what each step leaves are shared).
+    pub fn single_image(&self) -> Result<&str, MixedImages> {
+        let first = self.steps.first().map_or("", |s| s.image.as_str());
+        match self.steps.iter().find(|s| s.image != first) {
+            None => Ok(first),
+            Some(other) => Err(MixedImages {
+                first: self
+                    .steps
+                    .first()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                first_image: first.to_owned(),
+                other: other.name.clone(),
+                other_image: other.image.clone(),
+            }),
+        }
+    }
+}
+
+/// Steps that name different images, which a cluster cannot run in one container.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "on a cluster all steps run in one container, so they must name one image: step `{first}` names `{first_image}` and step `{other}` names `{other_image}`"
+)]
+pub struct MixedImages {
+    pub first: String,
+    pub first_image: String,
+    pub other: String,
+    pub other_image: String,
+}
+
 /// One step of a transform: commands run in order in the repository's checkout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

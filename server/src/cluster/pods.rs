@@ -51,6 +51,9 @@ fn container(run: &ContainerRun) -> Value {
     if let Some(secret) = &run.env_from_secret {
         container["envFrom"] = json!([{ "secretRef": { "name": secret } }]);
     }
+    if run.sidecar {
+        container["restartPolicy"] = json!("Always");
+    }
     if let Some((cpu, memory)) = &run.limits {
         let amounts = json!({ "cpu": cpu, "memory": memory });
         container["resources"] = json!({ "limits": amounts, "requests": amounts });

@@ -112,6 +112,11 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         REGISTRY => Some(c.registry.clone()),
         PIPELINE_STEPS => Some(c.pipeline_steps.to_string()),
         PIPELINES_NAMESPACE => Some(c.pipelines_namespace.clone()),
+        TRANSFORMS_NAMESPACE => Some(c.transforms.namespace.clone()),
+        TRANSFORM_EGRESS_CIDRS => {
+            (!c.transforms.egress_cidrs.is_empty()).then(|| c.transforms.egress_cidrs.join(","))
+        }
+        TRANSFORM_UPLOADER_IMAGE => Some(c.transforms.uploader_image.clone()),
         PREVIEW_DOMAIN => Some(c.previews.domain.clone()),
         INGRESS_CLASS => Some(c.previews.ingress_class.clone()),
         INGRESS_NAMESPACE => Some(c.previews.ingress_namespace.clone()),

@@ -134,6 +134,8 @@ pub struct Config {
     pub pipeline_steps: usize,
     /// Namespace step pods run in.
     pub pipelines_namespace: String,
+    /// Where and how transform Jobs run on the default cluster.
+    pub transforms: TransformSettings,
     pub previews: PreviewConfig,
     pub startup_retry: Duration,
     pub shutdown_grace: Duration,
@@ -212,4 +214,14 @@ impl Config {
     pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
         parse::parse(sources)
     }
+}
+
+/// Transform Jobs on the default cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformSettings {
+    pub namespace: String,
+    /// Ranges the Jobs may reach besides DNS and Slipway's pods.
+    pub egress_cidrs: Vec<String>,
+    /// The upload sidecar's image.
+    pub uploader_image: String,
 }

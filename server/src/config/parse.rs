@@ -11,6 +11,7 @@ use super::settings::*;
 use super::{
     BusConfig, ClusterConfig, ClusterSource, Config, ConfigError, DatabaseConfig,
     GitHubSignInConfig, LogFormat, ObjectsConfig, PreviewConfig, Problem, S3Config, Sources,
+    TransformSettings,
 };
 
 const MIN_SIGNING_KEY_LEN: usize = 32;
@@ -217,17 +218,10 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         .parsed(
             PIPELINES_NAMESPACE,
             "a DNS-1123 label such as slipway-pipelines",
-            |s| {
-                let valid = !s.is_empty()
-                    && s.len() <= 63
-                    && s.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    && !s.starts_with('-')
-                    && !s.ends_with('-');
-                valid.then(|| s.to_owned())
-            },
+            namespace_name,
         )
         .unwrap_or_else(|| "slipway-pipelines".to_owned());
+    let transforms = transform_settings(&mut r);
     let previews = parse_previews(&mut r);
     let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
@@ -271,6 +265,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         registry,
         pipeline_steps,
         pipelines_namespace,
+        transforms,
         previews,
         startup_retry,
         shutdown_grace,
@@ -568,6 +563,57 @@ pub(crate) fn redact_url(url: &Url) -> String {
         let _ = shown.set_password(Some("***"));
     }
     shown.to_string()
+}
+
+/// A namespace's name: a DNS-1123 label.
+fn namespace_name(s: &str) -> Option<String> {
+    let valid = !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    valid.then(|| s.to_owned())
+}
+
+/// `a.b.c.d/n` or an IPv6 address with a prefix length.
+fn cidr(s: &str) -> Option<String> {
+    let (address, bits) = s.split_once('/')?;
+    let address: std::net::IpAddr = address.parse().ok()?;
+    let bits: u8 = bits.parse().ok()?;
+    let most = if address.is_ipv4() { 32 } else { 128 };
+    (bits <= most).then(|| s.to_owned())
+}
+
+fn transform_settings(r: &mut Reader<'_>) -> TransformSettings {
+    TransformSettings {
+        namespace: r
+            .parsed(
+                TRANSFORMS_NAMESPACE,
+                "a DNS-1123 label such as slipway-transforms",
+                namespace_name,
+            )
+            .unwrap_or_else(|| "slipway-transforms".to_owned()),
+        egress_cidrs: r
+            .parsed(
+                TRANSFORM_EGRESS_CIDRS,
+                "comma-separated CIDRs such as 140.82.112.0/20,192.30.252.0/22",
+                |s| {
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(cidr)
+                        .collect::<Option<Vec<String>>>()
+                },
+            )
+            .unwrap_or_default(),
+        uploader_image: r
+            .parsed(TRANSFORM_UPLOADER_IMAGE, "an image reference", |s| {
+                let s = s.trim();
+                (!s.is_empty() && !s.chars().any(char::is_whitespace)).then(|| s.to_owned())
+            })
+            .unwrap_or_else(|| "curlimages/curl:8.11.1".to_owned()),
+    }
 }
 
 #[cfg(test)]

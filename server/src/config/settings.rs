@@ -66,6 +66,9 @@ pub const TRANSFORM_RETRY_SECONDS: &str = "SLIPWAY_TRANSFORM_RETRY_SECONDS";
 pub const REGISTRY: &str = "SLIPWAY_REGISTRY";
 pub const PIPELINE_STEPS: &str = "SLIPWAY_PIPELINE_STEPS";
 pub const PIPELINES_NAMESPACE: &str = "SLIPWAY_PIPELINES_NAMESPACE";
+pub const TRANSFORMS_NAMESPACE: &str = "SLIPWAY_TRANSFORMS_NAMESPACE";
+pub const TRANSFORM_EGRESS_CIDRS: &str = "SLIPWAY_TRANSFORM_EGRESS_CIDRS";
+pub const TRANSFORM_UPLOADER_IMAGE: &str = "SLIPWAY_TRANSFORM_UPLOADER_IMAGE";
 pub const PREVIEW_DOMAIN: &str = "SLIPWAY_PREVIEW_DOMAIN";
 pub const INGRESS_CLASS: &str = "SLIPWAY_INGRESS_CLASS";
 pub const INGRESS_NAMESPACE: &str = "SLIPWAY_INGRESS_NAMESPACE";
@@ -266,6 +269,21 @@ pub const SETTINGS: &[Setting] = &[
         PIPELINES_NAMESPACE,
         "slipway-pipelines",
         "Namespace pipeline step pods run in, on the default cluster (with no cluster, steps run as local processes).",
+    ),
+    setting(
+        TRANSFORMS_NAMESPACE,
+        "slipway-transforms",
+        "Namespace transform Jobs run in, on the default cluster (with no cluster, transforms run as local processes). Slipway gives it a policy that denies all egress but DNS, Slipway's own pods and SLIPWAY_TRANSFORM_EGRESS_CIDRS.",
+    ),
+    setting(
+        TRANSFORM_EGRESS_CIDRS,
+        "",
+        "Comma-separated CIDRs transform Jobs may reach besides DNS and Slipway's pods: put your git host's ranges here (for GitHub, the `git` ranges of https://api.github.com/meta), and Slipway's address when it runs outside the cluster.",
+    ),
+    setting(
+        TRANSFORM_UPLOADER_IMAGE,
+        "curlimages/curl:8.11.1",
+        "Image of the transform Job's sidecar that uploads the patch to Slipway; it needs `sh` and `curl`.",
     ),
     setting(
         PREVIEW_DOMAIN,

@@ -107,8 +107,8 @@ pub async fn download_in_project(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
-    expires: Option<u64>,
-    signature: Option<String>,
+    pub expires: Option<u64>,
+    pub signature: Option<String>,
 }
 
 #[utoipa::path(

@@ -47,10 +47,11 @@ impl IdentityPolicy {
 
 /// Paths that answer without sign-in, or check credentials of their own (HMAC, signed links).
 fn is_open(path: &str) -> bool {
-    const OPEN: [&str; 13] = [
+    const OPEN: [&str; 14] = [
         "/.well-known/oauth-protected-resource",
         "/api/openapi.json",
         "/api/artifacts/",
+        "/api/transform-uploads/",
         "/login",
         "/auth/login",
         "/auth/github",

@@ -24,6 +24,7 @@ mod previews;
 mod secrets;
 pub mod sign_in;
 mod step_logs;
+mod transform_uploads;
 mod transforms;
 
 pub use step_logs::step_log_lines;
@@ -97,6 +98,9 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa_axum::routes;
     let upload =
         axum::routing::put(artifacts::upload).layer(DefaultBodyLimit::max(artifacts::MAX_UPLOAD));
+    let transform_upload = axum::routing::put(transform_uploads::upload).layer(
+        DefaultBodyLimit::max(crate::transforms::upload::MAX_TRANSFORM_UPLOAD),
+    );
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -124,6 +128,10 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(transforms::queue))
         .routes(routes!(transforms::pause))
         .routes(routes!(transforms::resume))
+        .route(
+            "/api/transform-uploads/{execution}/{job}/{file}",
+            transform_upload,
+        )
         .routes(routes!(previews::list))
         .routes(routes!(previews::show, previews::delete))
         .routes(routes!(previews::retry))

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
             `{\"error\": \"...\", \"field\": \"...\"}` with the status their kind calls for.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    paths(super::artifacts::upload, openapi_json),
+    paths(super::artifacts::upload, super::transform_uploads::upload, openapi_json),
     tags(
         (name = "previews", description = "Preview environments of pull requests"),
         (name = "projects", description = "Repositories"),

@@ -269,6 +269,7 @@ impl KubernetesRunner {
             self.cluster.clone(),
             self.namespace.clone(),
             pod.to_owned(),
+            "step",
             output,
         ));
         let limit = Duration::from_secs(timeout_secs) + START_ALLOWANCE;
@@ -322,14 +323,15 @@ impl KubernetesRunner {
     }
 }
 
-/// Sends each line the pod's step container writes, from its first, to `output`.
-async fn relay_log(
+/// Sends each line the pod's `container` writes, from its first, to `output`.
+pub(crate) async fn relay_log(
     cluster: Arc<dyn Cluster>,
     namespace: String,
     pod: String,
+    container: &'static str,
     mut output: mpsc::Sender<String>,
 ) {
-    match cluster.follow_logs(&namespace, &pod, "step").await {
+    match cluster.follow_logs(&namespace, &pod, container).await {
         Ok(mut lines) => {
             while let Some(line) = lines.next().await {
                 match line {
@@ -349,7 +351,7 @@ async fn relay_log(
         }
         Err(error) => {
             let _ = output
-                .send(format!("slipway: cannot read the step's log: {error}"))
+                .send(format!("slipway: cannot read the {container} log: {error}"))
                 .await;
         }
     }

@@ -74,6 +74,7 @@ pub fn step_pod(spec: &StepSpec, namespace: &str, attempt_suffix: &str) -> PodRu
             limits,
             // The Secret of the same name holds the step's environment.
             env_from_secret: Some(pod_name.clone()),
+            ..ContainerRun::default()
         }],
         deadline: Some(Duration::from_secs(step.timeout_secs)),
     }

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
 use sha2::{Digest, Sha256};
 
 use domain::pipeline::runner::human_secs;
@@ -26,11 +26,12 @@ use domain::transform::{
 };
 use domain::{ObjectKey, Repository};
 
-use super::TransformContext;
+use super::kubernetes::JobAttempt;
 use super::script::{
     NUMSTAT_FILE, OUTPUT_DIR, PATCH_FILE, Progress, RUN_SCRIPT, execution_script, is_machinery,
 };
 use super::summary::Summary;
+use super::{Executor, TransformContext};
 use crate::pipelines::redact::Redactor;
 use crate::pipelines::source::{Source, SourceError, clone_token};
 
@@ -67,11 +68,12 @@ pub async fn attempt(
         }
         Err(error) => return Attempt::Failed(format!("cannot read the repository: {error}")),
     };
-    let source = match fetch(ctx, &repository, claimed.spec.base_ref.as_deref()).await {
-        Ok(source) => source,
-        Err(Fetch::Unknown(reason)) => return ended(ExecutionStatus::Failed, None, &reason),
-        Err(Fetch::Unavailable(reason)) => return Attempt::Failed(reason),
-    };
+    let (source, clone_token) =
+        match fetch(ctx, &repository, claimed.spec.base_ref.as_deref()).await {
+            Ok(fetched) => fetched,
+            Err(Fetch::Unknown(reason)) => return ended(ExecutionStatus::Failed, None, &reason),
+            Err(Fetch::Unavailable(reason)) => return Attempt::Failed(reason),
+        };
     if let Err(error) = ctx
         .store
         .start_execution(
@@ -93,7 +95,55 @@ pub async fn attempt(
         Err(missing) => return ended(ExecutionStatus::Failed, None, &missing.to_string()),
     };
     let mut redactor = Redactor::new(secrets.into_values());
-    let spec = StepSpec {
+    let files = Arc::new(Captured::default());
+    let (sender, lines) = mpsc::channel(256);
+    let started = std::time::Instant::now();
+    let running = match &ctx.executor {
+        Executor::Local(runner) => runner
+            .run_step(
+                local_spec(claimed, &source, environment),
+                sender,
+                stop,
+                files.clone(),
+            )
+            .boxed(),
+        Executor::Kubernetes(jobs) => {
+            let job = JobAttempt {
+                claimed,
+                clone_url: &repository.clone_url,
+                clone_token: clone_token.as_deref(),
+                commit_sha: source.commit_sha(),
+                environment: &environment,
+            };
+            jobs.run(job, sender, stop, files.clone()).boxed()
+        }
+    };
+    let (exit, log, progress, tests) = run_reading(running, lines, &mut redactor).await;
+    let exit = match exit {
+        Ok(exit) => exit,
+        Err(error) => return Attempt::Failed(error.explained()),
+    };
+    let outcome = outcome(&exit, &progress, &files, &claimed.spec);
+    let Some(outcome) = outcome else {
+        return Attempt::Interrupted;
+    };
+    let mut summary = Summary::new(claimed, source.commit_sha(), &outcome, started.elapsed());
+    summary.tests = tests;
+    match keep(ctx, claimed, &log, files.patch(), &summary).await {
+        Ok(()) => Attempt::Ended(outcome),
+        Err(reason) => Attempt::Failed(reason),
+    }
+}
+
+/// The one "step" the local runner is given: the script, in a checkout of the mirror at the
+/// base commit, the patch collected from `.git/slipway/`.
+fn local_spec(
+    claimed: &ClaimedExecution,
+    source: &Source,
+    environment: BTreeMap<String, String>,
+) -> StepSpec {
+    let execution = &claimed.execution;
+    StepSpec {
         pipeline_id: PipelineId(execution.id),
         step: StepDefinition {
             name: "transform".to_owned(),
@@ -120,25 +170,6 @@ pub async fn attempt(
             expires_secs: 0,
         }],
         clone_token: None,
-    };
-    let files = Arc::new(Captured::default());
-    let (sender, lines) = mpsc::channel(256);
-    let started = std::time::Instant::now();
-    let running = ctx.runner.run_step(spec, sender, stop, files.clone());
-    let (exit, log, progress, tests) = run_reading(running, lines, &mut redactor).await;
-    let exit = match exit {
-        Ok(exit) => exit,
-        Err(error) => return Attempt::Failed(error.explained()),
-    };
-    let outcome = outcome(&exit, &progress, &files, &claimed.spec);
-    let Some(outcome) = outcome else {
-        return Attempt::Interrupted;
-    };
-    let mut summary = Summary::new(claimed, source.commit_sha(), &outcome, started.elapsed());
-    summary.tests = tests;
-    match keep(ctx, claimed, &log, files.patch(), &summary).await {
-        Ok(()) => Attempt::Ended(outcome),
-        Err(reason) => Attempt::Failed(reason),
     }
 }
 
@@ -234,16 +265,18 @@ enum Fetch {
     Unavailable(String),
 }
 
+/// The base ref fetched into the repository's mirror, and the token it was fetched with (a
+/// Job clones with it too).
 async fn fetch(
     ctx: &TransformContext,
     repository: &Repository,
     base_ref: Option<&str>,
-) -> Result<Source, Fetch> {
+) -> Result<(Source, Option<String>), Fetch> {
     let token = clone_token(ctx.git_host.as_deref(), repository)
         .await
         .map_err(|e| Fetch::Unavailable(domain::error_chain(&e)))?;
     let wanted = base_ref.unwrap_or(&repository.default_branch);
-    Source::fetch(
+    let source = Source::fetch(
         &ctx.mirrors,
         &repository.clone_url,
         token.as_deref(),
@@ -254,7 +287,8 @@ async fn fetch(
     .map_err(|error| match error {
         SourceError::UnknownRef { .. } => Fetch::Unknown(domain::error_chain(&error)),
         other => Fetch::Unavailable(domain::error_chain(&other)),
-    })
+    })?;
+    Ok((source, token))
 }
 
 async fn open_secrets(

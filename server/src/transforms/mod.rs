@@ -8,8 +8,11 @@
 //! GitHub: a repository on GitHub is only cloned.
 
 pub mod execute;
+pub mod job;
+pub mod kubernetes;
 pub mod script;
 pub mod summary;
+pub mod upload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,14 +37,22 @@ const POLL: Duration = Duration::from_secs(2);
 /// How often a running attempt renews its claim (and hears of a cancel request).
 const RENEW_EVERY: Duration = Duration::from_secs(2);
 
+/// Where executions run: as processes on this host (no cluster configured), or as Jobs on
+/// the default cluster.
+#[derive(Clone)]
+pub enum Executor {
+    Local(Arc<dyn Runner>),
+    Kubernetes(Arc<kubernetes::TransformJobs>),
+}
+
 /// What the worker uses.
 #[derive(Clone)]
 pub struct TransformContext {
     pub store: Arc<dyn Store>,
     pub objects: Arc<dyn Objects>,
     pub bus: Arc<dyn Bus>,
-    /// Runs an execution's script (the local runner).
-    pub runner: Arc<dyn Runner>,
+    /// Where an execution's script runs.
+    pub executor: Executor,
     pub secret_box: services::secret_box::SecretBox,
     /// Mints the tokens repositories on GitHub are cloned with (only that).
     pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,

@@ -1,5 +1,5 @@
 //! The shell script an execution runs in the repository's checkout: each step in order under
-//! `timeout --foreground` (which stays in the runner's process group, so that a cancel or
+//! `timeout --foreground` where it has it (GNU's, which stays in the runner's process group, so that a cancel or
 //! Slipway stopping ends the step's processes with the rest; its variables and secrets come from the process environment, never from the
 //! script's text, which others on the host can read), marker lines saying which step runs and
 //! which one timed out, then everything staged and the binary-safe patch and its numbers
@@ -44,7 +44,11 @@ pub fn execution_script(
     secrets: &BTreeMap<String, String>,
 ) -> Result<(String, BTreeMap<String, String>), MissingSecret> {
     let mut environment = BTreeMap::new();
-    let mut script = String::from("set -u\n");
+    // BusyBox's `timeout` (in Alpine-based images) has no `--foreground`, which only matters
+    // on a host (a container is its own process group).
+    let mut script = String::from(
+        "set -u\nif timeout --foreground 5 true 2>/dev/null; then fg=--foreground; else fg=; fi\n",
+    );
     for (index, step) in spec.steps.iter().enumerate() {
         let index = index + 1;
         let mut exports = String::new();
@@ -59,7 +63,7 @@ pub fn execution_script(
         script.push_str(&format!(
             "printf '%s step %s\\n' '{MARKER}' {name}\n\
              code=0\n\
-             ( {exports}exec timeout --foreground -k 5 {secs} sh -c {inner} ) || code=$?\n\
+             ( {exports}exec timeout $fg -k 5 {secs} sh -c {inner} ) || code=$?\n\
              if [ \"$code\" -eq {TIMED_OUT} ]; then printf '%s timed-out %s\\n' '{MARKER}' {name}; exit {TIMED_OUT}; fi\n\
              if [ \"$code\" -ne 0 ]; then exit \"$code\"; fi\n"
         ));
@@ -159,10 +163,7 @@ mod tests {
             script.contains("export TOKEN=\"${SLIPWAY_T1_TOKEN}\""),
             "{script}"
         );
-        assert!(
-            script.contains("timeout --foreground -k 5 30 sh -c"),
-            "{script}"
-        );
+        assert!(script.contains("timeout $fg -k 5 30 sh -c"), "{script}");
     }
 
     #[test]

@@ -199,6 +199,7 @@ const ROWS: &[Row] = &[
     row("get_readiness", "GET", "/readyz", Open),
     row("get_openapi_document", "GET", "/api/openapi.json", Open),
     row("upload_artifact", "PUT", "/api/artifacts/{pipeline}/1/app.txt", SignedLink),
+    row("upload_transform_output", "PUT", "/api/transform-uploads/{execution}/tf-1-000000/patch.diff", SignedLink),
     row("follow_events", "GET", "/api/events", SignedIn),
     row("list_deliveries", "GET", "/api/deliveries", SignedIn),
     row("get_delivery", "GET", "/api/deliveries/{delivery}", Alpha(Level::Read)),

@@ -54,6 +54,7 @@ mod store_pull_requests;
 mod store_reports;
 mod store_transforms;
 mod support;
+mod transforms_kubernetes;
 mod transforms_local;
 mod transforms_states;
 mod verify_deployment;

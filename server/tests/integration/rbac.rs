@@ -1,8 +1,8 @@
 //! The ClusterRole Slipway ships (deploy/kubernetes/base), proven enough and no more against
 //! kube-sim authorising every request by RBAC, with Slipway holding only that role through
 //! its ServiceAccount's token: a pull request's pipeline runs, its preview deploys, its page
-//! shows pods, events and usage, its logs are read, the Operator page measures it and closing
-//! removes it. With any one rule taken out, some of that fails, and what the user sees names
+//! shows pods, events and usage, its logs are read, the Operator page measures it, a transform
+//! run over its repository runs as a Job and closing removes it. With any one rule taken out, some of that fails, and what the user sees names
 //! the API server's 403 for a resource of that rule.
 
 use serde_json::Value;
@@ -113,6 +113,34 @@ async fn get(world: &World, path: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A transform run over the repository, as a Job in the runs namespace: what went wrong, as
+/// its execution says (its first failed attempt is enough: the rest would say the same).
+async fn transform_run(world: &World) -> Vec<String> {
+    let spec = format!(
+        "name: note\nrepositories: [{}]\nsteps:\n  - name: note\n    image: alpine\n    commands: ['echo hi > NOTE.md']\n",
+        crate::preview_support::REPOSITORY
+    );
+    let (status, run) = crate::transforms_local::start(&world.server, &spec).await;
+    let Some(id) = run["id"].as_i64().filter(|_| status == 201) else {
+        return vec![format!("transform start: {run}")];
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let executions = crate::transforms_local::executions(&world.server, id).await;
+        let execution = &executions[0];
+        match (execution["status"].as_str(), execution["reason"].as_str()) {
+            (Some("succeeded"), _) => return Vec::new(),
+            (Some("pending" | "scheduled" | "running"), None) => {}
+            (_, reason) => return vec![format!("transform: {}", reason.unwrap_or_default())],
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the transform run did not end: {execution}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs a pull request's life with Slipway holding `role`; what went wrong, as the user sees it
 /// (a preview's or run's reason, an error on a page), empty when everything worked.
 async fn pull_request_life(role: &Value) -> Vec<String> {
@@ -154,6 +182,7 @@ async fn pull_request_life(role: &Value) -> Vec<String> {
             .filter(|line| line.starts_with("slipway: cannot read"))
             .map(|line| format!("step log: {line}")),
     );
+    seen.extend(transform_run(&world).await);
     let detail = world
         .until(NAMESPACE, &["running", "failed"], Some(&sha))
         .await;

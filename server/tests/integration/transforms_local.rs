@@ -87,7 +87,7 @@ pub fn of<'a>(executions: &'a [Value], repository: &str) -> &'a Value {
 }
 
 /// Two repositories in their own folders: `acme/api` pins serde 1.0.1, `acme/web` has none.
-fn two_repositories(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+pub fn two_repositories(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let api_dir = dir.join("api");
     let web_dir = dir.join("web");
     let (api, _) = sample_repository(
@@ -101,7 +101,7 @@ fn two_repositories(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (api, web)
 }
 
-const BUMP: &str = r#"
+pub const BUMP: &str = r#"
 name: bump-serde
 repositories: ["acme/*"]
 steps:

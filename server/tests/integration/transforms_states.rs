@@ -2,7 +2,7 @@
 //! that runs past its timeout, a clone that keeps failing (retried with backoff, dead-lettered
 //! with the reason and requeued), a dry run (recorded, nothing run), cancel, Slipway stopping
 //! in the middle of an execution (handed back, run once after the restart), and the answers to
-//! specs that cannot run (invalid, unknown repository, a Slipway on a cluster).
+//! specs that cannot run (invalid, an unknown repository, one hidden from the caller).
 
 use std::time::Duration;
 
@@ -231,26 +231,6 @@ async fn specs_that_cannot_run_are_refused_saying_why() {
         400,
         "acme/web is hidden from rita: not known"
     );
-    server.stop().await;
-
-    // A Slipway whose steps run on a cluster does not run repository code on its own host.
-    let server = TestServer::start(&[("SLIPWAY_CLUSTER", "sim".to_owned())]).await;
-    add_project(&server, "acme/web", &repo).await;
-    let (status, body) = start(&server, &spec("acme/web", steps)).await;
-    assert_eq!(status, 409);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("local processes"),
-        "{body}"
-    );
-    let (status, _) = start(
-        &server,
-        &format!("{}dry_run: true\n", spec("acme/web", steps)),
-    )
-    .await;
-    assert_eq!(status, 201, "a dry run still works");
     server.stop().await;
 }
 

@@ -1,0 +1,374 @@
+//! Transform runs as Kubernetes Jobs, through kube-sim (real kube-rs over HTTP): the Job's pod
+//! clones the base commit, runs the steps, and its native sidecar uploads the patch through a
+//! link signed for that attempt; the Job, its pod and Secrets are as the issue asks (retries
+//! left to the queue, the overall timeout as the Job's deadline, the restricted security
+//! context, the clone's token and the upload link each readable by one container) and are gone
+//! afterwards; the runs namespace denies egress but DNS, Slipway and the configured ranges.
+
+use std::time::Duration;
+
+use domain::cluster::{Cluster, ObjectKind};
+use serde_json::{Value, json};
+
+use crate::pipeline_support::{add_project, git, sample_repository};
+use crate::support::TestServer;
+use crate::transforms_local::{
+    BUMP, executions, finished, of, post, start, text, two_repositories, until_run,
+};
+
+const NAMESPACE: &str = "slipway-transforms";
+
+const fn kind(api_version: &'static str, kind: &'static str) -> ObjectKind<'static> {
+    ObjectKind { api_version, kind }
+}
+
+const JOB: ObjectKind<'static> = kind("batch/v1", "Job");
+const POD: ObjectKind<'static> = kind("v1", "Pod");
+const SECRET: ObjectKind<'static> = kind("v1", "Secret");
+
+fn cluster(server: &TestServer) -> std::sync::Arc<dyn Cluster> {
+    server.running.adapters.clusters[0].cluster.clone()
+}
+
+async fn server_on_kube_sim() -> TestServer {
+    TestServer::start(&[
+        ("SLIPWAY_CLUSTER", "sim".to_owned()),
+        (
+            "SLIPWAY_TRANSFORM_EGRESS_CIDRS",
+            "140.82.112.0/20,192.30.252.0/22".to_owned(),
+        ),
+    ])
+    .await
+}
+
+/// What is left in the runs namespace of `run`'s attempts.
+async fn left_of_run(server: &TestServer, run: i64) -> Vec<String> {
+    let selector = format!("slipway.dev/transform-run={run}");
+    let mut left = Vec::new();
+    for kind in [JOB, POD, SECRET] {
+        let found = cluster(server)
+            .list_objects(NAMESPACE, kind, &selector)
+            .await
+            .expect("list");
+        left.extend(found.iter().map(|o| format!("{}/{}", kind.kind, o.name())));
+    }
+    left
+}
+
+#[tokio::test]
+async fn a_run_on_kubernetes_keeps_the_patch_its_sidecar_uploaded_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (api, web) = two_repositories(dir.path());
+    let server = server_on_kube_sim().await;
+    let api_id = add_project(&server, "acme/api", &api).await;
+    let web_id = add_project(&server, "acme/web", &web).await;
+    for project in [api_id, web_id] {
+        let response = server
+            .http
+            .put(server.url(&format!("/api/projects/{project}/secrets/REGISTRY_TOKEN")))
+            .json(&json!({ "value": "registry-secret-value-42" }))
+            .send()
+            .await
+            .expect("secret");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+    let (status, run) = start(&server, BUMP).await;
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_i64().expect("id");
+    let run = until_run(&server, id, finished).await;
+    assert_eq!(run["status"], "completed", "{run}");
+
+    let all = executions(&server, id).await;
+    let api_run = of(&all, "acme/api");
+    assert_eq!(api_run["status"], "succeeded", "{api_run}");
+    assert_eq!(api_run["ready_to_publish"], true);
+    let web_run = of(&all, "acme/web");
+    assert_eq!(web_run["status"], "no_changes", "{web_run}");
+    assert_eq!(web_run["ready_to_publish"], false);
+
+    // The patch the sidecar uploaded applies to a fresh clone, binary file and all.
+    let (status, patch) = text(&server, api_run["patch_url"].as_str().expect("patch url")).await;
+    assert_eq!(status, 200);
+    git(
+        dir.path(),
+        &["clone", "--quiet", &api.display().to_string(), "fresh"],
+    );
+    std::fs::write(dir.path().join("patch.diff"), &patch).expect("write patch");
+    let fresh = dir.path().join("fresh");
+    git(&fresh, &["apply", "--check", "../patch.diff"]);
+    git(&fresh, &["apply", "../patch.diff"]);
+    assert_eq!(
+        std::fs::read(fresh.join("data.bin")).expect("read"),
+        [0, 1, 2, 255]
+    );
+    let files: Vec<&str> = api_run["diff"]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert_eq!(files, ["Cargo.toml", "NEW.md", "data.bin"]);
+
+    // The log is the main container's, read through the API server, without the secrets.
+    let (_, log) = text(&server, api_run["log_url"].as_str().expect("url")).await;
+    assert!(
+        log.contains(&format!(
+            "slipway: the transform runs in Job {NAMESPACE}/tf-"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("::slipway:: step check"), "{log}");
+    assert!(log.contains("using *** and ***"), "{log}");
+    assert!(!log.contains("registry-secret-value-42"), "{log}");
+
+    // Nothing of the attempts is left; the namespace and its policy are there.
+    assert_eq!(left_of_run(&server, id).await, Vec::<String>::new());
+    let namespace = cluster(&server)
+        .get_namespace(NAMESPACE)
+        .await
+        .expect("namespace")
+        .expect("exists");
+    assert!(namespace.is_managed());
+    assert_eq!(
+        namespace
+            .labels
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str),
+        Some("restricted")
+    );
+    let policy = cluster(&server)
+        .get_object(
+            NAMESPACE,
+            kind("networking.k8s.io/v1", "NetworkPolicy"),
+            "slipway-transform-egress",
+        )
+        .await
+        .expect("read policy")
+        .expect("the runs' policy")
+        .0;
+    assert_eq!(
+        policy["spec"]["podSelector"],
+        json!({}),
+        "every pod of the runs"
+    );
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    let egress = policy["spec"]["egress"].as_array().expect("egress");
+    let ports: Vec<&Value> = egress[0]["ports"].as_array().expect("dns").iter().collect();
+    assert!(ports.iter().all(|p| p["port"] == 53), "{egress:?}");
+    assert_eq!(
+        egress[1]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "slipway"
+    );
+    assert_eq!(
+        egress[2]["to"],
+        json!([{ "ipBlock": { "cidr": "140.82.112.0/20" } }, { "ipBlock": { "cidr": "192.30.252.0/22" } }])
+    );
+    server.stop().await;
+}
+
+/// Polls the runs namespace until a Job of `run` exists (20 s at most).
+async fn running_job(server: &TestServer, run: i64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let selector = format!("slipway.dev/transform-run={run}");
+    loop {
+        let jobs = cluster(server)
+            .list_objects(NAMESPACE, JOB, &selector)
+            .await
+            .expect("list jobs");
+        if let Some(job) = jobs.first() {
+            return job.0.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Job for run {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Follows the main container of `run`'s pod until it printed `line` (20 s at most).
+async fn main_container_says(server: &TestServer, run: i64, line: &str) {
+    use futures::StreamExt;
+    let selector = format!("slipway.dev/transform-run={run}");
+    let wait = async {
+        let pod = loop {
+            let pods = cluster(server)
+                .list_objects(NAMESPACE, POD, &selector)
+                .await
+                .expect("list pods");
+            if let Some(pod) = pods.first() {
+                break pod.name().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let mut lines = cluster(server)
+            .follow_logs(NAMESPACE, &pod, "transform")
+            .await
+            .expect("follow");
+        while let Some(next) = lines.next().await {
+            if next.expect("line").contains(line) {
+                return;
+            }
+        }
+        panic!("the log ended without {line:?}");
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("the main container did not print {line:?}"));
+}
+
+#[tokio::test]
+async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_removes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[("README.md", "# app\n")]);
+    let server = server_on_kube_sim().await;
+    add_project(&server, "acme/app", &repo).await;
+    let spec = "name: wait\nrepositories: [acme/app]\ntimeout: 20m\nsteps:\n  - name: wait\n    image: alpine:3.20\n    commands: ['echo waiting', 'sleep 60']\n";
+    let (status, run) = start(&server, spec).await;
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_i64().expect("id");
+    let job = running_job(&server, id).await;
+
+    // Retries belong to the queue; the overall timeout is the Job's deadline.
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+    assert_eq!(job["spec"]["activeDeadlineSeconds"], 1200);
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["runAsUser"], 1000);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let init = pod["initContainers"].as_array().expect("init containers");
+    let names: Vec<&str> = init.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["clone", "upload"]);
+    assert_eq!(
+        init[1]["restartPolicy"], "Always",
+        "the uploader is a native sidecar"
+    );
+    let main = &pod["containers"][0];
+    assert_eq!(main["image"], "alpine:3.20");
+    for container in init.iter().chain([main]) {
+        let security = &container["securityContext"];
+        assert_eq!(security["readOnlyRootFilesystem"], true, "{container}");
+        assert_eq!(security["allowPrivilegeEscalation"], false, "{container}");
+        assert_eq!(
+            security["capabilities"]["drop"],
+            json!(["ALL"]),
+            "{container}"
+        );
+    }
+    // The upload link is in the sidecar's Secret only.
+    let job_name = job["metadata"]["name"].as_str().expect("name").to_owned();
+    let secret_of = |c: &Value| {
+        c["envFrom"][0]["secretRef"]["name"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(secret_of(&init[1]), Some(format!("{job_name}-upload")));
+    assert_eq!(secret_of(main), Some(format!("{job_name}-env")));
+    let upload = cluster(&server)
+        .get_object(NAMESPACE, SECRET, &format!("{job_name}-upload"))
+        .await
+        .expect("read")
+        .expect("the upload Secret")
+        .0;
+    let data = |key: &str| {
+        let encoded = upload["data"][key].as_str().expect("data");
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
+            .expect("base64");
+        String::from_utf8(bytes).expect("utf-8")
+    };
+    let (url, query) = (data("SLIPWAY_UPLOAD_URL"), data("SLIPWAY_UPLOAD_QUERY"));
+    let execution = executions(&server, id).await[0]["id"].as_i64().expect("id");
+    assert!(
+        url.ends_with(&format!("/api/transform-uploads/{execution}/{job_name}/")),
+        "{url}"
+    );
+    let put = |url: String| {
+        let http = server.anonymous.clone();
+        async move {
+            http.put(url)
+                .body("diff --git a/x b/x\n")
+                .send()
+                .await
+                .expect("put")
+                .status()
+                .as_u16()
+        }
+    };
+    let other_execution = url.replace(
+        &format!("/{execution}/"),
+        &format!("/{}/", execution + 1000),
+    );
+    assert_eq!(
+        put(format!("{other_execution}patch.diff?{query}")).await,
+        403,
+        "another execution"
+    );
+    let other_attempt = url.replace(&job_name, &format!("tf-{execution}-000000"));
+    assert_eq!(
+        put(format!("{other_attempt}patch.diff?{query}")).await,
+        403,
+        "another attempt"
+    );
+    assert_eq!(put(format!("{url}patch.diff")).await, 403, "unsigned");
+    assert_eq!(
+        put(format!("{url}summary.json?{query}")).await,
+        404,
+        "not a file it uploads"
+    );
+
+    // Cancelled once the step runs: the execution says so and the Job, its pod and Secrets go.
+    main_container_says(&server, id, "waiting").await;
+    let (status, _) = post(&server, &format!("/api/runs/{id}/cancel")).await;
+    assert_eq!(status, 200);
+    let run = until_run(&server, id, finished).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(
+        executions(&server, id).await[0]["reason"],
+        "cancelled during step `wait`"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !left_of_run(&server, id).await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "left behind: {:?}",
+            left_of_run(&server, id).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_past_its_deadline_times_out_and_mixed_images_are_refused_on_a_cluster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[("README.md", "# app\n")]);
+    let server = server_on_kube_sim().await;
+    add_project(&server, "acme/app", &repo).await;
+    let spec = "name: slow\nrepositories: [acme/app]\ntimeout: 2s\nsteps:\n  - name: forever\n    image: alpine\n    commands: ['sleep 60']\n";
+    let (status, run) = start(&server, spec).await;
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_i64().expect("id");
+    let run = until_run(&server, id, finished).await;
+    assert_eq!(run["status"], "partially_failed", "{run}");
+    let execution = executions(&server, id).await[0].clone();
+    assert_eq!(execution["status"], "timed_out", "{execution}");
+    assert_eq!(
+        execution["reason"],
+        "the execution reached its 2s deadline during step `forever`"
+    );
+
+    let mixed = "name: mixed\nrepositories: [acme/app]\nsteps:\n  - name: a\n    image: node:22\n    commands: ['true']\n  - name: b\n    image: python:3.12\n    commands: ['true']\n";
+    let (status, body) = start(&server, mixed).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "steps");
+    assert_eq!(
+        body["error"],
+        "on a cluster all steps run in one container, so they must name one image: step `a` names `node:22` and step `b` names `python:3.12`"
+    );
+    server.stop().await;
+}
