@@ -278,7 +278,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         TRANSFORM_EGRESS_CIDRS,
         "",
-        "Comma-separated CIDRs transform Jobs may reach besides DNS and Slipway's pods: put your git host's ranges here (for GitHub, the `git` ranges of https://api.github.com/meta), and Slipway's address when it runs outside the cluster.",
+        "Comma-separated CIDRs transform Jobs may reach besides DNS and Slipway's pods: put your git host's ranges here (for GitHub, the `git` ranges of https://api.github.com/meta), and the address SLIPWAY_PUBLIC_URL resolves to when that is not a Slipway pod (an ingress controller, or Slipway outside the cluster).",
     ),
     setting(
         TRANSFORM_UPLOADER_IMAGE,
