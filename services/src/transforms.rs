@@ -236,6 +236,17 @@ impl Services {
         Ok(ExecutionOutput::of(log.as_deref(), patch.as_deref()))
     }
 
+    /// One execution as the caller may read it: its status and attempt, for following its log.
+    pub async fn get_transform_execution(
+        &self,
+        caller: &Caller,
+        run: i64,
+        execution: i64,
+    ) -> Result<Execution> {
+        self.execution(caller, Action::TransformRead, run, execution)
+            .await
+    }
+
     /// A run's executions the caller can see, by repository.
     pub async fn list_transform_executions(
         &self,

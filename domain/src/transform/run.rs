@@ -349,6 +349,11 @@ pub fn repo_slug(repository: &str) -> String {
 /// The three artifacts an execution keeps.
 pub const ARTIFACTS: [&str; 3] = ["logs.txt", "patch.diff", "summary.json"];
 
+/// The bus stream an execution's attempt publishes its log lines on (numbered from 1).
+pub fn log_stream(execution: i64, attempt: u32) -> String {
+    format!("transform/{execution}/{attempt}")
+}
+
 /// `preview/{run_id}/{repo_slug}/{file}`: where an execution's artifact is kept.
 pub fn artifact_key(run: TransformRunId, repository: &str, file: &str) -> String {
     format!("preview/{run}/{}/{file}", repo_slug(repository))

@@ -24,6 +24,7 @@ mod previews;
 mod secrets;
 pub mod sign_in;
 mod step_logs;
+mod transform_logs;
 mod transform_uploads;
 mod transforms;
 
@@ -122,6 +123,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(transforms::show))
         .routes(routes!(transforms::executions))
         .routes(routes!(transforms::artifact))
+        .routes(routes!(transform_logs::follow))
         .routes(routes!(transforms::cancel))
         .routes(routes!(transforms::retry_failed))
         .routes(routes!(transforms::retry))

@@ -27,6 +27,7 @@ use domain::transform::{
 use domain::{ObjectKey, Repository};
 
 use super::kubernetes::JobAttempt;
+use super::live_log::LiveLog;
 use super::script::{
     NUMSTAT_FILE, OUTPUT_DIR, PATCH_FILE, Progress, RUN_SCRIPT, execution_script, is_machinery,
 };
@@ -118,7 +119,8 @@ pub async fn attempt(
             jobs.run(job, sender, stop, files.clone()).boxed()
         }
     };
-    let (exit, log, progress, tests) = run_reading(running, lines, &mut redactor).await;
+    let mut live = LiveLog::new(ctx.bus.as_ref(), ctx.objects.as_ref(), claimed);
+    let (exit, log, progress, tests) = run_reading(running, lines, &mut redactor, &mut live).await;
     let exit = match exit {
         Ok(exit) => exit,
         Err(error) => return Attempt::Failed(error.explained()),
@@ -313,12 +315,14 @@ async fn open_secrets(
 }
 
 /// Runs the attempt while reading every output line, redacted, into a bounded log (noting the
-/// script's markers). Once the run ended, lines still coming (from processes it left behind
-/// holding its output open) are read for [`DRAIN`] at most.
+/// script's markers), each kept line published for followers and the log so far stored as it
+/// grows. Once the run ended, lines still coming (from processes it left behind holding its
+/// output open) are read for [`DRAIN`] at most.
 async fn run_reading(
     running: impl std::future::Future<Output = Result<StepExit, RunnerError>>,
     mut lines: mpsc::Receiver<String>,
     redactor: &mut Redactor,
+    live: &mut LiveLog<'_>,
 ) -> (
     Result<StepExit, RunnerError>,
     String,
@@ -327,18 +331,26 @@ async fn run_reading(
 ) {
     let mut log = Log::default();
     let mut running = std::pin::pin!(running);
+    let mut flush = tokio::time::interval(super::live_log::FLUSH_EVERY);
     let exit = loop {
         tokio::select! {
             line = lines.next() => match line {
-                Some(raw) => log.push(&raw, redactor),
+                Some(raw) => {
+                    if let Some((seq, kept)) = log.push(&raw, redactor) {
+                        live.line(seq, kept).await;
+                    }
+                }
                 None => break running.await,
             },
             exit = &mut running => break exit,
+            _ = flush.tick() => live.flush_if_due(&log.text, log.kept).await,
         }
     };
     let drain = async {
         while let Some(raw) = lines.next().await {
-            log.push(&raw, redactor);
+            if let Some((seq, kept)) = log.push(&raw, redactor) {
+                live.line(seq, kept).await;
+            }
         }
     };
     let _ = tokio::time::timeout(DRAIN, drain).await;
@@ -360,23 +372,26 @@ struct Log {
 }
 
 impl Log {
-    fn push(&mut self, raw: &str, redactor: &mut Redactor) {
+    /// Takes in an output line; its number and the line as kept (redacted, cut), if it is kept.
+    fn push(&mut self, raw: &str, redactor: &mut Redactor) -> Option<(usize, &str)> {
         self.progress.note(raw);
         if is_machinery(raw) {
-            return;
+            return None;
         }
         if self.kept >= MAX_LOG_LINES {
             self.dropped += 1;
-            return;
+            return None;
         }
         // `+ command` lines echo what runs, not what it printed.
         if let Some(counts) = TestCounts::in_line(raw).filter(|_| !raw.starts_with("+ ")) {
             self.tests.get_or_insert_default().add(counts);
         }
         let line = redactor.line(raw);
+        let start = self.text.len();
         self.text.extend(line.chars().take(MAX_LINE_CHARS));
         self.text.push('\n');
         self.kept += 1;
+        Some((self.kept, &self.text[start..self.text.len() - 1]))
     }
 
     fn finish(&mut self) -> String {

@@ -10,6 +10,7 @@
 pub mod execute;
 pub mod job;
 pub mod kubernetes;
+pub mod live_log;
 pub mod script;
 pub mod summary;
 pub mod upload;

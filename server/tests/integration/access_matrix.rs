@@ -223,6 +223,7 @@ const ROWS: &[Row] = &[
     row("get_transform_run", "GET", "/api/runs/{transform}", Alpha(Level::Read)),
     row("list_transform_executions", "GET", "/api/runs/{transform}/executions", Alpha(Level::Read)),
     absent(row("get_transform_artifact", "GET", "/api/runs/{transform}/executions/{execution}/artifacts/logs.txt", Alpha(Level::Read))),
+    row("follow_transform_log", "GET", "/api/runs/{transform}/executions/{execution}/log", Alpha(Level::Read)),
     on_scratch(row("cancel_transform_run", "POST", "/api/runs/{scratch}/cancel", Alpha(Level::Write)), Scratch::TransformRun),
     on_scratch(row("retry_failed_transform_executions", "POST", "/api/runs/{scratch}/retry-failed", Alpha(Level::Write)), Scratch::TransformRun),
     row("retry_transform_execution", "POST", "/api/runs/{transform}/executions/{execution}/retry", Alpha(Level::Write)),

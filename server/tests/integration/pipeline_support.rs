@@ -235,10 +235,17 @@ pub async fn follow_log(
     step: &str,
     last_event_id: Option<u64>,
 ) -> Vec<Sse> {
-    let mut request = server
-        .http
-        .get(server.url(&format!("/api/pipelines/{id}/steps/{step}/logs")))
-        .header("accept", "text/event-stream");
+    let url = server.url(&format!("/api/pipelines/{id}/steps/{step}/logs"));
+    follow_events(&server.http, url, last_event_id).await
+}
+
+/// Reads the event stream at `url` until its `end` event.
+pub async fn follow_events(
+    http: &reqwest::Client,
+    url: String,
+    last_event_id: Option<u64>,
+) -> Vec<Sse> {
+    let mut request = http.get(url).header("accept", "text/event-stream");
     if let Some(last) = last_event_id {
         request = request.header("last-event-id", last.to_string());
     }

@@ -223,7 +223,7 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
     let (repo, _) = sample_repository(dir.path(), &[("README.md", "# app\n")]);
     let server = server_on_kube_sim().await;
     add_project(&server, "acme/app", &repo).await;
-    let spec = "name: wait\nrepositories: [acme/app]\ntimeout: 20m\nsteps:\n  - name: wait\n    image: alpine:3.20\n    commands: ['echo waiting', 'sleep 60']\n";
+    let spec = "name: wait\nrepositories: [acme/app]\ntimeout: 20m\nsteps:\n  - name: wait\n    image: alpine:3.20\n    commands: ['echo token ghp_abcdefghijklmnopqrstuvwxyz0123456789', 'echo waiting', 'sleep 60']\n";
     let (status, run) = start(&server, spec).await;
     assert_eq!(status, 201, "{run}");
     let id = run["id"].as_i64().expect("id");
@@ -321,6 +321,12 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
         "not a file it uploads"
     );
 
+    // Its log, followed live while it runs: the step's lines as they come, redacted.
+    let path = format!("/api/runs/{id}/executions/{execution}/log");
+    let follower = {
+        let (http, url) = (server.http.clone(), server.url(&path));
+        tokio::spawn(async move { crate::pipeline_support::follow_events(&http, url, None).await })
+    };
     // Cancelled once the step runs: the execution says so and the Job, its pod and Secrets go.
     main_container_says(&server, id, "waiting").await;
     let (status, _) = post(&server, &format!("/api/runs/{id}/cancel")).await;
@@ -330,6 +336,32 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
     assert_eq!(
         executions(&server, id).await[0]["reason"],
         "cancelled during step `wait`"
+    );
+    let events = follower.await.expect("the follower");
+    let lines: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event == "line")
+        .filter_map(|e| e.data["text"].as_str())
+        .collect();
+    assert!(lines.contains(&"::slipway:: step wait"), "{lines:?}");
+    assert!(
+        lines.contains(&"token ***"),
+        "masked as it streams: {lines:?}"
+    );
+    assert!(lines.contains(&"waiting"), "{lines:?}");
+    let numbers: Vec<u64> = events
+        .iter()
+        .filter_map(|e| e.id.as_deref()?.parse().ok())
+        .collect();
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u64).collect::<Vec<_>>(),
+        "each line once, in order"
+    );
+    let end = events.last().expect("an end");
+    assert_eq!(
+        (end.event.as_str(), end.data["status"].as_str()),
+        ("end", Some("cancelled"))
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !left_of_run(&server, id).await.is_empty() {
