@@ -1,7 +1,8 @@
-// A transform run in a real browser: a spec pasted on the Transforms page (its problems shown
-// with line and column first), the run started over two repositories, and the run's page
+// A transform run in a real browser: a spec on the Transforms page (pasted, its problems shown
+// with line and column; then read from a file), the run started over two repositories, and the run's page
 // showing the totals, one repository ready to publish with `+1 −1`, the other unchanged, and the
-// opened row's diff file by file with its lines coloured, and its log.
+// opened row's diff file by file with its lines coloured, and its log; and a running
+// execution's log shown as its steps print.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -68,7 +69,13 @@ test("a run started from the page shows each repository's outcome and the diff",
   await form.getByRole("button", { name: "Start run" }).click();
   await page.getByTestId("transform-problems").getByText("4:11: step `a`: image is required").waitFor();
 
-  await form.locator("textarea").fill(SPEC);
+  // The spec read from a file lands in the form, to be read before it starts.
+  await form.getByTestId("spec-file").setInputFiles({ name: "bump.yaml", mimeType: "application/yaml", buffer: Buffer.from(SPEC) });
+  const deadline = Date.now() + 10_000;
+  while ((await form.locator("textarea").inputValue()) !== SPEC) {
+    if (Date.now() > deadline) assert.fail("the file's text did not reach the form");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   await form.getByRole("button", { name: "Start run" }).click();
   await page.getByTestId("transform-started").getByRole("link", { name: "#1 bump-serde" }).click();
   await page.waitForURL("**/transforms/1");
@@ -103,4 +110,30 @@ test("a run started from the page shows each repository's outcome and the diff",
   await row.getByText("2 of 2 done · 1 with changes · 1 no changes · 0 failed").waitFor();
   // The one problem is the invalid spec's answer, 400, as the browser reports any 4xx.
   assert.deepEqual(page.problems, ["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
+});
+
+test("a running execution's log is shown live as its steps print", async () => {
+  const started = await slipway.api(`/api/runs`, {
+    method: "POST",
+    headers: { "content-type": "application/yaml" },
+    body: "name: slow\nrepositories: [acme/web]\nsteps:\n  - name: talk\n    image: alpine\n    commands: ['echo first-line', 'sleep 4', 'echo second-line']\n",
+  });
+  assert.equal(started.status, 201);
+  const run = (await started.json()).id;
+  let execution;
+  const deadline = Date.now() + 20_000;
+  while (!execution) {
+    const items = (await (await slipway.api(`/api/runs/${run}/executions`)).json()).items;
+    if (items[0]?.status === "running") execution = items[0].id;
+    else if (Date.now() > deadline) assert.fail(`the execution did not start: ${JSON.stringify(items)}`);
+    else await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const page = await adminPage(browser, slipway);
+  await openHydrated(page, `${slipway.base}/transforms/${run}?execution=${execution}`);
+  const live = page.getByTestId("execution-live-log");
+  await live.getByText("first-line", { exact: false }).waitFor();
+  assert.doesNotMatch(await live.innerText(), /second-line/, "the step is still sleeping");
+  // Once it ended, the page shows the stored log, the rest of it included.
+  await page.getByTestId("execution-log").getByText("second-line", { exact: false }).waitFor({ timeout: 20_000 });
+  assert.deepEqual(page.problems, []);
 });

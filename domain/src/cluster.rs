@@ -163,6 +163,21 @@ pub struct ObjectKind<'a> {
     pub kind: &'a str,
 }
 
+impl ObjectKind<'static> {
+    pub const POD: Self = Self {
+        api_version: "v1",
+        kind: "Pod",
+    };
+    pub const SECRET: Self = Self {
+        api_version: "v1",
+        kind: "Secret",
+    };
+    pub const JOB: Self = Self {
+        api_version: "batch/v1",
+        kind: "Job",
+    };
+}
+
 /// What a running pod uses now, summed over its containers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodUsage {

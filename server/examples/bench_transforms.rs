@@ -1,6 +1,8 @@
-//! `scripts/bench transforms`: one transform run over 50 repositories on the local runner,
-//! each step sleeping 1 s (`BENCH_REPOSITORIES`, `BENCH_STEP_SECONDS`, `BENCH_SLOTS` adjust
-//! it), then a run of 200 executions whose step does nothing, for the queue's own pace. Prints
+//! `scripts/bench transforms`: one transform run over 50 repositories on the local runner, or
+//! as Jobs on kube-sim with `BENCH_RUNNER=kube-sim` (at 0 ms per call; its pods are local
+//! processes), each step sleeping 1 s (`BENCH_REPOSITORIES`, `BENCH_STEP_SECONDS`,
+//! `BENCH_SLOTS` adjust it), then a run of 200 executions whose step does nothing, for the
+//! queue's own pace. Prints
 //! the time from start to all done, each execution's overhead beyond its own commands
 //! (p50/p99: claim, clone, checkout, diff, storing the three artifacts, recording), the queue's
 //! throughput through the Store (executions/s) and the server's peak RSS. The server is the
@@ -102,11 +104,17 @@ async fn main() -> anyhow::Result<()> {
     let slots = env_number("BENCH_SLOTS", 8);
     let quick = env_number("BENCH_QUICK_EXECUTIONS", 200);
     let work = tempfile::tempdir()?;
-    let server = Slipway::start(
-        &work.path().join("data"),
-        &[("SLIPWAY_PIPELINE_STEPS", slots.to_string())],
-    )
-    .await?;
+    let on_kube_sim = std::env::var("BENCH_RUNNER").is_ok_and(|r| r == "kube-sim");
+    let runner = if on_kube_sim {
+        "Jobs on kube-sim"
+    } else {
+        "the local runner"
+    };
+    let mut settings = vec![("SLIPWAY_PIPELINE_STEPS", slots.to_string())];
+    if on_kube_sim {
+        settings.push(("SLIPWAY_CLUSTER", "sim".to_owned()));
+    }
+    let server = Slipway::start(&work.path().join("data"), &settings).await?;
     let base = server.base.clone();
     let client = server.client()?;
     let root = work.path().join("repos");
@@ -132,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|e| e["status"] == "succeeded")
         .count();
     println!(
-        "{} executions × a {step_secs} s step, {slots} at once: all done in {:.1} s ({succeeded} with a patch)",
+        "{runner}: {} executions × a {step_secs} s step, {slots} at once: all done in {:.1} s ({succeeded} with a patch)",
         executions.len(),
         took.as_secs_f64()
     );

@@ -1,11 +1,11 @@
 //! One transform run, in the manner of Batch Changes' preview: totals on top, one row per
 //! repository (status, `+N −M`, exit code, whether it is ready to publish, why it failed) with
-//! its downloads, and an opened row's log and diff — file by file, additions and deletions
-//! coloured. Cancel, Retry failed and a row's Retry, each behind a confirmation. Updates live.
+//! its downloads, and an opened row's log (followed live while it runs) and diff — file by
+//! file, additions and deletions coloured. Cancel, Retry failed and a row's Retry, each behind a confirmation. Updates live.
 
 use domain::identity::Level;
 use domain::transform::patch::{LineKind, ShownPatch};
-use domain::transform::{Execution, ExecutionOutput, ExecutionView, TransformRun};
+use domain::transform::{Execution, ExecutionOutput, ExecutionStatus, ExecutionView, TransformRun};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -232,10 +232,23 @@ fn ExecutionRow(
     .into_any()
 }
 
-/// An opened execution: the end of its log and its diff.
+/// An opened execution: its log followed live while it runs; once it ran, the end of its log
+/// and its diff.
 #[component]
 fn Opened(execution: Execution) -> impl IntoView {
     let (run, id) = (execution.run_id.0, execution.id);
+    if matches!(
+        execution.status,
+        ExecutionStatus::Running | ExecutionStatus::Scheduled
+    ) {
+        return view! {
+            <section class=format!("{CARD} p-6") data-testid="execution-output">
+                <h2 class="mb-4 text-base font-semibold">{execution.repository.clone()}</h2>
+                <LiveLog run id />
+            </section>
+        }
+        .into_any();
+    }
     let output = Resource::new(move || (run, id), |(run, id)| get_transform_output(run, id));
     view! {
         <section class=format!("{CARD} p-6") data-testid="execution-output">
@@ -252,6 +265,49 @@ fn Opened(execution: Execution) -> impl IntoView {
     }
     .into_any()
 }
+
+/// A running execution's log as it is written (`/api/runs/{run}/executions/{id}/log`), the
+/// newest lines kept in view; the page shows the stored log and the diff once it ended.
+#[component]
+fn LiveLog(run: i64, id: i64) -> impl IntoView {
+    let lines = RwSignal::new(Vec::<String>::new());
+    let (follow, _) = signal(true);
+    let body = NodeRef::<leptos::html::Pre>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        use crate::components::event_stream::{Source, push_bounded, scroll_along};
+        let source = StoredValue::new_local(None::<Source>);
+        Effect::new(move |_| {
+            let opened = Source::open(
+                &format!("/api/runs/{run}/executions/{id}/log"),
+                "line",
+                move |data| {
+                    let Ok(line) = serde_json::from_str::<serde_json::Value>(&data) else {
+                        return;
+                    };
+                    let text = line["text"].as_str().unwrap_or_default().to_owned();
+                    lines.try_update(|all| push_bounded(all, text, LIVE_LINES));
+                },
+                |_| {},
+            );
+            source.set_value(opened);
+        });
+        scroll_along(lines, follow, body);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (run, id, follow);
+    view! {
+        <h3 class="mb-2 text-sm font-semibold">"Log (live)"</h3>
+        <pre node_ref=body class="max-h-[32rem] overflow-auto rounded-lg bg-slate-900 p-4 font-mono text-xs text-slate-100" data-testid="execution-live-log">
+            {move || lines.with(|all| all.join("\n"))}
+        </pre>
+    }
+    .into_any()
+}
+
+/// Lines the live log keeps in view (the downloaded log has all of them).
+#[cfg(feature = "hydrate")]
+const LIVE_LINES: usize = 2_000;
 
 #[component]
 fn Output(output: ExecutionOutput) -> impl IntoView {

@@ -92,9 +92,41 @@ fn QueueSwitch() -> impl IntoView {
     .into_any()
 }
 
-/// "Start a run": the spec, pasted; the validator's answer under it.
+/// "Start a run": the spec, pasted or read from a file; the validator's answer under it.
 #[component]
 fn StartForm(action: ServerAction<StartTransform>) -> impl IntoView {
+    let spec = NodeRef::<leptos::html::Textarea>::new();
+    // The chosen file's text goes into the spec, to be read (and edited) before it starts.
+    #[cfg(feature = "hydrate")]
+    let read_file = move |event: leptos::ev::Event| {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        let Some(input) = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        let Some(file) = input.files().and_then(|files| files.get(0)) else {
+            return;
+        };
+        let Ok(reader) = web_sys::FileReader::new() else {
+            return;
+        };
+        let done = reader.clone();
+        let loaded = Closure::once_into_js(move || {
+            if let (Some(text), Some(area)) = (
+                done.result().ok().and_then(|r| r.as_string()),
+                spec.get_untracked(),
+            ) {
+                area.set_value(&text);
+            }
+        });
+        reader.set_onload(Some(loaded.unchecked_ref()));
+        let _ = reader.read_as_text(&file);
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let read_file = |_: leptos::ev::Event| {};
     let answer = move || {
         action.value().get().map(|result| match result {
             Ok(run) => view! {
@@ -112,8 +144,13 @@ fn StartForm(action: ServerAction<StartTransform>) -> impl IntoView {
         <ActionForm action attr:class=format!("{CARD} mb-6 grid gap-3 p-4") attr:data-testid="start-transform">
             <label class="block text-xs font-medium text-slate-600 dark:text-slate-400">
                 "Spec (YAML: name, repositories, steps — `slipway schema transform` has the rest)"
-                <textarea name="spec" rows="10" required spellcheck="false" placeholder=SAMPLE
+                <textarea node_ref=spec name="spec" rows="10" required spellcheck="false" placeholder=SAMPLE
                     class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 font-mono text-xs dark:border-slate-700 dark:bg-slate-950"></textarea>
+            </label>
+            <label class="block text-xs text-slate-600 dark:text-slate-400">
+                "…or read it from a file "
+                <input type="file" accept=".yaml,.yml,application/yaml,text/yaml" on:change=read_file data-testid="spec-file"
+                    class="text-xs file:mr-2 file:rounded-md file:border-0 file:bg-slate-100 file:px-2 file:py-1 dark:file:bg-slate-800" />
             </label>
             <div class="flex items-center gap-4">
                 <button type="submit" class=BUTTON>"Start run"</button>

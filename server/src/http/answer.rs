@@ -73,3 +73,30 @@ impl<T> Items<T> {
         Json(Self { items })
     }
 }
+
+/// A `text/event-stream` answer of `body`: never cached, and not held back by proxies such as
+/// nginx.
+pub fn event_stream(body: axum::body::Body) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// The events a task sends into `events` as they come, until it ends or Slipway stops.
+pub fn event_stream_of(
+    events: futures::channel::mpsc::Receiver<bytes::Bytes>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Response {
+    use futures::StreamExt;
+    let body = events
+        .map(Ok::<_, std::convert::Infallible>)
+        .take_until(shutdown.cancelled_owned());
+    event_stream(axum::body::Body::from_stream(body))
+}

@@ -5,11 +5,9 @@
 //! outcome. Otherwise it answers the log so far as text. `tail=N` starts at the last N lines,
 //! `timestamps=true` prefixes each line with its time, `download=true` offers a file.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +24,7 @@ use services::pipelines::PipelineRef;
 use services::step_logs::{StepLog, StepLogRef};
 
 use super::AppState;
-use super::answer::{ApiError, ErrorBody, StreamEvent};
+use super::answer::{ApiError, ErrorBody, StreamEvent, event_stream_of};
 use super::caller::Calling;
 use super::extract::{ApiPath, ApiQuery};
 use crate::pipelines::logs::{self, LiveLog, rfc3339};
@@ -209,19 +207,7 @@ async fn follow(
         };
         let _ = follow_step(&state, id, &step, &mut writer).await;
     });
-    let body = receiver
-        .map(Ok::<_, Infallible>)
-        .take_until(shutdown.cancelled_owned());
-    let mut response = Body::from_stream(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    // Proxies such as nginx would otherwise hold the stream back.
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    event_stream_of(receiver, shutdown)
 }
 
 /// Writes the event stream: lines with numbers above `last`, once each. Every line is its own

@@ -7,12 +7,10 @@
 //! stored log catches up. The stored `logs.txt` is the same log once the attempt ended.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::channel::mpsc;
@@ -25,7 +23,7 @@ use domain::transform::{Execution, ExecutionStatus};
 use services::Caller;
 
 use super::AppState;
-use super::answer::{ApiError, ErrorBody, StreamEvent};
+use super::answer::{ApiError, ErrorBody, StreamEvent, event_stream_of};
 use super::caller::Calling;
 use super::extract::ApiPath;
 
@@ -75,19 +73,7 @@ pub async fn follow(
         };
         let _ = follow_execution(&state, &caller, found, &mut out).await;
     });
-    let body = receiver
-        .map(Ok::<_, Infallible>)
-        .take_until(shutdown.cancelled_owned());
-    let mut response = Body::from_stream(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    // Proxies such as nginx would otherwise hold the stream back.
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    event_stream_of(receiver, shutdown)
 }
 
 /// The follower went away.

@@ -88,7 +88,7 @@ impl KubernetesRunner {
         for secret in [pod.to_owned(), clone_secret_name(pod)] {
             match self
                 .cluster
-                .delete_object(&self.namespace, SECRET_KIND, &secret)
+                .delete_object(&self.namespace, ObjectKind::SECRET, &secret)
                 .await
             {
                 Ok(_) | Err(ClusterError::NotFound { .. }) => {}
@@ -123,16 +123,6 @@ impl KubernetesRunner {
     }
 }
 
-const POD_KIND: ObjectKind<'static> = ObjectKind {
-    api_version: "v1",
-    kind: "Pod",
-};
-
-const SECRET_KIND: ObjectKind<'static> = ObjectKind {
-    api_version: "v1",
-    kind: "Secret",
-};
-
 #[async_trait]
 impl Runner for KubernetesRunner {
     fn kind(&self) -> &'static str {
@@ -145,7 +135,7 @@ impl Runner for KubernetesRunner {
 
     async fn release(&self, pipeline: PipelineId, step: &str) {
         let selector = format!("{PIPELINE_LABEL}={pipeline},{STEP_LABEL}={step}");
-        for kind in [POD_KIND, SECRET_KIND] {
+        for kind in [ObjectKind::POD, ObjectKind::SECRET] {
             match self
                 .cluster
                 .list_objects(&self.namespace, kind, &selector)
@@ -233,7 +223,7 @@ impl Runner for KubernetesRunner {
         let selector = format!("{PIPELINE_LABEL}={pipeline},{STEP_LABEL}={}", step.name);
         let pods = self
             .cluster
-            .list_objects(&self.namespace, POD_KIND, &selector)
+            .list_objects(&self.namespace, ObjectKind::POD, &selector)
             .await
             .map_err(|e| RunnerError::with_source("cannot look for the step's pod", e))?;
         // Each attempt has a pod of its own and only the last can still be there.

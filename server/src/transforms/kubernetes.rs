@@ -35,19 +35,6 @@ const POD_LOOKUP_EVERY: Duration = Duration::from_millis(200);
 /// Output still unread when the pod ends is read for at most this long.
 const LOG_DRAIN: Duration = Duration::from_secs(5);
 
-const JOB_KIND: ObjectKind<'static> = ObjectKind {
-    api_version: "batch/v1",
-    kind: "Job",
-};
-const POD_KIND: ObjectKind<'static> = ObjectKind {
-    api_version: "v1",
-    kind: "Pod",
-};
-const SECRET_KIND: ObjectKind<'static> = ObjectKind {
-    api_version: "v1",
-    kind: "Secret",
-};
-
 /// Where and how transform Jobs run.
 pub struct TransformJobs {
     pub cluster: Arc<dyn Cluster>,
@@ -110,7 +97,7 @@ impl TransformJobs {
     /// Deletes the Jobs (with their pods) and Secrets of `execution`'s attempts.
     async fn remove_attempts(&self, execution: i64) {
         let selector = format!("{EXECUTION_LABEL}={execution}");
-        for kind in [JOB_KIND, SECRET_KIND] {
+        for kind in [ObjectKind::JOB, ObjectKind::SECRET] {
             let found = match self
                 .cluster
                 .list_objects(&self.namespace, kind, &selector)
@@ -167,9 +154,9 @@ impl TransformJobs {
         let ended = self
             .create_and_follow(&input, &attempt, output, stop, files)
             .await;
-        if !matches!(ended, Ok(StepExit::Stopped(StopReason::Interrupted))) {
-            self.remove_attempts(execution.id).await;
-        }
+        // Also when Slipway stops: the execution is handed back and its next attempt starts a
+        // Job of its own, so this one would only run on for nothing.
+        self.remove_attempts(execution.id).await;
         self.remove_staged(attempt.claimed, &name).await;
         ended
     }
@@ -302,7 +289,7 @@ impl TransformJobs {
         loop {
             let pods = self
                 .cluster
-                .list_objects(&self.namespace, POD_KIND, &selector)
+                .list_objects(&self.namespace, ObjectKind::POD, &selector)
                 .await
                 .map_err(|e| RunnerError::with_source("cannot look for the Job's pod", e))?;
             if let Some(pod) = pods.first() {
@@ -327,7 +314,7 @@ impl TransformJobs {
     async fn job_failure(&self, job: &str) -> Option<String> {
         let found = self
             .cluster
-            .get_object(&self.namespace, JOB_KIND, job)
+            .get_object(&self.namespace, ObjectKind::JOB, job)
             .await
             .ok()
             .flatten()?;

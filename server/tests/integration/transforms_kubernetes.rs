@@ -404,3 +404,8 @@ async fn a_job_past_its_deadline_times_out_and_mixed_images_are_refused_on_a_clu
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn slipway_stopping_mid_job_hands_the_execution_back_and_a_new_job_runs_it_once() {
+    crate::transforms_states::stopped_mid_execution(&[("SLIPWAY_CLUSTER", "sim".to_owned())]).await;
+}

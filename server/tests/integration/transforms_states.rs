@@ -151,9 +151,15 @@ async fn a_dry_run_is_recorded_without_running_anything_and_cancel_ends_what_wai
 
 #[tokio::test]
 async fn slipway_stopping_mid_execution_hands_it_back_and_it_runs_once_after_the_restart() {
+    stopped_mid_execution(&[]).await;
+}
+
+/// Slipway (with `settings`) stopped while an execution runs: after the restart the execution,
+/// handed back, runs once to its end, the interrupted attempt not counted.
+pub async fn stopped_mid_execution(settings: &[(&'static str, String)]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (repo, _) = sample_repository(dir.path(), &[("README.md", "# restart\n")]);
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(settings).await;
     add_project(&server, "acme/restart", &repo).await;
     let tally = dir.path().join("tally");
     let steps = format!(
