@@ -113,6 +113,8 @@ test("a run started from the page shows each repository's outcome and the diff",
 });
 
 test("a running execution's log is shown live as its steps print", async () => {
+  // Queued while the queue is paused, so the page is open before the execution starts.
+  assert.equal((await slipway.api(`/api/transform-queue/pause`, { method: "POST" })).status, 200);
   const started = await slipway.api(`/api/runs`, {
     method: "POST",
     headers: { "content-type": "application/yaml" },
@@ -120,18 +122,16 @@ test("a running execution's log is shown live as its steps print", async () => {
   });
   assert.equal(started.status, 201);
   const run = (await started.json()).id;
-  let execution;
-  const deadline = Date.now() + 20_000;
-  while (!execution) {
-    const items = (await (await slipway.api(`/api/runs/${run}/executions`)).json()).items;
-    if (items[0]?.status === "running") execution = items[0].id;
-    else if (Date.now() > deadline) assert.fail(`the execution did not start: ${JSON.stringify(items)}`);
-    else await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const execution = (await (await slipway.api(`/api/runs/${run}/executions`)).json()).items[0].id;
   const page = await adminPage(browser, slipway);
   await openHydrated(page, `${slipway.base}/transforms/${run}?execution=${execution}`);
+  await page.getByTestId("execution-log").getByText("No log yet", { exact: false }).waitFor();
+
+  // Resumed: the page turns to the live log by itself, and shows the step's first line while
+  // it still sleeps.
+  assert.equal((await slipway.api(`/api/transform-queue/resume`, { method: "POST" })).status, 200);
   const live = page.getByTestId("execution-live-log");
-  await live.getByText("first-line", { exact: false }).waitFor();
+  await live.getByText("first-line", { exact: false }).waitFor({ timeout: 20_000 });
   assert.doesNotMatch(await live.innerText(), /second-line/, "the step is still sleeping");
   // Once it ended, the page shows the stored log, the rest of it included.
   await page.getByTestId("execution-log").getByText("second-line", { exact: false }).waitFor({ timeout: 20_000 });

@@ -1,7 +1,8 @@
-//! One attempt at one repository's execution: the checkout of the base ref from the
-//! repository's mirror, the steps run as one script through the local runner (its per-step
-//! timeouts, the execution's deadline, cancel and shutdown as stop reasons), every output line
-//! redacted, and what it left — `logs.txt`, `patch.diff`, `summary.json` under
+//! One attempt at one repository's execution: the base ref fetched into the repository's
+//! mirror (which pins the commit), the steps run as one script — through the local runner in a
+//! checkout of the mirror, or as a Job on the cluster (`kubernetes`) — with per-step timeouts
+//! and the execution's deadline, cancel and shutdown as stop reasons; every output line
+//! redacted, published live and stored as it grows (`live_log`), and what it left — `logs.txt`, `patch.diff`, `summary.json` under
 //! `preview/{run_id}/{repo_slug}/` — stored before the outcome is recorded, so an outcome
 //! never points at artifacts that are not there.
 
@@ -87,6 +88,8 @@ pub async fn attempt(
     {
         return Attempt::Failed(format!("cannot record the start: {error}"));
     }
+    // The run page shows it running (and its live log) without waiting for it to end.
+    super::announce(ctx, execution).await;
     let secrets = match open_secrets(ctx, &repository).await {
         Ok(secrets) => secrets,
         Err(reason) => return Attempt::Failed(reason),

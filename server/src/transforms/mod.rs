@@ -288,7 +288,8 @@ async fn record_failure(
     }
 }
 
-async fn announce(ctx: &TransformContext, execution: &Execution) {
+/// Tells followers (pages, `/api/events`) that `execution`'s run changed.
+pub(crate) async fn announce(ctx: &TransformContext, execution: &Execution) {
     let status = match ctx.store.get_transform_run(execution.run_id).await {
         Ok(run) => run.status.as_str(),
         Err(_) => execution.status.as_str(),
