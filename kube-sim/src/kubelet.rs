@@ -492,7 +492,10 @@ impl Pod {
         let exit = if argv.is_empty() {
             // An image's own entrypoint, such as a web server: runs until the pod goes away.
             match graceful {
-                Some(graceful) => graceful.stop.cancelled().await,
+                Some(graceful) => tokio::select! {
+                    () = graceful.stop.cancelled() => {}
+                    () = cancel.cancelled() => {}
+                },
                 None => cancel.cancelled().await,
             }
             Exit {
