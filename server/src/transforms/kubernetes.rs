@@ -247,15 +247,19 @@ impl TransformJobs {
                 ));
             }
         };
+        let main = outcome.containers.iter().find(|c| c.name == MAIN_CONTAINER);
+        // A pod the Job's deadline ended may be seen failed before it is removed; only a pod
+        // that did not succeed needs the Job asked.
+        let succeeded = main.is_some_and(|m| m.exit_code == 0);
         if outcome.reason.as_deref() == Some("DeadlineExceeded")
-            || self.deadline_passed(input.name).await
+            || (!succeeded && self.deadline_passed(input.name).await)
         {
             return Ok(StepExit::Stopped(StopReason::TimedOut {
                 after_secs: input.deadline.as_secs(),
             }));
         }
-        if let Some(main) = outcome.containers.iter().find(|c| c.name == MAIN_CONTAINER) {
-            if main.exit_code == 0 {
+        if let Some(main) = main {
+            if succeeded {
                 self.collect(attempt.claimed, input.name, files.as_ref())
                     .await?;
             }

@@ -245,6 +245,23 @@ pub async fn follow_events(
     url: String,
     last_event_id: Option<u64>,
 ) -> Vec<Sse> {
+    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+    stream_events(http, url, last_event_id, sender).await;
+    let mut events = Vec::new();
+    while let Ok(event) = received.try_recv() {
+        events.push(event);
+    }
+    events
+}
+
+/// Reads the event stream at `url` until its `end` event, handing each event to `events` as
+/// it arrives.
+pub async fn stream_events(
+    http: &reqwest::Client,
+    url: String,
+    last_event_id: Option<u64>,
+    events: tokio::sync::mpsc::UnboundedSender<Sse>,
+) {
     let mut request = http.get(url).header("accept", "text/event-stream");
     if let Some(last) = last_event_id {
         request = request.header("last-event-id", last.to_string());
@@ -253,7 +270,6 @@ pub async fn follow_events(
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     let mut buffer = String::new();
-    let mut events = Vec::new();
     let read = async {
         while let Some(chunk) = body.next().await {
             buffer.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
@@ -277,7 +293,7 @@ pub async fn follow_events(
                     continue; // keep-alive comment
                 }
                 let done = event.event == "end";
-                events.push(event);
+                let _ = events.send(event);
                 if done {
                     return;
                 }
@@ -287,5 +303,4 @@ pub async fn follow_events(
     tokio::time::timeout(RUN_LIMIT, read)
         .await
         .expect("the log stream ends");
-    events
 }

@@ -22,9 +22,9 @@ const fn kind(api_version: &'static str, kind: &'static str) -> ObjectKind<'stat
     ObjectKind { api_version, kind }
 }
 
-const JOB: ObjectKind<'static> = kind("batch/v1", "Job");
-const POD: ObjectKind<'static> = kind("v1", "Pod");
-const SECRET: ObjectKind<'static> = kind("v1", "Secret");
+const JOB: ObjectKind<'static> = ObjectKind::JOB;
+const POD: ObjectKind<'static> = ObjectKind::POD;
+const SECRET: ObjectKind<'static> = ObjectKind::SECRET;
 
 fn cluster(server: &TestServer) -> std::sync::Arc<dyn Cluster> {
     server.running.adapters.clusters[0].cluster.clone()
@@ -166,55 +166,54 @@ async fn a_run_on_kubernetes_keeps_the_patch_its_sidecar_uploaded_and_leaves_not
     server.stop().await;
 }
 
-/// Polls the runs namespace until a Job of `run` exists (20 s at most).
-async fn running_job(server: &TestServer, run: i64) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let selector = format!("slipway.dev/transform-run={run}");
-    loop {
-        let jobs = cluster(server)
-            .list_objects(NAMESPACE, JOB, &selector)
-            .await
-            .expect("list jobs");
-        if let Some(job) = jobs.first() {
-            return job.0.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no Job for run {run}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Follows the main container of `run`'s pod until it printed `line` (20 s at most).
-async fn main_container_says(server: &TestServer, run: i64, line: &str) {
+/// Waits until `run`'s first execution runs, looking again at each announced change of the
+/// run (20 s at most); `changes` was subscribed before the run started.
+async fn until_running(
+    server: &TestServer,
+    run: i64,
+    changes: &mut futures::stream::BoxStream<'static, domain::BusEvent>,
+) {
     use futures::StreamExt;
-    let selector = format!("slipway.dev/transform-run={run}");
     let wait = async {
-        let pod = loop {
-            let pods = cluster(server)
-                .list_objects(NAMESPACE, POD, &selector)
-                .await
-                .expect("list pods");
-            if let Some(pod) = pods.first() {
-                break pod.name().to_owned();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        let mut lines = cluster(server)
-            .follow_logs(NAMESPACE, &pod, "transform")
-            .await
-            .expect("follow");
-        while let Some(next) = lines.next().await {
-            if next.expect("line").contains(line) {
-                return;
+        while executions(server, run).await[0]["status"] != "running" {
+            loop {
+                match changes.next().await {
+                    Some(domain::BusEvent::Changed {
+                        entity: domain::EntityKind::TransformRun,
+                        id,
+                        ..
+                    }) if id == run.to_string() => break,
+                    Some(_) => {}
+                    None => panic!("the bus closed"),
+                }
             }
         }
-        panic!("the log ended without {line:?}");
     };
     tokio::time::timeout(Duration::from_secs(20), wait)
         .await
-        .unwrap_or_else(|_| panic!("the main container did not print {line:?}"));
+        .unwrap_or_else(|_| panic!("run {run} did not start"));
+}
+
+/// The next line of the followed log that contains `text` (20 s at most); every event read on
+/// the way is kept in `seen`.
+async fn until_line(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<crate::pipeline_support::Sse>,
+    seen: &mut Vec<crate::pipeline_support::Sse>,
+    text: &str,
+) -> String {
+    let wait = async {
+        while let Some(event) = events.recv().await {
+            let line = event.data["text"].as_str().unwrap_or_default().to_owned();
+            seen.push(event);
+            if line.contains(text) {
+                return line;
+            }
+        }
+        panic!("the log ended without {text:?}");
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("the log did not show {text:?}"))
 }
 
 #[tokio::test]
@@ -224,10 +223,41 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
     let server = server_on_kube_sim().await;
     add_project(&server, "acme/app", &repo).await;
     let spec = "name: wait\nrepositories: [acme/app]\ntimeout: 20m\nsteps:\n  - name: wait\n    image: alpine:3.20\n    commands: ['echo token ghp_abcdefghijklmnopqrstuvwxyz0123456789', 'echo waiting', 'sleep 60']\n";
+    let mut changes = server
+        .running
+        .adapters
+        .bus
+        .subscribe()
+        .await
+        .expect("subscribe");
     let (status, run) = start(&server, spec).await;
     assert_eq!(status, 201, "{run}");
     let id = run["id"].as_i64().expect("id");
-    let job = running_job(&server, id).await;
+    let execution = executions(&server, id).await[0]["id"].as_i64().expect("id");
+    until_running(&server, id, &mut changes).await;
+
+    // Its log, followed live while it runs: it names the Job first.
+    let path = format!("/api/runs/{id}/executions/{execution}/log");
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let follower = {
+        let (http, url) = (server.http.clone(), server.url(&path));
+        tokio::spawn(async move {
+            crate::pipeline_support::stream_events(&http, url, None, sender).await
+        })
+    };
+    let mut seen = Vec::new();
+    let named = until_line(&mut events, &mut seen, "the transform runs in Job").await;
+    let job_name = named
+        .split_once(&format!("Job {NAMESPACE}/"))
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .expect("the Job's name")
+        .to_owned();
+    let job = cluster(&server)
+        .get_object(NAMESPACE, JOB, &job_name)
+        .await
+        .expect("read the Job")
+        .expect("the Job")
+        .0;
 
     // Retries belong to the queue; the overall timeout is the Job's deadline.
     assert_eq!(job["spec"]["backoffLimit"], 0);
@@ -261,7 +291,6 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
         );
     }
     // The upload link is in the sidecar's Secret only.
-    let job_name = job["metadata"]["name"].as_str().expect("name").to_owned();
     let secret_of = |c: &Value| {
         c["envFrom"][0]["secretRef"]["name"]
             .as_str()
@@ -282,7 +311,6 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
         String::from_utf8(bytes).expect("utf-8")
     };
     let (url, query) = (data("SLIPWAY_UPLOAD_URL"), data("SLIPWAY_UPLOAD_QUERY"));
-    let execution = executions(&server, id).await[0]["id"].as_i64().expect("id");
     assert!(
         url.ends_with(&format!("/api/transform-uploads/{execution}/{job_name}/")),
         "{url}"
@@ -321,14 +349,8 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
         "not a file it uploads"
     );
 
-    // Its log, followed live while it runs: the step's lines as they come, redacted.
-    let path = format!("/api/runs/{id}/executions/{execution}/log");
-    let follower = {
-        let (http, url) = (server.http.clone(), server.url(&path));
-        tokio::spawn(async move { crate::pipeline_support::follow_events(&http, url, None).await })
-    };
     // Cancelled once the step runs: the execution says so and the Job, its pod and Secrets go.
-    main_container_says(&server, id, "waiting").await;
+    until_line(&mut events, &mut seen, "waiting").await;
     let (status, _) = post(&server, &format!("/api/runs/{id}/cancel")).await;
     assert_eq!(status, 200);
     let run = until_run(&server, id, finished).await;
@@ -337,7 +359,11 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
         executions(&server, id).await[0]["reason"],
         "cancelled during step `wait`"
     );
-    let events = follower.await.expect("the follower");
+    follower.await.expect("the follower");
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    let events = seen;
     let lines: Vec<&str> = events
         .iter()
         .filter(|e| e.event == "line")
