@@ -56,7 +56,8 @@ pub struct InstanceInfo {
 /// One queue of waiting work, as `/metrics` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueDepth {
-    /// `deliveries`, `pipelines`, `previews`, `notifications`.
+    /// `deliveries`, `pipelines`, `previews`, `notifications`, `transforms`; with Redis also
+    /// `transform_tasks` and `transform_dead_letters` (the task stream).
     pub queue: &'static str,
     /// Items waiting (or, for deliveries, being processed).
     pub depth: i64,

@@ -129,4 +129,6 @@ pub enum SchemaKind {
     Pipeline,
     /// A transform spec (`POST /api/runs`).
     Transform,
+    /// An `ExecuteTransform` task on the Redis stream `preview.tasks`.
+    Task,
 }

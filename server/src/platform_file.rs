@@ -121,11 +121,12 @@ pub fn validate_transform(file: &Path) -> ExitCode {
     }
 }
 
-/// Prints the JSON Schema of `.platform.yaml` or of a transform spec.
+/// Prints the JSON Schema of `.platform.yaml`, a transform spec or a transform task.
 pub fn print_schema(of: crate::cli::SchemaKind) -> ExitCode {
     let schema = match of {
         crate::cli::SchemaKind::Pipeline => domain::pipeline::json_schema(),
         crate::cli::SchemaKind::Transform => domain::transform::json_schema(),
+        crate::cli::SchemaKind::Task => domain::transform::task::json_schema(),
     };
     match serde_json::to_string_pretty(&schema) {
         Ok(text) => {

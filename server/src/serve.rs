@@ -116,6 +116,10 @@ pub async fn start_on(
             github_sign_in: adapters.sign_in_provider.clone().map(|provider| {
                 services::github_sign_in::GitHubSignIn::new(provider, config.admins.clone())
             }),
+            task_queue: adapters
+                .tasks
+                .clone()
+                .map(|tasks| tasks as Arc<dyn domain::transform::TaskQueue>),
         },
         signer: adapters.signer.clone(),
         webhook_secrets: WebhookSecrets::new(config.webhook_secrets.clone()),
@@ -356,6 +360,8 @@ fn transform_context(
         slots: config.pipeline_steps,
         retry_after: config.transform_retry,
         worker_id: pipelines.worker_id.clone(),
+        claim_for: config.transform_claim,
+        tasks: adapters.tasks.clone(),
     }
 }
 

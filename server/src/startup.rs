@@ -71,6 +71,8 @@ pub struct Adapters {
     pub git_host: Option<Arc<dyn domain::git_host::GitHost>>,
     /// Sign in with GitHub, when its client is configured.
     pub sign_in_provider: Option<Arc<dyn domain::oauth::SignInProvider>>,
+    /// With Redis: the stream transform tasks travel on.
+    pub tasks: Option<Arc<crate::transforms::stream::TaskStream>>,
     redis: Option<Arc<RedisBus>>,
     sim: Option<Arc<Mutex<Option<KubeSim>>>>,
 }
@@ -81,6 +83,9 @@ impl Adapters {
     pub async fn close(&self) {
         if let Some(redis) = &self.redis {
             redis.close().await;
+        }
+        if let Some(tasks) = &self.tasks {
+            tasks.close().await;
         }
         if let Some(sim) = &self.sim
             && let Some(sim) = sim.lock().await.take()
@@ -168,19 +173,27 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
         .map_err(|source| StartupError::ObjectsUnreachable { location, source })?;
     let objects: Arc<dyn Objects> = Arc::new(opened);
 
-    let (bus, redis): (Arc<dyn Bus>, _) = match &config.bus {
-        BusConfig::InProcess => (Arc::new(InProcessBus::default()), None),
+    let (bus, redis, tasks): (Arc<dyn Bus>, _, _) = match &config.bus {
+        BusConfig::InProcess => (Arc::new(InProcessBus::default()), None, None),
         BusConfig::Redis { url, display } => {
+            let unreachable = |e: &RedisOpenError| matches!(e, RedisOpenError::Unreachable { .. });
             let redis = Arc::new(
                 retry(
                     "Redis",
                     deadline,
                     || RedisBus::open(url, display),
-                    |e| matches!(e, RedisOpenError::Unreachable { .. }),
+                    unreachable,
                 )
                 .await?,
             );
-            (redis.clone(), Some(redis))
+            let tasks = retry(
+                "Redis",
+                deadline,
+                || crate::transforms::stream::TaskStream::open(url, display),
+                unreachable,
+            )
+            .await?;
+            (redis.clone(), Some(redis), Some(Arc::new(tasks)))
         }
     };
     let (clusters, sim) = open_clusters(&config.clusters).await?;
@@ -229,6 +242,7 @@ pub async fn open(config: &Config) -> Result<Adapters, StartupError> {
         clusters,
         git_host,
         sign_in_provider,
+        tasks,
         redis,
         sim,
     })

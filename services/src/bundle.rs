@@ -41,6 +41,8 @@ pub struct Services {
     pub github_levels: Option<Arc<GitHubLevels>>,
     /// Sign in with GitHub, when configured.
     pub github_sign_in: Option<GitHubSignIn>,
+    /// With Redis: the stream transform tasks travel on.
+    pub task_queue: Option<Arc<dyn domain::transform::TaskQueue>>,
 }
 
 impl std::fmt::Debug for Services {

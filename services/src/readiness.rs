@@ -38,9 +38,13 @@ impl Services {
         checks.push(self.webhook_check());
         let transform_queue =
             tokio::time::timeout(CHECK_TIMEOUT, self.store.transform_queue_state()).await;
+        let transform_queue = match transform_queue.ok().and_then(|state| state.ok()) {
+            Some(state) => Some(self.with_tasks(state).await),
+            None => None,
+        };
         Readiness {
             // A paused queue is still ready: pausing is what an operator asked for.
-            transform_queue: transform_queue.ok().and_then(|state| state.ok()),
+            transform_queue,
             ..Readiness::from_checks(checks)
         }
     }

@@ -75,9 +75,17 @@ fn QueueSwitch() -> impl IntoView {
                     ("The queue is taking executions.".to_owned(), "true", "Pause")
                 };
                 let tone = if state.paused { "bg-amber-50 text-amber-800 dark:bg-amber-950 dark:text-amber-200" } else { "text-slate-500" };
+                let stream = state.tasks.map(|tasks| {
+                    let text = format!(
+                        "Redis stream {}: {} task(s) waiting or running, {} read by a worker, {} dead letter(s) in {}.dlq.",
+                        tasks.stream, tasks.depth, tasks.pending, tasks.dead_letters, tasks.stream
+                    );
+                    view! { <span class="text-xs" data-testid="transform-task-stream">{text}</span> }
+                });
                 Some(view! {
-                    <div class=format!("mb-4 flex items-center gap-4 rounded-lg px-4 py-2 text-sm {tone}") data-testid="transform-queue" data-paused=state.paused.to_string()>
+                    <div class=format!("mb-4 flex flex-wrap items-center gap-4 rounded-lg px-4 py-2 text-sm {tone}") data-testid="transform-queue" data-paused=state.paused.to_string()>
                         <span>{text}</span>
+                        {stream}
                         {admin.then(|| view! {
                             <ActionForm action=switch>
                                 <input type="hidden" name="paused" value=next />

@@ -35,6 +35,10 @@ pub struct QueueState {
     /// The login of who paused or resumed it last (absent: never changed, or the system).
     pub changed_by: Option<String>,
     pub changed_at_ms: Option<i64>,
+    /// With Redis: the task stream executions travel on (absent without Redis, or when it
+    /// did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<super::queue::TaskStreamState>,
 }
 
 /// What renewing a claim found.
@@ -46,6 +50,21 @@ pub enum Renewal {
     CancelRequested,
     /// Another worker took it over (this one stopped renewing in time): let it go.
     Lost,
+}
+
+/// What claiming an execution by its key (a task read from the stream) found.
+#[derive(Debug, Clone)]
+pub enum KeyedClaim {
+    /// Now this worker's: run it.
+    Claimed(ClaimedExecution),
+    /// Pending, but its next attempt is not due yet.
+    NotDue,
+    /// Claimed by a worker that still renews it.
+    Held,
+    /// It has ended: the task was run already.
+    Ended(Execution),
+    /// No execution has this key.
+    Unknown,
 }
 
 #[async_trait]
@@ -87,6 +106,23 @@ pub trait TransformStore: Send + Sync {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<Option<ClaimedExecution>>;
+
+    /// Claims the execution with `key` like [`Self::claim_execution`] would, or says why not.
+    async fn claim_execution_by_key(
+        &self,
+        key: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<KeyedClaim>;
+
+    /// Marks up to `limit` executions that may be claimed at `now_ms` and are not on the task
+    /// stream as added to it; those marked, to be added.
+    async fn publish_due_executions(&self, now_ms: i64, limit: u32) -> Result<Vec<Execution>>;
+
+    /// Execution `only` (every execution not ended, when `None`) is to be added to the task
+    /// stream again: adding it failed, or the stream was lost. How many.
+    async fn unpublish_executions(&self, only: Option<i64>) -> Result<u64>;
 
     /// Extends `owner`'s claim, saying whether the attempt should go on.
     async fn renew_execution(&self, id: i64, owner: &str, until_ms: i64) -> Result<Renewal>;

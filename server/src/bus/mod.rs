@@ -5,6 +5,7 @@ mod in_process;
 mod redis;
 
 pub use in_process::InProcessBus;
+pub(crate) use redis::builder as redis_builder;
 pub use redis::{RedisBus, RedisOpenError};
 
 /// The Redis channel every Slipway process publishes to and listens on.

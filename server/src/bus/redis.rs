@@ -46,18 +46,7 @@ pub enum RedisOpenError {
 impl RedisBus {
     /// Connects both clients; fails when Redis does not answer now.
     pub async fn open(url: &SecretString, display: &str) -> Result<Self, RedisOpenError> {
-        let config = Config::from_url(url.expose_secret()).map_err(RedisOpenError::Settings)?;
-        let mut builder = Builder::from_config(config);
-        builder
-            .with_connection_config(|c| {
-                c.connection_timeout = TIMEOUT;
-                c.internal_command_timeout = TIMEOUT;
-            })
-            .with_performance_config(|p| {
-                p.default_command_timeout = TIMEOUT;
-                p.broadcast_channel_capacity = super::SUBSCRIBER_BUFFER;
-            })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+        let builder = builder(url)?;
         let unreachable = |source| RedisOpenError::Unreachable {
             address: display.to_owned(),
             source,
@@ -92,6 +81,23 @@ impl RedisBus {
         let _ = self.subscriber.quit().await;
         let _ = self.publisher.quit().await;
     }
+}
+
+/// Clients of `url` that time out after 2 s and reconnect forever with backoff.
+pub(crate) fn builder(url: &SecretString) -> Result<Builder, RedisOpenError> {
+    let config = Config::from_url(url.expose_secret()).map_err(RedisOpenError::Settings)?;
+    let mut builder = Builder::from_config(config);
+    builder
+        .with_connection_config(|c| {
+            c.connection_timeout = TIMEOUT;
+            c.internal_command_timeout = TIMEOUT;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = TIMEOUT;
+            p.broadcast_channel_capacity = super::SUBSCRIBER_BUFFER;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+    Ok(builder)
 }
 
 async fn wait_for(client: &impl ClientLike) {

@@ -109,6 +109,7 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         RECONCILE_SECONDS => Some(c.reconcile_every.as_secs().to_string()),
         NOTIFICATION_RETRY_SECONDS => Some(c.notification_retry.as_secs().to_string()),
         TRANSFORM_RETRY_SECONDS => Some(c.transform_retry.as_secs().to_string()),
+        TRANSFORM_CLAIM_SECONDS => Some(c.transform_claim.as_secs().to_string()),
         REGISTRY => Some(c.registry.clone()),
         PIPELINE_STEPS => Some(c.pipeline_steps.to_string()),
         PIPELINES_NAMESPACE => Some(c.pipelines_namespace.clone()),

@@ -128,6 +128,8 @@ pub struct Config {
     pub notification_retry: Duration,
     /// The first gap before a failed transform attempt is tried again.
     pub transform_retry: Duration,
+    /// How long a transform execution stays its worker's without a renewal.
+    pub transform_claim: Duration,
     /// Registry pipeline steps push images to (`$REGISTRY`).
     pub registry: String,
     /// Steps this instance runs at once, across all pipelines.

@@ -198,6 +198,9 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
     let transform_retry = r
         .seconds(TRANSFORM_RETRY_SECONDS, 10)
         .max(Duration::from_secs(1));
+    let transform_claim = r
+        .seconds(TRANSFORM_CLAIM_SECONDS, 30)
+        .max(Duration::from_secs(5));
     let registry = r
         .parsed(
             REGISTRY,
@@ -262,6 +265,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         reconcile_every,
         notification_retry,
         transform_retry,
+        transform_claim,
         registry,
         pipeline_steps,
         pipelines_namespace,

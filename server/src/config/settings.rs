@@ -63,6 +63,7 @@ pub const GITHUB_PERMISSION_CACHE_SECONDS: &str = "SLIPWAY_GITHUB_PERMISSION_CAC
 pub const RECONCILE_SECONDS: &str = "SLIPWAY_RECONCILE_SECONDS";
 pub const NOTIFICATION_RETRY_SECONDS: &str = "SLIPWAY_NOTIFICATION_RETRY_SECONDS";
 pub const TRANSFORM_RETRY_SECONDS: &str = "SLIPWAY_TRANSFORM_RETRY_SECONDS";
+pub const TRANSFORM_CLAIM_SECONDS: &str = "SLIPWAY_TRANSFORM_CLAIM_SECONDS";
 pub const REGISTRY: &str = "SLIPWAY_REGISTRY";
 pub const PIPELINE_STEPS: &str = "SLIPWAY_PIPELINE_STEPS";
 pub const PIPELINES_NAMESPACE: &str = "SLIPWAY_PIPELINES_NAMESPACE";
@@ -254,6 +255,11 @@ pub const SETTINGS: &[Setting] = &[
         TRANSFORM_RETRY_SECONDS,
         "10",
         "The first gap before a transform execution whose attempt failed for a reason other than its steps (a clone, storage) is tried again; the gap doubles, and after the third attempt it goes to the dead letters.",
+    ),
+    setting(
+        TRANSFORM_CLAIM_SECONDS,
+        "30",
+        "How long a transform execution stays its worker's without a renewal (each running one is renewed every 2 s): a replica that stopped answering loses its executions, and on Redis its tasks, to another after this long. At least 5.",
     ),
     setting(
         REGISTRY,

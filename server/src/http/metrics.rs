@@ -28,6 +28,24 @@ async fn preview_counts(state: &AppState) -> Vec<(&'static str, i64)> {
     counts
 }
 
+/// The Redis task stream as two queues: its tasks, and its dead letters.
+fn task_stream_depths(
+    tasks: &domain::transform::TaskStreamState,
+) -> [domain::health::QueueDepth; 2] {
+    [
+        domain::health::QueueDepth {
+            queue: "transform_tasks",
+            depth: tasks.depth,
+            oldest_at_ms: tasks.oldest_at_ms,
+        },
+        domain::health::QueueDepth {
+            queue: "transform_dead_letters",
+            depth: tasks.dead_letters,
+            oldest_at_ms: None,
+        },
+    ]
+}
+
 /// Whether the request may read the metrics: always without `SLIPWAY_METRICS_TOKEN`, else
 /// with `Authorization: Bearer <that token>`.
 fn allowed(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
@@ -57,11 +75,19 @@ pub async fn metrics(
     }
     let services = &state.services;
     let readiness = services.readiness().await;
+    let mut queues = services.store.queue_depths().await.unwrap_or_default();
+    if let Some(tasks) = readiness
+        .transform_queue
+        .as_ref()
+        .and_then(|q| q.tasks.as_ref())
+    {
+        queues.extend(task_stream_depths(tasks));
+    }
     let scraped = Scraped {
         transforms_paused: readiness.transform_queue.as_ref().map(|q| q.paused),
         dependencies: readiness.checks,
         previews: preview_counts(&state).await,
-        queues: services.store.queue_depths().await.unwrap_or_default(),
+        queues,
         now_ms: domain::time::now_ms(),
         github: services.git_host.as_ref().and_then(|g| g.rate_budget()),
     };

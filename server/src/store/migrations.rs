@@ -91,6 +91,11 @@ pub(super) const SQLITE: Embedded = &[
         "transforms",
         include_str!("../../../migrations/sqlite/0016_transforms.sql"),
     ),
+    (
+        17,
+        "transform_tasks",
+        include_str!("../../../migrations/sqlite/0017_transform_tasks.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -173,6 +178,11 @@ pub(super) const POSTGRES: Embedded = &[
         16,
         "transforms",
         include_str!("../../../migrations/postgres/0016_transforms.sql"),
+    ),
+    (
+        17,
+        "transform_tasks",
+        include_str!("../../../migrations/postgres/0017_transform_tasks.sql"),
     ),
 ];
 

@@ -58,14 +58,59 @@ pub(super) fn get_execution() -> String {
 /// workers claiming at once each get a different row rather than one of them nothing; SQLite
 /// has one writer, so claims never meet there.
 pub(super) fn claim(lock: &str) -> String {
-    let free = "((status = 'pending' AND next_attempt_at_ms <= $3) \
-                OR (status IN ('scheduled', 'running') AND claimed_until_ms < $3))";
+    let free = free("$3");
     let guard = sources_of(ExecutionStatus::Scheduled);
     format!(
         "UPDATE transform_executions SET status = 'scheduled', attempts = attempts + 1, \
          claimed_by = $1, claimed_until_ms = $2 \
          WHERE {free} AND status IN ({guard}) AND id = (SELECT id FROM transform_executions \
          WHERE {free} ORDER BY next_attempt_at_ms, id LIMIT 1{lock}) RETURNING {EXECUTION_COLUMNS}"
+    )
+}
+/// Whether an execution may be claimed at `now` (a bound parameter): pending and due, or
+/// claimed by a worker that stopped renewing.
+fn free(now: &str) -> String {
+    format!(
+        "((status = 'pending' AND next_attempt_at_ms <= {now}) \
+         OR (status IN ('scheduled', 'running') AND claimed_until_ms < {now}))"
+    )
+}
+/// Claims the execution with key `$4` when it is free (see [`claim`]).
+pub(super) fn claim_by_key() -> String {
+    format!(
+        "UPDATE transform_executions SET status = 'scheduled', attempts = attempts + 1, \
+         claimed_by = $1, claimed_until_ms = $2 \
+         WHERE task_key = $4 AND {free} AND status IN ({guard}) RETURNING {EXECUTION_COLUMNS}",
+        free = free("$3"),
+        guard = sources_of(ExecutionStatus::Scheduled),
+    )
+}
+pub(super) fn by_key() -> String {
+    format!("SELECT {EXECUTION_COLUMNS} FROM transform_executions WHERE task_key = $1")
+}
+/// Marks up to `$2` free executions not on the task stream as added to it at `$1`.
+pub(super) fn publish_due() -> String {
+    format!(
+        "UPDATE transform_executions SET published_at_ms = $1 WHERE id IN (SELECT id FROM \
+         transform_executions WHERE published_at_ms IS NULL AND {free} \
+         ORDER BY next_attempt_at_ms, id LIMIT $2) AND published_at_ms IS NULL \
+         RETURNING {EXECUTION_COLUMNS}",
+        free = free("$1"),
+    )
+}
+/// Execution `$1` (every execution not ended, when `$1` is NULL) is to be added to the
+/// stream again.
+pub(super) fn unpublish() -> String {
+    format!(
+        "UPDATE transform_executions SET published_at_ms = NULL \
+         WHERE ($1 IS NULL OR id = $1) AND published_at_ms IS NOT NULL \
+         AND status IN ({})",
+        quoted(
+            ExecutionStatus::ALL
+                .iter()
+                .copied()
+                .filter(|s| !s.is_finished())
+        )
     )
 }
 pub(super) const RENEW: &str = "UPDATE transform_executions SET claimed_until_ms = $3 \
@@ -91,7 +136,8 @@ pub(super) fn finish(status: ExecutionStatus) -> String {
 pub(super) fn retry_later() -> String {
     format!(
         "UPDATE transform_executions SET status = 'pending', reason = $3, \
-         next_attempt_at_ms = $4, claimed_by = NULL, claimed_until_ms = NULL \
+         next_attempt_at_ms = $4, claimed_by = NULL, claimed_until_ms = NULL, \
+         published_at_ms = NULL \
          WHERE id = $1 AND claimed_by = $2 AND status IN ({}) RETURNING {EXECUTION_COLUMNS}",
         sources_of(ExecutionStatus::Pending)
     )
@@ -105,8 +151,8 @@ pub(super) fn dead_letter() -> String {
     )
 }
 pub(super) const RELEASE: &str = "UPDATE transform_executions SET status = 'pending', \
-     attempts = attempts - 1, claimed_by = NULL, claimed_until_ms = NULL \
-     WHERE claimed_by = $1 AND status IN ('scheduled', 'running') RETURNING run_id";
+     attempts = attempts - 1, claimed_by = NULL, claimed_until_ms = NULL, \
+     published_at_ms = NULL WHERE claimed_by = $1 AND status IN ('scheduled', 'running') RETURNING run_id";
 pub(super) const REQUEST_CANCEL: &str =
     "UPDATE transform_runs SET cancel_requested = TRUE WHERE id = $1";
 pub(super) const CANCEL_PENDING: &str = "UPDATE transform_executions SET status = 'cancelled', \
@@ -115,8 +161,8 @@ pub(super) fn retry() -> String {
     format!(
         "UPDATE transform_executions SET status = 'pending', attempts = 0, \
          next_attempt_at_ms = $2, base_sha = NULL, exit_code = NULL, reason = NULL, diff = NULL, \
-         patch_sha256 = NULL, started_at_ms = NULL, finished_at_ms = NULL \
-         WHERE run_id = $1 AND ($3 IS NULL OR id = $3) AND status IN ({retriable}) \
+         patch_sha256 = NULL, started_at_ms = NULL, finished_at_ms = NULL, \
+         published_at_ms = NULL WHERE run_id = $1 AND ($3 IS NULL OR id = $3) AND status IN ({retriable}) \
          RETURNING {EXECUTION_COLUMNS}",
         retriable = quoted(
             ExecutionStatus::ALL
@@ -157,6 +203,7 @@ impl From<QueueRow> for domain::transform::QueueState {
             paused: row.paused,
             changed_by: row.changed_by,
             changed_at_ms: Some(row.changed_at_ms),
+            tasks: None,
         }
     }
 }

@@ -204,6 +204,90 @@ macro_rules! impl_transform_store {
                 }))
             }
 
+            async fn claim_execution_by_key(
+                &self,
+                key: &str,
+                owner: &str,
+                now_ms: i64,
+                until_ms: i64,
+            ) -> domain::store::Result<domain::transform::KeyedClaim> {
+                use domain::transform::{ExecutionStatus, KeyedClaim};
+                use $crate::store::sql_store::map_error;
+                use $crate::store::transform_sql as sql;
+                let what = "transform execution";
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(|e| map_error(e, what, key))?;
+                let row: Option<sql::ExecutionRow> = sqlx::query_as(&sql::claim_by_key())
+                    .bind(owner)
+                    .bind(until_ms)
+                    .bind(now_ms)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| map_error(e, what, key))?;
+                let Some(row) = row else {
+                    let found: Option<sql::ExecutionRow> = sqlx::query_as(&sql::by_key())
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| map_error(e, what, key))?;
+                    let Some(found) = found else {
+                        return Ok(KeyedClaim::Unknown);
+                    };
+                    let execution: domain::transform::Execution = found.try_into()?;
+                    return Ok(match execution.status {
+                        ExecutionStatus::Pending => KeyedClaim::NotDue,
+                        ExecutionStatus::Scheduled | ExecutionStatus::Running => KeyedClaim::Held,
+                        _ => KeyedClaim::Ended(execution),
+                    });
+                };
+                let execution: domain::transform::Execution = row.try_into()?;
+                let run: sql::RunRow = sqlx::query_as(&sql::get_run())
+                    .bind(execution.run_id.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| map_error(e, "transform run", execution.run_id))?;
+                let spec = run.spec()?;
+                $crate::store::transform_sql::refresh_run!(tx, execution.run_id.0, now_ms);
+                tx.commit().await.map_err(|e| map_error(e, what, key))?;
+                Ok(KeyedClaim::Claimed(domain::transform::ClaimedExecution {
+                    execution,
+                    spec,
+                }))
+            }
+
+            async fn publish_due_executions(
+                &self,
+                now_ms: i64,
+                limit: u32,
+            ) -> domain::store::Result<Vec<domain::transform::Execution>> {
+                use $crate::store::transform_sql as sql;
+                let rows: Vec<sql::ExecutionRow> = sqlx::query_as(&sql::publish_due())
+                    .bind(now_ms)
+                    .bind(i64::from(limit.clamp(1, sql::MAX_PAGE)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "transform execution", "publish")
+                    })?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn unpublish_executions(&self, only: Option<i64>) -> domain::store::Result<u64> {
+                use $crate::store::transform_sql as sql;
+                Ok(sqlx::query(&sql::unpublish())
+                    .bind(only)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        $crate::store::sql_store::map_error(e, "transform execution", "unpublish")
+                    })?
+                    .rows_affected())
+            }
+
             async fn renew_execution(
                 &self,
                 id: i64,

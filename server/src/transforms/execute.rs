@@ -476,6 +476,3 @@ impl ArtifactSink for Captured {
         Ok(())
     }
 }
-
-/// How long a worker's claim lasts without being renewed.
-pub const CLAIM_FOR: Duration = Duration::from_secs(30);

@@ -4,14 +4,17 @@
 //! attempt at the next renewal), and records how it ended — or, when the machinery failed,
 //! retries it with exponential backoff until its last attempt sends it to the dead letters.
 //! When Slipway stops, attempts in flight are stopped and handed back. While the queue is
-//! paused (in the Store, so on every replica), no new execution is taken; running ones go on. Nothing here writes to
-//! GitHub: a repository on GitHub is only cloned.
+//! paused (in the Store, so on every replica), no new execution is taken; running ones go on.
+//! With Redis, executions travel as tasks on a stream (`intake`, `stream`). Nothing here
+//! writes to GitHub: a repository on GitHub is only cloned.
 
 pub mod execute;
+mod intake;
 pub mod job;
 pub mod kubernetes;
 pub mod live_log;
 pub mod script;
+pub mod stream;
 pub mod summary;
 pub mod upload;
 
@@ -26,12 +29,11 @@ use tracing::Instrument;
 
 use domain::pipeline::{Runner, StopReason};
 use domain::time::now_ms;
-use domain::transform::{
-    ClaimedExecution, Execution, ExecutionOutcome, ExecutionStatus, Renewal, TRANSFORM_WORKER,
-};
+use domain::transform::{Execution, ExecutionOutcome, ExecutionStatus, Renewal, TRANSFORM_WORKER};
 use domain::{Bus, BusEvent, EntityKind, Objects, Store};
 
-use execute::{Attempt, CLAIM_FOR, attempt};
+use execute::{Attempt, attempt};
+use intake::{Settled, Work};
 
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(2);
@@ -62,25 +64,21 @@ pub struct TransformContext {
     pub slots: usize,
     /// The first retry of a failed attempt waits this long; each next one twice as long.
     pub retry_after: Duration,
-    /// Names this instance in claims.
+    /// Names this instance in claims (and on Redis, as the group's consumer).
     pub worker_id: String,
+    /// How long a claim lasts without a renewal (and a stream entry without a heartbeat).
+    pub claim_for: Duration,
+    /// With Redis: the task stream executions are taken from.
+    pub tasks: Option<Arc<stream::TaskStream>>,
 }
 
 /// Runs until `stop` is cancelled, then stops the attempts in flight and hands them back.
 pub async fn run(ctx: TransformContext, stop: CancellationToken) {
-    let mut wakes = match ctx.bus.subscribe().await {
-        Ok(events) => events
-            .filter(|e| {
-                futures::future::ready(
-                    matches!(e, BusEvent::Wake { worker } if worker == TRANSFORM_WORKER),
-                )
-            })
-            .boxed(),
-        Err(error) => {
-            tracing::warn!(error = %error, "transform worker cannot hear wake-ups; polling only");
-            futures::stream::pending().boxed()
-        }
-    };
+    let mut wakes = wake_ups(&ctx).await;
+    let publishing = TaskTracker::new();
+    if let Some(tasks) = &ctx.tasks {
+        publishing.spawn(intake::publish(ctx.clone(), tasks.clone(), stop.clone()));
+    }
     let attempts = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(ctx.slots.max(1)));
     let freed = Arc::new(tokio::sync::Notify::new());
@@ -93,25 +91,26 @@ pub async fn run(ctx: TransformContext, stop: CancellationToken) {
                 true
             }
         };
-        while !paused && let Ok(permit) = slots.clone().try_acquire_owned() {
-            let claimed = match ctx
-                .store
-                .claim_execution(&ctx.worker_id, now_ms(), now_ms() + millis(CLAIM_FOR))
-                .await
-            {
-                Ok(Some(claimed)) => claimed,
-                Ok(None) => break,
-                Err(error) => {
-                    tracing::warn!(error = %error, "cannot look for due transform executions");
-                    break;
-                }
+        let free = slots.available_permits();
+        if !paused && free > 0 {
+            let taken = tokio::select! {
+                () = stop.cancelled() => break,
+                taken = intake::take(&ctx, free) => taken,
             };
-            let (ctx, interrupt, freed) = (ctx.clone(), interrupt.clone(), freed.clone());
-            attempts.spawn(async move {
-                run_one(&ctx, claimed, interrupt).await;
-                drop(permit);
-                freed.notify_one();
-            });
+            for work in taken.work {
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let (ctx, interrupt, freed) = (ctx.clone(), interrupt.clone(), freed.clone());
+                attempts.spawn(async move {
+                    run_one(&ctx, work, interrupt).await;
+                    drop(permit);
+                    freed.notify_one();
+                });
+            }
+            if taken.more {
+                continue;
+            }
         }
         tokio::select! {
             () = stop.cancelled() => break,
@@ -124,6 +123,8 @@ pub async fn run(ctx: TransformContext, stop: CancellationToken) {
     }
     attempts.close();
     attempts.wait().await;
+    publishing.close();
+    publishing.wait().await;
     match ctx.store.release_executions(&ctx.worker_id).await {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "transform executions handed back for later"),
@@ -133,22 +134,38 @@ pub async fn run(ctx: TransformContext, stop: CancellationToken) {
     }
 }
 
+/// The worker's wake-ups from the bus (none when it cannot subscribe: it polls then).
+async fn wake_ups(ctx: &TransformContext) -> futures::stream::BoxStream<'static, BusEvent> {
+    match ctx.bus.subscribe().await {
+        Ok(events) => events
+            .filter(|e| {
+                futures::future::ready(
+                    matches!(e, BusEvent::Wake { worker } if worker == TRANSFORM_WORKER),
+                )
+            })
+            .boxed(),
+        Err(error) => {
+            tracing::warn!(error = %error, "transform worker cannot hear wake-ups; polling only");
+            futures::stream::pending().boxed()
+        }
+    }
+}
+
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// One attempt of a claimed execution, from its claim to its recorded end.
-async fn run_one(ctx: &TransformContext, claimed: ClaimedExecution, interrupt: CancellationToken) {
-    let execution = &claimed.execution;
+/// One attempt of a claimed execution, from its claim to its recorded end; then its stream
+/// entry (on Redis) is settled.
+async fn run_one(ctx: &TransformContext, work: Work, interrupt: CancellationToken) {
+    let execution = &work.claimed.execution;
     let span = tracing::info_span!("transform", transform.run = %execution.run_id, transform.execution = execution.id, repository = %execution.repository);
-    run_attempt(ctx, &claimed, interrupt).instrument(span).await;
+    let settled = run_attempt(ctx, &work, interrupt).instrument(span).await;
+    intake::settle(ctx, &work, settled).await;
 }
 
-async fn run_attempt(
-    ctx: &TransformContext,
-    claimed: &ClaimedExecution,
-    interrupt: CancellationToken,
-) {
+async fn run_attempt(ctx: &TransformContext, work: &Work, interrupt: CancellationToken) -> Settled {
+    let claimed = &work.claimed;
     let execution = &claimed.execution;
     if execution.attempts > execution.max_attempts {
         let reason = format!(
@@ -160,8 +177,7 @@ async fn run_attempt(
                 .unwrap_or("its worker stopped answering")
         );
         crate::metrics::transform_ended("dead_lettered", None);
-        record_failure(ctx, execution, &reason, None).await;
-        return;
+        return record_failure(ctx, execution, &reason, None).await;
     }
     if claimed.spec.dry_run {
         crate::metrics::transform_ended("recorded", None);
@@ -172,13 +188,12 @@ async fn run_attempt(
             diff: None,
             patch_sha256: None,
         };
-        finish(ctx, execution, &recorded).await;
-        return;
+        return finish(ctx, execution, &recorded).await;
     }
     crate::metrics::transform_started();
     let began = std::time::Instant::now();
     let cancel = CancellationToken::new();
-    let renewing = renew_while_running(ctx, execution, cancel.clone());
+    let renewing = renew_while_running(ctx, execution, work.entry.as_deref(), cancel.clone());
     let stop = {
         let (interrupt, cancel) = (interrupt.clone(), cancel.clone());
         async move {
@@ -192,12 +207,12 @@ async fn run_attempt(
     let ended = tokio::select! {
         ended = attempt(ctx, claimed, stop) => ended,
         // The claim was lost (another worker took it over): this attempt is not ours to end.
-        () = renewing => return,
+        () = renewing => return Settled::Left,
     };
     match ended {
         Attempt::Ended(outcome) => {
             crate::metrics::transform_ended(outcome.status.as_str(), Some(began.elapsed()));
-            finish(ctx, execution, &outcome).await;
+            finish(ctx, execution, &outcome).await
         }
         Attempt::Failed(reason) => {
             let retry_at = (execution.attempts < execution.max_attempts).then(|| {
@@ -210,22 +225,29 @@ async fn run_attempt(
                 "dead_lettered"
             };
             crate::metrics::transform_ended(outcome, None);
-            record_failure(ctx, execution, &reason, retry_at).await;
+            record_failure(ctx, execution, &reason, retry_at).await
         }
-        Attempt::Interrupted => {}
+        // Handed back when the worker stops; the entry stays until then.
+        Attempt::Interrupted => Settled::Left,
     }
 }
 
-/// Renews the claim until it is lost (then resolves); cancels `cancel` when the run is to stop
-/// (and goes on renewing while the attempt stops).
+/// Renews the claim (and heartbeats the stream entry) until it is lost (then resolves);
+/// cancels `cancel` when the run is to stop (and goes on renewing while the attempt stops).
 async fn renew_while_running(
     ctx: &TransformContext,
     execution: &Execution,
+    entry: Option<&str>,
     cancel: CancellationToken,
 ) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
-        let until = now_ms() + millis(CLAIM_FOR);
+        if let (Some(tasks), Some(entry)) = (&ctx.tasks, entry)
+            && let Err(error) = tasks.heartbeat(&ctx.worker_id, entry).await
+        {
+            tracing::warn!(error = %error, "cannot keep a transform task's stream entry alive");
+        }
+        let until = now_ms() + millis(ctx.claim_for);
         match ctx
             .store
             .renew_execution(execution.id, &ctx.worker_id, until)
@@ -244,7 +266,11 @@ async fn renew_while_running(
     }
 }
 
-async fn finish(ctx: &TransformContext, execution: &Execution, outcome: &ExecutionOutcome) {
+async fn finish(
+    ctx: &TransformContext,
+    execution: &Execution,
+    outcome: &ExecutionOutcome,
+) -> Settled {
     match ctx
         .store
         .finish_execution(execution.id, &ctx.worker_id, outcome, now_ms())
@@ -257,9 +283,11 @@ async fn finish(ctx: &TransformContext, execution: &Execution, outcome: &Executi
                 "transform execution ended"
             );
             announce(ctx, &done).await;
+            Settled::Stored
         }
         Err(error) => {
-            tracing::warn!(error = %error, "cannot record how a transform execution ended")
+            tracing::warn!(error = %error, "cannot record how a transform execution ended");
+            Settled::Left
         }
     }
 }
@@ -269,7 +297,7 @@ async fn record_failure(
     execution: &Execution,
     reason: &str,
     retry_at: Option<i64>,
-) {
+) -> Settled {
     match ctx
         .store
         .fail_execution_attempt(execution.id, &ctx.worker_id, reason, retry_at, now_ms())
@@ -283,8 +311,17 @@ async fn record_failure(
                 "transform execution attempt failed"
             );
             announce(ctx, &done).await;
+            if retry_at.is_some() {
+                // To be added to the stream again when due.
+                Settled::Stored
+            } else {
+                Settled::GaveUp(reason.to_owned())
+            }
         }
-        Err(error) => tracing::warn!(error = %error, "cannot record a failed transform attempt"),
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot record a failed transform attempt");
+            Settled::Left
+        }
     }
 }
 

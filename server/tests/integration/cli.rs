@@ -311,6 +311,44 @@ fn validate_checks_a_transform_spec_and_its_schema_holds_the_readme_s_example() 
 }
 
 #[test]
+fn the_published_task_schema_and_the_worker_judge_tasks_alike() {
+    let out = slipway(&["schema", "task"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schema = dir.path().join("task.schema.json");
+    std::fs::write(&schema, &out.stdout).expect("write schema");
+    let good = r#"{"type":"ExecuteTransform","task_id":"preview:7:acme/shop","run_id":7,"repository":"acme/shop"}"#;
+    let cases = [
+        good.to_owned(),
+        good.replace(r#""run_id":7"#, r#""run_id":"7""#),
+        good.replace(r#""run_id":7"#, r#""run_id":0"#),
+        good.replace("ExecuteTransform", "DeleteEverything"),
+        good.replace(r#","repository":"acme/shop""#, ""),
+        good.replace(r#""repository":"acme/shop""#, r#""repository":"acme shop""#),
+        good.replace(r#""task_id":"preview:7:acme/shop""#, r#""task_id":"7""#),
+        good.replace('}', r#","priority":1}"#),
+        "[]".to_owned(),
+    ];
+    for (index, case) in cases.iter().enumerate() {
+        let instance = dir.path().join(format!("case-{index}.json"));
+        std::fs::write(&instance, case).expect("write case");
+        let checked = std::process::Command::new(crate::support::test_venv_bin("check-jsonschema"))
+            .arg("--schemafile")
+            .arg(&schema)
+            .arg(&instance)
+            .output()
+            .expect("check-jsonschema runs (scripts/setup test installs it)");
+        let worker = domain::transform::task::read(case);
+        assert_eq!(
+            checked.status.success(),
+            worker.is_ok(),
+            "{case}: check-jsonschema says {}, the worker {worker:?}",
+            text(&checked.stdout)
+        );
+    }
+}
+
+#[test]
 fn schema_pipeline_prints_the_json_schema_of_platform_yaml() {
     let out = slipway(&["schema", "pipeline"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -56,6 +56,7 @@ mod store_transforms;
 mod support;
 mod transforms_kubernetes;
 mod transforms_local;
+mod transforms_redis;
 mod transforms_states;
 mod verify_deployment;
 mod webhook_events;

@@ -292,6 +292,7 @@ fn services(server: &TestServer) -> services::Services {
         secret_box: adapters.secret_box.clone(),
         github_levels: None,
         github_sign_in: None,
+        task_queue: None,
     }
 }
 

@@ -2,13 +2,14 @@
 //! its executions are recorded together, the same task twice is one execution, a due execution
 //! is claimed by one worker at a time (five at once: one wins), a claim nobody renews is taken
 //! over, an ended attempt moves the run's status with it, cancel ends what has not started,
-//! and retrying brings failed executions back with fresh attempts.
+//! and retrying brings failed executions back with fresh attempts; and the outbox the Redis
+//! task stream is fed from.
 
 use std::sync::Arc;
 
 use domain::transform::{
-    DiffSummary, ExecutionOutcome, ExecutionStatus, NewTransformRun, Renewal, TransformRunFilter,
-    TransformRunStatus, TransformSpec, TransformStep,
+    DiffSummary, Execution, ExecutionOutcome, ExecutionStatus, KeyedClaim, NewTransformRun,
+    Renewal, TransformRunFilter, TransformRunStatus, TransformSpec, TransformStep,
 };
 use domain::{NewRepository, RepositoryId, Store};
 use server::store::{PostgresStore, SqliteStore};
@@ -325,6 +326,148 @@ async fn transforms_conform(store: Arc<dyn Store>) {
         .await
         .expect("list");
     assert!(none.is_empty());
+}
+
+/// The Redis task stream's half: an execution due is handed out for the stream once, is taken
+/// by its key once (then held, not due, or ended), and is handed out again after a failed
+/// attempt comes due, or when the stream was lost.
+async fn task_outbox_conforms(store: Arc<dyn Store>) {
+    let mut repositories = Vec::new();
+    for name in ["acme/api", "acme/web"] {
+        let repository = store
+            .add_repository(&NewRepository::new(name, "/srv/git/x.git", "main").expect("valid"))
+            .await
+            .expect("add");
+        repositories.push((repository.id, repository.name));
+    }
+    let run = store
+        .create_transform_run(
+            &NewTransformRun {
+                spec: spec(),
+                repositories,
+                started_by: None,
+                max_attempts: 3,
+            },
+            1_000,
+        )
+        .await
+        .expect("create");
+    let names = |executions: Vec<Execution>| {
+        executions
+            .into_iter()
+            .map(|e| e.repository)
+            .collect::<Vec<_>>()
+    };
+    let due = store.publish_due_executions(1_000, 10).await.expect("due");
+    assert_eq!(names(due), ["acme/api", "acme/web"]);
+    assert!(
+        store
+            .publish_due_executions(1_000, 10)
+            .await
+            .expect("due")
+            .is_empty(),
+        "handed out once"
+    );
+
+    let key = Execution::key_for(run.id, "acme/api");
+    let KeyedClaim::Claimed(first) = store
+        .claim_execution_by_key(&key, "w1", 1_001, 5_000)
+        .await
+        .expect("claim")
+    else {
+        panic!("a due execution is claimed by its key");
+    };
+    assert_eq!(
+        (
+            first.execution.repository.as_str(),
+            first.execution.attempts
+        ),
+        ("acme/api", 1)
+    );
+    assert_eq!(first.spec.name, "bump");
+    let held = store.claim_execution_by_key(&key, "w2", 1_002, 5_000).await;
+    assert!(matches!(held, Ok(KeyedClaim::Held)), "{held:?}");
+    let unknown = store
+        .claim_execution_by_key("preview:999:acme/none", "w2", 1_002, 5_000)
+        .await;
+    assert!(matches!(unknown, Ok(KeyedClaim::Unknown)), "{unknown:?}");
+
+    // Taken over once w1 stops renewing; a failed attempt is handed out again when it is due.
+    let KeyedClaim::Claimed(second) = store
+        .claim_execution_by_key(&key, "w2", 6_000, 40_000)
+        .await
+        .expect("claim")
+    else {
+        panic!("a claim nobody renewed is taken over");
+    };
+    assert_eq!(second.execution.attempts, 2);
+    let id = second.execution.id;
+    store
+        .fail_execution_attempt(id, "w2", "cannot clone", Some(10_000), 6_500)
+        .await
+        .expect("fail");
+    assert!(
+        store
+            .publish_due_executions(7_000, 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    let early = store
+        .claim_execution_by_key(&key, "w3", 7_000, 40_000)
+        .await;
+    assert!(matches!(early, Ok(KeyedClaim::NotDue)), "{early:?}");
+    let due = store.publish_due_executions(10_000, 10).await.expect("due");
+    assert_eq!(names(due), ["acme/api"]);
+    let KeyedClaim::Claimed(third) = store
+        .claim_execution_by_key(&key, "w3", 10_001, 40_000)
+        .await
+        .expect("claim")
+    else {
+        panic!("a retry due is claimed");
+    };
+    store
+        .start_execution(id, "w3", "abc123", 10_500)
+        .await
+        .expect("start");
+    store
+        .finish_execution(id, "w3", &outcome(ExecutionStatus::Succeeded), 11_000)
+        .await
+        .expect("finish");
+    assert_eq!(third.execution.attempts, 3);
+    let ended = store
+        .claim_execution_by_key(&key, "w1", 12_000, 40_000)
+        .await;
+    assert!(
+        matches!(&ended, Ok(KeyedClaim::Ended(e)) if e.status == ExecutionStatus::Succeeded),
+        "{ended:?}"
+    );
+
+    // The stream was lost: what has not ended (acme/web) is handed out again, once.
+    assert_eq!(
+        store.unpublish_executions(None).await.expect("unpublish"),
+        1
+    );
+    let due = store.publish_due_executions(13_000, 10).await.expect("due");
+    assert_eq!(names(due), ["acme/web"]);
+}
+
+#[tokio::test]
+async fn sqlite_task_outbox_conforms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("slipway.db"))
+        .await
+        .expect("open");
+    task_outbox_conforms(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn postgres_task_outbox_conforms() {
+    let db = TestPostgres::create().await;
+    let store = PostgresStore::open(&db.url.clone().into(), "test database")
+        .await
+        .expect("open");
+    task_outbox_conforms(Arc::new(store)).await;
 }
 
 #[tokio::test]

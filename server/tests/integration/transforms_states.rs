@@ -11,7 +11,7 @@ use crate::support::TestServer;
 use crate::transforms_local::{executions, finished, of, post, start, text, until_run};
 
 /// Waits (20 s at most) until a step has written `path`.
-async fn until_file(path: &std::path::Path) {
+pub async fn until_file(path: &std::path::Path) {
     let wait = async {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         while !path.exists() {
