@@ -5,7 +5,8 @@
 //! queue's own pace. Prints
 //! the time from start to all done, each execution's overhead beyond its own commands
 //! (p50/p99: claim, clone, checkout, diff, storing the three artifacts, recording), the queue's
-//! throughput through the Store (executions/s) and the server's peak RSS. The server is the
+//! throughput (executions/s) through the Store — or, with `BENCH_QUEUE=redis`, through the
+//! task stream of a redis-server started here — and the server's peak RSS. The server is the
 //! release `slipway` binary (`SLIPWAY_BIN`) in its own process, on its embedded defaults.
 
 #[path = "common/mod.rs"]
@@ -114,6 +115,21 @@ async fn main() -> anyhow::Result<()> {
     if on_kube_sim {
         settings.push(("SLIPWAY_CLUSTER", "sim".to_owned()));
     }
+    let redis = match std::env::var("BENCH_QUEUE").as_deref() {
+        Ok("redis") => Some(Redis::start().await?),
+        _ => None,
+    };
+    if let Some(redis) = &redis {
+        settings.push((
+            "SLIPWAY_REDIS_URL",
+            format!("redis://127.0.0.1:{}", redis.port),
+        ));
+    }
+    let queue = if redis.is_some() {
+        "the Redis task stream"
+    } else {
+        "the Store"
+    };
     let server = Slipway::start(&work.path().join("data"), &settings).await?;
     let base = server.base.clone();
     let client = server.client()?;
@@ -140,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|e| e["status"] == "succeeded")
         .count();
     println!(
-        "{runner}: {} executions × a {step_secs} s step, {slots} at once: all done in {:.1} s ({succeeded} with a patch)",
+        "{runner}, through {queue}: {} executions × a {step_secs} s step, {slots} at once: all done in {:.1} s ({succeeded} with a patch)",
         executions.len(),
         took.as_secs_f64()
     );
@@ -152,11 +168,46 @@ async fn main() -> anyhow::Result<()> {
     repositories(&client, &base, &root, count..quick.max(count)).await?;
     let (quick_runs, quick_took) = run(&client, &base, "true").await?;
     println!(
-        "queue through the Store: {} executions of `true` in {:.1} s = {:.1} executions/s",
+        "queue through {queue}: {} executions of `true` in {:.1} s = {:.1} executions/s",
         quick_runs.len(),
         quick_took.as_secs_f64(),
         quick_runs.len() as f64 / quick_took.as_secs_f64()
     );
     println!("server peak RSS: {}", server.peak_rss());
     server.stop().await
+}
+
+/// A private redis-server on a free port, without persistence; killed when dropped.
+struct Redis {
+    port: u16,
+    _child: tokio::process::Child,
+}
+
+impl Redis {
+    async fn start() -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "redis-server did not listen within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self {
+            port,
+            _child: child,
+        })
+    }
 }

@@ -2,7 +2,8 @@
 //! server-sent events — every line of its current attempt so far (from what the worker stored,
 //! on whichever replica it runs), then each new one as the bus carries it, exactly once and in
 //! order (`id:` is the line number; a reconnecting client's `Last-Event-ID` continues), then an
-//! `end` event with the execution's status once it is no longer running. A line heard out of
+//! `end` event with the execution's status once it is no longer running (one still waiting
+//! to run is followed from when its attempt starts). A line heard out of
 //! order (one published before this follower subscribed and not stored yet) waits until the
 //! stored log catches up. The stored `logs.txt` is the same log once the attempt ended.
 
@@ -152,7 +153,7 @@ async fn follow_execution(
     mut execution: Execution,
     out: &mut Writer,
 ) -> Result<(), Gone> {
-    let stream = log_stream(execution.id, execution.attempts);
+    let mut stream = log_stream(execution.id, execution.attempts);
     // Subscribed before the stored log is read, so a line is either stored or heard.
     let mut bus = match state.services.bus.subscribe().await {
         Ok(events) => events,
@@ -163,9 +164,10 @@ async fn follow_execution(
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
     keep_alive.reset();
     loop {
-        if execution.status != ExecutionStatus::Running
-            && execution.status != ExecutionStatus::Scheduled
-        {
+        if !matches!(
+            execution.status,
+            ExecutionStatus::Pending | ExecutionStatus::Scheduled | ExecutionStatus::Running
+        ) {
             catch_up(state, caller, &execution, &mut held, out).await?;
             return out.end(&execution).await;
         }
@@ -189,9 +191,15 @@ async fn follow_execution(
                     catch_up(state, caller, &execution, &mut held, out).await?;
                 }
                 match state.services.get_transform_execution(caller, execution.run_id.0, execution.id).await {
-                    // Another attempt began: its log is another stream.
+                    // Another attempt began: its log is another stream. Followed from its start
+                    // when nothing of an earlier one was sent (the execution was waiting).
                     Ok(now) if now.attempts != execution.attempts => {
-                        return out.end(&now).await;
+                        if out.last > 0 {
+                            return out.end(&now).await;
+                        }
+                        stream = log_stream(now.id, now.attempts);
+                        held.clear();
+                        execution = now;
                     }
                     Ok(now) => execution = now,
                     Err(_) => return out.end(&execution).await,

@@ -375,3 +375,26 @@ macro_rules! refresh_run {
 }
 
 pub(super) use refresh_run;
+
+/// The execution claimed as `$row` inside `$tx`, with its run's spec: the run's status brought
+/// in step, and `$tx` committed.
+macro_rules! commit_claim {
+    ($tx:expr, $row:expr, $now:expr, $key:expr) => {{
+        use $crate::store::sql_store::map_error;
+        use $crate::store::transform_sql as sql;
+        let execution: domain::transform::Execution = $row.try_into()?;
+        let run: sql::RunRow = sqlx::query_as(&sql::get_run())
+            .bind(execution.run_id.0)
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err(|e| map_error(e, "transform run", execution.run_id))?;
+        let spec = run.spec()?;
+        $crate::store::transform_sql::refresh_run!($tx, execution.run_id.0, $now);
+        $tx.commit()
+            .await
+            .map_err(|e| map_error(e, "transform execution", $key))?;
+        domain::transform::ClaimedExecution { execution, spec }
+    }};
+}
+
+pub(super) use commit_claim;

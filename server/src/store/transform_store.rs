@@ -189,19 +189,9 @@ macro_rules! impl_transform_store {
                 let Some(row) = row else {
                     return Ok(None);
                 };
-                let execution: domain::transform::Execution = row.try_into()?;
-                let run: sql::RunRow = sqlx::query_as(&sql::get_run())
-                    .bind(execution.run_id.0)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(|e| map_error(e, "transform run", execution.run_id))?;
-                let spec = run.spec()?;
-                $crate::store::transform_sql::refresh_run!(tx, execution.run_id.0, now_ms);
-                tx.commit().await.map_err(|e| map_error(e, what, owner))?;
-                Ok(Some(domain::transform::ClaimedExecution {
-                    execution,
-                    spec,
-                }))
+                Ok(Some($crate::store::transform_sql::commit_claim!(
+                    tx, row, now_ms, owner
+                )))
             }
 
             async fn claim_execution_by_key(
@@ -244,19 +234,9 @@ macro_rules! impl_transform_store {
                         _ => KeyedClaim::Ended(execution),
                     });
                 };
-                let execution: domain::transform::Execution = row.try_into()?;
-                let run: sql::RunRow = sqlx::query_as(&sql::get_run())
-                    .bind(execution.run_id.0)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(|e| map_error(e, "transform run", execution.run_id))?;
-                let spec = run.spec()?;
-                $crate::store::transform_sql::refresh_run!(tx, execution.run_id.0, now_ms);
-                tx.commit().await.map_err(|e| map_error(e, what, key))?;
-                Ok(KeyedClaim::Claimed(domain::transform::ClaimedExecution {
-                    execution,
-                    spec,
-                }))
+                Ok(KeyedClaim::Claimed(
+                    $crate::store::transform_sql::commit_claim!(tx, row, now_ms, key),
+                ))
             }
 
             async fn publish_due_executions(

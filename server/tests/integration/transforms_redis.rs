@@ -2,8 +2,9 @@
 //! stream `preview.tasks`, watched with `redis-cli` (a client we did not write). A run goes
 //! through and leaves the stream empty; the same task added again by another system runs
 //! nothing; entries that are not valid tasks go to `preview.tasks.dlq` with the path and
-//! reason; a task a stopped worker left is taken over and runs once; Redis going away
-//! mid-run (and coming back empty) loses nothing and runs nothing twice.
+//! reason; a task a stopped worker left is taken over and runs once; one that gave up goes to
+//! the dead letters and comes back when requeued; Redis going away mid-run (and coming back
+//! empty) loses nothing and runs nothing twice.
 
 use std::path::Path;
 use std::time::Duration;
@@ -273,6 +274,45 @@ async fn redis_going_away_mid_run_loses_nothing_and_runs_nothing_twice() {
         assert_eq!(execution["attempts"], 1, "{execution}");
         assert_eq!(runs_counted(tally), 1, "{repository} ran once");
     }
+    until_redis(&redis, &["XLEN", "preview.tasks"], "0").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_task_that_gave_up_is_dead_lettered_on_the_stream_and_comes_back_when_requeued() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(&dir.path().join("gone"), &[("README.md", "# gone\n")]);
+    let redis = TestRedis::start().await;
+    let server = server_on(&redis, &[("SLIPWAY_TRANSFORM_RETRY_SECONDS", "1".into())]).await;
+    add_project(&server, "acme/gone", &repo).await;
+    // The repository disappears: every clone fails, three times.
+    let moved = dir.path().join("moved");
+    std::fs::rename(&repo, &moved).expect("move away");
+    let tally = dir.path().join("tally");
+    let (_, run) = start(&server, &counting_spec("acme/gone", &tally, None)).await;
+    let id = run["id"].as_i64().expect("id");
+    until_run(&server, id, finished).await;
+    let execution = of(&executions(&server, id).await, "acme/gone").clone();
+    assert_eq!(
+        (execution["status"].as_str(), execution["attempts"].as_u64()),
+        (Some("dead_lettered"), Some(3)),
+        "{execution}"
+    );
+    until_redis(&redis, &["XLEN", "preview.tasks.dlq"], "1").await;
+    let dead = redis_cli(&redis, &["XRANGE", "preview.tasks.dlq", "-", "+"]).await;
+    assert!(
+        dead.contains(&format!("preview:{id}:acme/gone")) && dead.contains("cannot clone"),
+        "{dead}"
+    );
+
+    // Requeued from the page's dead letters: it travels on the stream again and runs.
+    std::fs::rename(&moved, &repo).expect("move back");
+    let eid = execution["id"].as_i64().expect("id");
+    let (status, _) = post(&server, &format!("/api/runs/{id}/executions/{eid}/retry")).await;
+    assert_eq!(status, 200);
+    let run = until_run(&server, id, finished).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(runs_counted(&tally), 1);
     until_redis(&redis, &["XLEN", "preview.tasks"], "0").await;
     server.stop().await;
 }

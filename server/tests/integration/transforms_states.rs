@@ -268,9 +268,20 @@ async fn a_paused_queue_starts_nothing_until_it_is_resumed_and_says_so_everywher
         "{metrics}"
     );
 
-    let steps = "  - name: edit\n    image: alpine\n    commands: [\"echo resumed > R.md\"]\n";
+    let steps = "  - name: edit\n    image: alpine\n    commands: [\"echo resumed | tee R.md\"]\n";
     let (_, run) = start(&server, &spec("acme/paused", steps)).await;
     let id = run["id"].as_i64().expect("id");
+    // Someone follows the waiting execution's log: it shows the attempt once it starts.
+    let waiting = of(&executions(&server, id).await, "acme/paused").clone();
+    let log = server.url(&format!(
+        "/api/runs/{id}/executions/{}/log",
+        waiting["id"].as_i64().expect("id")
+    ));
+    let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let http = server.http.clone();
+    let follower = tokio::spawn(async move {
+        crate::pipeline_support::stream_events(&http, log, None, sender).await;
+    });
     // For three seconds (the worker looks every two), nothing of it starts.
     let watch_until = tokio::time::Instant::now() + Duration::from_secs(3);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -283,5 +294,24 @@ async fn a_paused_queue_starts_nothing_until_it_is_resumed_and_says_so_everywher
     assert_eq!(resumed["paused"], false);
     let run = until_run(&server, id, finished).await;
     assert_eq!(run["status"], "completed", "{run}");
+    tokio::time::timeout(Duration::from_secs(20), follower)
+        .await
+        .expect("the follower is told the execution ended")
+        .expect("follower");
+    let mut events = Vec::new();
+    while let Ok(event) = heard.try_recv() {
+        events.push(event);
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "line" && e.data["text"] == "resumed"),
+        "{events:?}"
+    );
+    let last = events.last().expect("events");
+    assert_eq!(
+        (last.event.as_str(), &last.data["status"]),
+        ("end", &"succeeded".into())
+    );
     server.stop().await;
 }
