@@ -30,6 +30,8 @@ const SLIPWAY_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "slipway");
 pub const NETWORK_POLICY: &str = "slipway-transform-egress";
 /// The main container's name (its log is the execution's).
 pub const MAIN_CONTAINER: &str = "transform";
+/// The init container that clones the base commit.
+pub const CLONE_CONTAINER: &str = "clone";
 /// The files the sidecar uploads.
 pub const UPLOADED: [&str; 2] = [PATCH_FILE, NUMSTAT_FILE];
 /// The sidecar has this long after the main container ended to upload.
@@ -154,7 +156,7 @@ pub fn job(input: &JobInput<'_>) -> Result<Manifest, domain::cluster::ClusterErr
             .collect(),
         init_containers: vec![
             ContainerRun {
-                name: "clone".into(),
+                name: CLONE_CONTAINER.into(),
                 image: CLONE_IMAGE.into(),
                 command: vec!["sh".into(), "-c".into(), clone],
                 env: home(),

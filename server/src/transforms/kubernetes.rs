@@ -16,7 +16,8 @@ use tokio::sync::OnceCell;
 
 use domain::Objects;
 use domain::cluster::{
-    Cluster, ClusterError, MANAGED_BY_LABEL, MANAGED_BY_VALUE, NamespaceSpec, ObjectKind,
+    Cluster, ClusterError, LogOptions, MANAGED_BY_LABEL, MANAGED_BY_VALUE, NamespaceSpec,
+    ObjectKind,
 };
 use domain::pipeline::{
     ArtifactDefinition, ArtifactSink, RunnerError, StepExit, StopReason, StopSignal,
@@ -26,6 +27,7 @@ use domain::transform::ClaimedExecution;
 use super::job::{self, EXECUTION_LABEL, JOB_LABEL, JobInput, MAIN_CONTAINER, UPLOADED};
 use super::upload::{staged_key, upload_link};
 use crate::pipelines::kubernetes::relay_log;
+use crate::pipelines::redact::Redactor;
 use crate::signing::UrlSigner;
 
 /// A pod may take this long beyond the execution's timeout to be scheduled and cloned.
@@ -268,10 +270,11 @@ impl TransformJobs {
         if let Some(clone) = outcome
             .containers
             .iter()
-            .find(|c| c.name == "clone" && c.exit_code != 0)
+            .find(|c| c.name == job::CLONE_CONTAINER && c.exit_code != 0)
         {
+            let said = self.clone_said(&pod, attempt.clone_token).await;
             return Err(RunnerError::new(format!(
-                "cloning the repository failed (exit code {})",
+                "cannot clone the repository (exit code {}){said}",
                 clone.exit_code
             )));
         }
@@ -283,6 +286,29 @@ impl TransformJobs {
             })
             .unwrap_or_else(|| "the Job's pod ended without running the steps".to_owned());
         Ok(StepExit::Refused(why))
+    }
+
+    /// `: ` and the last line the clone container printed (git's reason), redacted; empty when
+    /// it printed nothing that can be read.
+    async fn clone_said(&self, pod: &str, token: Option<&str>) -> String {
+        use futures::StreamExt;
+        let options = LogOptions {
+            tail: Some(5),
+            ..LogOptions::default()
+        };
+        let Ok(lines) = self
+            .cluster
+            .read_logs(&self.namespace, pod, Some(job::CLONE_CONTAINER), options)
+            .await
+        else {
+            return String::new();
+        };
+        let lines: Vec<String> = lines.filter_map(|l| async { l.ok() }).collect().await;
+        let Some(last) = lines.iter().rev().find(|l| !l.trim().is_empty()) else {
+            return String::new();
+        };
+        let mut redactor = Redactor::new(token.map(str::to_owned));
+        format!(": {}", redactor.line(last.trim()))
     }
 
     /// The Job's pod, once it exists; an error when the Job failed without one (admission

@@ -402,6 +402,40 @@ async fn the_job_is_locked_down_its_upload_link_opens_nothing_else_and_cancel_re
 }
 
 #[tokio::test]
+async fn a_repository_that_cannot_be_cloned_is_retried_then_dead_lettered_saying_why_on_a_cluster_too()
+ {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(&dir.path().join("gone"), &[("README.md", "# gone\n")]);
+    let server = TestServer::start(&[
+        ("SLIPWAY_CLUSTER", "sim".to_owned()),
+        ("SLIPWAY_TRANSFORM_RETRY_SECONDS", "1".to_owned()),
+    ])
+    .await;
+    add_project(&server, "acme/gone", &repo).await;
+    // The repository disappears: every attempt fails to fetch the base commit.
+    std::fs::rename(&repo, dir.path().join("moved")).expect("move away");
+    let spec = "name: gone\nrepositories: [acme/gone]\nsteps:\n  - name: edit\n    image: alpine\n    commands: ['touch x']\n";
+    let (status, run) = start(&server, spec).await;
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_i64().expect("id");
+    let run = until_run(&server, id, finished).await;
+    assert_eq!(run["status"], "partially_failed", "{run}");
+    let execution = executions(&server, id).await[0].clone();
+    assert_eq!(
+        (execution["status"].as_str(), execution["attempts"].as_u64()),
+        (Some("dead_lettered"), Some(3)),
+        "{execution}"
+    );
+    let reason = execution["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("cannot clone ") && reason.contains("fatal: "),
+        "git's own words: {reason}"
+    );
+    assert!(left_of_run(&server, id).await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_job_past_its_deadline_times_out_and_mixed_images_are_refused_on_a_cluster() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (repo, _) = sample_repository(dir.path(), &[("README.md", "# app\n")]);
