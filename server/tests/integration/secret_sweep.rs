@@ -1,9 +1,11 @@
-//! Secrets never leak, searched for in every sink at once: after a pull request's pipeline ran
-//! a step that uses a repository secret and prints a token-shaped string, and its preview's pod
-//! crashed printing that string too, none of the secrets Slipway holds (the repository secret,
-//! the GitHub token, the webhook secret, the metrics token) nor the printed token is in the
-//! database or object files, any API answer or page, what was sent to GitHub, `/metrics`,
-//! `check-config`, or Slipway's own log.
+//! Secrets never leak, searched for in every sink at once: on PostgreSQL, S3 and Redis (each
+//! signing in with its own secret), after a pull request's pipeline ran a step that uses a
+//! repository secret and prints a token-shaped string, its preview's pod crashed printing that
+//! string too, and a transform run's Job did both, none of the secrets Slipway holds (the
+//! repository secret, the GitHub token, the webhook secret, the metrics token, the database
+//! password, the S3 secret key, the Redis password) nor the printed token is in the database,
+//! object storage, the bus's messages, the data folder, any API answer or page, what was sent
+//! to GitHub, `/metrics`, `check-config`, or Slipway's own log.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -11,12 +13,15 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use crate::preview_support::{SECRET as WEBHOOK_SECRET, World};
+use crate::support::{S3_SECRET_KEY, TestPostgres, TestRedis, TestS3};
 
 const REPOSITORY_SECRET: &str = "sweep-repository-secret-5b1e0c";
 /// Token-shaped (as GitHub's personal tokens are): masked though nobody registered it.
 const PRINTED: &str = "ghp_SweepPrinted0123456789abcdefABCDEF01";
 const GITHUB_TOKEN: &str = "ghp_testtoken";
 const METRICS_TOKEN: &str = "sweep-metrics-token-77aa";
+const DATABASE_PASSWORD: &str = "sweep-database-password-3c9d41";
+const REDIS_PASSWORD: &str = "sweep-redis-password-8e21f0";
 const NUMBER: i64 = 9;
 const NAMESPACE: &str = "pr-acme-shop-9";
 
@@ -59,14 +64,66 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
-fn secrets() -> [(&'static str, &'static str); 5] {
+fn secrets() -> [(&'static str, &'static str); 8] {
     [
         ("the repository secret", REPOSITORY_SECRET),
         ("the printed token", PRINTED),
         ("the GitHub token", GITHUB_TOKEN),
         ("the webhook secret", WEBHOOK_SECRET),
         ("the metrics token", METRICS_TOKEN),
+        ("the database password", DATABASE_PASSWORD),
+        ("the S3 secret key", S3_SECRET_KEY),
+        ("the Redis password", REDIS_PASSWORD),
     ]
+}
+
+/// The transform run: its Job's step uses the repository secret and prints the token.
+const TRANSFORM: &str = r#"name: sweep
+repositories: [acme/shop]
+steps:
+  - name: leak
+    image: alpine
+    secrets: [API_TOKEN]
+    commands:
+      - echo "using $API_TOKEN"
+      - echo "printed ghp_""SweepPrinted0123456789abcdefABCDEF01"
+"#;
+
+/// Every message on the Redis bus while the test runs, as JSON.
+fn record_bus(bus: server::bus::RedisBus) -> Arc<Mutex<Vec<String>>> {
+    use domain::Bus;
+    use futures::StreamExt;
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let into = heard.clone();
+    tokio::spawn(async move {
+        let mut events = bus.subscribe().await.expect("subscribe");
+        while let Some(event) = events.next().await {
+            let text = serde_json::to_string(&event).expect("json");
+            into.lock().expect("lock").push(text);
+        }
+    });
+    heard
+}
+
+/// Every file under `folder` (but git mirrors): searched, and counted.
+fn sweep_folder(folder: &std::path::Path, found: &mut Vec<String>) -> usize {
+    let mut files = 0;
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "mirrors") {
+                    continue;
+                }
+                pending.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                files += 1;
+                found.extend(leaks(&path.display().to_string(), &bytes));
+            }
+        }
+    }
+    files
 }
 
 /// Every secret found in `text`, named with where it was.
@@ -90,6 +147,8 @@ async fn read(world: &World, path: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn no_secret_reaches_any_sink() {
+    // Made before Slipway's log is captured: the test's own statement names the password.
+    let database = TestPostgres::create_owned(DATABASE_PASSWORD).await;
     let log = Captured::default();
     tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
@@ -100,14 +159,20 @@ async fn no_secret_reaches_any_sink() {
     )
     .expect("the only subscriber of this test process");
 
+    let s3 = TestS3::start().await;
+    let redis = TestRedis::start_with_password(REDIS_PASSWORD).await;
+    let bus = server::bus::RedisBus::open(&redis.url().into(), "the test's Redis")
+        .await
+        .expect("the test listens on the bus");
+    let heard = record_bus(bus);
+    let mut settings = vec![
+        ("SLIPWAY_METRICS_TOKEN", METRICS_TOKEN.to_owned()),
+        ("SLIPWAY_DATABASE_URL", database.url.clone()),
+        ("SLIPWAY_REDIS_URL", redis.url()),
+    ];
+    settings.extend(s3.settings());
     let (sim, cluster) = crate::preview_support::start_sim().await;
-    let mut world = World::start_on(
-        sim,
-        cluster,
-        &[(".platform.yaml", PLATFORM)],
-        &[("SLIPWAY_METRICS_TOKEN", METRICS_TOKEN.to_owned())],
-    )
-    .await;
+    let mut world = World::start_on(sim, cluster, &[(".platform.yaml", PLATFORM)], &settings).await;
     let (_, projects) = read(&world, "/api/projects").await;
     let projects: Value = serde_json::from_str(&projects).expect("projects");
     let project = projects["items"][0]["id"].as_i64().expect("a project");
@@ -149,6 +214,22 @@ async fn no_secret_reaches_any_sink() {
     );
     assert!(step_log.contains("printed "), "{step_log}");
 
+    // A transform run, as a Job on the cluster.
+    let (status, started) = crate::transforms_local::start(&world.server, TRANSFORM).await;
+    assert_eq!(status, 201, "{started}");
+    let transform = started["id"].as_i64().expect("a transform run");
+    crate::transforms_local::until_run(&world.server, transform, crate::transforms_local::finished)
+        .await;
+    let execution = crate::transforms_local::executions(&world.server, transform).await[0].clone();
+    assert_eq!(execution["status"], "no_changes", "{execution}");
+    let execution = execution["id"].as_i64().expect("an execution");
+    let transform_log = format!("/api/runs/{transform}/executions/{execution}/artifacts/logs.txt");
+    let (_, kept) = read(&world, &transform_log).await;
+    assert!(
+        kept.contains("using ***"),
+        "the Job had its masked secret: {kept}"
+    );
+
     let mut found = Vec::new();
     let (_, delivery_list) = read(&world, "/api/deliveries").await;
     let deliveries: Value = serde_json::from_str(&delivery_list).unwrap_or_default();
@@ -177,6 +258,14 @@ async fn no_secret_reaches_any_sink() {
         "/operator".to_owned(),
         "/settings".to_owned(),
         "/settings/members".to_owned(),
+        "/api/runs".to_owned(),
+        format!("/api/runs/{transform}"),
+        format!("/api/runs/{transform}/executions"),
+        transform_log,
+        format!("/api/runs/{transform}/executions/{execution}/artifacts/summary.json"),
+        "/api/transform-queue".to_owned(),
+        "/transforms".to_owned(),
+        format!("/transforms/{transform}"),
     ];
     for item in deliveries["items"].as_array().into_iter().flatten() {
         if let Some(id) = item["id"].as_str().or(item["delivery_id"].as_str()) {
@@ -218,27 +307,22 @@ async fn no_secret_reaches_any_sink() {
     found.extend(leaks("check-config", config.as_bytes()));
 
     let data = world.server.stop_keeping_data().await;
-    let mut files = 0;
-    let mut pending = vec![data.path().to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("a data folder").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|n| n == "mirrors") {
-                    continue;
-                }
-                pending.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                // (SQLite's -shm and -wal files may go as the database closes.)
-                files += 1;
-                found.extend(leaks(&path.display().to_string(), &bytes));
-            }
-        }
-    }
+    sweep_folder(data.path(), &mut found);
+    let objects = sweep_folder(s3.folder(), &mut found);
     assert!(
-        files >= 3,
-        "the database and the stored logs were searched ({files} files)"
+        objects >= 4,
+        "the stored logs and artifacts were searched ({objects} objects)"
     );
+    let dump = database.dump();
+    assert!(dump.len() > 10_000, "the database holds the runs");
+    found.extend(leaks("the database", &dump));
+    database.drop_database().await;
+    let heard = heard.lock().expect("lock").join("\n");
+    assert!(
+        heard.contains("using ***"),
+        "the bus carried the live log lines"
+    );
+    found.extend(leaks("the Redis bus", heard.as_bytes()));
     let log = log.0.lock().expect("lock").clone();
     assert!(log.len() > 10_000, "Slipway logged as it worked");
     found.extend(leaks("Slipway's own log", &log));

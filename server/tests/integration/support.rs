@@ -62,6 +62,8 @@ pub async fn spawn_until_ready<T>(
 pub struct TestPostgres {
     pub url: String,
     name: String,
+    /// The role made to own it, if one was.
+    role: Option<String>,
 }
 
 impl TestPostgres {
@@ -80,9 +82,57 @@ impl TestPostgres {
         Self {
             url: url.to_string(),
             name,
+            role: None,
         }
     }
 
+    /// A fresh database owned by a fresh role that signs in with `password`; the URL is the
+    /// role's.
+    pub async fn create_owned(password: &str) -> Self {
+        let admin = postgres_admin_url();
+        let suffix = unique_suffix();
+        let name = format!("slipway_test_{}_{suffix}", std::process::id());
+        let role = format!("slipway_role_{}_{suffix}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("PostgreSQL reachable at SLIPWAY_TEST_POSTGRES_URL");
+        for statement in [
+            format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"),
+            format!("CREATE DATABASE {name} OWNER {role}"),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut conn)
+                .await
+                .expect("create role and database");
+        }
+        let mut url = url::Url::parse(&admin).expect("admin url");
+        url.set_path(&name);
+        url.set_username(&role).expect("user");
+        url.set_password(Some(password)).expect("password");
+        Self {
+            url: url.to_string(),
+            name,
+            role: Some(role),
+        }
+    }
+
+    /// The database's contents as `pg_dump --data-only` prints them (read as the administrator).
+    pub fn dump(&self) -> Vec<u8> {
+        let mut url = url::Url::parse(&postgres_admin_url()).expect("admin url");
+        url.set_path(&self.name);
+        let out = std::process::Command::new("pg_dump")
+            .args(["--data-only", "--dbname", url.as_str()])
+            .output()
+            .expect("pg_dump runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Drops the database, and the role made to own it.
     pub async fn drop_database(self) {
         let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
             .await
@@ -94,6 +144,12 @@ impl TestPostgres {
         .execute(&mut conn)
         .await
         .expect("drop database");
+        if let Some(role) = &self.role {
+            sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+                .execute(&mut conn)
+                .await
+                .expect("drop role");
+        }
     }
 }
 
@@ -110,13 +166,25 @@ fn unique_suffix() -> String {
 /// A private redis-server that can be stopped and started again on the same port.
 pub struct TestRedis {
     pub port: u16,
+    /// What clients must sign in with (`requirepass`), if anything.
+    password: Option<String>,
     child: Option<Child>,
 }
 
 impl TestRedis {
     pub async fn start() -> Self {
+        Self::start_as(None).await
+    }
+
+    /// One that only answers clients signed in with `password`.
+    pub async fn start_with_password(password: &str) -> Self {
+        Self::start_as(Some(password.to_owned())).await
+    }
+
+    async fn start_as(password: Option<String>) -> Self {
         let mut redis = Self {
             port: free_port(),
+            password,
             child: None,
         };
         redis.restart().await;
@@ -124,7 +192,10 @@ impl TestRedis {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Kills the server and waits until it is gone.
@@ -146,6 +217,9 @@ impl TestRedis {
             "--appendonly",
             "no",
         ]);
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
         let ready = |line: &str| line.contains("Ready to accept connections").then_some(());
         let (child, ()) = spawn_until_ready(command, "redis-server", ready).await;
         self.child = Some(child);
@@ -188,6 +262,11 @@ impl TestS3 {
             _dir: dir,
             _child: child,
         }
+    }
+
+    /// The folder the server keeps its objects in.
+    pub fn folder(&self) -> &Path {
+        self._dir.path()
     }
 
     /// The settings that point Slipway at this server.
