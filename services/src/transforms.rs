@@ -159,13 +159,8 @@ impl Services {
             before: query.before.map(TransformRunId),
             limit: query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
         };
-        let mut items = self.store.list_transform_runs(&filter).await?;
-        if caller.visible().is_some() {
-            for run in &mut items {
-                let executions = self.visible_executions(caller, run.id).await?;
-                run.totals = totals(&executions);
-            }
-        }
+        // The Store counts only what the caller can see: one query for the page's totals.
+        let items = self.store.list_transform_runs(&filter).await?;
         let full_page = items.len() >= filter.limit as usize;
         let next_before = items.last().filter(|_| full_page).map(|run| run.id);
         Ok(TransformRunPage { items, next_before })

@@ -13,7 +13,8 @@ use crate::store::Result;
 /// Which runs to list: newest first.
 #[derive(Debug, Clone, Default)]
 pub struct TransformRunFilter {
-    /// Only runs with an execution in one of these repositories (`None`: every run).
+    /// Only runs with an execution in one of these repositories, their totals counting only
+    /// those executions (`None`: every run, every execution).
     pub visible: Option<Vec<RepositoryId>>,
     pub before: Option<TransformRunId>,
     pub limit: u32,

@@ -38,9 +38,11 @@ pub(super) fn list_runs() -> String {
          ORDER BY r.id DESC LIMIT $3"
     )
 }
-/// The statuses of the executions of the runs with ids in `$1..=$2` (one page of runs).
+/// The statuses of the executions of the runs with ids in `$1..=$2` (one page of runs), in the
+/// repositories of `$3` only (a `visible_list`; NULL: every repository).
 pub(super) const STATUSES_BETWEEN: &str = "SELECT run_id, status FROM transform_executions \
-     WHERE run_id >= $1 AND run_id <= $2";
+     WHERE run_id >= $1 AND run_id <= $2 \
+     AND ($3 IS NULL OR $3 LIKE '%,' || CAST(repository_id AS TEXT) || ',%')";
 pub(super) const STATUSES_OF_RUN: &str =
     "SELECT run_id, status FROM transform_executions WHERE run_id = $1";
 pub(super) fn list_executions() -> String {

@@ -102,6 +102,7 @@ macro_rules! impl_transform_store {
                 let statuses: Vec<sql::StatusRow> = sqlx::query_as(sql::STATUSES_BETWEEN)
                     .bind(low)
                     .bind(high)
+                    .bind(domain::identity::visible_list(filter.visible.as_deref()))
                     .fetch_all(&self.readers)
                     .await
                     .map_err(|e| map_error(e, what, "list"))?;

@@ -317,6 +317,10 @@ async fn transforms_conform(store: Arc<dyn Store>) {
         .await
         .expect("list");
     assert_eq!(only_api.iter().map(|r| r.id).collect::<Vec<_>>(), [run.id]);
+    assert_eq!(
+        only_api[0].totals.total, 1,
+        "the totals count only the executions the caller sees"
+    );
     let none = store
         .list_transform_runs(&TransformRunFilter {
             visible: Some(vec![RepositoryId(999)]),
