@@ -365,7 +365,10 @@ async fn send(world: &World, row: &Row, who: Who, scratch: &str) -> (u16, String
     let body = if streams && status == 200 {
         String::new()
     } else {
-        response.text().await.unwrap_or_default()
+        tokio::time::timeout(std::time::Duration::from_secs(20), response.text())
+            .await
+            .unwrap_or_else(|_| panic!("{} {path} finishes its answer within 20 s", row.method))
+            .unwrap_or_default()
     };
     (status, body)
 }
