@@ -57,40 +57,47 @@ async fn deliver(
         .await
         .expect("delivery");
     assert_eq!(response.status(), 202);
-    loop {
-        if let Some(BusEvent::Changed {
-            entity: EntityKind::Delivery,
-            id: changed,
-            status,
-        }) = events.next().await
-            && changed == id
-        {
-            let (delivery, _) = server
-                .running
-                .adapters
-                .store
-                .get_delivery(&id)
-                .await
-                .expect("delivery");
-            return (status, delivery.error);
+    let processed = async {
+        loop {
+            if let BusEvent::Changed {
+                entity: EntityKind::Delivery,
+                id: changed,
+                status,
+            } = events.next().await.expect("the bus is open")
+                && changed == id
+            {
+                return status;
+            }
         }
-    }
+    };
+    let status = crate::support::within("the delivery to be processed", processed).await;
+    let (delivery, _) = server
+        .running
+        .adapters
+        .store
+        .get_delivery(&id)
+        .await
+        .expect("delivery");
+    (status, delivery.error)
 }
 
 /// Waits until the run is announced as discarded (its `on:` did not want the event).
 async fn until_discarded(events: &mut futures::stream::BoxStream<'static, BusEvent>, run: i64) {
-    loop {
-        if let Some(BusEvent::Changed {
-            entity: EntityKind::Pipeline,
-            id,
-            status,
-        }) = events.next().await
-            && id == run.to_string()
-            && status == "discarded"
-        {
-            return;
+    let discarded = async {
+        loop {
+            if let BusEvent::Changed {
+                entity: EntityKind::Pipeline,
+                id,
+                status,
+            } = events.next().await.expect("the bus is open")
+                && id == run.to_string()
+                && status == "discarded"
+            {
+                return;
+            }
         }
-    }
+    };
+    crate::support::within("the run to be discarded", discarded).await;
 }
 
 /// The run id in a delivery note such as "pipeline 3 queued …".

@@ -163,6 +163,14 @@ fn unique_suffix() -> String {
     format!("{nanos}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// `future`, which must finish within 30 s: otherwise the test fails, naming what it waited
+/// for, instead of hanging the suite.
+pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .unwrap_or_else(|_| panic!("waited 30 s for {what}"))
+}
+
 /// A private redis-server that can be stopped and started again on the same port.
 pub struct TestRedis {
     pub port: u16,

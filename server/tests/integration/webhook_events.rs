@@ -54,17 +54,21 @@ impl Harness {
             .await
             .expect("delivery");
         assert_eq!(response.status(), 202);
-        loop {
-            if let BusEvent::Changed {
-                entity: EntityKind::Delivery,
-                id: changed,
-                status,
-            } = self.changes.next().await.expect("bus open")
-                && changed == id
-            {
-                return status;
+        let changes = &mut self.changes;
+        let processed = async {
+            loop {
+                if let BusEvent::Changed {
+                    entity: EntityKind::Delivery,
+                    id: changed,
+                    status,
+                } = changes.next().await.expect("bus open")
+                    && changed == id
+                {
+                    return status;
+                }
             }
-        }
+        };
+        crate::support::within("the delivery to be processed", processed).await
     }
 
     fn store(&self) -> &dyn domain::Store {

@@ -141,16 +141,19 @@ async fn the_same_delivery_ten_times_at_once_is_recorded_and_processed_once() {
     assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
 
     // The worker processes it once and says so.
-    let processed = loop {
-        match changes.next().await.expect("bus open") {
-            BusEvent::Changed {
-                entity: EntityKind::Delivery,
-                id,
-                status,
-            } if id == "ping-1" => break status,
-            _ => {}
+    let processed = crate::support::within("the delivery to be processed", async {
+        loop {
+            match changes.next().await.expect("bus open") {
+                BusEvent::Changed {
+                    entity: EntityKind::Delivery,
+                    id,
+                    status,
+                } if id == "ping-1" => break status,
+                _ => {}
+            }
         }
-    };
+    })
+    .await;
     assert_eq!(processed, "processed");
     let (_, shown) = api(&server, "/api/deliveries/ping-1").await;
     assert_eq!(shown["delivery"]["status"], "processed");
@@ -236,7 +239,8 @@ async fn a_delivery_can_be_processed_again() {
     deliver(&server, "again-1", "ping", &body, Some(SECRET)).await;
     let mut processed = 0;
     loop {
-        let BusEvent::Changed { id, .. } = changes.next().await.expect("bus") else {
+        let next = crate::support::within("the delivery's next change", changes.next()).await;
+        let BusEvent::Changed { id, .. } = next.expect("bus") else {
             continue;
         };
         if id != "again-1" {
@@ -405,7 +409,10 @@ async fn open_pages_hear_about_deliveries_as_server_sent_events() {
     .await;
     let mut seen = String::new();
     while !seen.contains(r#""id":"live-1""#) {
-        let chunk = events.next().await.expect("stream open").expect("chunk");
+        let chunk = crate::support::within("the delivery on /api/events", events.next())
+            .await
+            .expect("stream open")
+            .expect("chunk");
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(
