@@ -57,20 +57,7 @@ async fn deliver(
         .await
         .expect("delivery");
     assert_eq!(response.status(), 202);
-    let processed = async {
-        loop {
-            if let BusEvent::Changed {
-                entity: EntityKind::Delivery,
-                id: changed,
-                status,
-            } = events.next().await.expect("the bus is open")
-                && changed == id
-            {
-                return status;
-            }
-        }
-    };
-    let status = crate::support::within("the delivery to be processed", processed).await;
+    let status = crate::support::until_delivery_changed(events, &id).await;
     let (delivery, _) = server
         .running
         .adapters

@@ -171,6 +171,28 @@ pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>)
         .unwrap_or_else(|_| panic!("waited 30 s for {what}"))
 }
 
+/// The status delivery `id` is next announced with on the bus (30 s at most).
+pub async fn until_delivery_changed(
+    events: &mut futures::stream::BoxStream<'static, domain::BusEvent>,
+    id: &str,
+) -> String {
+    use futures::StreamExt;
+    let changed = async {
+        loop {
+            if let domain::BusEvent::Changed {
+                entity: domain::EntityKind::Delivery,
+                id: changed,
+                status,
+            } = events.next().await.expect("the bus is open")
+                && changed == id
+            {
+                return status;
+            }
+        }
+    };
+    within("the delivery to be processed", changed).await
+}
+
 /// A private redis-server that can be stopped and started again on the same port.
 pub struct TestRedis {
     pub port: u16,

@@ -2,8 +2,7 @@
 //! recorded with whether they want a preview, a late older event never rolls one back, and
 //! installations add and remove repositories.
 
-use domain::{BusEvent, EntityKind};
-use futures::StreamExt;
+use domain::BusEvent;
 use futures::stream::BoxStream;
 use serde_json::Value;
 use server::webhooks::signature::sign;
@@ -54,21 +53,7 @@ impl Harness {
             .await
             .expect("delivery");
         assert_eq!(response.status(), 202);
-        let changes = &mut self.changes;
-        let processed = async {
-            loop {
-                if let BusEvent::Changed {
-                    entity: EntityKind::Delivery,
-                    id: changed,
-                    status,
-                } = changes.next().await.expect("bus open")
-                    && changed == id
-                {
-                    return status;
-                }
-            }
-        };
-        crate::support::within("the delivery to be processed", processed).await
+        crate::support::until_delivery_changed(&mut self.changes, &id).await
     }
 
     fn store(&self) -> &dyn domain::Store {
