@@ -1,6 +1,6 @@
 //! The Deployment and ReplicaSet controllers: a Deployment gets one ReplicaSet per pod
 //! template (older ones are removed, so a rollout replaces pods), a ReplicaSet keeps its number
-//! of pods, and the Deployment's status reports replicas, readiness, availability (after
+//! of pods, and the ReplicaSet's and the Deployment's status report replicas, readiness, availability (after
 //! `minReadySeconds` or the `deployment_ready_delay` knob, whichever is longer) and `ProgressDeadlineExceeded` when pods never become ready.
 
 use std::collections::hash_map::DefaultHasher;
@@ -174,6 +174,16 @@ fn reconcile(sim: &Arc<Sim>, namespace: &str, name: &str, stop: &CancellationTok
         // Check again once the pods have been ready long enough to count as available.
         schedule(sim, namespace, name, delay, stop);
     }
+    let _ = sim.store.modify(&REPLICA_SETS, namespace, &rs_name, |rs| {
+        rs["status"] = json!({
+            "observedGeneration": rs["metadata"]["generation"],
+            "replicas": mine.len(),
+            "fullyLabeledReplicas": mine.len(),
+            "readyReplicas": ready,
+            "availableReplicas": available,
+        });
+        Ok(())
+    });
     let _ = sim.store.modify(&DEPLOYMENTS, namespace, name, |d| {
         let generation = d["metadata"]["generation"].clone();
         let previous = d["status"]["conditions"].clone();

@@ -1,7 +1,8 @@
 //! The API: one dispatcher for every request (knobs first, then, when kube-sim authorises,
 //! the caller and RBAC, then discovery or a resource operation), and the resource operations
 //! themselves — list, watch, get, create, replace,
-//! patch (merge, strategic-merge approximated as merge, server-side apply) and delete.
+//! patch (merge, strategic merge, server-side apply) and delete. Bodies
+//! are JSON, or protobuf as kubectl sends them (read into the same JSON).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -18,9 +19,9 @@ use serde_json::{Value, json};
 use crate::Sim;
 use crate::apply;
 use crate::authorization::{Attributes, Caller, authorize};
-use crate::path::{self, Route, Target};
+use crate::path::{self, OpenApi, Route, Target};
 use crate::resources::ResourceType;
-use crate::selector::Selector;
+use crate::selector::{FieldSelector, Selector};
 use crate::status::ApiError;
 use crate::store::{metadata_mut, name_of};
 use crate::validate::{strict_decode, validate};
@@ -46,12 +47,16 @@ pub async fn dispatch(
     };
     let protobuf = headers.get(header::CONTENT_TYPE).is_some_and(|t| {
         t.as_bytes()
-            .starts_with(b"application/vnd.kubernetes.protobuf")
+            .starts_with(crate::protobuf::MEDIA_TYPE.as_bytes())
     });
-    if protobuf && !body.is_empty() {
-        return ApiError::unsupported_media_type("application/vnd.kubernetes.protobuf")
-            .into_response();
-    }
+    let body = if protobuf && !body.is_empty() {
+        match crate::protobuf::to_json(&body) {
+            Ok(object) => Bytes::from(object.to_string()),
+            Err(why) => return ApiError::bad_request(why).into_response(),
+        }
+    } else {
+        body
+    };
     let route = path::parse(uri.path());
     if let (Some(caller), Route::Resource(target)) = (&caller, &route)
         && let Err(refused) = authorized(&sim, caller, &method, target, &params, &headers)
@@ -64,6 +69,8 @@ pub async fn dispatch(
                 .map(|v| Json(v).into_response())
         }
         Route::Discovery(_) => Err(ApiError::method_not_allowed()),
+        Route::OpenApi(document) if method == Method::GET => openapi(&document, &headers),
+        Route::OpenApi(_) => Err(ApiError::method_not_allowed()),
         Route::Unknown => Err(ApiError::not_served(uri.path())),
         Route::Resource(target) if target.resource == &crate::resources::POD_METRICS => {
             metrics(&sim, &method, &target, uri.path())
@@ -98,6 +105,23 @@ fn authorized(
         }
     }
     Ok(())
+}
+
+/// The OpenAPI documents, in JSON only: a client that accepts nothing else (kubectl asks for
+/// `/openapi/v2` in protobuf) is told so rather than sent what it cannot parse.
+fn openapi(document: &OpenApi, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("*/*");
+    if !accept.contains("json") && !accept.contains("*/*") {
+        return Err(ApiError::not_acceptable(accept));
+    }
+    Ok(match document {
+        OpenApi::V2 => Json(crate::openapi::v2()?).into_response(),
+        OpenApi::V3Index => Json(crate::openapi::v3_index()?).into_response(),
+        OpenApi::V3(group_version) => Json(crate::openapi::v3(group_version)?).into_response(),
+    })
 }
 
 /// metrics.k8s.io: read-only, and absent when the knob hides it.
@@ -148,24 +172,14 @@ fn selector(params: &Params) -> Result<Selector, ApiError> {
     .map_err(ApiError::bad_request)
 }
 
-/// `metadata.name=x` from a field selector (the only field kube-sim filters on).
-fn field_name(params: &Params) -> Result<Option<String>, ApiError> {
-    let Some(fields) = params.get("fieldSelector").filter(|f| !f.is_empty()) else {
-        return Ok(None);
-    };
-    let mut name = None;
-    for part in fields.split(',') {
-        match part.split_once('=') {
-            Some(("metadata.name", value)) => name = Some(value.trim_start_matches('=').to_owned()),
-            Some(("metadata.namespace", _)) => {}
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {part}"
-                )));
-            }
-        }
-    }
-    Ok(name)
+fn field_selector(params: &Params) -> Result<FieldSelector, ApiError> {
+    FieldSelector::parse(
+        params
+            .get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(ApiError::bad_request)
 }
 
 async fn resource(
@@ -187,7 +201,7 @@ async fn resource(
             let request = WatchRequest {
                 from: params.get("resourceVersion").and_then(|v| v.parse().ok()),
                 selector: selector(params)?,
-                name: field_name(params)?,
+                fields: field_selector(params)?,
                 bookmarks: flag(params, "allowWatchBookmarks"),
                 timeout: params
                     .get("timeoutSeconds")
@@ -198,12 +212,12 @@ async fn resource(
             Ok(watch::respond(sim.clone(), request))
         }
         (Method::GET, None, None) => {
-            let name = field_name(params)?;
+            let fields = field_selector(params)?;
             let (items, version) = sim.store.list(r, &namespace, &selector(params)?);
             let items: Vec<Cow<'_, Value>> = items
                 .iter()
                 .map(|item| item.as_ref())
-                .filter(|o| name.as_ref().is_none_or(|n| name_of(o) == n))
+                .filter(|o| fields.matches(o))
                 .map(|o| with_status(sim, r, o))
                 .collect();
             Ok(Json(json!({ "kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": { "resourceVersion": version.to_string() }, "items": items })).into_response())
@@ -229,7 +243,7 @@ async fn resource(
             if r.kind == "Pod" {
                 crate::admission::admit_pod(sim, &namespace, &mut object)?;
             }
-            Ok(created(sim.store.create(r, &namespace, object)?))
+            Ok(created(writes(params)?.create(sim, r, &namespace, object)?))
         }
         (Method::PUT, Some(name), sub @ (None | Some("status"))) => {
             let replacement = json_body(body)?;
@@ -241,7 +255,7 @@ async fn resource(
                 .cloned()
                 .unwrap_or_else(|| "unknown".into());
             let status_only = sub.is_some();
-            let updated = sim.store.modify(r, &namespace, &name, |current| {
+            let updated = writes(params)?.modify(sim, r, &namespace, &name, |current| {
                 let expected = replacement["metadata"]["resourceVersion"].as_str();
                 if expected.is_some_and(|v| Some(v) != current["metadata"]["resourceVersion"].as_str()) {
                     return Err(ApiError::conflict(r.plural, &name, "the object has been modified; please apply your changes to the latest version and try again"));
@@ -264,7 +278,9 @@ async fn resource(
         (Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
             patch(sim, &target, &name, sub.is_some(), params, headers, body)
         }
-        (Method::DELETE, Some(name), None) => Ok(object(sim.store.delete(r, &namespace, &name)?)),
+        (Method::DELETE, Some(name), None) => {
+            Ok(object(writes(params)?.delete(sim, r, &namespace, &name)?))
+        }
         (Method::DELETE, None, None) => {
             let (items, _) = sim.store.list(r, &namespace, &selector(params)?);
             let mut deleted = Vec::new();
@@ -273,12 +289,72 @@ async fn resource(
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                let removed = sim.store.delete(r, &item_namespace, name_of(&item))?;
+                let removed = writes(params)?.delete(sim, r, &item_namespace, name_of(&item))?;
                 deleted.push(Value::clone(&removed));
             }
             Ok(Json(json!({ "kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": {}, "items": deleted })).into_response())
         }
         _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// Whether a write is stored or, under `dryRun=All`, only checked and answered.
+#[derive(Clone, Copy)]
+enum Writes {
+    Stored,
+    DryRun,
+}
+
+fn writes(params: &Params) -> Result<Writes, ApiError> {
+    match params.get("dryRun").map(String::as_str) {
+        None | Some("") => Ok(Writes::Stored),
+        Some("All") => Ok(Writes::DryRun),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unsupported dry run directive {other:?}; the only one is \"All\""
+        ))),
+    }
+}
+
+impl Writes {
+    fn create(
+        self,
+        sim: &Sim,
+        r: &'static ResourceType,
+        namespace: &str,
+        object: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        match self {
+            Self::Stored => sim.store.create(r, namespace, object),
+            Self::DryRun => sim.store.try_create(r, namespace, object),
+        }
+    }
+
+    fn modify(
+        self,
+        sim: &Sim,
+        r: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
+    ) -> Result<Arc<Value>, ApiError> {
+        match self {
+            Self::Stored => sim.store.modify(r, namespace, name, change),
+            Self::DryRun => sim.store.try_modify(r, namespace, name, change),
+        }
+    }
+
+    /// A dry-run delete answers with the object as it is.
+    fn delete(
+        self,
+        sim: &Sim,
+        r: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
+        match self {
+            Self::Stored => sim.store.delete(r, namespace, name),
+            Self::DryRun => sim.store.get(r, namespace, name),
+        }
     }
 }
 
@@ -354,11 +430,13 @@ fn patch(
             match sim.store.get(r, &namespace, name) {
                 Err(missing) if missing.code == 404 && !status_only => {
                     let new_object = apply::apply(None, &applied, &manager, force, r.plural, name)?;
-                    Ok(created(sim.store.create(r, &namespace, new_object)?))
+                    Ok(created(
+                        writes(params)?.create(sim, r, &namespace, new_object)?,
+                    ))
                 }
                 Err(other) => Err(other),
                 Ok(_) => {
-                    let updated = sim.store.modify(r, &namespace, name, |current| {
+                    let updated = writes(params)?.modify(sim, r, &namespace, name, |current| {
                         let source = if status_only { json!({ "apiVersion": applied["apiVersion"], "kind": applied["kind"], "metadata": { "name": name }, "status": applied["status"] }) } else { applied.clone() };
                         let mut next = apply::apply(Some(current), &source, &manager, force, r.plural, name)?;
                         if status_only {
@@ -372,21 +450,27 @@ fn patch(
             }
         }
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            let strategic = content_type == "application/strategic-merge-patch+json";
+            let schema = strategic
+                .then(|| crate::openapi::schema_of(r.group, r.version, r.kind))
+                .flatten();
             let manager = if manager.is_empty() {
                 "unknown".to_owned()
             } else {
                 manager
             };
-            let updated = sim.store.modify(r, &namespace, name, |current| {
+            let updated = writes(params)?.modify(sim, r, &namespace, name, |current| {
                 let before = current.clone();
                 let mut next = current.clone();
+                let mut patch = patch_body.clone();
                 if status_only {
-                    merge_patch(&mut next["status"], &patch_body["status"]);
+                    patch = json!({ "status": patch_body["status"] });
+                } else if let Some(map) = patch.as_object_mut().filter(|_| r.has_status()) {
+                    map.remove("status");
+                }
+                if strategic {
+                    crate::strategic::merge(&mut next, &patch, schema);
                 } else {
-                    let mut patch = patch_body.clone();
-                    if let Some(map) = patch.as_object_mut().filter(|_| r.has_status()) {
-                        map.remove("status");
-                    }
                     merge_patch(&mut next, &patch);
                 }
                 metadata_mut(&mut next);

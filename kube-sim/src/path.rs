@@ -18,8 +18,18 @@ pub enum Route {
     Resource(Target),
     /// `/api`, `/apis`, `/api/v1`, `/apis/{group}/{version}`, `/version`.
     Discovery(Discovery),
+    /// `/openapi/v2`, `/openapi/v3` and `/openapi/v3/{group-version}`.
+    OpenApi(OpenApi),
     /// A group/version/plural kube-sim does not serve.
     Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenApi {
+    V2,
+    V3Index,
+    /// `api/v1`, `apis/apps/v1`.
+    V3(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +48,11 @@ pub fn parse(path: &str) -> Route {
         .collect();
     let (group, version, rest) = match segments.as_slice() {
         ["version"] => return Route::Discovery(Discovery::Version),
+        ["openapi", "v2"] => return Route::OpenApi(OpenApi::V2),
+        ["openapi", "v3"] => return Route::OpenApi(OpenApi::V3Index),
+        ["openapi", "v3", group_version @ ..] => {
+            return Route::OpenApi(OpenApi::V3(group_version.join("/")));
+        }
         ["api"] => return Route::Discovery(Discovery::CoreVersions),
         ["apis"] => return Route::Discovery(Discovery::Groups),
         ["api", "v1"] => {

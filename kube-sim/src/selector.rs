@@ -45,6 +45,50 @@ impl Selector {
     }
 }
 
+/// A field selector (`metadata.name=web`, `involvedObject.uid=…,type!=Normal`): only `=`, `==`
+/// and `!=`, each comparing the text at a dotted path of the object (missing reads as empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldSelector(Selector);
+
+impl FieldSelector {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let selector = Selector::parse(text)?;
+        for requirement in &selector.0 {
+            if !matches!(
+                requirement,
+                Requirement::Equals(..) | Requirement::NotEquals(..)
+            ) {
+                return Err(format!(
+                    "invalid field selector {text:?}: only =, == and != are supported"
+                ));
+            }
+        }
+        Ok(Self(selector))
+    }
+
+    pub fn matches(&self, object: &serde_json::Value) -> bool {
+        let fields = self
+            .0
+            .0
+            .iter()
+            .map(|requirement| {
+                let (Requirement::Equals(path, _) | Requirement::NotEquals(path, _)) = requirement
+                else {
+                    return (String::new(), String::new());
+                };
+                let value = path.split('.').fold(object, |at, part| &at[part]);
+                let text = match value {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (path.clone(), text)
+            })
+            .collect();
+        self.0.matches(&fields)
+    }
+}
+
 /// Splits on commas that are not inside parentheses.
 fn split_top_level(text: &str) -> Vec<&str> {
     let (mut parts, mut depth, mut start) = (Vec::new(), 0usize, 0usize);
@@ -110,6 +154,27 @@ fn parse_requirement(part: &str) -> Option<Requirement> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_selectors_compare_the_text_at_a_path() {
+        let event = serde_json::json!({
+            "metadata": {"name": "web.1"},
+            "involvedObject": {"kind": "Pod", "name": "web", "uid": "u-1"},
+            "count": 2,
+        });
+        for (selector, expected) in [
+            ("", true),
+            ("metadata.name=web.1", true),
+            ("involvedObject.name=web,involvedObject.uid=u-1", true),
+            ("involvedObject.kind==Pod,involvedObject.namespace=", true),
+            ("involvedObject.uid!=u-1", false),
+            ("count=2", true),
+        ] {
+            let parsed = FieldSelector::parse(selector).expect(selector);
+            assert_eq!(parsed.matches(&event), expected, "{selector}");
+        }
+        assert!(FieldSelector::parse("metadata.name in (a)").is_err());
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -116,12 +116,24 @@ impl ApiError {
         Self::new(410, "Expired", message)
     }
 
+    pub fn not_acceptable(accept: &str) -> Self {
+        Self::new(
+            406,
+            "NotAcceptable",
+            format!("only application/json is served here, not {accept}"),
+        )
+    }
+
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
             format!("the body of the request was in an unknown format: {content_type}"),
         )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "InternalError", message)
     }
 
     /// Injected failures (see `Knobs`).

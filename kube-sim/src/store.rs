@@ -13,6 +13,13 @@ use crate::selector::Selector;
 use crate::status::ApiError;
 
 /// How a watch event changed the object.
+/// Whether a write is stored, or only checked and answered (`dryRun=All`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    Yes,
+    No,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     Added,
@@ -263,7 +270,28 @@ impl Store {
         &self,
         resource: &'static ResourceType,
         namespace: &str,
+        object: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.create_or_try(resource, namespace, object, Commit::Yes)
+    }
+
+    /// What [`create`](Self::create) would store, checked the same way but not stored
+    /// (`dryRun=All`).
+    pub fn try_create(
+        &self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        object: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.create_or_try(resource, namespace, object, Commit::No)
+    }
+
+    fn create_or_try(
+        &self,
+        resource: &'static ResourceType,
+        namespace: &str,
         mut object: Value,
+        commit: Commit,
     ) -> Result<Arc<Value>, ApiError> {
         let mut state = self.lock();
         Self::require_namespace(&state, resource, namespace)?;
@@ -287,7 +315,9 @@ impl Store {
             return Err(ApiError::already_exists(resource.plural, &name));
         }
         let uid = format!("00000000-0000-4000-8000-{:012x}", state.next_uid);
-        state.next_uid += 1;
+        if commit == Commit::Yes {
+            state.next_uid += 1;
+        }
         let metadata = metadata_mut(&mut object);
         metadata.insert("name".into(), Value::String(name));
         if resource.namespaced {
@@ -304,6 +334,9 @@ impl Store {
             object["status"] = json!({ "phase": "Active" });
         }
         fold_string_data(&mut object);
+        if commit == Commit::No {
+            return Ok(Arc::new(object));
+        }
         Self::bump(&mut state, &mut object);
         let object = Arc::new(object);
         state.objects.insert(key, object.clone());
@@ -354,6 +387,28 @@ impl Store {
         name: &str,
         change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
     ) -> Result<Arc<Value>, ApiError> {
+        self.modify_or_try(resource, namespace, name, change, Commit::Yes)
+    }
+
+    /// What [`modify`](Self::modify) would store, not stored (`dryRun=All`).
+    pub fn try_modify(
+        &self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.modify_or_try(resource, namespace, name, change, Commit::No)
+    }
+
+    fn modify_or_try(
+        &self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
+        commit: Commit,
+    ) -> Result<Arc<Value>, ApiError> {
         let mut state = self.lock();
         let key = Key::new(resource, namespace, name);
         let current = state
@@ -391,6 +446,9 @@ impl Store {
         );
         if comparable == *current {
             return Ok(current);
+        }
+        if commit == Commit::No {
+            return Ok(Arc::new(comparable));
         }
         if next.get("spec") != current.get("spec") {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use k8s_openapi::api::{apps, batch, core, networking, rbac};
+use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy, rbac};
 
 use crate::resources::ResourceType;
 use crate::status::ApiError;
@@ -28,6 +28,9 @@ fn normalize(resource: &ResourceType, value: &Value) -> Option<Result<Value, Str
         "ServiceAccount" => roundtrip::<core::v1::ServiceAccount>(value),
         "ResourceQuota" => roundtrip::<core::v1::ResourceQuota>(value),
         "LimitRange" => roundtrip::<core::v1::LimitRange>(value),
+        "PersistentVolumeClaim" => roundtrip::<core::v1::PersistentVolumeClaim>(value),
+        "HorizontalPodAutoscaler" => roundtrip::<autoscaling::v2::HorizontalPodAutoscaler>(value),
+        "PodDisruptionBudget" => roundtrip::<policy::v1::PodDisruptionBudget>(value),
         "Event" => roundtrip::<core::v1::Event>(value),
         "Deployment" => roundtrip::<apps::v1::Deployment>(value),
         "ReplicaSet" => roundtrip::<apps::v1::ReplicaSet>(value),

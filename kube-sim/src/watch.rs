@@ -16,8 +16,8 @@ use tokio::sync::broadcast;
 
 use crate::Sim;
 use crate::path::Target;
-use crate::selector::Selector;
-use crate::store::{Event, labels_of, name_of};
+use crate::selector::{FieldSelector, Selector};
+use crate::store::{Event, labels_of};
 
 /// What a watch request asked for.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct WatchRequest {
     pub target: Target,
     pub from: Option<u64>,
     pub selector: Selector,
-    pub name: Option<String>,
+    pub fields: FieldSelector,
     pub bookmarks: bool,
     pub timeout: Option<Duration>,
 }
@@ -52,11 +52,7 @@ impl Watching {
                 .namespace
                 .as_ref()
                 .is_none_or(|ns| &event.namespace == ns)
-            && self
-                .request
-                .name
-                .as_ref()
-                .is_none_or(|n| name_of(&event.object) == n)
+            && self.request.fields.matches(&event.object)
             && self.request.selector.matches(&labels_of(&event.object))
     }
 
