@@ -31,7 +31,7 @@ pub struct AuditFormat {
     summary = "The audit log: admins see every row, repository admins their repositories' rows",
     params(ListAudit, AuditFormat),
     responses(
-        (status = 200, description = "A page of rows (or JSON lines)", body = AuditPage),
+        (status = 200, description = "A page of rows, or with `format=jsonl` one row per line", content((AuditPage = "application/json"), (String = "application/x-ndjson"))),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody)
     )

@@ -9,6 +9,7 @@
 
 mod access_matrix;
 mod access_world;
+mod api_fuzz;
 mod backup;
 mod bus;
 mod cli;
