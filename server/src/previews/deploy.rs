@@ -299,14 +299,9 @@ impl PreviewContext {
                 vec![template::APP_NAME.to_owned()]
             }
             PreviewKind::Manifests(folder) => {
-                let manifests = render::manifests(
-                    &files.join(&folder.path),
-                    &folder.path,
-                    &vars,
-                    &definition.env,
-                )
-                .await
-                .map_err(|e| failed(e.0))?;
+                let manifests = render::manifests(&files, &folder.path, &vars, &definition.env)
+                    .await
+                    .map_err(|e| failed(e.0))?;
                 self.apply_all(cluster.as_ref(), &vars.namespace, &manifests)
                     .await?;
                 manifests

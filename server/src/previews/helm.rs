@@ -52,7 +52,10 @@ pub fn arguments(
 ) -> Result<Vec<String>, render::RenderError> {
     let mut args: Vec<String> = vec!["upgrade".into(), "--install".into(), RELEASE.into()];
     match &chart.chart {
-        ChartLocation::Path(path) => args.push(checkout.join(path).display().to_string()),
+        ChartLocation::Path(path) => {
+            let chart = render::within_checkout(checkout, path, "chart")?;
+            args.push(chart.display().to_string());
+        }
         ChartLocation::Repository {
             repo,
             name,
@@ -72,10 +75,8 @@ pub fn arguments(
         format!("{}s", deadline.as_secs()),
     ]);
     if let Some(values) = &chart.values {
-        args.extend([
-            "--values".into(),
-            checkout.join(values).display().to_string(),
-        ]);
+        let values = render::within_checkout(checkout, values, "chart values file")?;
+        args.extend(["--values".into(), values.display().to_string()]);
     }
     for (key, value) in &chart.set {
         let value = render::render(&format!("chart set `{key}`"), value, vars, env)?;

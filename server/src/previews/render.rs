@@ -3,7 +3,7 @@
 //! An unknown variable is an error, not an empty string, so a typo cannot deploy silently.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use domain::cluster::Manifest;
 use domain::preview::template::PreviewVariables;
@@ -67,14 +67,36 @@ pub fn host(pattern: &str, vars: &PreviewVariables) -> Result<String, RenderErro
     }
 }
 
-/// Every `*.yaml`/`*.yml` file of `dir` (in name order), rendered, and split into objects.
+/// `relative` (a path the repository's `.platform.yaml` names) in `checkout`, refused when it
+/// leads out of the checkout through a symbolic link — the parser already refuses `..` and
+/// absolute paths, but a link committed to the repository (`deploy -> /etc`) would get past
+/// that. A path that does not exist is returned as is (reading it says so).
+pub fn within_checkout(
+    checkout: &Path,
+    relative: &str,
+    what: &str,
+) -> Result<PathBuf, RenderError> {
+    let path = checkout.join(relative);
+    // The path itself, or (when it does not exist) the nearest folder on the way that does.
+    let real = path.ancestors().find_map(|p| std::fs::canonicalize(p).ok());
+    match (std::fs::canonicalize(checkout), real) {
+        (Ok(root), Some(real)) if !real.starts_with(&root) => Err(RenderError(format!(
+            "{what} `{relative}` is a symbolic link (or passes through one) that leads out of the repository"
+        ))),
+        _ => Ok(std::fs::canonicalize(&path).unwrap_or(path)),
+    }
+}
+
+/// Every `*.yaml`/`*.yml` file of the folder `shown` of `checkout` (in name order), rendered, and
+/// split into objects. Files that are symbolic links are read when they stay in the checkout.
 pub async fn manifests(
-    dir: &Path,
+    checkout: &Path,
     shown: &str,
     vars: &PreviewVariables,
     env: &BTreeMap<String, String>,
 ) -> Result<Vec<Manifest>, RenderError> {
-    let mut entries = tokio::fs::read_dir(dir).await.map_err(|_| {
+    let dir = within_checkout(checkout, shown, "manifests folder")?;
+    let mut entries = tokio::fs::read_dir(&dir).await.map_err(|_| {
         RenderError(format!(
             "manifests folder `{shown}` does not exist at this commit"
         ))
@@ -83,7 +105,17 @@ pub async fn manifests(
     while let Ok(Some(entry)) = entries.next_entry().await {
         let path = entry.path();
         let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-        if yaml && entry.file_type().await.is_ok_and(|t| t.is_file()) {
+        let kind = entry.file_type().await;
+        if !yaml {
+            continue;
+        }
+        if kind.as_ref().is_ok_and(|t| t.is_symlink()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let real = within_checkout(checkout, &format!("{shown}/{name}"), "manifest")?;
+            if real.is_file() {
+                files.push(real);
+            }
+        } else if kind.is_ok_and(|t| t.is_file()) {
             files.push(path);
         }
     }
@@ -150,6 +182,29 @@ fn first_line(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chart_or_values_path_may_not_leave_the_checkout_through_a_link() {
+        let checkout = tempfile::tempdir().expect("checkout");
+        let outside = tempfile::tempdir().expect("outside");
+        let root = checkout.path();
+        std::fs::create_dir(root.join("chart")).expect("chart");
+        std::os::unix::fs::symlink("chart", root.join("linked-chart")).expect("inner link");
+        std::os::unix::fs::symlink(outside.path(), root.join("escape")).expect("outer link");
+        let inner = within_checkout(root, "linked-chart", "chart").expect("inside");
+        assert!(inner.ends_with("chart") && inner.is_dir());
+        let refused = within_checkout(root, "escape/values.yaml", "chart values file");
+        assert!(
+            refused.is_err_and(|e| e.0.contains("chart values file `escape/values.yaml`")),
+            "a path through a link to the outside is refused"
+        );
+        let missing = within_checkout(root, "nowhere", "chart").expect("missing");
+        assert_eq!(
+            missing,
+            root.join("nowhere"),
+            "reading it will say it is missing"
+        );
+    }
 
     fn vars() -> PreviewVariables {
         PreviewVariables {

@@ -1,6 +1,7 @@
 //! The other kinds of preview: a folder of manifest templates rendered with the preview's
 //! variables and applied; a Helm chart installed through the `helm` CLI (a fake one here that
-//! records its arguments); and the clear failure when helm is missing or a template is wrong.
+//! records its arguments); and the clear failure when helm is missing or a template is wrong,
+//! or when a symbolic link in the repository leads out of it.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -188,6 +189,76 @@ async fn a_chart_is_installed_with_helm_and_a_missing_helm_says_so() {
     assert!(
         reason.contains("helm (`/nonexistent/helm`, SLIPWAY_HELM) is not installed"),
         "{reason}"
+    );
+    world.server.stop().await;
+}
+
+const EXTRA: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  from: link\n";
+const STOLEN: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stolen\ndata:\n  from: outside\n";
+
+async fn config_map(world: &World, ns: &str, name: &str) -> bool {
+    let kind = ObjectKind {
+        api_version: "v1",
+        kind: "ConfigMap",
+    };
+    let found = world.cluster.get_object(ns, kind, name).await;
+    found.expect("read").is_some()
+}
+
+#[tokio::test]
+async fn manifests_behind_symbolic_links_are_read_inside_the_repository_and_refused_outside_it() {
+    let mut world = World::start(
+        &[
+            (".platform.yaml", MANIFESTS),
+            ("deploy/preview/web.yaml", WEB),
+            ("deploy/shared/extra.yaml", EXTRA),
+        ],
+        &[],
+    )
+    .await;
+    let ns = "pr-acme-shop-22";
+    let preview = world.repo.join("deploy/preview");
+    std::os::unix::fs::symlink("../shared/extra.yaml", preview.join("extra.yaml")).expect("link");
+    let (_, linked) = commit(&world.repo, &[], "a manifest linked from inside");
+    world.pull_request("opened", 22, &linked).await;
+    world.until(ns, &["running"], Some(&linked)).await;
+    assert!(
+        config_map(&world, ns, "extra").await,
+        "a link inside the checkout is followed"
+    );
+
+    // A link to a file outside the checkout, then the whole folder as a link outside it.
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("stolen.yaml"), STOLEN).expect("outside manifest");
+    std::os::unix::fs::symlink(
+        outside.path().join("stolen.yaml"),
+        preview.join("stolen.yaml"),
+    )
+    .expect("link");
+    let (_, file_link) = commit(&world.repo, &[], "a manifest linked from outside");
+    world.pull_request("synchronize", 22, &file_link).await;
+    let detail = world.until(ns, &["failed"], Some(&file_link)).await;
+    let reason = detail["preview"]["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("manifest `deploy/preview/stolen.yaml` is a symbolic link")
+            && reason.contains("leads out of the repository"),
+        "{reason}"
+    );
+    std::fs::remove_dir_all(&preview).expect("remove folder");
+    std::os::unix::fs::symlink(outside.path(), &preview).expect("link folder");
+    let (_, folder_link) = commit(&world.repo, &[], "the manifests folder linked outside");
+    world.pull_request("synchronize", 22, &folder_link).await;
+    let detail = world.until(ns, &["failed"], Some(&folder_link)).await;
+    let reason = detail["preview"]["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("manifests folder `deploy/preview` is a symbolic link"),
+        "{reason}"
+    );
+    assert!(
+        !config_map(&world, ns, "stolen").await,
+        "nothing outside was applied"
     );
     world.server.stop().await;
 }
