@@ -24,6 +24,7 @@ use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, Selector};
 use crate::status::ApiError;
 use crate::store::{metadata_mut, name_of};
+use crate::tables;
 use crate::validate::{strict_decode, validate};
 use crate::watch::{self, WatchRequest};
 
@@ -153,6 +154,15 @@ fn created(value: Arc<Value>) -> Response {
     (axum::http::StatusCode::CREATED, Json(&*value)).into_response()
 }
 
+fn accept(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
+}
+
+/// A Table's rows carry the whole object (`includeObject=Object`), not only its metadata.
+fn whole(params: &Params) -> bool {
+    params.get("includeObject").is_some_and(|v| v == "Object")
+}
+
 fn flag(params: &Params, name: &str) -> bool {
     params.get(name).is_some_and(|v| v == "true" || v == "1")
 }
@@ -207,6 +217,7 @@ async fn resource(
                     .get("timeoutSeconds")
                     .and_then(|v| v.parse().ok())
                     .map(Duration::from_secs),
+                table: tables::wanted(accept(headers)).then(|| whole(params)),
                 target,
             };
             Ok(watch::respond(sim.clone(), request))
@@ -220,11 +231,27 @@ async fn resource(
                 .filter(|o| fields.matches(o))
                 .map(|o| with_status(sim, r, o))
                 .collect();
+            if tables::wanted(accept(headers)) {
+                let rows: Vec<&Value> = items.iter().map(AsRef::as_ref).collect();
+                return Ok(
+                    Json(tables::table(r, &rows, &version.to_string(), whole(params)))
+                        .into_response(),
+                );
+            }
             Ok(Json(json!({ "kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": { "resourceVersion": version.to_string() }, "items": items })).into_response())
         }
         (Method::GET, Some(name), None | Some("status")) => {
             let found = sim.store.get(r, &namespace, &name)?;
-            Ok(Json(with_status(sim, r, &found)).into_response())
+            let found = with_status(sim, r, &found);
+            if tables::wanted(accept(headers)) {
+                let version = found["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default();
+                return Ok(
+                    Json(tables::table(r, &[&found], version, whole(params))).into_response()
+                );
+            }
+            Ok(Json(found).into_response())
         }
         (Method::GET, Some(name), Some("log")) if r.kind == "Pod" => {
             crate::logs::respond(sim, &namespace, &name, params).await
@@ -275,6 +302,24 @@ async fn resource(
             })?;
             Ok(object(updated))
         }
+        (Method::GET, Some(name), Some("scale")) if r.subresources.contains(&"scale") => {
+            Ok(Json(scale(&*sim.store.get(r, &namespace, &name)?)).into_response())
+        }
+        (Method::PUT | Method::PATCH, Some(name), Some("scale"))
+            if r.subresources.contains(&"scale") =>
+        {
+            let asked = json_body(body)?;
+            let Some(replicas) = asked["spec"]["replicas"].as_u64() else {
+                return Err(ApiError::bad_request(
+                    "a Scale needs spec.replicas, a whole number",
+                ));
+            };
+            let scaled = writes(params)?.modify(sim, r, &namespace, &name, |current| {
+                current["spec"]["replicas"] = json!(replicas);
+                Ok(())
+            })?;
+            Ok(Json(scale(&scaled)).into_response())
+        }
         (Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
             patch(sim, &target, &name, sub.is_some(), params, headers, body)
         }
@@ -296,6 +341,27 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// The `scale` subresource of a Deployment or ReplicaSet (`kubectl scale`).
+fn scale(object: &Value) -> Value {
+    let selector: Vec<String> = object["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default()))
+        .collect();
+    let metadata = &object["metadata"];
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": metadata["name"], "namespace": metadata["namespace"], "uid": metadata["uid"],
+            "resourceVersion": metadata["resourceVersion"], "creationTimestamp": metadata["creationTimestamp"],
+        },
+        "spec": { "replicas": object["spec"]["replicas"].as_u64().unwrap_or(1) },
+        "status": { "replicas": object["status"]["replicas"].as_u64().unwrap_or(0), "selector": selector.join(",") },
+    })
 }
 
 /// Whether a write is stored or, under `dryRun=All`, only checked and answered.

@@ -32,6 +32,7 @@ mod selector;
 mod status;
 pub mod store;
 mod strategic;
+mod tables;
 mod usage;
 mod validate;
 mod watch;

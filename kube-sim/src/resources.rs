@@ -100,7 +100,7 @@ pub static DEPLOYMENTS: ResourceType = grouped(
     "v1",
     "Deployment",
     "deployments",
-    &["status"],
+    &["status", "scale"],
     &["deploy"],
 );
 pub static REPLICA_SETS: ResourceType = grouped(
@@ -108,7 +108,7 @@ pub static REPLICA_SETS: ResourceType = grouped(
     "v1",
     "ReplicaSet",
     "replicasets",
-    &["status"],
+    &["status", "scale"],
     &["rs"],
 );
 pub static JOBS: ResourceType = grouped("batch", "v1", "Job", "jobs", &["status"], &[]);

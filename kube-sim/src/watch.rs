@@ -28,6 +28,8 @@ pub struct WatchRequest {
     pub fields: FieldSelector,
     pub bookmarks: bool,
     pub timeout: Option<Duration>,
+    /// Events as one-row Tables (`kubectl get -w`); `Some(true)`: rows with the whole object.
+    pub table: Option<bool>,
 }
 
 fn line(kind: &str, object: &Value) -> Bytes {
@@ -54,6 +56,18 @@ impl Watching {
                 .is_none_or(|ns| &event.namespace == ns)
             && self.request.fields.matches(&event.object)
             && self.request.selector.matches(&labels_of(&event.object))
+    }
+
+    fn event_line(&self, event: &Event) -> Bytes {
+        match self.request.table {
+            None => line(event.kind.as_str(), &event.object),
+            Some(whole) => {
+                let version = event.resource_version.to_string();
+                let resource = self.request.target.resource;
+                let table = crate::tables::table(resource, &[&event.object], &version, whole);
+                line(event.kind.as_str(), &table)
+            }
+        }
     }
 
     fn bookmark(&self) -> Bytes {
@@ -116,7 +130,7 @@ fn events(
             if let Some(event) = pending.next() {
                 w.sent += 1;
                 w.last_version = w.last_version.max(event.resource_version);
-                let bytes = line(event.kind.as_str(), &event.object);
+                let bytes = w.event_line(&event);
                 return Some((Ok(bytes), (w, pending)));
             }
             loop {
@@ -147,7 +161,7 @@ fn events(
                     Some(Ok(event)) if w.wants(&event) => {
                         w.sent += 1;
                         w.last_version = event.resource_version;
-                        let bytes = line(event.kind.as_str(), &event.object);
+                        let bytes = w.event_line(&event);
                         return Some((Ok(bytes), (w, pending)));
                     }
                     Some(Ok(event)) => w.last_version = w.last_version.max(event.resource_version),

@@ -4,7 +4,8 @@
 //! deployments into its typed models, follows a pod with a watch, and reads its log; kubectl
 //! creates (with protobuf bodies), applies (client-side with strategic merge patches and
 //! server-side validation, server-side, dry runs), explains from the OpenAPI documents, describes,
-//! follows logs, waits for rollouts and deletes — and dry-runs the shipped manifests.
+//! prints tables, scales, follows logs, waits for rollouts and deletes — and dry-runs the shipped
+//! manifests.
 
 use serde_json::Value;
 
@@ -176,11 +177,64 @@ async fn kubectl_creates_applies_explains_follows_and_deletes_as_against_an_api_
     )
     .await;
     assert!(rolled.contains("successfully rolled out"), "{rolled}");
+    // `get` prints the columns the server's Table gives.
+    let pods = kubectl_ok(&config, &["get", "pods", "-n", "demo"]).await;
+    let header: Vec<&str> = pods
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{pods}"
+    );
+    assert_eq!(
+        pods.lines()
+            .filter(|l| l.contains(" 1/1 ") && l.contains(" Running "))
+            .count(),
+        2,
+        "{pods}"
+    );
     let described = kubectl_ok(&config, &["describe", "deployment", "web", "-n", "demo"]).await;
     assert!(
         described.contains("2 desired | 2 updated | 2 total | 2 available"),
         "{described}"
     );
+
+    let scaled = kubectl_ok(
+        &config,
+        &["scale", "deployment", "web", "-n", "demo", "--replicas=1"],
+    )
+    .await;
+    assert!(scaled.contains("deployment.apps/web scaled"), "{scaled}");
+    kubectl_ok(
+        &config,
+        &[
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            "demo",
+            "--timeout=30s",
+        ],
+    )
+    .await;
+    let replicas = kubectl_ok(
+        &config,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.status.replicas}",
+        ],
+    )
+    .await;
+    assert_eq!(replicas, "1");
 
     // Client-side apply: created, then changed through a strategic merge patch that keeps what
     // the manifest does not mention, and refused when a field is unknown.
