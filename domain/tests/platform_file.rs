@@ -304,3 +304,35 @@ fn the_json_schema_describes_steps_and_refuses_unknown_keys() {
     }
     assert_eq!(step["required"], serde_json::json!(["name"]));
 }
+
+#[test]
+fn hostile_files_get_one_clear_problem_quickly() {
+    // 10,000 steps: one problem naming the limit, not ten thousand.
+    let many: String = (0..10_000)
+        .map(|i| format!("    - name: s{i}\n      image: alpine\n      commands: [echo {i}]\n"))
+        .collect();
+    assert_eq!(
+        errors(&format!("pipeline:\n  steps:\n{many}")),
+        ["2:3: `pipeline.steps` has 10000 steps; a pipeline has at most 300"]
+    );
+    // A 10 MB file is refused unread.
+    let big = format!("pipeline:\n  steps:\n{}", "# padding\n".repeat(1_100_000));
+    let refused = errors(&big);
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].starts_with("1:1: the file is 11000019 bytes; Slipway reads files of at most"),
+        "{refused:?}"
+    );
+    // An alias "bomb" (a billion strings from 30 lines) is refused by the parser's budget.
+    let mut bomb = String::from("pipeline:\n  steps:\n");
+    bomb.push_str("    - name: a\n      image: alpine\n      environment: &a0 {A: x}\n");
+    for level in 1..=9 {
+        let previous = format!("*a{}", level - 1);
+        let items = vec![previous; 10].join(", ");
+        bomb.push_str(&format!(
+            "    - name: s{level}\n      image: alpine\n      commands: &a{level} [{items}]\n"
+        ));
+    }
+    let refused = errors(&bomb);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+}

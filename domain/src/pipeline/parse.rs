@@ -52,8 +52,26 @@ pub(crate) fn read_file(text: &str) -> Result<PlatformFile, DefinitionErrors> {
     read_yaml(text)
 }
 
-/// Reads YAML text as `T`; a problem is one error with its line and column.
+/// The largest file Slipway reads as `.platform.yaml` or a transform spec.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+
+/// The most steps one pipeline may have.
+pub const MAX_STEPS: usize = 300;
+
+/// Reads YAML text as `T`; a problem is one error with its line and column. Files over
+/// [`MAX_FILE_BYTES`] are refused unread; aliases are bounded by the parser's own budget (an
+/// alias "bomb" is refused, not expanded).
 pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DefinitionErrors> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(DefinitionErrors(vec![DefinitionError {
+            line: 1,
+            column: 1,
+            message: format!(
+                "the file is {} bytes; Slipway reads files of at most {MAX_FILE_BYTES} bytes (1 MiB)",
+                text.len()
+            ),
+        }]));
+    }
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::from_str_with_options(text, options).map_err(|error| {
         let (line, column) = error
@@ -111,9 +129,20 @@ impl Checker {
         });
     }
 
-    fn pipeline(&mut self, section: PipelineSection, at: Location) -> PipelineDefinition {
+    fn pipeline(&mut self, mut section: PipelineSection, at: Location) -> PipelineDefinition {
         if section.steps.is_empty() {
             self.error(at, "`pipeline.steps` needs at least one step".to_owned());
+        }
+        if section.steps.len() > MAX_STEPS {
+            self.error(
+                at,
+                format!(
+                    "`pipeline.steps` has {} steps; a pipeline has at most {MAX_STEPS}",
+                    section.steps.len()
+                ),
+            );
+            // The rest is not checked step by step: one problem, not thousands.
+            section.steps.truncate(MAX_STEPS);
         }
         let mut first_seen: HashMap<String, Location> = HashMap::new();
         for step in &section.steps {

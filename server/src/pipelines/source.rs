@@ -44,6 +44,11 @@ pub enum SourceError {
         #[source]
         source: GitError,
     },
+    #[error(
+        "`.platform.yaml` is {bytes} bytes; Slipway reads files of at most {} bytes (1 MiB)",
+        domain::pipeline::parse::MAX_FILE_BYTES
+    )]
+    TooLarge { bytes: u64 },
     #[error("cannot prepare a workspace in {path}")]
     Workspace {
         path: String,
@@ -273,6 +278,19 @@ impl Source {
             return Ok(file);
         }
         let spec = format!("{}:.platform.yaml", self.commit_sha);
+        // Its size first, so a huge file is refused without being read into memory.
+        let size = match git(Some(&self.mirror), &["cat-file", "-s", &spec], None).await {
+            Ok(size) => size.trim().parse::<u64>().ok(),
+            Err(GitError::Failed(tail)) if tail.contains("does not exist") => {
+                self.mirrors.remember(&self.mirror, &self.commit_sha, None);
+                return Ok(None);
+            }
+            Err(_) => None,
+        };
+        let limit = domain::pipeline::parse::MAX_FILE_BYTES as u64;
+        if let Some(bytes) = size.filter(|bytes| *bytes > limit) {
+            return Err(SourceError::TooLarge { bytes });
+        }
         let file = match git(Some(&self.mirror), &["cat-file", "blob", &spec], None).await {
             Ok(text) => Some(text),
             // The commit is in the mirror (it was resolved there): only the file is missing.

@@ -227,6 +227,22 @@ async fn bad_definitions_and_refs_fail_the_run_with_the_reason() {
         format!("commit {} has no .platform.yaml", &bare[..12])
     );
 
+    // A 2 MB `.platform.yaml` is refused by its size, before it is read.
+    let padding = "# padding\n".repeat(200_000);
+    commit(
+        &repo,
+        &[(".platform.yaml", &padding)],
+        "a huge platform file",
+    );
+    let huge = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, huge, &["failed"]).await;
+    assert!(
+        run["reason"].as_str().is_some_and(|r| r.contains(
+            "`.platform.yaml` is 2000000 bytes; Slipway reads files of at most 1048576 bytes"
+        )),
+        "{run}"
+    );
+
     let no_ref = server
         .http
         .post(server.url(&format!("/api/projects/{project}/pipelines")))
