@@ -323,7 +323,8 @@ fn hostile_files_get_one_clear_problem_quickly() {
         refused[0].starts_with("1:1: the file is 11000019 bytes; Slipway reads files of at most"),
         "{refused:?}"
     );
-    // An alias "bomb" (a billion strings from 30 lines) is refused by the parser's budget.
+    // An alias "bomb" (a billion strings from 30 lines) is refused at its first nested alias:
+    // no field takes lists of lists, and the parser bounds aliases besides.
     let mut bomb = String::from("pipeline:\n  steps:\n");
     bomb.push_str("    - name: a\n      image: alpine\n      environment: &a0 {A: x}\n");
     for level in 1..=9 {
@@ -335,4 +336,8 @@ fn hostile_files_get_one_clear_problem_quickly() {
     }
     let refused = errors(&bomb);
     assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(
+        refused[0],
+        "8:22: expected a string (in what the alias here repeats, defined at line 5, column 24)"
+    );
 }

@@ -24,8 +24,10 @@ pub struct PlatformFile {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSection {
-    /// Steps run as containers (or local processes); independent steps run in parallel.
+    /// Steps run as containers (or local processes); independent steps run in parallel. At
+    /// most 300.
     #[serde(default)]
+    #[schemars(length(max = crate::pipeline::parse::MAX_STEPS))]
     pub steps: Vec<StepSection>,
     /// Files kept after a run, downloadable from the pipeline's page.
     #[serde(default)]

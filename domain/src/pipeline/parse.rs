@@ -88,6 +88,20 @@ pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T,
 /// The parser's message without the position it appends (the error carries that separately).
 fn plain_message(rendered: &str) -> String {
     let first = rendered.lines().next().unwrap_or(rendered).trim();
+    // A problem inside an alias also says where its anchor is (and where it is used, which is
+    // the error's own position).
+    let (first, anchor) = match first.split_once(" (defined at line ") {
+        Some((message, rest)) => (message, rest.split_once(')').map(|(at, _)| at)),
+        None => (first, None),
+    };
+    let message = plain_words(first);
+    match anchor {
+        Some(at) => format!("{message} (in what the alias here repeats, defined at line {at})"),
+        None => message,
+    }
+}
+
+fn plain_words(first: &str) -> String {
     let without_position = first
         .rsplit_once(" at line ")
         .map_or(first, |(message, _)| message);
