@@ -45,7 +45,7 @@ use crate::signing::UrlSigner;
 use crate::webhooks::{self, WebhookSecrets, WebhookState};
 
 /// Request bodies above this are refused with 413 (webhooks get their own, larger limit).
-const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// What every handler can reach.
 #[derive(Clone)]

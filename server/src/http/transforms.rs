@@ -13,15 +13,15 @@ use services::transforms::{ListTransformRuns, StartTransform, TransformRunPage};
 use super::AppState;
 use super::answer::{ApiError, ApiResult, ErrorBody, Items};
 use super::caller::Calling;
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, BodyRejection};
 
 /// A spec, sent as YAML (`Content-Type: application/yaml` or `text/yaml`) or as JSON.
 pub struct SpecBody(StartTransform);
 
 impl<S: Send + Sync> FromRequest<S> for SpecBody {
-    type Rejection = ApiError;
+    type Rejection = BodyRejection;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, BodyRejection> {
         let yaml = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -31,11 +31,13 @@ impl<S: Send + Sync> FromRequest<S> for SpecBody {
             let ApiJson(body) = ApiJson::<StartTransform>::from_request(request, state).await?;
             return Ok(Self(body));
         }
-        let text = String::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                ApiError(services::Error::invalid("spec", rejection.body_text()))
-            })?;
+        let text =
+            String::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => BodyRejection::TooLarge,
+                    _ => ApiError(services::Error::invalid("spec", rejection.body_text())).into(),
+                })?;
         Ok(Self(StartTransform { spec: text }))
     }
 }

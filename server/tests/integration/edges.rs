@@ -274,3 +274,52 @@ async fn malformed_paths_queries_and_bodies_answer_in_the_error_shape() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_route_that_takes_a_body_refuses_one_over_its_limit_with_413_in_the_error_shape() {
+    let server = TestServer::start(&[]).await;
+    let document: Value = server
+        .http
+        .get(server.url("/api/openapi.json"))
+        .send()
+        .await
+        .expect("openapi.json")
+        .json()
+        .await
+        .expect("json");
+    // 3 MiB of JSON: over the 2 MiB every JSON route takes. Uploads (artifacts, transform
+    // outputs) and webhooks have larger limits of their own, tested where they are.
+    let oversized = format!("{{\"name\": \"{}\"}}", "a".repeat(3 * 1024 * 1024));
+    let parameter = regex::Regex::new(r"\{[^}]+\}").expect("regex");
+    let mut tried = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        if path.starts_with("/api/artifacts/") || path.starts_with("/api/transform-uploads/") {
+            continue;
+        }
+        for (method, operation) in item.as_object().expect("path item") {
+            if operation.get("requestBody").is_none() {
+                continue;
+            }
+            let url = server.url(&parameter.replace_all(path, "1"));
+            let method =
+                reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let response = server
+                .http
+                .request(method.clone(), &url)
+                .header("content-type", "application/json")
+                .body(oversized.clone())
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), 413, "{method} {path}");
+            let body: Value = response.json().await.expect("a JSON error body");
+            assert_eq!(
+                body["error"], "the request body is larger than the 2 MiB this route takes",
+                "{method} {path}"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 10, "only {tried} routes take a body");
+    server.stop().await;
+}
