@@ -1,7 +1,8 @@
 //! Step logs: each line is redacted, numbered, kept in memory while the step runs (so a viewer
 //! that connects late gets every earlier line, then each new one, exactly once and in order),
 //! published on the bus, and written to object storage in parts every few seconds; when the
-//! step ends the parts become one object, `logs/pipelines/{id}/{step}.log`.
+//! step ends the parts become one object, `logs/pipelines/{id}/{step}.log`. A step's log is
+//! bounded (16 KiB a line, 16 MiB in all); what goes over is said in the log.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -25,6 +26,9 @@ const FLUSH_BYTES: usize = 256 * 1024;
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 /// What a cut line ends with.
 const CUT_MARK: &str = " … (line cut at 16 KiB)";
+/// A step's log keeps at most this much text; later output is counted, not kept (the step goes
+/// on). It bounds what a running step holds in memory for its viewers and what is stored.
+pub const MAX_STEP_LOG_BYTES: usize = 16 * 1024 * 1024;
 
 /// `line` cut to [`MAX_LINE_BYTES`] (at a character boundary), saying so.
 fn cut(mut line: String) -> String {
@@ -127,6 +131,9 @@ pub struct StepLog {
     unwritten: String,
     parts: Vec<ObjectKey>,
     last_flush: Instant,
+    /// Text kept so far, and lines not kept once [`MAX_STEP_LOG_BYTES`] was reached.
+    kept_bytes: usize,
+    dropped: u64,
 }
 
 impl StepLog {
@@ -153,6 +160,8 @@ impl StepLog {
             unwritten: String::new(),
             parts: Vec::new(),
             last_flush: Instant::now(),
+            kept_bytes: 0,
+            dropped: 0,
         }
     }
 
@@ -167,14 +176,30 @@ impl StepLog {
         let at_ms = now_ms();
         let mut batch = Vec::new();
         for raw in raw {
+            if self.dropped > 0 {
+                self.dropped += 1;
+                continue;
+            }
+            let mut text = cut(self.redactor.line(raw.as_ref()));
+            self.kept_bytes += text.len();
+            if self.kept_bytes > MAX_STEP_LOG_BYTES {
+                self.dropped = 1;
+                text = format!(
+                    "slipway: this step's log reached {} MiB; the rest of its output is not kept (the step goes on)",
+                    MAX_STEP_LOG_BYTES / (1024 * 1024)
+                );
+            }
             self.seq += 1;
             let line = LogLine {
                 seq: self.seq,
                 at_ms,
-                text: cut(self.redactor.line(raw.as_ref())),
+                text,
             };
             self.unwritten.push_str(&stored_line(&line));
             batch.push(line);
+        }
+        if batch.is_empty() {
+            return;
         }
         self.live.append(batch.iter().cloned());
         // Live viewers elsewhere follow the bus; losing a message there only delays them
@@ -253,6 +278,14 @@ impl StepLog {
 
     /// Joins the parts into the step's log object and ends the live log; returns its key.
     pub async fn finish(mut self) -> Result<String, ObjectsError> {
+        if self.dropped > 0 {
+            // The marker line itself was kept; count only what came after it.
+            let dropped = self.dropped - 1;
+            let note = format!("slipway: {dropped} more lines of output were not kept");
+            self.dropped = 0;
+            self.kept_bytes = 0;
+            self.push(&note).await;
+        }
         let key = ObjectKey::new(&step_log_key(self.id, &self.step))?;
         let mut whole = Vec::new();
         for part in &self.parts {

@@ -762,3 +762,53 @@ async fn a_retry_of_failed_steps_keeps_what_succeeded() {
     );
     server.stop().await;
 }
+
+const FLOODING: &str = r#"
+pipeline:
+  steps:
+    - name: flood
+      image: alpine
+      commands:
+        - head -c 20000000 /dev/zero | tr '\0' 'x' | fold -w 8000
+        - echo still running
+"#;
+
+#[tokio::test]
+async fn a_step_printing_20_mb_keeps_16_mib_of_log_says_so_and_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = sample_repository(dir.path(), &[(".platform.yaml", FLOODING)]);
+    let server = TestServer::start(&[]).await;
+    let project = add_project(&server, "demo", &repo).await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let id = trigger(&server, project, "main").await;
+    let run = watcher.until(&server, id, &["succeeded", "failed"]).await;
+    assert_eq!(run["status"], "succeeded", "the step went on: {run}");
+    let log = log_text(&server, id, "flood").await;
+    let tail: Vec<&str> = log.lines().rev().take(2).collect();
+    assert_eq!(
+        tail[1],
+        "slipway: this step's log reached 16 MiB; the rest of its output is not kept (the step goes on)",
+        "{tail:?}"
+    );
+    // 2,500 lines of 8,000 bytes: 2,097 fit in 16 MiB, the rest (and what follows) is counted.
+    let dropped: u64 = tail[0]
+        .strip_prefix("slipway: ")
+        .and_then(|t| t.strip_suffix(" more lines of output were not kept"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the log ends counting what was not kept: {tail:?}"));
+    assert!(dropped >= 402, "{dropped}");
+    let response = server
+        .http
+        .get(server.url(&format!(
+            "/api/pipelines/{id}/steps/flood/logs?download=true"
+        )))
+        .send()
+        .await
+        .expect("download");
+    let stored = response.bytes().await.expect("stored log").len();
+    assert!(
+        (16 * 1024 * 1024..17 * 1024 * 1024).contains(&stored),
+        "the stored log is bounded: {stored} bytes"
+    );
+    server.stop().await;
+}
