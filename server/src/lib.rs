@@ -11,6 +11,7 @@ pub mod first_admin;
 pub mod github;
 pub mod healthcheck;
 pub mod http;
+pub mod http_server;
 pub mod mcp;
 pub mod metrics;
 pub mod notifications;

@@ -184,15 +184,15 @@ pub async fn start_on(
         ));
     }
     let grace = config.shutdown_grace;
+    let client_timeout = config.client_timeout;
     let token = shutdown.clone();
     let closing = adapters.clone();
     let done = tokio::spawn(async move {
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.clone().cancelled_owned());
-        let outcome = run_with_grace(server.into_future(), &token, grace).await;
+        let server = async {
+            crate::http_server::serve(listener, router, client_timeout, token.clone()).await;
+            Ok(())
+        };
+        let outcome = run_with_grace(server, &token, grace).await;
         workers.close();
         if tokio::time::timeout(grace, workers.wait()).await.is_err() {
             tracing::warn!("background work did not finish within the grace period");

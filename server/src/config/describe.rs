@@ -128,6 +128,7 @@ fn effective_value(c: &Config, env: &str) -> Option<String> {
         HELM => Some(c.previews.helm.clone()),
         STARTUP_RETRY_SECONDS => Some(c.startup_retry.as_secs().to_string()),
         SHUTDOWN_GRACE_SECONDS => Some(c.shutdown_grace.as_secs().to_string()),
+        CLIENT_TIMEOUT_SECONDS => Some(c.client_timeout.as_secs().to_string()),
         CLUSTER | KUBECONFIG | KUBE_CONTEXT => default_cluster(c, env),
         _ => None,
     }

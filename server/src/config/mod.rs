@@ -141,6 +141,8 @@ pub struct Config {
     pub previews: PreviewConfig,
     pub startup_retry: Duration,
     pub shutdown_grace: Duration,
+    /// How long a client may take over a request's headers, or stall while sending its body.
+    pub client_timeout: Duration,
 }
 
 /// The OAuth client people sign in with.

@@ -229,6 +229,9 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
     let clusters = parse_clusters(&mut r);
     let startup_retry = r.seconds(STARTUP_RETRY_SECONDS, 10);
     let shutdown_grace = r.seconds(SHUTDOWN_GRACE_SECONDS, 20);
+    let client_timeout = r
+        .seconds(CLIENT_TIMEOUT_SECONDS, 30)
+        .max(Duration::from_secs(1));
 
     let Some(public_url) = public_url.filter(|_| r.problems.is_empty()) else {
         if r.problems.is_empty() {
@@ -273,6 +276,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Config, ConfigError> {
         previews,
         startup_retry,
         shutdown_grace,
+        client_timeout,
     })
 }
 

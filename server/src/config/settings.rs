@@ -47,6 +47,7 @@ pub const SIGNING_KEY: &str = "SLIPWAY_SIGNING_KEY";
 pub const SECRETS_KEY: &str = "SLIPWAY_SECRETS_KEY";
 pub const STARTUP_RETRY_SECONDS: &str = "SLIPWAY_STARTUP_RETRY_SECONDS";
 pub const SHUTDOWN_GRACE_SECONDS: &str = "SLIPWAY_SHUTDOWN_GRACE_SECONDS";
+pub const CLIENT_TIMEOUT_SECONDS: &str = "SLIPWAY_CLIENT_TIMEOUT_SECONDS";
 pub const CLUSTER: &str = "SLIPWAY_CLUSTER";
 pub const KUBECONFIG: &str = "SLIPWAY_KUBECONFIG";
 pub const KUBE_CONTEXT: &str = "SLIPWAY_KUBE_CONTEXT";
@@ -335,6 +336,11 @@ pub const SETTINGS: &[Setting] = &[
         SHUTDOWN_GRACE_SECONDS,
         "20",
         "How long in-flight requests and workers get to finish after SIGTERM/SIGINT.",
+    ),
+    setting(
+        CLIENT_TIMEOUT_SECONDS,
+        "30",
+        "How long a client may take to send a request's headers, or stay silent while sending its body, before the connection is closed (slow or stalled clients cannot hold connections open). At least 1.",
     ),
 ];
 

@@ -46,6 +46,7 @@ mod rbac;
 mod reconcile;
 mod secret_sweep;
 mod services_layer;
+mod slow_clients;
 mod store;
 mod store_deliveries;
 mod store_notifications;
