@@ -27,6 +27,7 @@ use crate::store::{metadata_mut, name_of};
 use crate::tables;
 use crate::validate::{strict_decode, validate};
 use crate::watch::{self, WatchRequest};
+use crate::writes::writes;
 
 type Params = BTreeMap<String, String>;
 
@@ -111,10 +112,7 @@ fn authorized(
 /// The OpenAPI documents, in JSON only: a client that accepts nothing else (kubectl asks for
 /// `/openapi/v2` in protobuf) is told so rather than sent what it cannot parse.
 fn openapi(document: &OpenApi, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("*/*");
+    let accept = accept(headers).unwrap_or("*/*");
     if !accept.contains("json") && !accept.contains("*/*") {
         return Err(ApiError::not_acceptable(accept));
     }
@@ -303,7 +301,7 @@ async fn resource(
             Ok(object(updated))
         }
         (Method::GET, Some(name), Some("scale")) if r.subresources.contains(&"scale") => {
-            Ok(Json(scale(&*sim.store.get(r, &namespace, &name)?)).into_response())
+            Ok(Json(crate::scale::of(&*sim.store.get(r, &namespace, &name)?)).into_response())
         }
         (Method::PUT | Method::PATCH, Some(name), Some("scale"))
             if r.subresources.contains(&"scale") =>
@@ -318,7 +316,7 @@ async fn resource(
                 current["spec"]["replicas"] = json!(replicas);
                 Ok(())
             })?;
-            Ok(Json(scale(&scaled)).into_response())
+            Ok(Json(crate::scale::of(&scaled)).into_response())
         }
         (Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
             patch(sim, &target, &name, sub.is_some(), params, headers, body)
@@ -340,87 +338,6 @@ async fn resource(
             Ok(Json(json!({ "kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": {}, "items": deleted })).into_response())
         }
         _ => Err(ApiError::method_not_allowed()),
-    }
-}
-
-/// The `scale` subresource of a Deployment or ReplicaSet (`kubectl scale`).
-fn scale(object: &Value) -> Value {
-    let selector: Vec<String> = object["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default()))
-        .collect();
-    let metadata = &object["metadata"];
-    json!({
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            "name": metadata["name"], "namespace": metadata["namespace"], "uid": metadata["uid"],
-            "resourceVersion": metadata["resourceVersion"], "creationTimestamp": metadata["creationTimestamp"],
-        },
-        "spec": { "replicas": object["spec"]["replicas"].as_u64().unwrap_or(1) },
-        "status": { "replicas": object["status"]["replicas"].as_u64().unwrap_or(0), "selector": selector.join(",") },
-    })
-}
-
-/// Whether a write is stored or, under `dryRun=All`, only checked and answered.
-#[derive(Clone, Copy)]
-enum Writes {
-    Stored,
-    DryRun,
-}
-
-fn writes(params: &Params) -> Result<Writes, ApiError> {
-    match params.get("dryRun").map(String::as_str) {
-        None | Some("") => Ok(Writes::Stored),
-        Some("All") => Ok(Writes::DryRun),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "unsupported dry run directive {other:?}; the only one is \"All\""
-        ))),
-    }
-}
-
-impl Writes {
-    fn create(
-        self,
-        sim: &Sim,
-        r: &'static ResourceType,
-        namespace: &str,
-        object: Value,
-    ) -> Result<Arc<Value>, ApiError> {
-        match self {
-            Self::Stored => sim.store.create(r, namespace, object),
-            Self::DryRun => sim.store.try_create(r, namespace, object),
-        }
-    }
-
-    fn modify(
-        self,
-        sim: &Sim,
-        r: &'static ResourceType,
-        namespace: &str,
-        name: &str,
-        change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
-    ) -> Result<Arc<Value>, ApiError> {
-        match self {
-            Self::Stored => sim.store.modify(r, namespace, name, change),
-            Self::DryRun => sim.store.try_modify(r, namespace, name, change),
-        }
-    }
-
-    /// A dry-run delete answers with the object as it is.
-    fn delete(
-        self,
-        sim: &Sim,
-        r: &'static ResourceType,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Arc<Value>, ApiError> {
-        match self {
-            Self::Stored => sim.store.delete(r, namespace, name),
-            Self::DryRun => sim.store.get(r, namespace, name),
-        }
     }
 }
 

@@ -28,6 +28,7 @@ mod openapi;
 pub mod path;
 mod protobuf;
 pub mod resources;
+mod scale;
 mod selector;
 mod status;
 pub mod store;
@@ -36,6 +37,7 @@ mod tables;
 mod usage;
 mod validate;
 mod watch;
+mod writes;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -131,8 +131,9 @@ pub struct StepLog {
     unwritten: String,
     parts: Vec<ObjectKey>,
     last_flush: Instant,
-    /// Text kept so far, and lines not kept once [`MAX_STEP_LOG_BYTES`] was reached.
+    /// Text kept so far; whether [`MAX_STEP_LOG_BYTES`] was reached, and the lines not kept since.
     kept_bytes: usize,
+    cut_off: bool,
     dropped: u64,
 }
 
@@ -161,6 +162,7 @@ impl StepLog {
             parts: Vec::new(),
             last_flush: Instant::now(),
             kept_bytes: 0,
+            cut_off: false,
             dropped: 0,
         }
     }
@@ -171,24 +173,39 @@ impl StepLog {
     }
 
     /// Redacts, numbers, shows and (soon) stores lines that arrived together; viewers are woken
-    /// once for the batch.
+    /// once for the batch. Past [`MAX_STEP_LOG_BYTES`] lines are counted, not kept.
     pub async fn push_all<S: AsRef<str>>(&mut self, raw: impl IntoIterator<Item = S>) {
-        let at_ms = now_ms();
-        let mut batch = Vec::new();
+        let mut texts = Vec::new();
         for raw in raw {
-            if self.dropped > 0 {
+            if self.cut_off {
                 self.dropped += 1;
                 continue;
             }
-            let mut text = cut(self.redactor.line(raw.as_ref()));
+            let text = cut(self.redactor.line(raw.as_ref()));
             self.kept_bytes += text.len();
             if self.kept_bytes > MAX_STEP_LOG_BYTES {
+                // This line is not kept either: the log says why in its place.
+                self.cut_off = true;
                 self.dropped = 1;
-                text = format!(
+                texts.push(format!(
                     "slipway: this step's log reached {} MiB; the rest of its output is not kept (the step goes on)",
                     MAX_STEP_LOG_BYTES / (1024 * 1024)
-                );
+                ));
+            } else {
+                texts.push(text);
             }
+        }
+        self.publish(texts).await;
+    }
+
+    /// Numbers, shows and (soon) stores lines as they are.
+    async fn publish(&mut self, texts: Vec<String>) {
+        if texts.is_empty() {
+            return;
+        }
+        let at_ms = now_ms();
+        let mut batch = Vec::new();
+        for text in texts {
             self.seq += 1;
             let line = LogLine {
                 seq: self.seq,
@@ -197,9 +214,6 @@ impl StepLog {
             };
             self.unwritten.push_str(&stored_line(&line));
             batch.push(line);
-        }
-        if batch.is_empty() {
-            return;
         }
         self.live.append(batch.iter().cloned());
         // Live viewers elsewhere follow the bus; losing a message there only delays them
@@ -278,13 +292,9 @@ impl StepLog {
 
     /// Joins the parts into the step's log object and ends the live log; returns its key.
     pub async fn finish(mut self) -> Result<String, ObjectsError> {
-        if self.dropped > 0 {
-            // The marker line itself was kept; count only what came after it.
-            let dropped = self.dropped - 1;
-            let note = format!("slipway: {dropped} more lines of output were not kept");
-            self.dropped = 0;
-            self.kept_bytes = 0;
-            self.push(&note).await;
+        if self.cut_off {
+            let note = format!("slipway: {} lines of output were not kept", self.dropped);
+            self.publish(vec![note]).await;
         }
         let key = ObjectKey::new(&step_log_key(self.id, &self.step))?;
         let mut whole = Vec::new();

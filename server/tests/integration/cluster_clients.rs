@@ -88,6 +88,20 @@ async fn kubectl_ok(kubeconfig: &std::path::Path, args: &[&str]) -> String {
     out
 }
 
+/// `kubectl rollout status` of `deployment` in namespace demo, which must end rolled out.
+async fn rolled_out(kubeconfig: &std::path::Path, deployment: &str) {
+    let args = [
+        "rollout",
+        "status",
+        deployment,
+        "-n",
+        "demo",
+        "--timeout=30s",
+    ];
+    let said = kubectl_ok(kubeconfig, &args).await;
+    assert!(said.contains("successfully rolled out"), "{said}");
+}
+
 fn written(dir: &std::path::Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write manifest");
@@ -164,19 +178,7 @@ async fn kubectl_creates_applies_explains_follows_and_deletes_as_against_an_api_
     )
     .await;
     assert_eq!(token, "YWJj", "the secret keeps its value");
-    let rolled = kubectl_ok(
-        &config,
-        &[
-            "rollout",
-            "status",
-            "deployment/web",
-            "-n",
-            "demo",
-            "--timeout=30s",
-        ],
-    )
-    .await;
-    assert!(rolled.contains("successfully rolled out"), "{rolled}");
+    rolled_out(&config, "deployment/web").await;
     // `get` prints the columns the server's Table gives.
     let pods = kubectl_ok(&config, &["get", "pods", "-n", "demo"]).await;
     let header: Vec<&str> = pods
@@ -209,18 +211,7 @@ async fn kubectl_creates_applies_explains_follows_and_deletes_as_against_an_api_
     )
     .await;
     assert!(scaled.contains("deployment.apps/web scaled"), "{scaled}");
-    kubectl_ok(
-        &config,
-        &[
-            "rollout",
-            "status",
-            "deployment/web",
-            "-n",
-            "demo",
-            "--timeout=30s",
-        ],
-    )
-    .await;
+    rolled_out(&config, "deployment/web").await;
     let replicas = kubectl_ok(
         &config,
         &[
