@@ -24,6 +24,7 @@ mod kubeconfig;
 mod kubelet;
 mod logs;
 mod namespaces;
+mod object;
 mod openapi;
 pub mod path;
 mod protobuf;

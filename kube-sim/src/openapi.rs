@@ -4,6 +4,7 @@
 //! own. kubectl reads them for `apply` (whether the server validates fields, and each list's merge
 //! key) and `explain`.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
@@ -70,19 +71,39 @@ fn group_versions(swagger: &Value) -> Vec<String> {
     found
 }
 
-/// `/openapi/v3`: where each group-version's document is, with a hash clients cache by.
-pub fn v3_index() -> Result<Value, ApiError> {
-    let swagger = v2_document()?;
+/// The v3 documents, derived once: each group-version's, and the index of them.
+struct V3Documents {
+    by_group_version: BTreeMap<String, Value>,
+    index: Value,
+}
+
+static V3: LazyLock<Result<V3Documents, String>> = LazyLock::new(|| {
+    let swagger = V2.as_ref().map_err(Clone::clone)?;
+    let mut by_group_version = BTreeMap::new();
     let mut paths = Map::new();
     for group_version in group_versions(swagger) {
-        let document = v3(&group_version)?;
+        let document = derive_v3(swagger, &group_version);
         let hash = hex(&Sha256::digest(document.to_string().as_bytes()));
         paths.insert(
             group_version.clone(),
             json!({ "serverRelativeURL": format!("/openapi/v3/{group_version}?hash={hash}") }),
         );
+        by_group_version.insert(group_version, document);
     }
-    Ok(json!({ "paths": paths }))
+    Ok(V3Documents {
+        by_group_version,
+        index: json!({ "paths": paths }),
+    })
+});
+
+fn v3_documents() -> Result<&'static V3Documents, ApiError> {
+    V3.as_ref()
+        .map_err(|e| ApiError::internal(format!("kube-sim's OpenAPI document is unreadable: {e}")))
+}
+
+/// `/openapi/v3`: where each group-version's document is, with a hash clients cache by.
+pub fn v3_index() -> Result<&'static Value, ApiError> {
+    Ok(&v3_documents()?.index)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -90,8 +111,14 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// `/openapi/v3/{group_version}`: that group-version's paths and every schema, in OpenAPI 3.
-pub fn v3(group_version: &str) -> Result<Value, ApiError> {
-    let swagger = v2_document()?;
+pub fn v3(group_version: &str) -> Result<&'static Value, ApiError> {
+    v3_documents()?
+        .by_group_version
+        .get(group_version)
+        .ok_or_else(|| ApiError::not_served(&format!("/openapi/v3/{group_version}")))
+}
+
+fn derive_v3(swagger: &Value, group_version: &str) -> Value {
     let prefix = format!("/{group_version}/");
     let mut paths = Map::new();
     for (path, item) in swagger["paths"].as_object().into_iter().flatten() {
@@ -99,23 +126,18 @@ pub fn v3(group_version: &str) -> Result<Value, ApiError> {
             paths.insert(path.clone(), path_item(swagger, item));
         }
     }
-    if paths.is_empty() {
-        return Err(ApiError::not_served(&format!(
-            "/openapi/v3/{group_version}"
-        )));
-    }
     let schemas: Map<String, Value> = swagger["definitions"]
         .as_object()
         .into_iter()
         .flatten()
         .map(|(name, schema)| (name.clone(), references_to_components(schema)))
         .collect();
-    Ok(json!({
+    json!({
         "openapi": "3.0.0",
         "info": swagger["info"],
         "paths": paths,
         "components": { "schemas": schemas },
-    }))
+    })
 }
 
 fn path_item(swagger: &Value, item: &Value) -> Value {

@@ -5,14 +5,16 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::resources::{NAMESPACES, ResourceType};
 use crate::selector::Selector;
 use crate::status::ApiError;
 
-/// How a watch event changed the object.
+use crate::object::{fold_string_data, short_suffix};
+pub use crate::object::{labels_of, metadata_mut, name_of, now_rfc3339};
+
 /// Whether a write is stored, or only checked and answered (`dryRun=All`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Commit {
@@ -20,6 +22,7 @@ enum Commit {
     No,
 }
 
+/// How a watch event changed the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     Added,
@@ -127,46 +130,6 @@ impl std::fmt::Debug for Store {
 
 /// How many past changes watches can resume from, unless configured otherwise.
 pub const DEFAULT_HISTORY: usize = 10_000;
-
-/// The current time as Kubernetes writes it (RFC 3339, whole seconds, UTC).
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
-    object["metadata"]["labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub fn name_of(object: &Value) -> &str {
-    object["metadata"]["name"].as_str().unwrap_or_default()
-}
-
-/// `object.metadata` as a map, created when missing.
-pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
-    let root = ensure_object(object);
-    ensure_object(root.entry("metadata").or_insert_with(|| json!({})))
-}
-
-fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
-    if !value.is_object() {
-        *value = Value::Object(Map::new());
-    }
-    match value {
-        Value::Object(map) => map,
-        _ => unreachable!("the value was made an object just above"),
-    }
-}
 
 impl Store {
     pub fn new(history_limit: usize) -> Self {
@@ -645,40 +608,6 @@ impl Store {
             }
         };
         Ok((initial, receiver))
-    }
-}
-
-/// Five lowercase characters for `generateName`, derived from a counter (stable in tests).
-fn short_suffix(seed: u64) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut n = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (0..5)
-        .map(|_| {
-            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
-            n /= ALPHABET.len() as u64;
-            c
-        })
-        .collect()
-}
-
-/// A Secret's `stringData` goes into `data` (base64), as an API server stores it: it is a
-/// write-only convenience and never comes back.
-fn fold_string_data(object: &mut Value) {
-    if object["kind"] != "Secret" || object.get("stringData").is_none() {
-        return;
-    }
-    let Ok(mut secret) =
-        serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(object.clone())
-    else {
-        return;
-    };
-    let written = secret.string_data.take().unwrap_or_default();
-    let data = secret.data.get_or_insert_default();
-    for (key, value) in written {
-        data.insert(key, k8s_openapi::ByteString(value.into_bytes()));
-    }
-    if let Ok(folded) = serde_json::to_value(secret) {
-        *object = folded;
     }
 }
 
