@@ -221,6 +221,7 @@ impl Services {
             trigger_detail: None,
             pr_number: None,
             retry_of: None,
+            delivery_id: None,
         };
         let started = self.start_pipeline(caller, &new).await;
         self.audited(caller, record, started).await

@@ -132,6 +132,10 @@ pub struct NewPipeline {
     pub pr_number: Option<i64>,
     /// The run this one retries, if any.
     pub retry_of: Option<PipelineId>,
+    /// The GitHub delivery that asked for it: handling that delivery again (its outcome was
+    /// lost) finds this run instead of queuing a second one.
+    #[serde(default)]
+    pub delivery_id: Option<String>,
 }
 
 impl NewPipeline {
@@ -146,6 +150,7 @@ impl NewPipeline {
             trigger_detail: failed_only.then(|| RETRY_FAILED_STEPS.to_owned()),
             pr_number: run.pr_number,
             retry_of: Some(run.id),
+            delivery_id: None,
         }
     }
 }

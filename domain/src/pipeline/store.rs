@@ -79,11 +79,13 @@ pub trait PipelineStore: Send + Sync {
     async fn request_cancel(&self, id: PipelineId, at_ms: i64) -> Result<PipelineRun>;
 
     /// Cancels a pull request's runs that have not ended (pending ones at once, running ones
-    /// through their executor): a newer push supersedes them. Returns how many.
+    /// through their executor): a newer push supersedes them. The run delivery `delivery_id`
+    /// queued is kept (the delivery is being handled again). Returns how many.
     async fn supersede_pull_request_runs(
         &self,
         repository_id: RepositoryId,
         pr_number: i64,
+        delivery_id: Option<&str>,
         at_ms: i64,
     ) -> Result<u64>;
 

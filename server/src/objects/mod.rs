@@ -1,5 +1,8 @@
 //! Objects adapter over opendal: the filesystem (embedded default) or S3 / MinIO.
-//! Both backends pass the same conformance suite (`server/tests/objects.rs`).
+//! Both backends pass the same conformance suite (`server/tests/objects.rs`). S3 calls are
+//! bounded in time (a server that stops answering fails the call instead of hanging it) and
+//! retried with backoff while the server answers 5xx or cannot be reached; the readiness check
+//! is not retried, so `/readyz` says at once what is wrong.
 
 use std::time::Duration;
 
@@ -8,12 +11,20 @@ use bytes::Bytes;
 use domain::objects::Result;
 use domain::{ObjectKey, ObjectMeta, Objects, ObjectsError};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator, services};
 use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::config::{ObjectsConfig, S3Config};
 use crate::signing::UrlSigner;
+
+/// The longest one S3 call (not counting its body's transfer) may take.
+const S3_CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// The longest an S3 body may go without a byte moving.
+const S3_IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a failed S3 call is tried again (after 1, 2, 4, 8 s, with jitter).
+const S3_RETRIES: usize = 4;
 
 /// Path of Slipway's own download endpoint; the object key follows it.
 pub const DOWNLOAD_ROUTE_PREFIX: &str = "/objects/";
@@ -31,6 +42,8 @@ enum Downloads {
 #[derive(Debug, Clone)]
 pub struct OpendalObjects {
     operator: Operator,
+    /// The same store without retries, for the readiness check.
+    checked: Operator,
     backend: &'static str,
     downloads: Downloads,
 }
@@ -63,16 +76,26 @@ impl OpendalObjects {
                     signer: signer.clone(),
                 };
                 Ok(Self {
+                    checked: operator.clone(),
                     operator,
                     backend: "fs",
                     downloads,
                 })
             }
             ObjectsConfig::S3(s3) => {
-                let operator = Operator::new(s3_builder(s3))
+                let timeouts = TimeoutLayer::new()
+                    .with_timeout(S3_CALL_TIMEOUT)
+                    .with_io_timeout(S3_IO_TIMEOUT);
+                let checked = Operator::new(s3_builder(s3))
                     .map_err(OpenError::Settings)?
+                    .layer(timeouts)
                     .finish();
+                // Retries wrap the timeouts, so a call that timed out is tried again.
+                let operator = checked
+                    .clone()
+                    .layer(RetryLayer::new().with_max_times(S3_RETRIES).with_jitter());
                 Ok(Self {
+                    checked,
                     operator,
                     backend: "s3",
                     downloads: Downloads::Presigned,
@@ -132,7 +155,7 @@ impl Objects for OpendalObjects {
     }
 
     async fn check(&self) -> Result<()> {
-        self.operator
+        self.checked
             .check()
             .await
             .map_err(|e| ObjectsError::Unavailable(Box::new(e)))

@@ -82,6 +82,11 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
     let mut next_sweep = std::time::Instant::now();
     // Runs go stale only after a minute: looking for them at start and on each poll is enough.
     let mut polled = true;
+    // An interval, not a sleep made afresh each turn: on a busy replica wake-ups and freed
+    // slots come more often than this, and would otherwise put recovery off for ever.
+    let mut polls = tokio::time::interval(POLL);
+    polls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    polls.tick().await;
     loop {
         let recovered = if polled {
             recover_interrupted(&ctx).await
@@ -131,7 +136,7 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
                 while let Some(Some(_)) = wakes.next().now_or_never() {}
             }
             () = freed.notified() => {}
-            () = tokio::time::sleep(POLL) => polled = true,
+            _ = polls.tick() => polled = true,
         }
     }
     runs.close();
@@ -178,11 +183,13 @@ async fn run_one(
         }
     };
     watcher.abort();
-    match ctx
-        .store
-        .finish_pipeline(id, end.status, end.reason.as_deref(), now_ms())
-        .await
-    {
+    let ended_at = now_ms();
+    let stored = super::persist::until_stored("how a pipeline ended", || {
+        ctx.store
+            .finish_pipeline(id, end.status, end.reason.as_deref(), ended_at)
+    })
+    .await;
+    match stored {
         Ok(_) => {}
         Err(error) => {
             tracing::error!(pipeline.id = %id, error = %error, "cannot record how a pipeline ended")

@@ -21,6 +21,8 @@ use domain::time::now_ms;
 pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// …or as soon as this much has accumulated.
 const FLUSH_BYTES: usize = 256 * 1024;
+/// How long a finished step's log is retried while object storage is unavailable.
+const STORE_PATIENCE: Duration = Duration::from_secs(600);
 /// A line is kept up to this many bytes, cut after it is redacted (so a secret or token the cut
 /// would split is masked first), whichever runner it came from.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -297,18 +299,40 @@ impl StepLog {
             self.publish(vec![note]).await;
         }
         let key = ObjectKey::new(&step_log_key(self.id, &self.step))?;
-        let mut whole = Vec::new();
-        for part in &self.parts {
-            whole.extend_from_slice(&self.objects.get(part).await?);
-        }
-        whole.extend_from_slice(std::mem::take(&mut self.unwritten).as_bytes());
-        let stored = self.objects.put(&key, Bytes::from(whole)).await;
+        let stored = self.store_whole(&key).await;
         self.hub.close(&self.stream);
         stored?;
         for part in &self.parts {
             let _ = self.objects.delete(part).await;
         }
         Ok(key.as_str().to_owned())
+    }
+
+    /// Joins the stored parts and the unwritten rest into `key`, trying again with growing
+    /// pauses while object storage is unavailable, for up to [`STORE_PATIENCE`]: the step's
+    /// output exists only here until then, and the step's pod is kept until it is stored.
+    async fn store_whole(&self, key: &ObjectKey) -> Result<(), ObjectsError> {
+        let deadline = Instant::now() + STORE_PATIENCE;
+        let mut pause = Duration::from_millis(500);
+        loop {
+            let attempt = async {
+                let mut whole = Vec::new();
+                for part in &self.parts {
+                    whole.extend_from_slice(&self.objects.get(part).await?);
+                }
+                whole.extend_from_slice(self.unwritten.as_bytes());
+                self.objects.put(key, Bytes::from(whole)).await
+            };
+            match attempt.await {
+                Ok(()) => return Ok(()),
+                Err(error) if Instant::now() + pause < deadline => {
+                    tracing::warn!(pipeline.id = %self.id, step = %self.step, error = %error, retry_in = ?pause, "cannot store a step log yet");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(15));
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     pub fn lines(&self) -> u64 {

@@ -10,6 +10,7 @@ pub mod executor;
 pub mod kubernetes;
 pub mod local;
 pub mod logs;
+pub mod persist;
 pub mod redact;
 pub mod run;
 pub mod scheduler;

@@ -118,6 +118,7 @@ async fn start(services: &Services, entry: &ScheduleEntry) {
         trigger_detail: Some(entry.cron.clone()),
         pr_number: None,
         retry_of: None,
+        delivery_id: None,
     };
     if let Err(error) = services
         .start_pipeline(&services::Caller::System, &new)

@@ -106,11 +106,12 @@ pub(super) async fn run_step(
         reason,
         log_key,
     };
-    if let Err(error) = ctx
-        .store
-        .finish_step(id, &step.name, &outcome, now_ms())
-        .await
-    {
+    let ended_at = now_ms();
+    let stored = super::persist::until_stored("how a step ended", || {
+        ctx.store.finish_step(id, &step.name, &outcome, ended_at)
+    })
+    .await;
+    if let Err(error) = stored {
         tracing::error!(pipeline.id = %id, step = %step.name, error = %error, "cannot record how a step ended");
     }
     if status == StepStatus::Succeeded && step.publishes_image {

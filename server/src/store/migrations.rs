@@ -96,6 +96,11 @@ pub(super) const SQLITE: Embedded = &[
         "transform_tasks",
         include_str!("../../../migrations/sqlite/0017_transform_tasks.sql"),
     ),
+    (
+        18,
+        "pipeline_deliveries",
+        include_str!("../../../migrations/sqlite/0018_pipeline_deliveries.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -183,6 +188,11 @@ pub(super) const POSTGRES: Embedded = &[
         17,
         "transform_tasks",
         include_str!("../../../migrations/postgres/0017_transform_tasks.sql"),
+    ),
+    (
+        18,
+        "pipeline_deliveries",
+        include_str!("../../../migrations/postgres/0018_pipeline_deliveries.sql"),
     ),
 ];
 

@@ -9,9 +9,12 @@ const COLUMNS: &str = "p.id, p.repository_id, r.name AS repository, p.git_ref, p
      p.created_at_ms, p.started_at_ms, p.finished_at_ms";
 const FROM: &str = "FROM pipelines p JOIN repositories r ON r.id = p.repository_id";
 
+// A delivery's run exists once: inserting it again changes nothing, and `OF_DELIVERY` finds it.
 pub(super) const INSERT: &str = "INSERT INTO pipelines \
      (repository_id, git_ref, commit_sha, trigger_kind, pr_number, status, retry_of, created_at_ms, \
-     trigger_detail) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8) RETURNING id";
+     trigger_detail, delivery_id) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) \
+     ON CONFLICT (delivery_id) DO NOTHING RETURNING id";
+pub(super) const OF_DELIVERY: &str = "SELECT id FROM pipelines WHERE delivery_id = $1";
 // The subquery picks the oldest pending run; `AND status = 'pending'` makes a second claimer
 // of the same row update nothing (PostgreSQL re-checks it after the first commits).
 pub(super) const CLAIM: &str = "UPDATE pipelines SET status = 'running', claimed_by = $1, \
@@ -51,6 +54,7 @@ pub(super) const SUPERSEDE: &str = "UPDATE pipelines SET cancel_requested = TRUE
               ELSE reason END, \
      finished_at_ms = CASE WHEN status = 'pending' THEN $3 ELSE finished_at_ms END \
      WHERE repository_id = $1 AND pr_number = $2 \
+     AND ($4 IS NULL OR delivery_id IS DISTINCT FROM $4) \
      AND (status = 'pending' OR (status = 'running' AND NOT cancel_requested))";
 pub(super) const DISCARD: &str =
     "DELETE FROM pipelines WHERE id = $1 AND status IN ('pending', 'running')";
@@ -179,7 +183,7 @@ macro_rules! impl_pipeline_store {
             ) -> domain::store::Result<domain::pipeline::PipelineRun> {
                 use $crate::store::pipeline_sql as sql;
                 use $crate::store::sql_store::map_error;
-                let id: i64 = sqlx::query_scalar(sql::INSERT)
+                let inserted: Option<i64> = sqlx::query_scalar(sql::INSERT)
                     .bind(new.repository_id.0)
                     .bind(&new.git_ref)
                     .bind(&new.commit_sha)
@@ -188,9 +192,19 @@ macro_rules! impl_pipeline_store {
                     .bind(new.retry_of.map(|id| id.0))
                     .bind(at_ms)
                     .bind(&new.trigger_detail)
-                    .fetch_one(&self.pool)
+                    .bind(&new.delivery_id)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| map_error(e, "repository", new.repository_id))?;
+                let id = match inserted {
+                    Some(id) => id,
+                    // The delivery queued its run already.
+                    None => sqlx::query_scalar(sql::OF_DELIVERY)
+                        .bind(&new.delivery_id)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| map_error(e, "pipeline", "of the delivery"))?,
+                };
                 self.get_pipeline(domain::pipeline::PipelineId(id)).await
             }
 
@@ -447,6 +461,7 @@ macro_rules! impl_pipeline_store {
                 &self,
                 repository_id: domain::RepositoryId,
                 pr_number: i64,
+                delivery_id: Option<&str>,
                 at_ms: i64,
             ) -> domain::store::Result<u64> {
                 use $crate::store::pipeline_sql as sql;
@@ -455,6 +470,7 @@ macro_rules! impl_pipeline_store {
                     .bind(repository_id.0)
                     .bind(pr_number)
                     .bind(at_ms)
+                    .bind(delivery_id)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| map_error(e, "pipeline", pr_number))?;

@@ -6,7 +6,7 @@
 //! recorded only, saying why.
 
 use domain::pull_request::{PullRequestSnapshot, Recorded};
-use domain::{Bus, BusEvent, DeliveryStatus, Store};
+use domain::{Bus, BusEvent, DeliveryStatus, Store, StoreError};
 use serde_json::Value;
 
 use super::rules::PreviewRules;
@@ -25,8 +25,23 @@ const PULL_REQUEST_ACTIONS: [&str; 9] = [
     "edited",
 ];
 
-/// How processing one delivery ended: its status and a note for people.
+/// How processing one delivery ended: its status and a note for people. `Queued` means "not
+/// now": the Store could not be reached, and the delivery is handled again later.
 pub type Outcome = (DeliveryStatus, Option<String>);
+
+/// The outcome of a Store error while handling a delivery, `what` saying what could not be
+/// done: the Store being unavailable (a lost connection, an outage) hands the delivery back to
+/// the queue; any other error fails it.
+pub fn store_failure(what: &str, error: &StoreError) -> Outcome {
+    let status = match error {
+        StoreError::Unavailable(_) => DeliveryStatus::Queued,
+        _ => DeliveryStatus::Failed,
+    };
+    (
+        status,
+        Some(format!("{what}: {}", domain::error_chain(error))),
+    )
+}
 
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
@@ -80,6 +95,7 @@ pub fn snapshot(payload: &Value) -> Result<PullRequestSnapshot, SnapshotError> {
 async fn pull_request(
     store: &dyn Store,
     bus: &dyn Bus,
+    delivery_id: &str,
     action: &str,
     payload: &Value,
     now_ms: i64,
@@ -98,7 +114,7 @@ async fn pull_request(
     };
     let repository = match store.get_repository_named(&snapshot.repository).await {
         Ok(repository) => repository,
-        Err(error) => return pipeline_triggers::unreadable_repository(&error),
+        Err(error) => return store_failure("could not read the repository", &error),
     };
     let rules = repository
         .as_ref()
@@ -136,18 +152,13 @@ async fn pull_request(
                 &snapshot,
                 action,
                 fork,
+                delivery_id,
                 now_ms,
             )
             .await
             {
                 Ok(note) => (DeliveryStatus::Processed, note),
-                Err(error) => (
-                    DeliveryStatus::Failed,
-                    Some(format!(
-                        "could not queue a pipeline: {}",
-                        domain::error_chain(&error)
-                    )),
-                ),
+                Err(error) => store_failure("could not queue a pipeline", &error),
             }
         }
         Ok(Recorded::Stale) => (
@@ -157,13 +168,7 @@ async fn pull_request(
                 snapshot.number
             )),
         ),
-        Err(error) => (
-            DeliveryStatus::Failed,
-            Some(format!(
-                "could not record the pull request: {}",
-                domain::error_chain(&error)
-            )),
-        ),
+        Err(error) => store_failure("could not record the pull request", &error),
     }
 }
 
@@ -189,24 +194,12 @@ async fn add_and_remove(
             .add_github_repository(name, &clone_url, "main", now_ms)
             .await
         {
-            return (
-                DeliveryStatus::Failed,
-                Some(format!(
-                    "could not add {name}: {}",
-                    domain::error_chain(&error)
-                )),
-            );
+            return store_failure(&format!("could not add {name}"), &error);
         }
     }
     for name in &removed {
         if let Err(error) = store.remove_repository_named(name).await {
-            return (
-                DeliveryStatus::Failed,
-                Some(format!(
-                    "could not remove {name}: {}",
-                    domain::error_chain(&error)
-                )),
-            );
+            return store_failure(&format!("could not remove {name}"), &error);
         }
     }
     (DeliveryStatus::Processed, None)
@@ -216,6 +209,7 @@ async fn add_and_remove(
 pub async fn handle(
     store: &dyn Store,
     bus: &dyn Bus,
+    delivery_id: &str,
     event: &str,
     payload: &str,
     now_ms: i64,
@@ -232,7 +226,9 @@ pub async fn handle(
     let action = payload["action"].as_str().unwrap_or_default();
     match (event, action) {
         ("ping", _) => (DeliveryStatus::Processed, None),
-        ("pull_request", action) => pull_request(store, bus, action, &payload, now_ms).await,
+        ("pull_request", action) => {
+            pull_request(store, bus, delivery_id, action, &payload, now_ms).await
+        }
         ("installation", "created") => {
             add_and_remove(
                 store,
@@ -264,12 +260,12 @@ pub async fn handle(
             DeliveryStatus::Ignored,
             Some(format!("installation `{other}` changes no repositories")),
         ),
-        ("push", _) => pipeline_triggers::on_push(store, &payload, now_ms).await,
+        ("push", _) => pipeline_triggers::on_push(store, delivery_id, &payload, now_ms).await,
         ("check_run", action) => {
-            rerun_requests::on_check_run(store, action, &payload, now_ms).await
+            rerun_requests::on_check_run(store, delivery_id, action, &payload, now_ms).await
         }
         ("check_suite", action) => {
-            rerun_requests::on_check_suite(store, action, &payload, now_ms).await
+            rerun_requests::on_check_suite(store, delivery_id, action, &payload, now_ms).await
         }
         (other, _) => (
             DeliveryStatus::Ignored,

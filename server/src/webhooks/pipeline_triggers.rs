@@ -9,7 +9,7 @@ use domain::pull_request::PullRequestSnapshot;
 use domain::{DeliveryStatus, Repository, Store};
 use serde_json::Value;
 
-use super::events::Outcome;
+use super::events::{Outcome, store_failure};
 
 fn is_commit(sha: &str) -> bool {
     sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit())
@@ -24,17 +24,17 @@ pub fn from_fork(payload: &Value) -> bool {
 
 /// The outcome of a delivery whose repository could not be read.
 pub fn unreadable_repository(error: &domain::StoreError) -> Outcome {
-    (
-        DeliveryStatus::Failed,
-        Some(format!(
-            "could not read the repository: {}",
-            domain::error_chain(error)
-        )),
-    )
+    store_failure("could not read the repository", error)
 }
 
-/// A `push` delivery: queues a run for a pushed branch of a repository Slipway builds.
-pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome {
+/// A `push` delivery: queues a run for a pushed branch of a repository Slipway builds (once,
+/// however often the delivery is handled).
+pub async fn on_push(
+    store: &dyn Store,
+    delivery_id: &str,
+    payload: &Value,
+    now_ms: i64,
+) -> Outcome {
     let git_ref = payload["ref"].as_str().unwrap_or_default();
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
         return (
@@ -80,6 +80,7 @@ pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome
         trigger_detail: None,
         pr_number: None,
         retry_of: None,
+        delivery_id: Some(delivery_id.to_owned()),
     };
     match store.create_pipeline(&new, now_ms).await {
         Ok(run) => (
@@ -90,13 +91,7 @@ pub async fn on_push(store: &dyn Store, payload: &Value, now_ms: i64) -> Outcome
                 &sha[..12]
             )),
         ),
-        Err(error) => (
-            DeliveryStatus::Failed,
-            Some(format!(
-                "could not queue a pipeline: {}",
-                domain::error_chain(&error)
-            )),
-        ),
+        Err(error) => store_failure("could not queue a pipeline", &error),
     }
 }
 
@@ -109,6 +104,7 @@ pub async fn on_pull_request(
     snapshot: &PullRequestSnapshot,
     action: &str,
     from_fork: bool,
+    delivery_id: &str,
     now_ms: i64,
 ) -> Result<Option<String>, domain::StoreError> {
     if !snapshot.open || !PULL_REQUEST_ACTIONS.contains(&action) || !is_commit(&snapshot.head_sha) {
@@ -121,7 +117,7 @@ pub async fn on_pull_request(
         )));
     }
     let superseded = store
-        .supersede_pull_request_runs(repository.id, snapshot.number, now_ms)
+        .supersede_pull_request_runs(repository.id, snapshot.number, Some(delivery_id), now_ms)
         .await?;
     let new = NewPipeline {
         repository_id: repository.id,
@@ -131,6 +127,7 @@ pub async fn on_pull_request(
         trigger_detail: Some(action.to_owned()),
         pr_number: Some(snapshot.number),
         retry_of: None,
+        delivery_id: Some(delivery_id.to_owned()),
     };
     let run = store.create_pipeline(&new, now_ms).await?;
     let mut note = format!("pipeline {} queued at {}", run.id, &snapshot.head_sha[..12]);

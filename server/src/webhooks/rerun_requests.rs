@@ -10,7 +10,7 @@ use domain::report::check::{CHECK_NAME, RERUN_FAILED};
 use domain::{DeliveryStatus, Store};
 use serde_json::Value;
 
-use super::events::Outcome;
+use super::events::{Outcome, store_failure};
 
 fn ignored(why: impl Into<String>) -> Outcome {
     (DeliveryStatus::Ignored, Some(why.into()))
@@ -19,6 +19,7 @@ fn ignored(why: impl Into<String>) -> Outcome {
 /// A `check_run` delivery.
 pub async fn on_check_run(
     store: &dyn Store,
+    delivery_id: &str,
     action: &str,
     payload: &Value,
     now_ms: i64,
@@ -58,12 +59,13 @@ pub async fn on_check_run(
             "pipeline run {id} is not of the delivery's repository"
         ));
     }
-    retry(store, &run, failed_only, now_ms).await
+    retry(store, &run, failed_only, delivery_id, now_ms).await
 }
 
 /// A `check_suite` delivery: `rerequested` runs the commit's newest run again.
 pub async fn on_check_suite(
     store: &dyn Store,
+    delivery_id: &str,
     action: &str,
     payload: &Value,
     now_ms: i64,
@@ -95,12 +97,18 @@ pub async fn on_check_suite(
         .into_iter()
         .find(|run| run.commit_sha.as_deref() == Some(sha))
     {
-        Some(run) => retry(store, &run, false, now_ms).await,
+        Some(run) => retry(store, &run, false, delivery_id, now_ms).await,
         None => ignored(format!("no pipeline run of {name} at {sha}")),
     }
 }
 
-async fn retry(store: &dyn Store, run: &PipelineRun, failed_only: bool, now_ms: i64) -> Outcome {
+async fn retry(
+    store: &dyn Store,
+    run: &PipelineRun,
+    failed_only: bool,
+    delivery_id: &str,
+    now_ms: i64,
+) -> Outcome {
     if !run.status.is_finished() {
         return ignored(format!(
             "pipeline run {} is still {}",
@@ -109,7 +117,13 @@ async fn retry(store: &dyn Store, run: &PipelineRun, failed_only: bool, now_ms: 
         ));
     }
     match store
-        .create_pipeline(&NewPipeline::retry(run, failed_only), now_ms)
+        .create_pipeline(
+            &NewPipeline {
+                delivery_id: Some(delivery_id.to_owned()),
+                ..NewPipeline::retry(run, failed_only)
+            },
+            now_ms,
+        )
         .await
     {
         Ok(new) => {
@@ -127,12 +141,6 @@ async fn retry(store: &dyn Store, run: &PipelineRun, failed_only: bool, now_ms: 
                 )),
             )
         }
-        Err(error) => (
-            DeliveryStatus::Failed,
-            Some(format!(
-                "could not queue the run again: {}",
-                domain::error_chain(&error)
-            )),
-        ),
+        Err(error) => store_failure("could not queue the run again", &error),
     }
 }

@@ -7,7 +7,8 @@
 //! whole queue; wake-ups that arrive during one are answered together by the next. Deliveries start as soon
 //! as they are seen: those about different pull requests run concurrently (up to a bound), those
 //! about one pull request in a lane of their own, in the order they came. Failures stay on the
-//! delivery; they never reach GitHub.
+//! delivery; they never reach GitHub. A delivery whose handling lost the Store goes back to the
+//! queue (up to `MAX_ATTEMPTS`), since what it did is not repeated when it runs again.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,9 @@ const CLAIM_HEARTBEAT: Duration = Duration::from_secs(3);
 /// ...and a claim not renewed for this long belongs to a worker that died (SIGKILL, a lost
 /// machine): it is queued again, and this replica or another takes it over.
 const CLAIM_LEASE: Duration = Duration::from_secs(10);
+/// A delivery whose handling found the Store unavailable is tried this many times in all
+/// (each try at least a look apart: an outage of minutes, not a loop).
+const MAX_ATTEMPTS: i64 = 20;
 /// How often expired leases are looked for: a dead worker's deliveries are taken over within
 /// `CLAIM_LEASE + RELEASE_EVERY`.
 const RELEASE_EVERY: Duration = Duration::from_secs(5);
@@ -51,14 +55,27 @@ async fn process(store: &dyn Store, bus: &dyn Bus, delivery_id: &str) {
     };
     let event = delivery.event;
     let began = std::time::Instant::now();
-    let handled = events::handle(store, bus, &event, &payload, now_ms());
-    let (status, error) = with_heartbeat(store, delivery_id, handled).await;
+    let handled = events::handle(store, bus, delivery_id, &event, &payload, now_ms());
+    let (mut status, error) = with_heartbeat(store, delivery_id, handled).await;
+    if status == DeliveryStatus::Queued {
+        if delivery.attempts < MAX_ATTEMPTS {
+            // The Store went away mid-way: back to the queue, for this worker's next look or
+            // (if even this cannot be stored) for whoever finds the lease expired. What the
+            // delivery did already is not done twice (a run is queued once per delivery).
+            tracing::warn!(delivery.id = %delivery_id, attempt = delivery.attempts, reason = error.as_deref().unwrap_or_default(), "delivery handed back to the queue");
+        } else {
+            status = DeliveryStatus::Failed;
+        }
+    }
     crate::metrics::delivery_processed(status, began.elapsed());
     if let Err(failure) = store
         .finish_delivery(delivery_id, status, error.as_deref(), now_ms())
         .await
     {
         tracing::error!(delivery.id = %delivery_id, error = %domain::error_chain(&failure), "could not record how a delivery ended");
+        return;
+    }
+    if status == DeliveryStatus::Queued {
         return;
     }
     tracing::info!(delivery.id = %delivery_id, status = status.as_str(), "delivery processed");
@@ -289,6 +306,11 @@ pub async fn run(
     // The first tick is at once: a restarted replica releases what it held when it died.
     let mut releases = tokio::time::interval(RELEASE_EVERY);
     releases.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // An interval, not a sleep made afresh each turn: the other branches fire more often than
+    // this (the releases every 5 s), and would otherwise put the look off for ever.
+    let mut polls = tokio::time::interval(POLL);
+    polls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    polls.tick().await;
     let mut look = true;
     loop {
         if look {
@@ -312,7 +334,7 @@ pub async fn run(
                 while let Some(Some(_)) = wakes.next().now_or_never() {}
                 look = true;
             }
-            () = tokio::time::sleep(POLL) => look = true,
+            _ = polls.tick() => look = true,
         }
     }
     dispatcher.tasks.close();

@@ -211,6 +211,7 @@ impl World {
                     trigger_detail: None,
                     pr_number: None,
                     retry_of: None,
+                    delivery_id: None,
                 },
                 1,
             )

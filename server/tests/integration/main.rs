@@ -22,6 +22,8 @@ mod cluster_observe;
 mod deploy_files;
 mod edges;
 mod fake_github;
+mod fault_proxy;
+mod faults;
 mod github;
 mod github_reports;
 mod github_sign_in;

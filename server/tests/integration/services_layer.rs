@@ -39,6 +39,7 @@ fn api_run(repository_id: RepositoryId) -> NewPipeline {
         trigger_detail: None,
         pr_number: None,
         retry_of: None,
+        delivery_id: None,
     }
 }
 

@@ -30,6 +30,7 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         trigger_detail: None,
         pr_number: None,
         retry_of: None,
+        delivery_id: None,
     };
     let mut created = Vec::new();
     for (at, (git_ref, trigger)) in [
@@ -328,7 +329,7 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         .expect("create");
     assert_eq!(older.trigger_detail.as_deref(), Some("synchronize"));
     let superseded = store
-        .supersede_pull_request_runs(repo.id, 7, 31_000)
+        .supersede_pull_request_runs(repo.id, 7, None, 31_000)
         .await
         .expect("supersede");
     assert_eq!(superseded, 2);
@@ -361,10 +362,41 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         "a running run is asked to stop and ends through its executor"
     );
     let again = store
-        .supersede_pull_request_runs(repo.id, 7, 32_000)
+        .supersede_pull_request_runs(repo.id, 7, None, 32_000)
         .await
         .expect("supersede");
     assert_eq!(again, 0, "runs already told are not counted again");
+
+    // A delivery queues its run once, however often it is handled, and handling it again does
+    // not supersede the run it queued.
+    let delivered = NewPipeline {
+        delivery_id: Some("delivery-8".into()),
+        pr_number: Some(8),
+        ..new("feature-8", TriggerKind::PullRequest)
+    };
+    let first = store
+        .create_pipeline(&delivered, 32_100)
+        .await
+        .expect("create");
+    let superseded = store
+        .supersede_pull_request_runs(repo.id, 8, Some("delivery-8"), 32_200)
+        .await
+        .expect("supersede");
+    assert_eq!(superseded, 0, "the delivery's own run is kept");
+    let second = store
+        .create_pipeline(&delivered, 32_300)
+        .await
+        .expect("create again");
+    assert_eq!(
+        (second.id, second.status, second.created_at_ms),
+        (first.id, PipelineStatus::Pending, 32_100),
+        "the same run"
+    );
+    let newer = store
+        .supersede_pull_request_runs(repo.id, 8, Some("delivery-9"), 32_400)
+        .await
+        .expect("supersede");
+    assert_eq!(newer, 1, "another delivery's push supersedes it");
 
     // A run its `on:` does not want leaves no trace.
     let unwanted = store

@@ -23,6 +23,7 @@ fn run(repository: RepositoryId, sha: Option<&str>) -> NewPipeline {
         trigger_detail: None,
         pr_number: None,
         retry_of: None,
+        delivery_id: None,
     }
 }
 
