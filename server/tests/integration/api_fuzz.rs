@@ -11,8 +11,9 @@
 //! `positive_data_acceptance` (Slipway refuses, with 400 naming the field, values the schema
 //! cannot express, such as branch names git would not accept).
 
-use crate::pipeline_support::{add_project, sample_repository, trigger};
+use crate::pipeline_support::{RunWatcher, add_project, sample_repository, trigger};
 use crate::support::{TestServer, test_venv_bin};
+use crate::transforms_local::{finished, until_run};
 
 const PIPELINE: &str = "pipeline:\n  steps:\n    - name: hello\n      commands: [echo hello]\n";
 
@@ -23,7 +24,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
     let (repository, _) =
         sample_repository(&dir.path().join("repo"), &[(".platform.yaml", PIPELINE)]);
     let project = add_project(&server, "acme/fuzzed", &repository).await;
-    trigger(&server, project, "main").await;
+    let mut watcher = RunWatcher::new(&server).await;
+    let pipeline = trigger(&server, project, "main").await;
     let spec = "name: touch\nrepositories: [acme/fuzzed]\nsteps:\n  - name: touch\n    image: alpine\n    commands: [date > stamp]\n";
     let started = server
         .http
@@ -39,6 +41,13 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
         "{}",
         started.text().await.unwrap_or_default()
     );
+    // Both end before the fuzzing starts: a live log of a run still going is a stream that
+    // lasts as long as the run, which the fuzzer would count as a request that timed out.
+    let transform: serde_json::Value = started.json().await.expect("run");
+    watcher
+        .until(&server, pipeline, &["succeeded", "failed"])
+        .await;
+    until_run(&server, transform["id"].as_i64().expect("id"), finished).await;
 
     let run = tokio::process::Command::new(test_venv_bin("schemathesis"))
         .args(["run", &server.url("/api/openapi.json")])
