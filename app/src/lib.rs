@@ -9,6 +9,24 @@ pub mod error;
 mod live;
 mod pages;
 
+/// Entry points for `cargo fuzz` (`fuzz/`, built with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// Renders `line` as the log viewer does: no escape character is ever shown, and nothing
+    /// is invented.
+    pub fn ansi(line: &str) {
+        let shown: String = crate::components::ansi::spans(line)
+            .into_iter()
+            .map(|span| span.text)
+            .collect();
+        assert!(!shown.contains('\u{1b}'), "an escape shows in {shown:?}");
+        assert!(
+            shown.len() <= line.len(),
+            "{shown:?} is longer than {line:?}"
+        );
+    }
+}
+
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};

@@ -17,6 +17,8 @@ mod controller;
 mod deployments;
 mod discovery;
 mod events;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod handlers;
 mod jobs;
 mod knobs;

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod first_admin;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod github;
 pub mod healthcheck;
 pub mod http;

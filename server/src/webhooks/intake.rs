@@ -58,7 +58,12 @@ enum UnreadableBody {
 }
 
 /// The delivery to record: what the payload says, or the reason it cannot be read.
-fn describe(delivery_id: &str, event: &str, headers: &HeaderMap, body: &[u8]) -> NewDelivery {
+pub(crate) fn describe(
+    delivery_id: &str,
+    event: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> NewDelivery {
     let mut delivery = NewDelivery {
         delivery_id: delivery_id.to_owned(),
         event: event.to_owned(),

@@ -184,6 +184,7 @@ fn the_scripts_pass_shellcheck() {
         "scripts/test",
         "scripts/run",
         "scripts/bench",
+        "scripts/fuzz",
         "scripts/env.sh",
         "scripts/verify-deployment",
         "end2end/image-root.sh",
