@@ -1,7 +1,8 @@
 // A pipeline in a real browser: a repository in a local git remote is added, its pipeline is
 // started from the Pipelines page, and the run's page shows the step's log appearing live (with
 // its colours), the DAG of steps, and Retry behind a confirmation; a notification subscription
-// made on Settings gets the run's ending, and Redeliver there sends it again.
+// made on Settings gets the run's ending, and Redeliver there sends it again; a step printing a
+// 10 MB line and binary output leaves a bounded log and a usable page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -197,5 +198,62 @@ test("a notification subscription made on Settings gets the run's ending and can
     assert.deepEqual(page.problems, []);
   } finally {
     receiver.close();
+  }
+});
+
+// A step printing a 10 MB line and raw binary: the log keeps 16 KiB of the line and says it cut
+// it, the bytes that are not text show as replacement characters, and the page stays usable.
+const HOSTILE = `pipeline:
+  steps:
+    - name: noisy
+      image: alpine
+      commands:
+        - head -c 10485760 /dev/zero | tr '\\0' x; echo
+        - head -c 4096 /dev/urandom; echo
+        - echo "after the noise"
+`;
+
+test("a 10 MB line and binary output are shown cut, and the page stays usable", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-e2e-noisy-"));
+  try {
+    const git = (...args) => execFileSync("git", args, { cwd: dir });
+    git("init", "--quiet", "--initial-branch=main");
+    writeFileSync(join(dir, ".platform.yaml"), HOSTILE);
+    git("add", "--all");
+    git("-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "--quiet", "-m", "noise");
+    const added = await slipway.api(`/api/projects`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "noisy", clone_url: dir }),
+    });
+    assert.equal(added.status, 201);
+    const project = (await added.json()).id;
+    const started = await slipway.api(`/api/projects/${project}/pipelines`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ git_ref: "main" }),
+    });
+    assert.equal(started.status, 201);
+    const run = (await started.json()).id;
+
+    const page = await adminPage(browser, slipway);
+    await openHydrated(page, `${slipway.base}/pipelines/${run}`);
+    const log = page.getByTestId("log-lines");
+    await log.getByText("after the noise", { exact: true }).waitFor({ timeout: 30_000 });
+    await page.getByTestId("log-outcome").getByText("Step succeeded").waitFor({ timeout: 30_000 });
+    const cut = log.locator("div[data-seq]", { hasText: "(line cut at 16 KiB)" });
+    assert.equal(await cut.count(), 1, "the long line is shown once, cut, saying so");
+    const longest = Math.max(...(await log.locator("div[data-seq]").allInnerTexts()).map((t) => t.length));
+    assert.ok(longest < 20_000, `no line on the page is longer than the cut (longest: ${longest})`);
+    // The page still answers: searching the log narrows it.
+    await page.getByTestId("log-search").fill("after the noise");
+    await page.getByText("2 matching").waitFor(); // the echoed command and its output
+    const stored = await slipway.api(`/api/pipelines/${run}/steps/noisy/logs`).then((r) => r.text());
+    assert.ok(stored.length < 1_000_000, `the stored log is bounded (${stored.length} bytes)`);
+    assert.match(stored, /after the noise/);
+    await page.screenshot({ path: join(screenshotDir, "pipeline-noisy-log.png"), fullPage: true });
+    assert.deepEqual(page.problems, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
