@@ -46,11 +46,14 @@ pub fn PipelinePage() -> impl IntoView {
         <PageHeader title="Pipeline" description="A run of the repository's .platform.yaml, step by step." />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                // Taken before the first await: when it resumes, the page may be gone, and a
+                // resource or signal read then would panic.
+                let (run, wanted) = (run.into_future(), query.get().get("step"));
                 let me = access::me().await;
                 match run.await {
                     Ok(run) => {
                         let may_change = me.as_ref().is_some_and(|me| access::holds(me, &run.repository, Level::Write));
-                        let selected = query.get().get("step").filter(|s| run.steps.iter().any(|step| &step.name == s))
+                        let selected = wanted.filter(|s| run.steps.iter().any(|step| &step.name == s))
                             .or_else(|| default_step(&run));
                         view! {
                             <RunHeader run=run.clone() cancel retry may_change />

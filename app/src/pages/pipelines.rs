@@ -45,11 +45,13 @@ pub fn PipelinesPage() -> impl IntoView {
         <PageHeader title="Pipelines" description="Steps from each repository's .platform.yaml: every run, live." />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                // Taken before the first await: when it resumes, the page may be gone, and a
+                // resource or signal read then would panic.
+                let (runs, filtered) = (runs.into_future(), filters() != PipelineQuery::default());
                 let repositories = match repositories.await {
                     Ok(list) => list,
                     Err(error) => return view! { <ErrorNotice error /> }.into_any(),
                 };
-                let filtered = filters() != PipelineQuery::default();
                 let runs = runs.await;
                 view! {
                     <RunForm repositories=repositories.clone() action=trigger />

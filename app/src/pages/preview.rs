@@ -41,6 +41,9 @@ pub fn PreviewPage() -> impl IntoView {
         <PageHeader title="Preview" description="A pull request's environment: its deployments, resources, events and logs." />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                // Taken before the first await: when it resumes, the page may be gone, and a
+                // resource or signal read then would panic.
+                let detail = detail.into_future();
                 let me = access::me().await;
                 match detail.await {
                     Ok(detail) => {

@@ -43,11 +43,13 @@ pub fn PreviewsPage() -> impl IntoView {
         <PageHeader title="Previews" description="A running environment for every open pull request, with its own URL." />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                // Taken before the first await: when it resumes, the page may be gone, and a
+                // resource or signal read then would panic.
+                let (previews, filtered) = (previews.into_future(), filters() != PreviewQuery::default());
                 let repositories = match repositories.await {
                     Ok(list) => list,
                     Err(error) => return view! { <ErrorNotice error /> }.into_any(),
                 };
-                let filtered = filters() != PreviewQuery::default();
                 match previews.await {
                     Ok(list) if list.items.is_empty() && !filtered => view! { <NoPreviewsYet repositories /> }.into_any(),
                     Ok(list) => view! {

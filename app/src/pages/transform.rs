@@ -58,6 +58,9 @@ pub fn TransformPage() -> impl IntoView {
         <PageHeader title="Transform run" description="Per repository: whether the change applies, what the steps printed, and the exact diff." />
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                // Taken before the first await: when it resumes, the page may be gone, and a
+                // resource or signal read then would panic.
+                let detail = detail.into_future();
                 let me = access::me().await;
                 match detail.await {
                     Ok(detail) => {

@@ -66,6 +66,9 @@ fn QueueSwitch() -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
+                // Taken before the first await: when it resumes, the page may be gone, and a
+                // resource or signal read then would panic.
+                let state = state.into_future();
                 let me = crate::components::access::me().await;
                 let admin = me.is_some_and(|me| me.user.role == domain::identity::InstanceRole::Admin);
                 let state = state.await.ok()?;
