@@ -78,7 +78,8 @@ async fn follow(client: reqwest::Client, url: String) -> anyhow::Result<(Delays,
 async fn main() -> anyhow::Result<()> {
     let steps = env_number("BENCH_STEPS", 50);
     let lines = env_number("BENCH_LINES", 10_000);
-    let followers = env_number("BENCH_FOLLOWERS", 20).min(steps);
+    // Followers take the logs in turn: more followers than steps follow some logs twice or more.
+    let followers = env_number("BENCH_FOLLOWERS", 20);
 
     let work = tempfile::tempdir()?;
     let repo = work.path().join("repo");
@@ -122,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let follows: Vec<_> = ids
         .iter()
+        .cycle()
         .take(followers)
         .map(|id| {
             tokio::spawn(follow(
