@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use tokio::sync::watch;
 
@@ -23,6 +24,15 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
 const FLUSH_BYTES: usize = 256 * 1024;
 /// How long a finished step's log is retried while object storage is unavailable.
 const STORE_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Pauses from 500 ms, doubling up to 15 s, until [`STORE_PATIENCE`] is spent.
+fn store_backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(15))
+        .without_max_times()
+        .with_total_delay(Some(STORE_PATIENCE))
+}
 /// A line is kept up to this many bytes, cut after it is redacted (so a secret or token the cut
 /// would split is masked first), whichever runner it came from.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -312,27 +322,21 @@ impl StepLog {
     /// pauses while object storage is unavailable, for up to [`STORE_PATIENCE`]: the step's
     /// output exists only here until then, and the step's pod is kept until it is stored.
     async fn store_whole(&self, key: &ObjectKey) -> Result<(), ObjectsError> {
-        let deadline = Instant::now() + STORE_PATIENCE;
-        let mut pause = Duration::from_millis(500);
-        loop {
-            let attempt = async {
-                let mut whole = Vec::new();
-                for part in &self.parts {
-                    whole.extend_from_slice(&self.objects.get(part).await?);
-                }
-                whole.extend_from_slice(self.unwritten.as_bytes());
-                self.objects.put(key, Bytes::from(whole)).await
-            };
-            match attempt.await {
-                Ok(()) => return Ok(()),
-                Err(error) if Instant::now() + pause < deadline => {
-                    tracing::warn!(pipeline.id = %self.id, step = %self.step, error = %error, retry_in = ?pause, "cannot store a step log yet");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(15));
-                }
-                Err(error) => return Err(error),
+        let attempt = || async {
+            let mut whole = Vec::new();
+            for part in &self.parts {
+                whole.extend_from_slice(&self.objects.get(part).await?);
             }
-        }
+            whole.extend_from_slice(self.unwritten.as_bytes());
+            self.objects.put(key, Bytes::from(whole)).await
+        };
+        attempt
+            .retry(store_backoff())
+            .when(|error| matches!(error, ObjectsError::Unavailable(_)))
+            .notify(|error, pause| {
+                tracing::warn!(pipeline.id = %self.id, step = %self.step, error = %error, retry_in = ?pause, "cannot store a step log yet");
+            })
+            .await
     }
 
     pub fn lines(&self) -> u64 {

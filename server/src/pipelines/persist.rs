@@ -5,35 +5,39 @@
 //! ran its steps a second time.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use domain::StoreError;
 
 /// How long an end is tried again; shorter than a heartbeat takes to go stale, so no other
 /// executor takes the run over meanwhile.
 const PATIENCE: Duration = Duration::from_secs(45);
-const LONGEST_PAUSE: Duration = Duration::from_secs(5);
+
+/// Pauses from 200 ms, doubling up to 5 s, until [`PATIENCE`] is spent.
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times()
+        .with_total_delay(Some(PATIENCE))
+}
 
 /// `write`, tried again while the Store is unavailable; any other outcome is returned at once.
 pub async fn until_stored<T, Fut>(
     what: &'static str,
-    mut write: impl FnMut() -> Fut,
+    write: impl FnMut() -> Fut,
 ) -> Result<T, StoreError>
 where
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    let deadline = Instant::now() + PATIENCE;
-    let mut pause = Duration::from_millis(200);
-    loop {
-        match write().await {
-            Err(StoreError::Unavailable(error)) if Instant::now() + pause < deadline => {
-                tracing::warn!(error = %error, retry_in = ?pause, "cannot store {what} yet");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(LONGEST_PAUSE);
-            }
-            other => return other,
-        }
-    }
+    write
+        .retry(backoff())
+        .when(|error| matches!(error, StoreError::Unavailable(_)))
+        .notify(|error, pause| {
+            tracing::warn!(error = %error, retry_in = ?pause, "cannot store {what} yet");
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ async fn pull_request(
     };
     let repository = match store.get_repository_named(&snapshot.repository).await {
         Ok(repository) => repository,
-        Err(error) => return store_failure("could not read the repository", &error),
+        Err(error) => return pipeline_triggers::unreadable_repository(&error),
     };
     let rules = repository
         .as_ref()

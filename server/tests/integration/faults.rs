@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::Value;
 use server::webhooks::signature::sign;
 
@@ -177,7 +178,9 @@ async fn postgres_connections_reset_mid_work_lose_no_delivery_and_start_no_run_t
     until_ready_says(&server, "store", true).await;
 
     // Every delivery is processed, once; every push started exactly one run, and each ended.
-    // Work a reset connection interrupted is taken over once its lease (10 s) runs out.
+    // Work a reset connection interrupted is taken over once its lease (10 s) runs out. Each
+    // delivery processed and each run's change is announced on the bus: look again at each.
+    let mut changes = server.running.adapters.bus.subscribe().await.expect("bus");
     let settle = async {
         loop {
             let deliveries = get_json(&server, "/api/deliveries?limit=100").await;
@@ -193,7 +196,7 @@ async fn postgres_connections_reset_mid_work_lose_no_delivery_and_start_no_run_t
             if all_processed && all_ended && items(&runs).len() >= PUSHES {
                 return (items(&deliveries), items(&runs));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            changes.next().await.expect("the bus is open");
         }
     };
     let Ok((deliveries, runs)) = tokio::time::timeout(Duration::from_secs(90), settle).await else {
