@@ -155,6 +155,7 @@ impl KubeSim {
         }
         let router = Router::new()
             .route("/kube-sim/knobs", get(get_knobs).put(put_knobs))
+            .route("/kube-sim/fail-next", axum::routing::post(post_fail_next))
             .fallback(handlers::dispatch)
             .with_state(sim.clone());
         let serve_stop = stop.clone();
@@ -220,6 +221,25 @@ impl KubeSim {
 
 async fn get_knobs(State(sim): State<Arc<Sim>>) -> Json<KnobSettings> {
     Json(sim.knobs.settings())
+}
+
+/// Status codes the next API requests fail with, one each (`{"codes": [429, 500]}`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailNext {
+    codes: Vec<u16>,
+}
+
+/// Makes the next requests fail, as [`Knobs::fail_next`] does, for the standalone binary.
+async fn post_fail_next(
+    State(sim): State<Arc<Sim>>,
+    Json(fail): Json<FailNext>,
+) -> axum::http::StatusCode {
+    if fail.codes.iter().any(|code| !(400..600).contains(code)) {
+        return axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    sim.knobs.fail_next(&fail.codes);
+    axum::http::StatusCode::NO_CONTENT
 }
 
 async fn put_knobs(

@@ -582,5 +582,22 @@ async fn injected_failures_reach_the_client_once_each() {
             .len()
             >= 2
     );
+    // The standalone binary's way to the same knob: POST /kube-sim/fail-next.
+    let request = axum::http::Request::post("/kube-sim/fail-next")
+        .header("content-type", "application/json")
+        .body(br#"{"codes":[500]}"#.to_vec())
+        .expect("request");
+    client.request_text(request).await.expect("failures queued");
+    match api
+        .list(&ListParams::default())
+        .await
+        .expect_err("injected over HTTP")
+    {
+        kube::Error::Api(e) => assert_eq!(e.code, 500),
+        other => panic!("{other:?}"),
+    }
+    api.list(&ListParams::default())
+        .await
+        .expect("then it answers");
     sim.stop().await;
 }
