@@ -54,8 +54,10 @@ pub trait PipelineStore: Send + Sync {
         at_ms: i64,
     ) -> Result<bool>;
 
-    /// Proves the executor of a running run is alive (see [`Self::interrupted_pipelines`]).
-    async fn heartbeat_pipeline(&self, id: PipelineId, at_ms: i64) -> Result<()>;
+    /// Proves `worker`, the executor of a running run, is alive (see
+    /// [`Self::interrupted_pipelines`]); `false` when the run is no longer its to run (another
+    /// executor took it over while its heartbeats did not land, or it ended).
+    async fn heartbeat_pipeline(&self, id: PipelineId, worker: &str, at_ms: i64) -> Result<bool>;
 
     /// Running runs whose executor has not proved alive since `stale_before_ms`.
     async fn interrupted_pipelines(&self, stale_before_ms: i64) -> Result<Vec<PipelineRun>>;

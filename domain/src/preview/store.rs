@@ -70,12 +70,16 @@ pub trait PreviewStore: Send + Sync {
     ) -> Result<bool>;
 
     /// Previews to remove: no longer wanted or expired, and still holding a namespace (failed
-    /// removals included once `retry_before_ms` has passed since they failed).
+    /// removals included once `retry_before_ms` has passed since they failed, and removals whose
+    /// replica stopped heartbeating them).
     async fn previews_to_remove(&self, at_ms: i64, retry_before_ms: i64) -> Result<Vec<Preview>>;
 
     /// Starts removing a preview (→ deleting), cancelling its open attempts; `false` when
-    /// another replica already started.
+    /// another replica is removing it (its removal's heartbeat is recent).
     async fn begin_preview_removal(&self, id: i64, why: &str, at_ms: i64) -> Result<bool>;
+
+    /// Proves the replica removing a preview is alive; `false` once it is no longer deleting.
+    async fn heartbeat_preview_removal(&self, id: i64, at_ms: i64) -> Result<bool>;
 
     /// Ends a removal: `deleted`, or `cleanup_failed` with the reason.
     async fn finish_preview_removal(

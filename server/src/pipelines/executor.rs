@@ -27,8 +27,9 @@ pub use domain::pipeline::PIPELINE_WORKER as WORKER;
 const POLL: Duration = Duration::from_secs(5);
 /// How often a running run proves it is alive and checks for a cancel request.
 const HEARTBEAT: Duration = Duration::from_secs(2);
-/// A running run not heard of for this long lost its executor.
-const STALE_AFTER: Duration = Duration::from_secs(60);
+/// A running run not heard of for this long (four missed heartbeats) lost its executor: it is
+/// taken over within this and a `POLL` (14 s; `scripts/chaos` holds it under 15 s).
+const STALE_AFTER: Duration = Duration::from_secs(9);
 /// How often expired artifacts are removed.
 const ARTIFACT_SWEEP: Duration = Duration::from_secs(60);
 /// What an interrupted run's reason starts with.
@@ -80,7 +81,7 @@ pub async fn run(ctx: PipelineContext, stop: CancellationToken) {
     let freed = Arc::new(tokio::sync::Notify::new());
     let interrupt = stop.child_token();
     let mut next_sweep = std::time::Instant::now();
-    // Runs go stale only after a minute: looking for them at start and on each poll is enough.
+    // Runs go stale only after seconds: looking for them at start and on each poll is enough.
     let mut polled = true;
     // An interval, not a sleep made afresh each turn: on a busy replica wake-ups and freed
     // slots come more often than this, and would otherwise put recovery off for ever.
@@ -157,10 +158,21 @@ async fn run_one(
     ctx.announce(id, "running").await;
     let stops = RunStops {
         cancel: CancellationToken::new(),
-        interrupt,
+        // This run's own: its watcher interrupts it when the run is no longer this executor's.
+        interrupt: interrupt.child_token(),
     };
-    let watcher = tokio::spawn(watch_run(ctx.clone(), id, stops.cancel.clone()));
-    let end = match execute(ctx, &run, &stops, resumed).await {
+    let lost = CancellationToken::new();
+    let watcher = tokio::spawn(watch_run(ctx.clone(), id, stops.clone(), lost.clone()));
+    let outcome = execute(ctx, &run, &stops, resumed).await;
+    // Read before `lost`: the watcher marks the run lost before it interrupts it, so an
+    // interruption seen here with the run not lost is Slipway stopping.
+    let interrupted = stops.interrupt.is_cancelled();
+    if lost.is_cancelled() {
+        watcher.abort();
+        tracing::warn!(pipeline.id = %id, "another executor took the pipeline over while this one's heartbeats did not land; this one stops following it");
+        return;
+    }
+    let end = match outcome {
         Outcome::Ended(end) => end,
         Outcome::LeftRunning => {
             // No heartbeat may land after the run is let go of.
@@ -182,13 +194,15 @@ async fn run_one(
             return;
         }
     };
-    watcher.abort();
+    // The heartbeats go on until the end is stored: while it is tried again, the run is not
+    // stale, and no other executor takes it over.
     let ended_at = now_ms();
     let stored = super::persist::until_stored("how a pipeline ended", || {
         ctx.store
             .finish_pipeline(id, end.status, end.reason.as_deref(), ended_at)
     })
     .await;
+    watcher.abort();
     match stored {
         Ok(_) => {}
         Err(error) => {
@@ -198,7 +212,7 @@ async fn run_one(
     tracing::info!(pipeline.id = %id, status = end.status.as_str(), reason = end.reason.as_deref().unwrap_or(""), "pipeline ended");
     crate::metrics::pipeline_ended(end.status, ran_ms(&run));
     ctx.announce(id, end.status.as_str()).await;
-    if stops.interrupt.is_cancelled() {
+    if interrupted {
         retry_once(ctx, &run).await;
     }
 }
@@ -208,21 +222,33 @@ fn ran_ms(run: &PipelineRun) -> i64 {
     now_ms() - run.started_at_ms.unwrap_or(run.created_at_ms)
 }
 
-/// Heartbeats, and cancels the run when someone asked (through any replica).
+/// Heartbeats, and cancels the run when someone asked (through any replica). A heartbeat the
+/// Store refuses means the run is no longer this executor's (taken over while its heartbeats
+/// did not land): the run is interrupted here and `lost` says why.
 async fn watch_run(
     ctx: PipelineContext,
     id: domain::pipeline::PipelineId,
-    cancel: CancellationToken,
+    stops: RunStops,
+    lost: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     loop {
         tick.tick().await;
-        let _ = ctx.store.heartbeat_pipeline(id, now_ms()).await;
-        if let Ok(run) = ctx.store.get_pipeline(id).await
+        if let Ok(false) = ctx
+            .store
+            .heartbeat_pipeline(id, &ctx.worker_id, now_ms())
+            .await
+        {
+            lost.cancel();
+            stops.interrupt.cancel();
+            return;
+        }
+        // Once cancelled, it goes on beating while its steps wind down.
+        if !stops.cancel.is_cancelled()
+            && let Ok(run) = ctx.store.get_pipeline(id).await
             && run.cancel_requested
         {
-            cancel.cancel();
-            return;
+            stops.cancel.cancel();
         }
     }
 }

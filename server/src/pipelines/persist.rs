@@ -10,8 +10,8 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use domain::StoreError;
 
-/// How long an end is tried again; shorter than a heartbeat takes to go stale, so no other
-/// executor takes the run over meanwhile.
+/// How long an end is tried again. The run's heartbeats go on meanwhile, so it goes stale (and
+/// is taken over) only if the Store stays out of reach for its heartbeats too.
 const PATIENCE: Duration = Duration::from_secs(45);
 
 /// Pauses from 200 ms, doubling up to 5 s, until [`PATIENCE`] is spent.

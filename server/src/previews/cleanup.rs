@@ -71,7 +71,7 @@ impl PreviewContext {
         self.stop_deploying(preview.id);
         self.report(preview.id).await;
         let failure = self
-            .delete_namespace_of(&preview)
+            .delete_with_heartbeats(&preview)
             .await
             .err()
             .map(|error| domain::error_chain(&error));
@@ -88,6 +88,26 @@ impl PreviewContext {
             Ok(_) => self.report(preview.id).await,
             Err(error) => {
                 tracing::warn!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot record a preview's removal")
+            }
+        }
+    }
+
+    /// Deletes the preview's namespace, proving meanwhile that this replica is at it: a removal
+    /// whose replica dies mid-way is taken over by another within seconds.
+    async fn delete_with_heartbeats(&self, preview: &Preview) -> Result<(), CleanupError> {
+        let deleting = self.delete_namespace_of(preview);
+        tokio::pin!(deleting);
+        let mut beats = tokio::time::interval(super::deploy::HEARTBEAT);
+        // The first tick is at once; the removal began with a heartbeat.
+        beats.tick().await;
+        loop {
+            tokio::select! {
+                done = &mut deleting => return done,
+                _ = beats.tick() => {
+                    if let Err(error) = self.services.store.heartbeat_preview_removal(preview.id, now_ms()).await {
+                        tracing::debug!(preview.id = preview.id, error = %domain::error_chain(&error), "cannot heartbeat a removal");
+                    }
+                }
             }
         }
     }

@@ -23,7 +23,7 @@ use crate::pipelines::source::{Source, clone_token};
 use domain::time::now_ms;
 
 /// How often a deploying attempt proves it is alive.
-pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(3);
 /// How often the Store is asked whether the pipeline has published the image.
 const IMAGE_POLL: Duration = Duration::from_secs(2);
 /// Pipeline runs looked at to tell whether one may still publish the image.

@@ -19,8 +19,9 @@ use domain::time::now_ms;
 pub use domain::preview::PREVIEW_WORKER as WORKER;
 /// How often the Store is checked without a wake-up.
 const POLL: Duration = Duration::from_secs(5);
-/// An attempt whose heartbeat is older than this was left by a replica that stopped.
-const ABANDONED: Duration = Duration::from_secs(60);
+/// An attempt whose heartbeat is older than this (three missed heartbeats) was left by a
+/// replica that stopped: it is taken over within this and a `POLL` (14 s).
+const ABANDONED: Duration = Duration::from_secs(9);
 /// How soon a failed removal is tried again.
 const RETRY_REMOVAL: Duration = Duration::from_secs(60);
 /// How often orphaned namespaces are looked for.

@@ -101,6 +101,11 @@ pub(super) const SQLITE: Embedded = &[
         "pipeline_deliveries",
         include_str!("../../../migrations/sqlite/0018_pipeline_deliveries.sql"),
     ),
+    (
+        19,
+        "preview_removal_heartbeats",
+        include_str!("../../../migrations/sqlite/0019_preview_removal_heartbeats.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: Embedded = &[
@@ -193,6 +198,11 @@ pub(super) const POSTGRES: Embedded = &[
         18,
         "pipeline_deliveries",
         include_str!("../../../migrations/postgres/0018_pipeline_deliveries.sql"),
+    ),
+    (
+        19,
+        "preview_removal_heartbeats",
+        include_str!("../../../migrations/postgres/0019_preview_removal_heartbeats.sql"),
     ),
 ];
 

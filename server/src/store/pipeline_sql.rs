@@ -36,7 +36,8 @@ pub(super) const SWEEP_STEPS: &str = "UPDATE pipeline_steps SET status = $2, \
      reason = COALESCE(reason, $3), \
      finished_at_ms = CASE WHEN started_at_ms IS NULL THEN NULL ELSE $4 END \
      WHERE pipeline_id = $1 AND status IN ('pending', 'running')";
-pub(super) const HEARTBEAT: &str = "UPDATE pipelines SET heartbeat_ms = $2 WHERE id = $1";
+pub(super) const HEARTBEAT: &str = "UPDATE pipelines SET heartbeat_ms = $2 \
+     WHERE id = $1 AND claimed_by = $3 AND status = 'running'";
 pub(super) const LET_GO: &str =
     "UPDATE pipelines SET heartbeat_ms = 0 WHERE id = $1 AND status = 'running'";
 pub(super) const TAKE_OVER: &str = "UPDATE pipelines SET claimed_by = $2, heartbeat_ms = $3 \
@@ -372,15 +373,17 @@ macro_rules! impl_pipeline_store {
             async fn heartbeat_pipeline(
                 &self,
                 id: domain::pipeline::PipelineId,
+                worker: &str,
                 at_ms: i64,
-            ) -> domain::store::Result<()> {
-                sqlx::query($crate::store::pipeline_sql::HEARTBEAT)
+            ) -> domain::store::Result<bool> {
+                let beat = sqlx::query($crate::store::pipeline_sql::HEARTBEAT)
                     .bind(id.0)
                     .bind(at_ms)
+                    .bind(worker)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "pipeline", id))?;
-                Ok(())
+                Ok(beat.rows_affected() == 1)
             }
 
             async fn let_go_pipeline(

@@ -137,17 +137,25 @@ pub(super) const FINISH_PREVIEW: &str = "UPDATE previews SET status = $4, reason
 pub(super) fn to_remove_query() -> String {
     format!(
         "{PREVIEW_COLUMNS} WHERE (p.status NOT IN {REMOVED} AND (NOT p.wanted OR p.expires_at_ms < $1)) \
-         OR (p.status IN ('cleanup_failed', 'deleting') AND p.updated_at_ms < $2) \
+         OR (p.status = 'cleanup_failed' AND p.updated_at_ms < $2) \
+         OR (p.status = 'deleting' AND {REMOVAL_BEAT} < $1 - {ABANDONED_REMOVAL_MS}) \
          ORDER BY p.id"
     )
 }
 
-/// Removals left `deleting` this long were abandoned by a replica that stopped.
-pub(super) const ABANDONED_REMOVAL_MS: i64 = 10 * 60 * 1000;
+/// A removal not heartbeaten for this long (three missed heartbeats) was abandoned by a
+/// replica that stopped; another takes it over.
+pub(super) const ABANDONED_REMOVAL_MS: i64 = 9_000;
+/// When a removal was last heard of (rows from before heartbeats: when it began).
+const REMOVAL_BEAT: &str = "COALESCE(p.removal_heartbeat_ms, p.updated_at_ms)";
+
+pub(super) const REMOVAL_HEARTBEAT: &str = "UPDATE previews SET removal_heartbeat_ms = $2 \
+     WHERE id = $1 AND status = 'deleting'";
 
 pub(super) const BEGIN_REMOVAL: &str = "UPDATE previews SET status = 'deleting', reason = $2, \
-     updated_at_ms = $3 WHERE id = $1 \
-     AND (status NOT IN ('deleting', 'deleted') OR (status = 'deleting' AND updated_at_ms < $4))";
+     updated_at_ms = $3, removal_heartbeat_ms = $3 WHERE id = $1 \
+     AND (status NOT IN ('deleting', 'deleted') \
+          OR (status = 'deleting' AND COALESCE(removal_heartbeat_ms, updated_at_ms) < $4))";
 
 pub(super) const CANCEL_OPEN_ATTEMPTS: &str = "UPDATE preview_attempts SET status = 'cancelled', \
      reason = $2, finished_at_ms = $3 WHERE preview_id = $1 AND status IN ('pending', 'deploying')";

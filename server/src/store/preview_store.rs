@@ -102,6 +102,20 @@ macro_rules! impl_preview_store {
                 Ok(claimed)
             }
 
+            async fn heartbeat_preview_removal(
+                &self,
+                id: i64,
+                at_ms: i64,
+            ) -> domain::store::Result<bool> {
+                let beat = sqlx::query($crate::store::preview_sql::REMOVAL_HEARTBEAT)
+                    .bind(id)
+                    .bind(at_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_store::map_error(e, "preview", id))?;
+                Ok(beat.rows_affected() == 1)
+            }
+
             async fn heartbeat_preview_attempt(
                 &self,
                 attempt_id: i64,

@@ -197,11 +197,28 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
         Some("cancelled before it started")
     );
 
-    // Heartbeats: a run whose executor went quiet is found.
-    store
-        .heartbeat_pipeline(created[1], 20_000)
-        .await
-        .expect("beat");
+    // Heartbeats: only the executor that claimed a run proves it alive, and a run whose
+    // executor went quiet is found.
+    let workers: Vec<String> = (0..10)
+        .map(|w| format!("worker-{w}"))
+        .chain(["late".to_owned()])
+        .collect();
+    let beats = futures::future::join_all(
+        workers
+            .iter()
+            .map(|worker| store.heartbeat_pipeline(created[1], worker, 20_000)),
+    )
+    .await;
+    assert_eq!(
+        beats.iter().filter(|beat| matches!(beat, Ok(true))).count(),
+        1,
+        "the claimer's beat lands, no other's: {beats:?}"
+    );
+    let claimer = workers[beats
+        .iter()
+        .position(|beat| matches!(beat, Ok(true)))
+        .expect("a claimer")]
+    .clone();
     let stale: Vec<PipelineId> = store
         .interrupted_pipelines(15_000)
         .await
@@ -243,6 +260,19 @@ async fn pipelines_conform(store: Arc<dyn Store>) {
             .take_over_pipeline(created[1], "replica-9", 22_000, 15_000)
             .await
             .expect("take over")
+    );
+    assert!(
+        !store
+            .heartbeat_pipeline(created[1], &claimer, 23_000)
+            .await
+            .expect("beat"),
+        "the executor it was taken from is told it is no longer its run"
+    );
+    assert!(
+        store
+            .heartbeat_pipeline(created[1], "replica-9", 23_000)
+            .await
+            .expect("beat")
     );
 
     let list = |filter: PipelineFilter| {

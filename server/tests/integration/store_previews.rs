@@ -312,10 +312,47 @@ async fn previews_conform(store: Arc<dyn Store>) {
             .await
             .expect("begin")
     );
+    // The replica removing it proves it alive; a removal whose replica stopped is due again,
+    // and taken over, once its heartbeat is 9 s old.
+    assert!(
+        store
+            .heartbeat_preview_removal(eight, 905)
+            .await
+            .expect("beat")
+    );
+    let due_at = |at_ms: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .previews_to_remove(at_ms, 0)
+                .await
+                .expect("due")
+                .iter()
+                .any(|p| p.id == eight)
+        }
+    };
+    assert!(
+        !due_at(9_905).await,
+        "heard of 9 s ago: still its replica's"
+    );
+    assert!(due_at(9_906).await, "abandoned");
+    assert!(
+        store
+            .begin_preview_removal(eight, "the pull request was closed", 9_906)
+            .await
+            .expect("take over")
+    );
     let removed = store
         .finish_preview_removal(eight, None, 950)
         .await
         .expect("finish");
+    assert!(
+        !store
+            .heartbeat_preview_removal(eight, 9_910)
+            .await
+            .expect("beat"),
+        "a finished removal is no one's to heartbeat"
+    );
     assert_eq!(
         (removed.status, removed.reason.as_deref()),
         (PreviewStatus::Deleted, Some("the pull request was closed"))
