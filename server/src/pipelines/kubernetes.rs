@@ -29,6 +29,10 @@ use domain::pipeline::{
 const LOG_DRAIN: Duration = Duration::from_secs(10);
 /// A pod may take this long beyond its step's timeout to be scheduled and cloned.
 const START_ALLOWANCE: Duration = Duration::from_secs(300);
+/// How long a step's pod (taken over, or to release) is looked for while the cluster's API is
+/// unavailable: the pod runs on meanwhile, so giving up sooner would fail a step that is fine
+/// or leave its pod behind.
+const LOOKUP_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Runs steps as pods on a cluster.
 pub struct KubernetesRunner {
@@ -134,13 +138,8 @@ impl Runner for KubernetesRunner {
     }
 
     async fn release(&self, pipeline: PipelineId, step: &str) {
-        let selector = format!("{PIPELINE_LABEL}={pipeline},{STEP_LABEL}={step}");
         for kind in [ObjectKind::POD, ObjectKind::SECRET] {
-            match self
-                .cluster
-                .list_objects(&self.namespace, kind, &selector)
-                .await
-            {
+            match self.step_objects(pipeline, step, kind).await {
                 Ok(objects) => {
                     for object in objects {
                         let deleted = if kind.kind == "Pod" {
@@ -220,10 +219,8 @@ impl Runner for KubernetesRunner {
         mut output: mpsc::Sender<String>,
         stop: StopSignal,
     ) -> Result<Option<StepExit>, RunnerError> {
-        let selector = format!("{PIPELINE_LABEL}={pipeline},{STEP_LABEL}={}", step.name);
         let pods = self
-            .cluster
-            .list_objects(&self.namespace, ObjectKind::POD, &selector)
+            .step_objects(pipeline, &step.name, ObjectKind::POD)
             .await
             .map_err(|e| RunnerError::with_source("cannot look for the step's pod", e))?;
         // Each attempt has a pod of its own and only the last can still be there.
@@ -244,6 +241,33 @@ impl Runner for KubernetesRunner {
 }
 
 impl KubernetesRunner {
+    /// The step's objects of `kind` (by their labels), looked for again while the cluster's API
+    /// is unavailable (it throttles or fails beyond the adapter's own retries) for up to
+    /// [`LOOKUP_PATIENCE`]: what a step left must be found, or its pod runs on unfollowed.
+    async fn step_objects(
+        &self,
+        pipeline: PipelineId,
+        step: &str,
+        kind: ObjectKind<'_>,
+    ) -> Result<Vec<domain::cluster::Manifest>, ClusterError> {
+        use backon::{ExponentialBuilder, Retryable};
+        let selector = format!("{PIPELINE_LABEL}={pipeline},{STEP_LABEL}={step}");
+        let lookup = || self.cluster.list_objects(&self.namespace, kind, &selector);
+        lookup
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(500))
+                    .with_max_delay(Duration::from_secs(10))
+                    .without_max_times()
+                    .with_total_delay(Some(LOOKUP_PATIENCE)),
+            )
+            .when(|error| matches!(error, ClusterError::Unavailable(_)))
+            .notify(|error, pause| {
+                tracing::warn!(pipeline.id = %pipeline, step, %error, retry_in = ?pause, "cannot look for a step's {} yet", kind.kind);
+            })
+            .await
+    }
+
     /// Relays the step pod's log until the pod ends or `stop` resolves, and says how the step
     /// ended. A stopped pod is deleted, except when Slipway is only stopping: it runs on, to be
     /// followed again after the restart.

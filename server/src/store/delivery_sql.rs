@@ -247,7 +247,8 @@ macro_rules! impl_delivery_store {
                     .bind(delivery_id)
                     .bind(status.as_str())
                     .bind(error)
-                    .bind(at_ms)
+                    // A delivery handed back to the queue has not been processed yet.
+                    .bind(status.is_finished().then_some(at_ms))
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::sql_store::map_error(e, "delivery", delivery_id))?;

@@ -194,6 +194,27 @@ async fn deliveries_conform(store: Arc<dyn Store>) {
         ids(store.queued_deliveries(0, 10).await.expect("queued")).contains(&"d-1".to_owned()),
         "queued again"
     );
+    // A worker that hands a delivery back (the Store was out of reach while it worked) leaves
+    // it queued, with no processing time: it has not been processed.
+    store
+        .claim_delivery("d-1", 9_500)
+        .await
+        .expect("claim")
+        .expect("queued, so claimable");
+    store
+        .finish_delivery(
+            "d-1",
+            DeliveryStatus::Queued,
+            Some("the store was away"),
+            9_600,
+        )
+        .await
+        .expect("hand back");
+    let (handed_back, _) = store.get_delivery("d-1").await.expect("get");
+    assert_eq!(
+        (handed_back.status, handed_back.processed_at_ms),
+        (DeliveryStatus::Queued, None)
+    );
     assert!(matches!(
         store.get_delivery("nope").await,
         Err(StoreError::NotFound {
