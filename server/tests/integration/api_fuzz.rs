@@ -49,6 +49,34 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
         .await;
     until_run(&server, transform["id"].as_i64().expect("id"), finished).await;
 
+    // CPython 3.11's `ast.parse` sometimes fails inside hypothesis (which schemathesis uses)
+    // with "AST constructor recursion depth mismatch": the tool's own crash, not a finding about
+    // the API. Such a run is made once more; anything else it reports fails the test.
+    let mut output = schemathesis(&server, dir.path()).await;
+    let said = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() && said.contains("AST constructor recursion depth mismatch") {
+        println!("schemathesis crashed on CPython's ast bug; running it again");
+        output = schemathesis(&server, dir.path()).await;
+    }
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found answers the document does not describe:\n{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(said.contains("Tested: "), "it tested operations:\n{said}");
+    // Its figures, for `--no-capture` runs: operations tested and cases generated.
+    for line in said
+        .lines()
+        .filter(|l| l.contains("Tested:") || l.contains("generated"))
+    {
+        println!("schemathesis: {}", line.trim());
+    }
+    server.stop().await;
+}
+
+/// One schemathesis run against the server's document, with its admin token.
+async fn schemathesis(server: &TestServer, dir: &std::path::Path) -> std::process::Output {
     let run = tokio::process::Command::new(test_venv_bin("schemathesis"))
         .args(["run", &server.url("/api/openapi.json")])
         .args([
@@ -71,26 +99,11 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
             "2",
         ])
         .args(["--seed", "20261204", "--no-color"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(180), run)
+    tokio::time::timeout(std::time::Duration::from_secs(180), run)
         .await
         .expect("schemathesis ends within 180 s")
-        .expect("schemathesis runs (scripts/setup test installs it)");
-    let said = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "schemathesis found answers the document does not describe:\n{said}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(said.contains("Tested: "), "it tested operations:\n{said}");
-    // Its figures, for `--no-capture` runs: operations tested and cases generated.
-    for line in said
-        .lines()
-        .filter(|l| l.contains("Tested:") || l.contains("generated"))
-    {
-        println!("schemathesis: {}", line.trim());
-    }
-    server.stop().await;
+        .expect("schemathesis runs (scripts/setup test installs it)")
 }

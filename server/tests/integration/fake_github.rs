@@ -4,8 +4,8 @@
 //! (authorize, which signs in as [`Fake::account`] at once, and the token exchange, which
 //! checks the client secret and the PKCE verifier against the challenge, as GitHub does),
 //! `GET /user`; every request recorded, a budget that can be set low, a switch that answers
-//! the next request as a spent rate limit, and `acme/missing` as a repository that does not
-//! exist.
+//! the next request as a spent rate limit, a count of requests to answer `502 Bad Gateway`, and
+//! `acme/missing` as a repository that does not exist.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,6 +39,8 @@ pub struct Fake {
     /// `METHOD path` and the Authorization header of every request.
     pub requests: Mutex<Vec<(String, Option<String>)>>,
     pub rate_limit_next: AtomicBool,
+    /// How many of the next requests answer `502 Bad Gateway`, as GitHub does in an incident.
+    pub bad_gateway_next: std::sync::atomic::AtomicU32,
     /// `(repository, login)` → GitHub's `role_name`; unknown pairs answer `none`.
     pub roles: Mutex<BTreeMap<(String, String), String>>,
     /// Permission lookups answer 502 while set (GitHub down).
@@ -168,6 +170,13 @@ async fn record(State(fake): State<Arc<Fake>>, request: Request, next: Next) -> 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     fake.requests.lock().expect("lock").push((line, auth));
+    if fake
+        .bad_gateway_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response();
+    }
     if fake.rate_limit_next.swap(false, Ordering::SeqCst) {
         let reset = (now() + 1).to_string();
         let headers = [

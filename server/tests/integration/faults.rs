@@ -1,6 +1,7 @@
 //! Dependencies failing under a running Slipway, through the [`FaultProxy`]: PostgreSQL slow,
 //! its connections reset in the middle of work, refused and black-holed, and object storage
-//! unreachable while a step's log is being written. Slipway recovers without a restart, says
+//! unreachable while a step's log is being written; and the Kubernetes API throttling and
+//! failing, and GitHub answering 502, while a preview deploys. Slipway recovers without a restart, says
 //! what is down meanwhile (`/readyz`), and loses nothing: every delivery is processed once,
 //! every run it started ends, every log line is stored once, in order.
 
@@ -292,4 +293,45 @@ async fn a_step_log_written_while_object_storage_is_unreachable_is_stored_whole_
     let expected: Vec<String> = (1..=600).map(|n| format!("line-{n}")).collect();
     assert_eq!(lines, expected, "every line stored once, in order");
     server.stop().await;
+}
+
+/// The Kubernetes API throttling (429 with `Retry-After`) and failing (500, 503) while a
+/// preview deploys, and GitHub answering 502 while Slipway reports it: the preview still runs
+/// at its commit, with one sticky comment saying so and a `success` status, and one deploy
+/// attempt.
+#[tokio::test]
+async fn a_preview_comes_out_right_while_kubernetes_throttles_and_github_answers_502() {
+    use std::sync::atomic::Ordering;
+    let mut world = crate::preview_support::World::start(
+        &[(
+            ".platform.yaml",
+            crate::preview_support::PIPELINE_AND_PREVIEW,
+        )],
+        &[],
+    )
+    .await;
+    let ns = "pr-acme-shop-7";
+    world
+        .sim
+        .sim()
+        .knobs
+        .fail_next(&[429, 500, 503, 429, 500, 429, 503, 500, 429, 500, 429, 503]);
+    world.github.bad_gateway_next.store(6, Ordering::SeqCst);
+    let sha = world.first_sha.clone();
+    world.pull_request("opened", 7, &sha).await;
+    let detail = world.until(ns, &["running"], Some(&sha)).await;
+    let attempts = detail["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 1, "one attempt, retried inside: {detail}");
+    world
+        .until_github("the success status and the comment", |w| {
+            w.statuses(&sha).last().map(String::as_str) == Some("success")
+                && w.comments(7).iter().any(|c| c.contains("Ready"))
+        })
+        .await;
+    assert_eq!(world.comments(7).len(), 1, "{:?}", world.comments(7));
+    assert_eq!(
+        world.github.bad_gateway_next.load(Ordering::SeqCst),
+        0,
+        "GitHub answered 502 to Slipway's first requests"
+    );
 }

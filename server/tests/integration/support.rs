@@ -26,10 +26,21 @@ pub fn free_port() -> u16 {
 /// Spawns `command` and reads its stdout until `ready` recognises a line (returning what it
 /// extracted); keeps draining the output afterwards so the child never blocks on a full pipe.
 pub async fn spawn_until_ready<T>(
-    mut command: Command,
+    command: Command,
     what: &str,
     ready: impl Fn(&str) -> Option<T>,
 ) -> (Child, T) {
+    try_spawn_until_ready(command, what, ready)
+        .await
+        .unwrap_or_else(|said| panic!("{said}"))
+}
+
+/// [`spawn_until_ready`], answering what the child printed when it did not become ready.
+pub async fn try_spawn_until_ready<T>(
+    mut command: Command,
+    what: &str,
+    ready: impl Fn(&str) -> Option<T>,
+) -> Result<(Child, T), String> {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = command
         .stdout(Stdio::piped())
@@ -52,10 +63,10 @@ pub async fn spawn_until_ready<T>(
     })
     .await;
     let Ok(Some(found)) = found else {
-        panic!("{what} did not become ready; it printed:\n{seen}")
+        return Err(format!("{what} did not become ready; it printed:\n{seen}"));
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, found)
+    Ok((child, found))
 }
 
 /// A database of its own on the shared PostgreSQL server, dropped by [`TestPostgres::drop_database`].
@@ -211,13 +222,23 @@ impl TestRedis {
         Self::start_as(Some(password.to_owned())).await
     }
 
+    /// redis-server cannot pick a port itself (`--port 0` turns TCP off): a free one is picked,
+    /// and another when some other process took it first.
     async fn start_as(password: Option<String>) -> Self {
         let mut redis = Self {
             port: free_port(),
             password,
             child: None,
         };
-        redis.restart().await;
+        let mut tries = 1;
+        while let Err(said) = redis.try_restart().await {
+            assert!(
+                tries < 5 && said.contains("Address already in use"),
+                "{said}"
+            );
+            tries += 1;
+            redis.port = free_port();
+        }
         redis
     }
 
@@ -235,7 +256,14 @@ impl TestRedis {
         }
     }
 
+    /// Starts it again on the port it had.
     pub async fn restart(&mut self) {
+        self.try_restart()
+            .await
+            .unwrap_or_else(|said| panic!("{said}"));
+    }
+
+    async fn try_restart(&mut self) -> Result<(), String> {
         let mut command = Command::new("redis-server");
         command.args([
             "--bind",
@@ -251,8 +279,9 @@ impl TestRedis {
             command.args(["--requirepass", password]);
         }
         let ready = |line: &str| line.contains("Ready to accept connections").then_some(());
-        let (child, ()) = spawn_until_ready(command, "redis-server", ready).await;
+        let (child, ()) = try_spawn_until_ready(command, "redis-server", ready).await?;
         self.child = Some(child);
+        Ok(())
     }
 }
 
