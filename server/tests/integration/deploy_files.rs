@@ -185,6 +185,7 @@ fn the_scripts_pass_shellcheck() {
         "scripts/run",
         "scripts/bench",
         "scripts/fuzz",
+        "scripts/chaos",
         "scripts/env.sh",
         "scripts/verify-deployment",
         "end2end/image-root.sh",
