@@ -76,14 +76,14 @@ async fn until_ready<T>(
 }
 
 /// A command run as the `postgres` account when this runs as root (PostgreSQL refuses root).
-fn as_postgres(program: &Path) -> Command {
-    let root = rustix::process::getuid().is_root();
-    if root {
-        let mut command = Command::new("runuser");
+/// (A blocking command, so that `Drop` can run it too; `Command::from` makes it async.)
+fn as_postgres(program: &Path) -> std::process::Command {
+    if rustix::process::getuid().is_root() {
+        let mut command = std::process::Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(program);
         command
     } else {
-        Command::new(program)
+        std::process::Command::new(program)
     }
 }
 
@@ -126,7 +126,7 @@ impl Postgres {
             anyhow::ensure!(owned.success(), "cannot give {} to postgres", dir.display());
         }
         let data = dir.join("data");
-        let made = as_postgres(&bin.join("initdb"))
+        let made = Command::from(as_postgres(&bin.join("initdb")))
             .args([
                 "--username",
                 "postgres",
@@ -162,7 +162,7 @@ impl Postgres {
     }
 
     async fn pg_ctl(&self, args: &[&str]) -> anyhow::Result<()> {
-        let out = as_postgres(&self.bin.join("pg_ctl"))
+        let out = Command::from(as_postgres(&self.bin.join("pg_ctl")))
             .arg("-D")
             .arg(&self.data)
             .arg("-o")
@@ -202,15 +202,7 @@ impl Postgres {
 /// (an error, its time limit, Ctrl-C).
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let mut command = std::process::Command::new("runuser");
-        if rustix::process::getuid().is_root() {
-            command
-                .args(["-u", "postgres", "--"])
-                .arg(self.bin.join("pg_ctl"));
-        } else {
-            command = std::process::Command::new(self.bin.join("pg_ctl"));
-        }
-        let _ = command
+        let _ = as_postgres(&self.bin.join("pg_ctl"))
             .arg("-D")
             .arg(&self.data)
             .args(["stop", "-m", "immediate"])
